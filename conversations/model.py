@@ -1,0 +1,158 @@
+"""Neutral inputs and replies: what every platform adapter translates to and from."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from core.identity import AccountRef, ChatRef
+
+# --- Inputs -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A command such as `/start payload` or a slash command, without the slash."""
+
+    name: str
+    args: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TextInput:
+    """Free text typed by the person."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChoiceInput:
+    """A button or menu option picked by the person, by its choice id."""
+
+    choice_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class LocationInput:
+    """A location shared by the person (exact; the core keeps only a coarse version)."""
+
+    latitude: float
+    longitude: float
+
+
+@dataclass(frozen=True, slots=True)
+class FormInput:
+    """Several named text fields at once (a modal)."""
+
+    values: Mapping[str, str]
+
+
+Input = Command | TextInput | ChoiceInput | LocationInput | FormInput
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """Who speaks: their account, their name and the language their app reports."""
+
+    account: AccountRef
+    display_name: str
+    language_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """One input from one person in one chat."""
+
+    sender: Sender
+    chat: ChatRef
+    input: Input
+
+
+# --- Replies ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """A button: its id comes back as a ChoiceInput; the label is translated text."""
+
+    id: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """Text with optional rows of choices.
+
+    `replaces` says the message may replace the one whose button was pressed (paging,
+    settings toggles) where the platform can edit messages in place.
+    """
+
+    text: str
+    choices: tuple[tuple[Choice, ...], ...] = ()
+    replaces: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    """A picture (PNG bytes) with a caption."""
+
+    data: bytes
+    caption: str
+    filename: str = "image.png"
+
+
+@dataclass(frozen=True, slots=True)
+class AskText:
+    """A request for free text, with the prompt to show."""
+
+    prompt: str
+    placeholder: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AskLocation:
+    """A request for a location; `skip` lets the person go on without one."""
+
+    prompt: str
+    button_label: str
+    skip: Choice | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FormField:
+    """One field of a form."""
+
+    name: str
+    label: str
+    placeholder: str = ""
+    long: bool = False
+    required: bool = True
+    max_length: int = 4000
+
+
+@dataclass(frozen=True, slots=True)
+class AskForm:
+    """A request for several fields at once (a modal where the platform has them)."""
+
+    title: str
+    fields: tuple[FormField, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class End:
+    """The conversation is over; adapters may remove custom keyboards."""
+
+
+Reply = Message | Image | AskText | AskLocation | AskForm | End
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What an adapter can render; the engine degrades to fit."""
+
+    forms: bool = False
+    choice_id_max_bytes: int = 64
+    max_buttons_per_row: int = 8
+    max_text_length: int = 4096
+    location_requests: bool = False
+    extra: Mapping[str, object] = field(default_factory=dict)

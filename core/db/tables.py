@@ -1,0 +1,202 @@
+"""The schema, as SQLAlchemy Core tables. Alembic migrations mirror it."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from core.db.types import UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+members = Table(
+    "members",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("display_name", String(100), nullable=False),
+    Column("language", String(10)),
+    Column("timezone", String(64), nullable=False),
+    Column("location_name", String(120)),
+    Column("latitude", Float),
+    Column("longitude", Float),
+    Column("reminder", String(10), nullable=False, server_default="none"),
+    Column("reminder_hour", Integer, nullable=False, server_default="18"),
+    Column("news_opt_out", Boolean, nullable=False, server_default="0"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("erased_at", UTCDateTime),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("platform", String(16), nullable=False),
+    Column("external_id", String(64), nullable=False),
+    Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("platform", "external_id", name="uq_accounts_platform_external_id"),
+)
+
+link_codes = Table(
+    "link_codes",
+    metadata,
+    Column("code", String(16), primary_key=True),
+    Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
+challenges = Table(
+    "challenges",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("slug", String(40), nullable=False, unique=True),
+    Column("title", String(120), nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("action", String(200), nullable=False),
+    Column("category", String(40), nullable=False, server_default="other"),
+    Column("goal", Integer, nullable=False),
+    Column("starts_at", UTCDateTime, nullable=False),
+    Column("deadline", UTCDateTime, nullable=False),
+    Column("status", String(12), nullable=False, index=True),
+    Column("frequency", String(10), nullable=False),
+    Column("area_name", String(120)),
+    Column("area_kind", String(10)),
+    Column("impact_per_action", Float),
+    Column("impact_unit", String(40)),
+    Column("pledge_count", Integer, nullable=False, server_default="0"),
+    Column("checkin_count", Integer, nullable=False, server_default="0"),
+    # The smallest milestone or tier threshold not reached yet: pledges only do milestone
+    # work when the count reaches it. NULL when every threshold has been reached.
+    Column("next_threshold", Integer),
+    Column("created_by", ForeignKey("members.id", ondelete="SET NULL")),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    CheckConstraint("goal > 0", name="goal_positive"),
+    CheckConstraint("pledge_count >= 0", name="count_not_negative"),
+)
+
+tiers = Table(
+    "tiers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "challenge_id", ForeignKey("challenges.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    Column("threshold", Integer, nullable=False),
+    Column("sponsor", String(120), nullable=False),
+    Column("reward", String(300), nullable=False),
+    Column("unlocked_at", UTCDateTime),
+    Column("kept_at", UTCDateTime),
+    Column("proof", Text),
+    CheckConstraint("threshold > 0", name="threshold_positive"),
+)
+
+pledges = Table(
+    "pledges",
+    metadata,
+    Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), primary_key=True),
+    Column("challenge_id", ForeignKey("challenges.id", ondelete="CASCADE"), primary_key=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("withdrawn_at", UTCDateTime),
+    Column("referrer_id", ForeignKey("members.id", ondelete="SET NULL")),
+    Column("area_key", String(120)),
+    Column("streak", Integer, nullable=False, server_default="0"),
+    Column("best_streak", Integer, nullable=False, server_default="0"),
+    Column("last_checkin_on", Date),
+    Column("checkin_total", Integer, nullable=False, server_default="0"),
+    Index("ix_pledges_challenge_id", "challenge_id"),
+)
+
+checkins = Table(
+    "checkins",
+    metadata,
+    Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), primary_key=True),
+    Column("challenge_id", ForeignKey("challenges.id", ondelete="CASCADE"), primary_key=True),
+    Column("local_day", Date, primary_key=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+area_counts = Table(
+    "area_counts",
+    metadata,
+    Column("challenge_id", ForeignKey("challenges.id", ondelete="CASCADE"), primary_key=True),
+    Column("area_key", String(120), primary_key=True),
+    Column("label", String(120), nullable=False),
+    Column("count", Integer, nullable=False, server_default="0"),
+)
+
+milestones = Table(
+    "milestones",
+    metadata,
+    Column("challenge_id", ForeignKey("challenges.id", ondelete="CASCADE"), primary_key=True),
+    Column("kind", String(10), primary_key=True),
+    Column("value", Integer, primary_key=True),
+    Column("count_at", Integer, nullable=False),
+    Column("reached_at", UTCDateTime, nullable=False),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(20), nullable=False),
+    Column("challenge_id", ForeignKey("challenges.id", ondelete="CASCADE"), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("dedupe_key", String(120), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+groups = Table(
+    "groups",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("platform", String(16), nullable=False),
+    Column("chat_id", String(64), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("language", String(10)),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("platform", "chat_id", name="uq_groups_platform_chat_id"),
+)
+
+group_follows = Table(
+    "group_follows",
+    metadata,
+    Column("group_id", ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("challenge_id", ForeignKey("challenges.id", ondelete="CASCADE"), primary_key=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("platform", String(16), primary_key=True),
+    Column("chat_id", String(64), primary_key=True),
+    Column("account_id", String(64), primary_key=True),
+    Column("flow", String(40)),
+    Column("step", String(40)),
+    Column("data", JSON, nullable=False),
+    Column("offered", JSON, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)

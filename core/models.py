@@ -1,0 +1,209 @@
+"""The domain: frozen values that services read and return."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+
+
+class ChallengeStatus(StrEnum):
+    """draft -> open -> succeeded | expired -> closed."""
+
+    DRAFT = "draft"
+    OPEN = "open"
+    SUCCEEDED = "succeeded"
+    EXPIRED = "expired"
+    CLOSED = "closed"
+
+
+class Frequency(StrEnum):
+    """How often the pledged action is done."""
+
+    ONCE = "once"
+    DAILY = "daily"
+    WEEKLY = "weekly"
+
+
+class AreaKind(StrEnum):
+    """The scope of a challenge's area."""
+
+    COMMUNE = "commune"
+    REGION = "region"
+    COUNTRY = "country"
+
+
+class ReminderPreference(StrEnum):
+    """What a member wants to be reminded of."""
+
+    NONE = "none"
+    DAILY = "daily"
+    WEEKLY = "weekly"
+
+
+class EventKind(StrEnum):
+    """Changes that others must hear about; each becomes an outbox row."""
+
+    MILESTONE = "milestone"
+    TIER_UNLOCKED = "tier_unlocked"
+    SUCCEEDED = "succeeded"
+    EXPIRED = "expired"
+    PROMISE_KEPT = "promise_kept"
+
+
+MILESTONE_PERCENTS: tuple[int, ...] = (25, 50, 75, 100)
+
+
+@dataclass(frozen=True, slots=True)
+class Tier:
+    """A sponsor's reciprocal commitment, unlocked at `threshold` pledges."""
+
+    id: int
+    challenge_id: int
+    threshold: int
+    sponsor: str
+    reward: str
+    unlocked_at: datetime | None = None
+    kept_at: datetime | None = None
+    proof: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    """A reciprocal challenge: if `goal` people act, sponsors keep their tiers."""
+
+    id: int
+    slug: str
+    title: str
+    description: str
+    action: str
+    category: str
+    goal: int
+    starts_at: datetime
+    deadline: datetime
+    status: ChallengeStatus
+    frequency: Frequency
+    pledge_count: int
+    checkin_count: int
+    area_name: str | None = None
+    area_kind: AreaKind | None = None
+    impact_per_action: float | None = None
+    impact_unit: str | None = None
+    created_by: int | None = None
+    tiers: tuple[Tier, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """A coarse place: a commune name and/or coordinates rounded to about 1 km."""
+
+    name: str | None
+    latitude: float | None
+    longitude: float | None
+
+    @property
+    def area_key(self) -> str:
+        """The key places are counted under: the commune, else a ~1 km cell."""
+        if self.name:
+            return self.name.strip().casefold()
+        return f"cell:{self.latitude:.2f},{self.longitude:.2f}"
+
+    @property
+    def label(self) -> str:
+        """What a person reads for this place."""
+        if self.name:
+            return self.name
+        return f"{self.latitude:.2f}, {self.longitude:.2f}"
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One person, with one or more platform accounts."""
+
+    id: int
+    display_name: str
+    language: str | None
+    timezone: str
+    location: Location | None
+    reminder: ReminderPreference
+    reminder_hour: int
+    news_opt_out: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Pledge:
+    """A member's commitment to a challenge's action."""
+
+    member_id: int
+    challenge_id: int
+    created_at: datetime
+    withdrawn_at: datetime | None
+    referrer_id: int | None
+    area_key: str | None
+    streak: int
+    best_streak: int
+    last_checkin_on: date | None
+    checkin_total: int
+
+    @property
+    def active(self) -> bool:
+        """True until the member withdraws."""
+        return self.withdrawn_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class PledgeResult:
+    """What pledging did: whether it was new, and the events it caused."""
+
+    pledge: Pledge
+    created: bool
+    count: int
+    events: tuple[OutboxEvent, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CheckInResult:
+    """What a check-in did."""
+
+    recorded: bool
+    local_day: date
+    streak: int
+    best_streak: int
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEvent:
+    """A change others must hear about, written in the same transaction as the change."""
+
+    id: int
+    kind: EventKind
+    challenge_id: int
+    payload: dict[str, object] = field(default_factory=dict)
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """A Telegram group or Discord channel that follows challenges."""
+
+    id: int
+    platform: str
+    chat_id: str
+    title: str
+    language: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Where a challenge stands, as a card shows it."""
+
+    challenge: Challenge
+    count: int
+    percent: int
+    next_tier: Tier | None
+    days_left: int
+    collective_impact: float | None
+    near_count: int | None
+    near_label: str | None

@@ -1,0 +1,22 @@
+"""Domain services: every rule about challenges, pledges and members lives here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from core.clock import Clock, SystemClock
+from core.db.database import Database
+from core.services.members import MemberService
+from core.settings import Settings
+
+
+@dataclass
+class Services:
+    """Every service, built once over one database and handed to flows and adapters."""
+
+    db: Database
+    settings: Settings
+    clock: Clock = field(default_factory=SystemClock)
+
+    def __post_init__(self) -> None:
+        self.members = MemberService(self.db, self.clock, self.settings.default_timezone)

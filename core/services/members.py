@@ -1,0 +1,263 @@
+"""Members and their platform accounts."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core.clock import Clock
+from core.db.database import Database
+from core.db.tables import accounts, checkins, link_codes, members, pledges
+from core.errors import Invalid, NotFound
+from core.identity import AccountRef
+from core.models import Location, Member, ReminderPreference
+
+LINK_CODE_TTL = timedelta(minutes=15)
+_LINK_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def member_from_row(row: Any) -> Member:
+    """Build a Member from a `members` row."""
+    location = None
+    if row.location_name is not None or row.latitude is not None:
+        location = Location(row.location_name, row.latitude, row.longitude)
+    return Member(
+        id=row.id,
+        display_name=row.display_name,
+        language=row.language,
+        timezone=row.timezone,
+        location=location,
+        reminder=ReminderPreference(row.reminder),
+        reminder_hour=row.reminder_hour,
+        news_opt_out=bool(row.news_opt_out),
+        created_at=row.created_at,
+    )
+
+
+class MemberService:
+    """Finds, creates and updates members."""
+
+    def __init__(self, db: Database, clock: Clock, default_timezone: str) -> None:
+        self.db = db
+        self.clock = clock
+        self.default_timezone = default_timezone
+
+    async def ensure(self, account: AccountRef, display_name: str) -> Member:
+        """The member behind `account`, created on first contact."""
+        async with self.db.read() as conn:
+            found = await self._by_account(conn, account)
+        if found is not None:
+            return found
+        async with self.db.write() as conn:
+            found = await self._by_account(conn, account)
+            if found is not None:
+                return found
+            now = self.clock.now()
+            member_id = (
+                await conn.execute(
+                    insert(members)
+                    .values(
+                        display_name=display_name[:100] or str(account),
+                        timezone=self.default_timezone,
+                        created_at=now,
+                    )
+                    .returning(members.c.id)
+                )
+            ).scalar_one()
+            await conn.execute(
+                insert(accounts).values(
+                    platform=account.platform.value,
+                    external_id=account.external_id,
+                    member_id=member_id,
+                    created_at=now,
+                )
+            )
+            row = (await conn.execute(select(members).where(members.c.id == member_id))).one()
+            return member_from_row(row)
+
+    async def find(self, account: AccountRef) -> Member | None:
+        """The member behind `account`, or None."""
+        async with self.db.read() as conn:
+            return await self._by_account(conn, account)
+
+    async def get(self, member_id: int) -> Member:
+        """The member with this id."""
+        async with self.db.read() as conn:
+            row = (await conn.execute(select(members).where(members.c.id == member_id))).first()
+        if row is None:
+            raise NotFound("error.member_not_found")
+        return member_from_row(row)
+
+    async def accounts_of(self, member_id: int) -> list[AccountRef]:
+        """Every platform account linked to the member."""
+        async with self.db.read() as conn:
+            rows = await conn.execute(
+                select(accounts.c.platform, accounts.c.external_id)
+                .where(accounts.c.member_id == member_id)
+                .order_by(accounts.c.id)
+            )
+            return [AccountRef.parse(f"{r.platform}:{r.external_id}") for r in rows]
+
+    async def update(self, member_id: int, **changes: object) -> Member:
+        """Change profile fields: language, timezone, reminder, reminder_hour, news_opt_out,
+        display_name."""
+        allowed = {
+            "language",
+            "timezone",
+            "reminder",
+            "reminder_hour",
+            "news_opt_out",
+            "display_name",
+        }
+        unknown = set(changes) - allowed
+        if unknown:
+            raise ValueError(f"unknown member fields: {sorted(unknown)}")
+        if "reminder_hour" in changes:
+            hour = changes["reminder_hour"]
+            if not isinstance(hour, int) or not 0 <= hour <= 23:
+                raise Invalid("error.bad_hour")
+        if "reminder" in changes:
+            changes["reminder"] = ReminderPreference(str(changes["reminder"])).value
+        if "timezone" in changes:
+            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+            try:
+                ZoneInfo(str(changes["timezone"]))
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                raise Invalid("error.bad_timezone", timezone=changes["timezone"]) from exc
+        async with self.db.write() as conn:
+            await conn.execute(update(members).where(members.c.id == member_id).values(**changes))
+            row = (await conn.execute(select(members).where(members.c.id == member_id))).one()
+        return member_from_row(row)
+
+    async def set_location(self, member_id: int, location: Location | None) -> Member:
+        """Store a coarse location (given with consent), or remove it with None."""
+        values: dict[str, object]
+        if location is None:
+            values = {"location_name": None, "latitude": None, "longitude": None}
+        else:
+            values = {
+                "location_name": location.name,
+                "latitude": location.latitude,
+                "longitude": location.longitude,
+            }
+        async with self.db.write() as conn:
+            await conn.execute(update(members).where(members.c.id == member_id).values(**values))
+            row = (await conn.execute(select(members).where(members.c.id == member_id))).one()
+        return member_from_row(row)
+
+    async def create_link_code(self, member_id: int) -> str:
+        """A one-time code that links another platform account to this member."""
+        code = "".join(secrets.choice(_LINK_ALPHABET) for _ in range(8))
+        async with self.db.write() as conn:
+            await conn.execute(delete(link_codes).where(link_codes.c.member_id == member_id))
+            await conn.execute(
+                insert(link_codes).values(
+                    code=code, member_id=member_id, expires_at=self.clock.now() + LINK_CODE_TTL
+                )
+            )
+        return code
+
+    async def redeem_link_code(self, account: AccountRef, code: str) -> Member:
+        """Attach `account` to the member who made `code`, merging what the account had."""
+        code = code.strip().upper()
+        async with self.db.write() as conn:
+            row = (await conn.execute(select(link_codes).where(link_codes.c.code == code))).first()
+            if row is None or row.expires_at < self.clock.now():
+                raise Invalid("error.link_code_invalid")
+            await conn.execute(delete(link_codes).where(link_codes.c.code == code))
+            target = row.member_id
+            source = await self._member_id(conn, account)
+            if source == target:
+                raise Invalid("error.link_code_same")
+            if source is None:
+                await conn.execute(
+                    insert(accounts).values(
+                        platform=account.platform.value,
+                        external_id=account.external_id,
+                        member_id=target,
+                        created_at=self.clock.now(),
+                    )
+                )
+            else:
+                await _merge_members(conn, source=source, target=target)
+            merged = (await conn.execute(select(members).where(members.c.id == target))).one()
+        return member_from_row(merged)
+
+    async def _by_account(self, conn: AsyncConnection, account: AccountRef) -> Member | None:
+        row = (
+            await conn.execute(
+                select(members)
+                .join(accounts, accounts.c.member_id == members.c.id)
+                .where(
+                    accounts.c.platform == account.platform.value,
+                    accounts.c.external_id == account.external_id,
+                )
+            )
+        ).first()
+        return None if row is None else member_from_row(row)
+
+    async def _member_id(self, conn: AsyncConnection, account: AccountRef) -> int | None:
+        return (
+            await conn.execute(
+                select(accounts.c.member_id).where(
+                    accounts.c.platform == account.platform.value,
+                    accounts.c.external_id == account.external_id,
+                )
+            )
+        ).scalar_one_or_none()
+
+
+async def _merge_members(conn: AsyncConnection, *, source: int, target: int) -> None:
+    """Move accounts, pledges and check-ins of `source` onto `target`, then drop `source`.
+
+    A challenge both pledged keeps the target's pledge; the duplicate's count is given back.
+    """
+    from core.services.pledges import release_pledge_counts
+
+    target_challenges = set(
+        (
+            await conn.execute(select(pledges.c.challenge_id).where(pledges.c.member_id == target))
+        ).scalars()
+    )
+    source_pledges = (
+        await conn.execute(select(pledges).where(pledges.c.member_id == source))
+    ).all()
+    for pledge in source_pledges:
+        if pledge.challenge_id in target_challenges:
+            if pledge.withdrawn_at is None:
+                await release_pledge_counts(conn, pledge.challenge_id, pledge.area_key)
+            await conn.execute(
+                delete(checkins).where(
+                    checkins.c.member_id == source, checkins.c.challenge_id == pledge.challenge_id
+                )
+            )
+            await conn.execute(
+                delete(pledges).where(
+                    pledges.c.member_id == source, pledges.c.challenge_id == pledge.challenge_id
+                )
+            )
+        else:
+            await conn.execute(
+                update(checkins)
+                .where(
+                    checkins.c.member_id == source, checkins.c.challenge_id == pledge.challenge_id
+                )
+                .values(member_id=target)
+            )
+            await conn.execute(
+                update(pledges)
+                .where(pledges.c.member_id == source, pledges.c.challenge_id == pledge.challenge_id)
+                .values(member_id=target)
+            )
+    await conn.execute(
+        update(accounts).where(accounts.c.member_id == source).values(member_id=target)
+    )
+    await conn.execute(
+        update(pledges).where(pledges.c.referrer_id == source).values(referrer_id=target)
+    )
+    await conn.execute(delete(members).where(members.c.id == source))
