@@ -53,7 +53,7 @@ def _load(locale: str, directory: Path) -> Catalogue:
             if isinstance(message.string, tuple | list):
                 messages[key] = tuple(message.string)
             else:
-                messages[key] = message.string
+                messages[key] = message.string or ""
     return Catalogue(locale, messages, gettext.c2py(plural_expr))
 
 

@@ -144,7 +144,7 @@ area_counts = Table(
     Column("challenge_id", ForeignKey("challenges.id", ondelete="CASCADE"), primary_key=True),
     Column("area_key", String(120), primary_key=True),
     Column("label", String(120), nullable=False),
-    Column("count", Integer, nullable=False, server_default="0"),
+    Column("pledgers", Integer, nullable=False, server_default="0"),
 )
 
 milestones = Table(

@@ -6,7 +6,13 @@ from dataclasses import dataclass, field
 
 from core.clock import Clock, SystemClock
 from core.db.database import Database
+from core.services.challenges import ChallengeService
+from core.services.checkins import CheckInService
+from core.services.groups import GroupService
 from core.services.members import MemberService
+from core.services.pledges import PledgeService
+from core.services.privacy import PrivacyService
+from core.services.progress import ProgressService
 from core.settings import Settings
 
 
@@ -20,3 +26,9 @@ class Services:
 
     def __post_init__(self) -> None:
         self.members = MemberService(self.db, self.clock, self.settings.default_timezone)
+        self.challenges = ChallengeService(self.db, self.clock)
+        self.pledges = PledgeService(self.db, self.clock)
+        self.checkins = CheckInService(self.db, self.clock)
+        self.progress = ProgressService(self.db, self.clock)
+        self.groups = GroupService(self.db, self.clock)
+        self.privacy = PrivacyService(self.db, self.clock)

@@ -133,7 +133,7 @@ def upgrade() -> None:
         sa.Column("challenge_id", sa.Integer(), nullable=False),
         sa.Column("area_key", sa.String(length=120), nullable=False),
         sa.Column("label", sa.String(length=120), nullable=False),
-        sa.Column("count", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("pledgers", sa.Integer(), server_default="0", nullable=False),
         sa.ForeignKeyConstraint(
             ["challenge_id"],
             ["challenges.id"],

@@ -1,0 +1,131 @@
+"""Start-up: open the database, bring its schema up to date, load the demo challenge."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import yaml
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
+from sqlalchemy import delete, select
+
+from core.db.database import Database
+from core.db.migrate import upgrade
+from core.db.tables import challenges
+from core.demo import DEMO_FILE
+from core.drafts import ChallengeDraft
+from core.errors import KoomError, NotFound
+from core.models import Challenge
+from core.services import Services
+from core.settings import Settings
+
+DEADLINE_IN_DAYS = "deadline_in_days"
+
+
+class ChallengeEntry(ChallengeDraft):
+    """A challenge as written in a YAML file: `deadline_in_days` may stand for `deadline`.
+
+    Validate with `context={"now": ...}`; the deadline must then lie after `now`.
+    """
+
+    deadline_in_days: int | None = Field(default=None, gt=0, le=3650, exclude=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _relative_deadline(cls, data: Any, info: ValidationInfo) -> Any:
+        if not isinstance(data, dict) or DEADLINE_IN_DAYS not in data:
+            return data
+        if "deadline" in data:
+            raise PydanticCustomError("deadline_twice", "give deadline or deadline_in_days")
+        days = data[DEADLINE_IN_DAYS]
+        if isinstance(days, int) and not isinstance(days, bool) and days > 0:
+            return {**data, "deadline": _now(info) + timedelta(days=days)}
+        return data
+
+    @field_validator("deadline")
+    @classmethod
+    def _in_future(cls, value: datetime, info: ValidationInfo) -> datetime:
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        if aware <= _now(info):
+            raise PydanticCustomError("deadline_past", "the deadline is in the past")
+        return aware
+
+
+def _now(info: ValidationInfo) -> datetime:
+    now = (info.context or {}).get("now")
+    return now if isinstance(now, datetime) else datetime.now(UTC)
+
+
+class ImportFailed(Exception):
+    """A challenge of an import was refused; nothing of the import was kept."""
+
+    def __init__(self, index: int, error: KoomError) -> None:
+        super().__init__(error.key)
+        self.index = index
+        self.error = error
+
+
+async def open_database(settings: Settings) -> Database:
+    """The configured database, created when missing and migrated to the newest schema."""
+    if settings.sqlite_path is not None:
+        settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.database_url)
+    try:
+        await upgrade(db)
+    except BaseException:
+        await db.dispose()
+        raise
+    return db
+
+
+async def open_services(settings: Settings) -> Services:
+    """Every service over the migrated database; the demo challenge is loaded on first run."""
+    services = Services(db=await open_database(settings), settings=settings)
+    if settings.load_demo:
+        async with services.db.read() as conn:
+            empty = (await conn.execute(select(challenges.c.id).limit(1))).first() is None
+        if empty:
+            await load_demo(services, replace=False)
+    return services
+
+
+def demo_draft(now: datetime) -> ChallengeEntry:
+    """The shipped demo challenge, its deadline counted from `now`."""
+    data = yaml.safe_load(DEMO_FILE.read_text(encoding="utf-8"))
+    return ChallengeEntry.model_validate(data, context={"now": now})
+
+
+async def load_demo(services: Services, replace: bool) -> Challenge:
+    """Create the demo challenge; with `replace`, an existing one (and its pledges) goes first."""
+    draft = demo_draft(services.clock.now())
+    if replace:
+        async with services.db.write() as conn:
+            await conn.execute(delete(challenges).where(challenges.c.slug == draft.effective_slug))
+    else:
+        try:
+            return await services.challenges.by_slug(draft.effective_slug)
+        except NotFound:
+            pass
+    return await services.challenges.create(draft)
+
+
+async def import_challenges(
+    services: Services, drafts: Sequence[ChallengeDraft]
+) -> list[Challenge]:
+    """Create every challenge or none: a refusal removes those this import created."""
+    created: list[Challenge] = []
+    for index, draft in enumerate(drafts):
+        try:
+            created.append(await services.challenges.create(draft))
+        except Exception as exc:
+            if created:
+                async with services.db.write() as conn:
+                    await conn.execute(
+                        delete(challenges).where(challenges.c.id.in_([c.id for c in created]))
+                    )
+            if isinstance(exc, KoomError):
+                raise ImportFailed(index, exc) from exc
+            raise
+    return created

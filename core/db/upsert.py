@@ -1,0 +1,22 @@
+"""INSERT ... ON CONFLICT for the two dialects we run on (their APIs are the same)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+
+def insert_for(conn: AsyncConnection, table: Table) -> Any:
+    """A dialect-specific insert that offers on_conflict_do_nothing/do_update."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+async def insert_ignore(conn: AsyncConnection, table: Table, **values: object) -> bool:
+    """Insert a row unless its key exists; True when it was inserted."""
+    result = await conn.execute(insert_for(conn, table).values(**values).on_conflict_do_nothing())
+    return bool(result.rowcount)

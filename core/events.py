@@ -1,0 +1,54 @@
+"""Outbox events: written in the transaction of the change, exactly once per dedupe key."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core.clock import Clock
+from core.db.tables import outbox
+from core.db.upsert import insert_for
+from core.models import EventKind, OutboxEvent
+
+
+async def emit(
+    conn: AsyncConnection,
+    clock: Clock,
+    kind: EventKind,
+    challenge_id: int,
+    dedupe_key: str,
+    **payload: object,
+) -> OutboxEvent | None:
+    """Write one event row; None when an event with this dedupe key already exists."""
+    now = clock.now()
+    stmt = (
+        insert_for(conn, outbox)
+        .values(
+            kind=kind.value,
+            challenge_id=challenge_id,
+            payload=payload,
+            dedupe_key=dedupe_key,
+            created_at=now,
+        )
+        .on_conflict_do_nothing()
+        .returning(outbox.c.id)
+    )
+    event_id = (await conn.execute(stmt)).scalar_one_or_none()
+    if event_id is None:
+        return None
+    return OutboxEvent(event_id, kind, challenge_id, dict(payload), now)
+
+
+def event_from_row(row: Any) -> OutboxEvent:
+    """Build an OutboxEvent from an `outbox` row."""
+    return OutboxEvent(row.id, EventKind(row.kind), row.challenge_id, row.payload, row.created_at)
+
+
+async def events_for(conn: AsyncConnection, challenge_id: int) -> list[OutboxEvent]:
+    """Every event of a challenge, oldest first."""
+    rows = await conn.execute(
+        select(outbox).where(outbox.c.challenge_id == challenge_id).order_by(outbox.c.id)
+    )
+    return [event_from_row(r) for r in rows]

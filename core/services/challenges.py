@@ -1,0 +1,328 @@
+"""Challenges, their sponsor tiers and their life cycle."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core.clock import Clock
+from core.db.database import Database
+from core.db.tables import challenges, tiers
+from core.drafts import MAX_TEXT, ChallengeDraft, TierDraft
+from core.errors import Conflict, Invalid, NotFound
+from core.events import emit
+from core.milestones import next_threshold
+from core.models import AreaKind, Challenge, ChallengeStatus, EventKind, Frequency, Tier
+
+EDITABLE = {"title": 120, "description": MAX_TEXT, "action": 200, "category": 40}
+OPEN_FOR_PLEDGES = (ChallengeStatus.OPEN, ChallengeStatus.SUCCEEDED)
+
+
+def tier_from_row(row: Any) -> Tier:
+    """Build a Tier from a `tiers` row."""
+    return Tier(
+        id=row.id,
+        challenge_id=row.challenge_id,
+        threshold=row.threshold,
+        sponsor=row.sponsor,
+        reward=row.reward,
+        unlocked_at=row.unlocked_at,
+        kept_at=row.kept_at,
+        proof=row.proof,
+    )
+
+
+def challenge_from_row(row: Any, tier_rows: tuple[Tier, ...] = ()) -> Challenge:
+    """Build a Challenge from a `challenges` row and its tiers."""
+    return Challenge(
+        id=row.id,
+        slug=row.slug,
+        title=row.title,
+        description=row.description,
+        action=row.action,
+        category=row.category,
+        goal=row.goal,
+        starts_at=row.starts_at,
+        deadline=row.deadline,
+        status=ChallengeStatus(row.status),
+        frequency=Frequency(row.frequency),
+        pledge_count=row.pledge_count,
+        checkin_count=row.checkin_count,
+        area_name=row.area_name,
+        area_kind=AreaKind(row.area_kind) if row.area_kind else None,
+        impact_per_action=row.impact_per_action,
+        impact_unit=row.impact_unit,
+        created_by=row.created_by,
+        tiers=tier_rows,
+    )
+
+
+async def load_challenges(conn: AsyncConnection, where: Any, *order: Any) -> list[Challenge]:
+    """Challenges matching `where`, each with its tiers (two queries in all)."""
+    rows = (await conn.execute(select(challenges).where(where).order_by(*order))).all()
+    if not rows:
+        return []
+    ids = [r.id for r in rows]
+    by_challenge: dict[int, list[Tier]] = {i: [] for i in ids}
+    tier_rows = await conn.execute(
+        select(tiers).where(tiers.c.challenge_id.in_(ids)).order_by(tiers.c.threshold)
+    )
+    for t in tier_rows:
+        by_challenge[t.challenge_id].append(tier_from_row(t))
+    return [challenge_from_row(r, tuple(by_challenge[r.id])) for r in rows]
+
+
+async def load_challenge(conn: AsyncConnection, challenge_id: int) -> Challenge:
+    """One challenge with its tiers; NotFound when missing."""
+    found = await load_challenges(conn, challenges.c.id == challenge_id)
+    if not found:
+        raise NotFound("error.challenge_not_found", slug=str(challenge_id))
+    return found[0]
+
+
+class ChallengeService:
+    """Create, publish, edit, close and find challenges."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    async def create(self, draft: ChallengeDraft, created_by: int | None = None) -> Challenge:
+        """Create a challenge (a draft unless the draft says open) with its tiers."""
+        now = self.clock.now()
+        if draft.deadline <= now:
+            raise Invalid("error.deadline_past")
+        slug = draft.effective_slug
+        async with self.db.write() as conn:
+            taken = await conn.execute(select(challenges.c.id).where(challenges.c.slug == slug))
+            if taken.first() is not None:
+                raise Conflict("error.slug_taken", slug=slug)
+            thresholds = [t.threshold for t in draft.tiers]
+            try:
+                challenge_id = (
+                    await conn.execute(
+                        insert(challenges)
+                        .values(
+                            slug=slug,
+                            title=draft.title,
+                            description=draft.description,
+                            action=draft.action,
+                            category=draft.category,
+                            goal=draft.goal,
+                            starts_at=draft.starts_at or now,
+                            deadline=draft.deadline,
+                            status=draft.status.value,
+                            frequency=draft.frequency.value,
+                            area_name=draft.area_name,
+                            area_kind=draft.area_kind.value if draft.area_kind else None,
+                            impact_per_action=draft.impact_per_action,
+                            impact_unit=draft.impact_unit,
+                            next_threshold=next_threshold(draft.goal, thresholds, 0),
+                            created_by=created_by,
+                            created_at=now,
+                            updated_at=now,
+                        )
+                        .returning(challenges.c.id)
+                    )
+                ).scalar_one()
+            except IntegrityError as exc:  # a concurrent create took the slug
+                raise Conflict("error.slug_taken", slug=slug) from exc
+            for tier in draft.tiers:
+                await conn.execute(
+                    insert(tiers).values(challenge_id=challenge_id, **tier.model_dump())
+                )
+            return await load_challenge(conn, challenge_id)
+
+    async def get(self, challenge_id: int) -> Challenge:
+        """The challenge with this id."""
+        async with self.db.read() as conn:
+            return await load_challenge(conn, challenge_id)
+
+    async def by_slug(self, slug: str) -> Challenge:
+        """The challenge with this slug; NotFound otherwise."""
+        async with self.db.read() as conn:
+            found = await load_challenges(conn, challenges.c.slug == slug.strip().lower())
+        if not found:
+            raise NotFound("error.challenge_not_found", slug=slug)
+        return found[0]
+
+    async def list_open(self, offset: int = 0, limit: int = 5) -> list[Challenge]:
+        """Challenges people can pledge to, soonest deadline first, one page."""
+        async with self.db.read() as conn:
+            rows = await conn.execute(
+                select(challenges.c.id)
+                .where(challenges.c.status.in_([s.value for s in OPEN_FOR_PLEDGES]))
+                .order_by(challenges.c.deadline, challenges.c.id)
+                .offset(offset)
+                .limit(limit)
+            )
+            ids = [r.id for r in rows]
+            found = await load_challenges(conn, challenges.c.id.in_(ids))
+        order = {challenge_id: i for i, challenge_id in enumerate(ids)}
+        return sorted(found, key=lambda c: order[c.id])
+
+    async def count_open(self) -> int:
+        """How many challenges people can pledge to."""
+        async with self.db.read() as conn:
+            return int(
+                (
+                    await conn.execute(
+                        select(func.count())
+                        .select_from(challenges)
+                        .where(challenges.c.status.in_([s.value for s in OPEN_FOR_PLEDGES]))
+                    )
+                ).scalar_one()
+            )
+
+    async def list_all(self) -> list[Challenge]:
+        """Every challenge, newest first (organisers and the CLI)."""
+        async with self.db.read() as conn:
+            return await load_challenges(conn, challenges.c.id > 0, challenges.c.id.desc())
+
+    async def publish(self, challenge_id: int) -> Challenge:
+        """Open a draft for pledges."""
+        return await self._transition(challenge_id, (ChallengeStatus.DRAFT,), ChallengeStatus.OPEN)
+
+    async def close(self, challenge_id: int) -> Challenge:
+        """Close a challenge for good; pledges stay counted."""
+        return await self._transition(
+            challenge_id,
+            (
+                ChallengeStatus.DRAFT,
+                ChallengeStatus.OPEN,
+                ChallengeStatus.SUCCEEDED,
+                ChallengeStatus.EXPIRED,
+            ),
+            ChallengeStatus.CLOSED,
+        )
+
+    async def edit(self, challenge_id: int, **changes: str | datetime) -> Challenge:
+        """Change the wording (title, description, action, category) or the deadline."""
+        values: dict[str, object] = {}
+        for name, value in changes.items():
+            if name == "deadline":
+                if not isinstance(value, datetime) or value <= self.clock.now():
+                    raise Invalid("error.deadline_past")
+                values[name] = value
+            elif name in EDITABLE and isinstance(value, str):
+                text = value.strip()
+                if not text and name != "description":
+                    raise Invalid("error.empty_text")
+                if len(text) > EDITABLE[name]:
+                    raise Invalid("error.text_too_long", limit=EDITABLE[name])
+                values[name] = text
+            else:
+                raise Invalid("error.not_editable", field=name)
+        async with self.db.write() as conn:
+            current = await load_challenge(conn, challenge_id)
+            if current.status == ChallengeStatus.CLOSED:
+                raise Conflict("error.challenge_closed")
+            values["updated_at"] = self.clock.now()
+            await conn.execute(
+                update(challenges).where(challenges.c.id == challenge_id).values(**values)
+            )
+            return await load_challenge(conn, challenge_id)
+
+    async def add_tier(self, challenge_id: int, tier: TierDraft) -> Challenge:
+        """Add a sponsor tier, also a stretch tier after success, above the current count."""
+        async with self.db.write() as conn:
+            current = await load_challenge(conn, challenge_id)
+            if current.status in (ChallengeStatus.CLOSED, ChallengeStatus.EXPIRED):
+                raise Conflict("error.challenge_closed")
+            if tier.threshold <= current.pledge_count:
+                raise Invalid("error.tier_below_count", count=current.pledge_count)
+            if any(t.threshold == tier.threshold for t in current.tiers):
+                raise Invalid("error.tier_duplicate", threshold=tier.threshold)
+            await conn.execute(insert(tiers).values(challenge_id=challenge_id, **tier.model_dump()))
+            row = (
+                await conn.execute(
+                    select(challenges.c.next_threshold).where(challenges.c.id == challenge_id)
+                )
+            ).one()
+            if row.next_threshold is None or tier.threshold < row.next_threshold:
+                await conn.execute(
+                    update(challenges)
+                    .where(challenges.c.id == challenge_id)
+                    .values(next_threshold=tier.threshold, updated_at=self.clock.now())
+                )
+            return await load_challenge(conn, challenge_id)
+
+    async def record_promise_kept(self, tier_id: int, proof: str) -> Tier:
+        """Record that a sponsor kept an unlocked tier's promise, with a proof text."""
+        proof = proof.strip()
+        if not proof:
+            raise Invalid("error.empty_text")
+        if len(proof) > MAX_TEXT:
+            raise Invalid("error.text_too_long", limit=MAX_TEXT)
+        async with self.db.write() as conn:
+            row = (await conn.execute(select(tiers).where(tiers.c.id == tier_id))).first()
+            if row is None:
+                raise NotFound("error.tier_not_found")
+            if row.unlocked_at is None:
+                raise Conflict("error.tier_not_unlocked")
+            if row.kept_at is not None:
+                raise Conflict("error.tier_already_kept")
+            now = self.clock.now()
+            await conn.execute(
+                update(tiers).where(tiers.c.id == tier_id).values(kept_at=now, proof=proof)
+            )
+            await emit(
+                conn,
+                self.clock,
+                EventKind.PROMISE_KEPT,
+                row.challenge_id,
+                f"kept:{tier_id}",
+                tier_id=tier_id,
+                sponsor=row.sponsor,
+                reward=row.reward,
+                proof=proof,
+            )
+            kept = (await conn.execute(select(tiers).where(tiers.c.id == tier_id))).one()
+        return tier_from_row(kept)
+
+    async def expire_due(self) -> list[Challenge]:
+        """Mark open challenges past their deadline as expired, each with its event."""
+        now = self.clock.now()
+        async with self.db.write() as conn:
+            due = await load_challenges(
+                conn,
+                (challenges.c.status == ChallengeStatus.OPEN.value)
+                & (challenges.c.deadline <= now),
+            )
+            for challenge in due:
+                await conn.execute(
+                    update(challenges)
+                    .where(challenges.c.id == challenge.id)
+                    .values(status=ChallengeStatus.EXPIRED.value, updated_at=now)
+                )
+                await emit(
+                    conn,
+                    self.clock,
+                    EventKind.EXPIRED,
+                    challenge.id,
+                    f"expired:{challenge.id}",
+                    count=challenge.pledge_count,
+                    goal=challenge.goal,
+                )
+            return [await load_challenge(conn, c.id) for c in due]
+
+    async def _transition(
+        self,
+        challenge_id: int,
+        allowed: tuple[ChallengeStatus, ...],
+        target: ChallengeStatus,
+    ) -> Challenge:
+        async with self.db.write() as conn:
+            current = await load_challenge(conn, challenge_id)
+            if current.status not in allowed:
+                raise Conflict("error.bad_transition", status=current.status.value)
+            await conn.execute(
+                update(challenges)
+                .where(challenges.c.id == challenge_id)
+                .values(status=target.value, updated_at=self.clock.now())
+            )
+            return await load_challenge(conn, challenge_id)

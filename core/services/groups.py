@@ -1,0 +1,114 @@
+"""Groups and channels that follow challenges for announcements."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, select, update
+
+from core.clock import Clock
+from core.db.database import Database
+from core.db.tables import challenges, group_follows, groups
+from core.db.upsert import insert_for, insert_ignore
+from core.errors import NotFound
+from core.identity import ChatRef
+from core.models import Challenge, Group
+from core.services.challenges import load_challenges
+
+
+def group_from_row(row: Any) -> Group:
+    """Build a Group from a `groups` row."""
+    return Group(row.id, row.platform, row.chat_id, row.title, row.language)
+
+
+class GroupService:
+    """Register groups, follow and unfollow challenges, list followers."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    async def register(self, chat: ChatRef, title: str, language: str | None = None) -> Group:
+        """The group for this chat, created or renamed."""
+        async with self.db.write() as conn:
+            stmt = insert_for(conn, groups).values(
+                platform=chat.platform.value,
+                chat_id=chat.chat_id,
+                title=title[:200],
+                language=language,
+                created_at=self.clock.now(),
+            )
+            await conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=[groups.c.platform, groups.c.chat_id],
+                    set_={"title": title[:200]},
+                )
+            )
+            row = (await conn.execute(_by_chat(chat))).one()
+        return group_from_row(row)
+
+    async def find(self, chat: ChatRef) -> Group | None:
+        """The group registered for this chat, or None."""
+        async with self.db.read() as conn:
+            row = (await conn.execute(_by_chat(chat))).first()
+        return None if row is None else group_from_row(row)
+
+    async def follow(self, group_id: int, challenge_id: int) -> bool:
+        """Follow a challenge; False when the group already followed it."""
+        async with self.db.write() as conn:
+            return await insert_ignore(
+                conn,
+                group_follows,
+                group_id=group_id,
+                challenge_id=challenge_id,
+                created_at=self.clock.now(),
+            )
+
+    async def unfollow(self, group_id: int, challenge_id: int) -> bool:
+        """Stop following; False when the group did not follow it."""
+        async with self.db.write() as conn:
+            result = await conn.execute(
+                delete(group_follows).where(
+                    group_follows.c.group_id == group_id,
+                    group_follows.c.challenge_id == challenge_id,
+                )
+            )
+            return bool(result.rowcount)
+
+    async def followed_by(self, group_id: int) -> list[Challenge]:
+        """The challenges a group follows."""
+        async with self.db.read() as conn:
+            ids = select(group_follows.c.challenge_id).where(group_follows.c.group_id == group_id)
+            return await load_challenges(conn, challenges.c.id.in_(ids), challenges.c.deadline)
+
+    async def followers(self, challenge_id: int) -> list[Group]:
+        """The groups that follow a challenge, on every platform."""
+        async with self.db.read() as conn:
+            rows = await conn.execute(
+                select(groups)
+                .join(group_follows, group_follows.c.group_id == groups.c.id)
+                .where(group_follows.c.challenge_id == challenge_id)
+                .order_by(groups.c.id)
+            )
+            return [group_from_row(r) for r in rows]
+
+    async def migrate(self, old: ChatRef, new_chat_id: str) -> Group:
+        """A group got a new chat id (Telegram supergroup migration): keep its follows."""
+        async with self.db.write() as conn:
+            result = await conn.execute(
+                update(groups)
+                .where(groups.c.platform == old.platform.value, groups.c.chat_id == old.chat_id)
+                .values(chat_id=new_chat_id)
+            )
+            if not result.rowcount:
+                raise NotFound("error.group_not_found")
+            row = (
+                await conn.execute(_by_chat(ChatRef(old.platform, new_chat_id, is_group=True)))
+            ).one()
+        return group_from_row(row)
+
+
+def _by_chat(chat: ChatRef) -> Any:
+    return select(groups).where(
+        groups.c.platform == chat.platform.value, groups.c.chat_id == chat.chat_id
+    )

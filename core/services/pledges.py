@@ -1,0 +1,326 @@
+"""Pledges: joining and leaving a challenge, the counters, and the milestones they cross."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core.clock import Clock
+from core.db.database import Database
+from core.db.tables import area_counts, challenges, members, milestones, pledges, tiers
+from core.db.upsert import insert_for
+from core.errors import Conflict, NotFound
+from core.events import emit
+from core.milestones import next_threshold, percent_thresholds
+from core.models import (
+    Challenge,
+    ChallengeStatus,
+    EventKind,
+    Location,
+    OutboxEvent,
+    Pledge,
+    PledgeResult,
+)
+from core.services.challenges import OPEN_FOR_PLEDGES, load_challenges
+
+
+def pledge_from_row(row: Any) -> Pledge:
+    """Build a Pledge from a `pledges` row."""
+    return Pledge(
+        member_id=row.member_id,
+        challenge_id=row.challenge_id,
+        created_at=row.created_at,
+        withdrawn_at=row.withdrawn_at,
+        referrer_id=row.referrer_id,
+        area_key=row.area_key,
+        streak=row.streak,
+        best_streak=row.best_streak,
+        last_checkin_on=row.last_checkin_on,
+        checkin_total=row.checkin_total,
+    )
+
+
+async def release_pledge_counts(
+    conn: AsyncConnection, challenge_id: int, area_key: str | None
+) -> None:
+    """Give back one pledge from the challenge's counters (withdrawal, merge)."""
+    await conn.execute(
+        update(challenges)
+        .where(challenges.c.id == challenge_id)
+        .values(pledge_count=challenges.c.pledge_count - 1)
+    )
+    if area_key is not None:
+        await conn.execute(
+            update(area_counts)
+            .where(area_counts.c.challenge_id == challenge_id, area_counts.c.area_key == area_key)
+            .values(pledgers=area_counts.c.pledgers - 1)
+        )
+
+
+async def _add_area(conn: AsyncConnection, challenge_id: int, location: Location) -> None:
+    stmt = insert_for(conn, area_counts).values(
+        challenge_id=challenge_id, area_key=location.area_key, label=location.label, pledgers=1
+    )
+    await conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[area_counts.c.challenge_id, area_counts.c.area_key],
+            set_={"pledgers": area_counts.c.pledgers + 1, "label": location.label},
+        )
+    )
+
+
+class PledgeService:
+    """Pledge, withdraw, and read a member's pledges."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    async def pledge(
+        self, member_id: int, challenge_id: int, referrer_id: int | None = None
+    ) -> PledgeResult:
+        """Commit the member to the challenge's action; pledging twice changes nothing."""
+        try:
+            return await self._pledge(member_id, challenge_id, referrer_id)
+        except IntegrityError:
+            # The same member pledged twice at once: the other transaction won; read its result.
+            return await self._pledge(member_id, challenge_id, referrer_id)
+
+    async def _pledge(
+        self, member_id: int, challenge_id: int, referrer_id: int | None
+    ) -> PledgeResult:
+        now = self.clock.now()
+        async with self.db.write() as conn:
+            existing = (
+                await conn.execute(
+                    select(pledges).where(
+                        pledges.c.member_id == member_id, pledges.c.challenge_id == challenge_id
+                    )
+                )
+            ).first()
+            if existing is not None and existing.withdrawn_at is None:
+                count = (
+                    await conn.execute(
+                        select(challenges.c.pledge_count).where(challenges.c.id == challenge_id)
+                    )
+                ).scalar_one()
+                return PledgeResult(pledge_from_row(existing), created=False, count=count)
+            counted = (
+                await conn.execute(
+                    update(challenges)
+                    .where(
+                        challenges.c.id == challenge_id,
+                        challenges.c.status.in_([s.value for s in OPEN_FOR_PLEDGES]),
+                        challenges.c.deadline > now,
+                    )
+                    .values(pledge_count=challenges.c.pledge_count + 1)
+                    .returning(challenges.c.pledge_count, challenges.c.next_threshold)
+                )
+            ).first()
+            if counted is None:
+                await _refuse_pledge(conn, challenge_id)
+            assert counted is not None
+            location = await _member_location(conn, member_id)
+            area_key = location.area_key if location else None
+            if referrer_id == member_id:
+                referrer_id = None
+            if existing is None:
+                await conn.execute(
+                    insert(pledges).values(
+                        member_id=member_id,
+                        challenge_id=challenge_id,
+                        created_at=now,
+                        referrer_id=referrer_id,
+                        area_key=area_key,
+                    )
+                )
+            else:
+                await conn.execute(
+                    update(pledges)
+                    .where(pledges.c.member_id == member_id, pledges.c.challenge_id == challenge_id)
+                    .values(withdrawn_at=None, area_key=area_key)
+                )
+            if location is not None:
+                await _add_area(conn, challenge_id, location)
+            events: tuple[OutboxEvent, ...] = ()
+            if (
+                counted.next_threshold is not None
+                and counted.pledge_count >= counted.next_threshold
+            ):
+                events = await cross_thresholds(
+                    conn, self.clock, challenge_id, counted.pledge_count
+                )
+            row = (
+                await conn.execute(
+                    select(pledges).where(
+                        pledges.c.member_id == member_id, pledges.c.challenge_id == challenge_id
+                    )
+                )
+            ).one()
+            return PledgeResult(pledge_from_row(row), True, counted.pledge_count, events)
+
+    async def withdraw(self, member_id: int, challenge_id: int) -> int:
+        """Withdraw a pledge while the challenge is open; returns the new count."""
+        async with self.db.write() as conn:
+            row = (
+                await conn.execute(
+                    select(pledges.c.area_key, challenges.c.status)
+                    .join(challenges, challenges.c.id == pledges.c.challenge_id)
+                    .where(
+                        pledges.c.member_id == member_id,
+                        pledges.c.challenge_id == challenge_id,
+                        pledges.c.withdrawn_at.is_(None),
+                    )
+                )
+            ).first()
+            if row is None:
+                raise NotFound("error.not_pledged")
+            if row.status != ChallengeStatus.OPEN.value:
+                raise Conflict("error.withdraw_closed")
+            await conn.execute(
+                update(pledges)
+                .where(pledges.c.member_id == member_id, pledges.c.challenge_id == challenge_id)
+                .values(withdrawn_at=self.clock.now())
+            )
+            await release_pledge_counts(conn, challenge_id, row.area_key)
+            return int(
+                (
+                    await conn.execute(
+                        select(challenges.c.pledge_count).where(challenges.c.id == challenge_id)
+                    )
+                ).scalar_one()
+            )
+
+    async def get(self, member_id: int, challenge_id: int) -> Pledge | None:
+        """The member's pledge to the challenge (active or withdrawn), or None."""
+        async with self.db.read() as conn:
+            row = (
+                await conn.execute(
+                    select(pledges).where(
+                        pledges.c.member_id == member_id, pledges.c.challenge_id == challenge_id
+                    )
+                )
+            ).first()
+        return None if row is None else pledge_from_row(row)
+
+    async def of_member(self, member_id: int) -> list[tuple[Pledge, Challenge]]:
+        """The member's active pledges with their challenges, soonest deadline first."""
+        async with self.db.read() as conn:
+            rows = (
+                await conn.execute(
+                    select(pledges).where(
+                        pledges.c.member_id == member_id, pledges.c.withdrawn_at.is_(None)
+                    )
+                )
+            ).all()
+            by_id = {r.challenge_id: pledge_from_row(r) for r in rows}
+            found = await load_challenges(
+                conn, challenges.c.id.in_(list(by_id)), challenges.c.deadline
+            )
+        return [(by_id[c.id], c) for c in found]
+
+
+async def _member_location(conn: AsyncConnection, member_id: int) -> Location | None:
+    row = (
+        await conn.execute(
+            select(members.c.location_name, members.c.latitude, members.c.longitude).where(
+                members.c.id == member_id
+            )
+        )
+    ).first()
+    if row is None:
+        raise NotFound("error.member_not_found")
+    if row.location_name is None and row.latitude is None:
+        return None
+    return Location(row.location_name, row.latitude, row.longitude)
+
+
+async def _refuse_pledge(conn: AsyncConnection, challenge_id: int) -> None:
+    found = await load_challenges(conn, challenges.c.id == challenge_id)
+    if not found:
+        raise NotFound("error.challenge_not_found", slug=str(challenge_id))
+    raise Conflict("error.challenge_not_open", title=found[0].title)
+
+
+async def cross_thresholds(
+    conn: AsyncConnection, clock: Clock, challenge_id: int, count: int
+) -> tuple[OutboxEvent, ...]:
+    """Record every milestone and tier reached at `count`, once each, with its events.
+
+    Runs in the pledge's transaction. The unique milestone row decides: under concurrent
+    pledges only the transaction that inserts it emits the event.
+    """
+    now = clock.now()
+    challenge = (
+        await conn.execute(
+            select(challenges.c.goal, challenges.c.status).where(challenges.c.id == challenge_id)
+        )
+    ).one()
+    tier_rows = (
+        await conn.execute(
+            select(tiers).where(tiers.c.challenge_id == challenge_id).order_by(tiers.c.threshold)
+        )
+    ).all()
+    events: list[OutboxEvent] = []
+
+    async def reach(
+        kind: str, value: int, dedupe: str, event: EventKind, **payload: object
+    ) -> bool:
+        inserted = await conn.execute(
+            insert_for(conn, milestones)
+            .values(
+                challenge_id=challenge_id, kind=kind, value=value, count_at=count, reached_at=now
+            )
+            .on_conflict_do_nothing()
+        )
+        if not inserted.rowcount:
+            return False
+        emitted = await emit(conn, clock, event, challenge_id, dedupe, count=count, **payload)
+        if emitted is not None:
+            events.append(emitted)
+        return True
+
+    for percent, at in percent_thresholds(challenge.goal).items():
+        if count >= at:
+            await reach(
+                "percent",
+                percent,
+                f"milestone:{challenge_id}:{percent}",
+                EventKind.MILESTONE,
+                percent=percent,
+                goal=challenge.goal,
+            )
+    for tier in tier_rows:
+        if count >= tier.threshold and await reach(
+            "tier",
+            tier.id,
+            f"tier:{tier.id}",
+            EventKind.TIER_UNLOCKED,
+            tier_id=tier.id,
+            threshold=tier.threshold,
+            sponsor=tier.sponsor,
+            reward=tier.reward,
+        ):
+            await conn.execute(update(tiers).where(tiers.c.id == tier.id).values(unlocked_at=now))
+    values: dict[str, object] = {
+        "next_threshold": next_threshold(challenge.goal, [t.threshold for t in tier_rows], count)
+    }
+    if count >= challenge.goal and challenge.status == ChallengeStatus.OPEN.value:
+        values["status"] = ChallengeStatus.SUCCEEDED.value
+        values["updated_at"] = now
+        succeeded = await emit(
+            conn,
+            clock,
+            EventKind.SUCCEEDED,
+            challenge_id,
+            f"succeeded:{challenge_id}",
+            count=count,
+            goal=challenge.goal,
+        )
+        if succeeded is not None:
+            events.append(succeeded)
+    await conn.execute(update(challenges).where(challenges.c.id == challenge_id).values(**values))
+    return tuple(events)

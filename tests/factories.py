@@ -1,0 +1,41 @@
+"""Small builders for test data through the real services."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from core.drafts import ChallengeDraft, TierDraft
+from core.identity import AccountRef
+from core.models import Challenge, ChallengeStatus, Frequency, Member
+from core.services import Services
+
+
+async def open_challenge(
+    services: Services,
+    *,
+    slug: str = "tri-lyon",
+    goal: int = 8,
+    tiers: tuple[tuple[int, str, str], ...] = ((4, "Acme", "1 000 € to Zero Waste Lyon"),),
+    frequency: Frequency = Frequency.DAILY,
+    impact: float | None = 0.5,
+    days: int = 30,
+) -> Challenge:
+    """A published challenge with sponsor tiers."""
+    draft = ChallengeDraft(
+        slug=slug,
+        title=f"Challenge {slug}",
+        action="sort my waste",
+        goal=goal,
+        deadline=services.clock.now() + timedelta(days=days),
+        frequency=frequency,
+        impact_per_action=impact,
+        impact_unit="kg CO2e",
+        tiers=[TierDraft(threshold=t, sponsor=s, reward=r) for t, s, r in tiers],
+        status=ChallengeStatus.OPEN,
+    )
+    return await services.challenges.create(draft)
+
+
+async def member(services: Services, name: str, platform: str = "console") -> Member:
+    """A member with one account `platform:name`."""
+    return await services.members.ensure(AccountRef.parse(f"{platform}:{name}"), name.title())

@@ -1,0 +1,73 @@
+"""Groups that follow challenges; linking accounts; exporting and forgetting a member."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.errors import Invalid
+from core.identity import AccountRef, ChatRef, Platform
+from core.models import Location
+from core.services import Services
+from tests.factories import member, open_challenge
+
+
+async def test_follow_unfollow_and_migrate(services: Services) -> None:
+    challenge = await open_challenge(services)
+    chat = ChatRef(Platform.TELEGRAM, "-100", is_group=True)
+    group = await services.groups.register(chat, "Lyon Zéro Déchet", "fr")
+    assert await services.groups.register(chat, "Renamed", "fr") == group.__class__(
+        group.id, "telegram", "-100", "Renamed", "fr"
+    )
+    assert await services.groups.follow(group.id, challenge.id)
+    assert not await services.groups.follow(group.id, challenge.id)
+    moved = await services.groups.migrate(chat, "-100200")
+    assert [g.chat_id for g in await services.groups.followers(challenge.id)] == ["-100200"]
+    assert [c.id for c in await services.groups.followed_by(moved.id)] == [challenge.id]
+    assert await services.groups.unfollow(moved.id, challenge.id)
+    assert await services.groups.followers(challenge.id) == []
+
+
+async def test_link_code_merges_accounts_and_pledges(services: Services) -> None:
+    challenge = await open_challenge(services)
+    other = await open_challenge(services, slug="velo")
+    tg = await member(services, "42", "telegram")
+    dc = await member(services, "77", "discord")
+    await services.pledges.pledge(tg.id, challenge.id)
+    await services.pledges.pledge(dc.id, challenge.id)  # the same person, twice
+    await services.pledges.pledge(dc.id, other.id)
+    code = await services.members.create_link_code(tg.id)
+    with pytest.raises(Invalid):
+        await services.members.redeem_link_code(AccountRef.parse("discord:77"), "WRONG")
+    merged = await services.members.redeem_link_code(AccountRef.parse("discord:77"), code.lower())
+    assert merged.id == tg.id
+    assert {str(a) for a in await services.members.accounts_of(tg.id)} == {
+        "telegram:42",
+        "discord:77",
+    }
+    assert (await services.challenges.get(challenge.id)).pledge_count == 1
+    assert {c.slug for _, c in await services.pledges.of_member(tg.id)} == {"tri-lyon", "velo"}
+    with pytest.raises(Invalid):  # a code works once
+        await services.members.redeem_link_code(AccountRef.parse("console:x"), code)
+
+
+async def test_export_and_forget_keep_anonymous_counts(services: Services) -> None:
+    challenge = await open_challenge(services)
+    alice = await member(services, "alice")
+    await services.members.set_location(alice.id, Location("Lyon", 45.76, 4.84))
+    await services.pledges.pledge(alice.id, challenge.id)
+    await services.checkins.check_in(alice.id, challenge.id)
+    data = await services.privacy.export(alice.id)
+    assert data["member"]["location"]["name"] == "Lyon"
+    assert data["accounts"] == [
+        {"platform": "console", "id": "alice", "linked_at": data["accounts"][0]["linked_at"]}
+    ]
+    assert [p["challenge"] for p in data["pledges"]] == ["tri-lyon"]
+    assert len(data["checkins"]) == 1
+
+    await services.privacy.forget(alice.id)
+    assert await services.members.find(AccountRef.parse("console:alice")) is None
+    erased = await services.members.get(alice.id)
+    assert erased.location is None and erased.display_name == "-"
+    assert (await services.challenges.get(challenge.id)).pledge_count == 1
+    again = await member(services, "alice")
+    assert again.id != alice.id

@@ -1,0 +1,141 @@
+"""Pledges, counters, milestones exactly once, and the outbox rows they write."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from core.db.tables import area_counts, milestones, outbox
+from core.errors import Conflict, NotFound
+from core.events import events_for
+from core.models import ChallengeStatus, EventKind, Location
+from core.services import Services
+from tests.factories import member, open_challenge
+
+
+async def kinds(services: Services, challenge_id: int) -> list[tuple[str, object]]:
+    async with services.db.read() as conn:
+        found = await events_for(conn, challenge_id)
+    return [(e.kind.value, e.payload.get("percent") or e.payload.get("threshold")) for e in found]
+
+
+async def test_pledge_counts_once_and_twice_is_harmless(services: Services) -> None:
+    challenge = await open_challenge(services)
+    alice = await member(services, "alice")
+    first = await services.pledges.pledge(alice.id, challenge.id)
+    again = await services.pledges.pledge(alice.id, challenge.id)
+    assert first.created and first.count == 1
+    assert not again.created and again.count == 1
+    assert (await services.challenges.get(challenge.id)).pledge_count == 1
+
+
+async def test_milestones_tiers_and_success_are_written_once(services: Services) -> None:
+    challenge = await open_challenge(
+        services, goal=8, tiers=((4, "Acme", "€1,000"), (6, "City", "trees"))
+    )
+    people = [await member(services, f"p{i}") for i in range(9)]
+    results = [await services.pledges.pledge(p.id, challenge.id) for p in people]
+    # 25% at 2, 50% and tier 4 at 4, 75% at 6 with tier 6, 100% and success at 8.
+    assert [r.count for r in results if r.events] == [2, 4, 6, 8]
+    assert await kinds(services, challenge.id) == [
+        ("milestone", 25),
+        ("milestone", 50),
+        ("tier_unlocked", 4),
+        ("milestone", 75),
+        ("tier_unlocked", 6),
+        ("milestone", 100),
+        ("succeeded", None),
+    ]
+    updated = await services.challenges.get(challenge.id)
+    assert updated.status == ChallengeStatus.SUCCEEDED
+    assert all(t.unlocked_at is not None for t in updated.tiers)
+
+
+async def test_withdraw_and_repledge_never_repeats_a_milestone(services: Services) -> None:
+    challenge = await open_challenge(services, goal=8, tiers=((2, "Acme", "€500"),))
+    alice, bob = await member(services, "alice"), await member(services, "bob")
+    await services.pledges.pledge(alice.id, challenge.id)
+    crossing = await services.pledges.pledge(bob.id, challenge.id)
+    assert {e.kind for e in crossing.events} == {EventKind.MILESTONE, EventKind.TIER_UNLOCKED}
+    assert await services.pledges.withdraw(bob.id, challenge.id) == 1
+    again = await services.pledges.pledge(bob.id, challenge.id)
+    assert again.created and again.count == 2 and again.events == ()
+    assert len(await kinds(services, challenge.id)) == 2
+
+
+async def test_fifty_concurrent_pledges_cross_a_tier_exactly_once(services: Services) -> None:
+    challenge = await open_challenge(services, goal=100, tiers=((25, "Acme", "€1,000"),))
+    people = [await member(services, f"m{i}") for i in range(50)]
+    results = await asyncio.gather(*(services.pledges.pledge(p.id, challenge.id) for p in people))
+    assert sorted(r.count for r in results) == list(range(1, 51))
+    tier_events = [e for r in results for e in r.events if e.kind == EventKind.TIER_UNLOCKED]
+    assert len(tier_events) == 1
+    async with services.db.read() as conn:
+        rows = (
+            await conn.execute(select(outbox.c.kind, func.count()).group_by(outbox.c.kind))
+        ).all()
+        reached = (await conn.execute(select(func.count()).select_from(milestones))).scalar_one()
+    assert dict(rows) == {"milestone": 2, "tier_unlocked": 1}  # 25 % (=25 pledges) and 50 %
+    assert reached == 3
+    assert (await services.challenges.get(challenge.id)).pledge_count == 50
+
+
+async def test_the_same_member_pledging_concurrently_counts_once(services: Services) -> None:
+    challenge = await open_challenge(services)
+    alice = await member(services, "alice")
+    results = await asyncio.gather(
+        *(services.pledges.pledge(alice.id, challenge.id) for _ in range(5))
+    )
+    assert sum(r.created for r in results) == 1
+    assert (await services.challenges.get(challenge.id)).pledge_count == 1
+
+
+async def test_withdraw_refused_after_success_and_for_non_pledgers(services: Services) -> None:
+    challenge = await open_challenge(services, goal=1, tiers=())
+    alice, bob = await member(services, "alice"), await member(services, "bob")
+    with pytest.raises(NotFound):
+        await services.pledges.withdraw(alice.id, challenge.id)
+    await services.pledges.pledge(alice.id, challenge.id)
+    with pytest.raises(Conflict):
+        await services.pledges.withdraw(alice.id, challenge.id)
+    # A succeeded challenge still welcomes pledges.
+    assert (await services.pledges.pledge(bob.id, challenge.id)).count == 2
+
+
+async def test_pledge_refused_on_draft_expired_and_unknown(services: Services, clock) -> None:
+    challenge = await open_challenge(services, days=1)
+    alice = await member(services, "alice")
+    with pytest.raises(NotFound):
+        await services.pledges.pledge(alice.id, 9999)
+    clock.advance(timedelta(days=2))
+    with pytest.raises(Conflict):
+        await services.pledges.pledge(alice.id, challenge.id)
+    assert (await services.challenges.get(challenge.id)).pledge_count == 0
+
+
+async def test_area_counts_follow_pledges_and_withdrawals(services: Services) -> None:
+    challenge = await open_challenge(services)
+    lyon = Location("Lyon", 45.76, 4.84)
+    for name in ("a", "b", "c"):
+        m = await member(services, name)
+        await services.members.set_location(m.id, lyon)
+        await services.pledges.pledge(m.id, challenge.id)
+    await services.pledges.withdraw((await member(services, "c")).id, challenge.id)
+    async with services.db.read() as conn:
+        row = (await conn.execute(select(area_counts))).one()
+    assert (row.area_key, row.label, row.pledgers) == ("lyon", "Lyon", 2)
+    viewer = await services.members.get((await member(services, "a")).id)
+    progress = await services.progress.of(challenge.id, viewer)
+    assert (progress.count, progress.near_count, progress.near_label) == (2, 2, "Lyon")
+
+
+async def test_expiry_writes_one_event(services: Services, clock) -> None:
+    challenge = await open_challenge(services, days=1)
+    clock.advance(timedelta(days=1, seconds=1))
+    expired = await services.challenges.expire_due()
+    assert [c.status for c in expired] == [ChallengeStatus.EXPIRED]
+    assert await services.challenges.expire_due() == []
+    assert await kinds(services, challenge.id) == [("expired", None)]
