@@ -26,7 +26,9 @@ class Database:
     def __init__(self, url: str, *, echo: bool = False, **engine_options: Any) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
-        kwargs: dict[str, Any] = {"echo": echo, **engine_options}
+        # Every transaction ends in an explicit commit or rollback, so the pool need not
+        # roll back again when a connection comes back (one round trip less per use).
+        kwargs: dict[str, Any] = {"echo": echo, "pool_reset_on_return": None, **engine_options}
         if not self.is_sqlite:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)

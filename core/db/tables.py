@@ -41,6 +41,8 @@ members = Table(
     Column("location_name", String(120)),
     Column("latitude", Float),
     Column("longitude", Float),
+    # Location.area_key, kept with the location so a pledge copies it in one statement.
+    Column("area_key", String(120)),
     Column("reminder", String(10), nullable=False, server_default="none"),
     Column("reminder_hour", Integer, nullable=False, server_default="18"),
     Column("news_opt_out", Boolean, nullable=False, server_default="0"),

@@ -138,12 +138,13 @@ class MemberService:
         """Store a coarse location (given with consent), or remove it with None."""
         values: dict[str, object]
         if location is None:
-            values = {"location_name": None, "latitude": None, "longitude": None}
+            values = {"location_name": None, "latitude": None, "longitude": None, "area_key": None}
         else:
             values = {
                 "location_name": location.name,
                 "latitude": location.latitude,
                 "longitude": location.longitude,
+                "area_key": location.area_key,
             }
         async with self.db.write() as conn:
             await conn.execute(update(members).where(members.c.id == member_id).values(**values))

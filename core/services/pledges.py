@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Integer, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.clock import Clock
 from core.db.database import Database
 from core.db.tables import area_counts, challenges, members, milestones, pledges, tiers
+from core.db.types import UTCDateTime
 from core.db.upsert import insert_for
 from core.errors import Conflict, NotFound
 from core.events import emit
@@ -60,16 +62,46 @@ async def release_pledge_counts(
         )
 
 
-async def _add_area(conn: AsyncConnection, challenge_id: int, location: Location) -> None:
+async def _add_area(
+    conn: AsyncConnection, challenge_id: int, member_id: int, area_key: str
+) -> None:
+    location = await _member_location(conn, member_id)
+    label = location.label if location else area_key
     stmt = insert_for(conn, area_counts).values(
-        challenge_id=challenge_id, area_key=location.area_key, label=location.label, pledgers=1
+        challenge_id=challenge_id, area_key=area_key, label=label, pledgers=1
     )
     await conn.execute(
         stmt.on_conflict_do_update(
             index_elements=[area_counts.c.challenge_id, area_counts.c.area_key],
-            set_={"pledgers": area_counts.c.pledgers + 1, "label": location.label},
+            set_={"pledgers": area_counts.c.pledgers + 1, "label": label},
         )
     )
+
+
+class _AlreadyPledged(Exception):
+    """Raised inside the pledge transaction to undo its count: the pledge was active."""
+
+
+def _upsert_pledge(
+    conn: AsyncConnection, member_id: int, challenge_id: int, referrer_id: int | None, now: datetime
+) -> Any:
+    """Insert the pledge, or reactivate a withdrawn one, copying the member's area; an active
+    pledge is left alone and returns no row."""
+    source = select(
+        literal(member_id, Integer),
+        literal(challenge_id, Integer),
+        literal(now, UTCDateTime),
+        literal(referrer_id, Integer),
+        members.c.area_key,
+    ).where(members.c.id == member_id)
+    stmt = insert_for(conn, pledges).from_select(
+        ["member_id", "challenge_id", "created_at", "referrer_id", "area_key"], source
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=[pledges.c.member_id, pledges.c.challenge_id],
+        set_={"withdrawn_at": None, "area_key": stmt.excluded.area_key},
+        where=pledges.c.withdrawn_at.is_not(None),
+    ).returning(*pledges.c)
 
 
 class PledgeService:
@@ -93,74 +125,56 @@ class PledgeService:
         self, member_id: int, challenge_id: int, referrer_id: int | None
     ) -> PledgeResult:
         now = self.clock.now()
-        async with self.db.write() as conn:
+        if referrer_id == member_id:
+            referrer_id = None
+        try:
+            async with self.db.write() as conn:
+                counted = (
+                    await conn.execute(
+                        update(challenges)
+                        .where(
+                            challenges.c.id == challenge_id,
+                            challenges.c.status.in_([s.value for s in OPEN_FOR_PLEDGES]),
+                            challenges.c.deadline > now,
+                        )
+                        .values(pledge_count=challenges.c.pledge_count + 1)
+                        .returning(challenges.c.pledge_count, challenges.c.next_threshold)
+                    )
+                ).first()
+                if counted is None:
+                    await _refuse_pledge(conn, challenge_id)
+                assert counted is not None
+                row = (
+                    await conn.execute(
+                        _upsert_pledge(conn, member_id, challenge_id, referrer_id, now)
+                    )
+                ).first()
+                if row is None:
+                    raise _AlreadyPledged  # rolls back the count
+                if row.area_key is not None:
+                    await _add_area(conn, challenge_id, member_id, row.area_key)
+                events: tuple[OutboxEvent, ...] = ()
+                if (
+                    counted.next_threshold is not None
+                    and counted.pledge_count >= counted.next_threshold
+                ):
+                    events = await cross_thresholds(
+                        conn, self.clock, challenge_id, counted.pledge_count
+                    )
+                return PledgeResult(pledge_from_row(row), True, counted.pledge_count, events)
+        except _AlreadyPledged:
+            pass
+        async with self.db.read() as conn:
             existing = (
                 await conn.execute(
-                    select(pledges).where(
-                        pledges.c.member_id == member_id, pledges.c.challenge_id == challenge_id
-                    )
-                )
-            ).first()
-            if existing is not None and existing.withdrawn_at is None:
-                count = (
-                    await conn.execute(
-                        select(challenges.c.pledge_count).where(challenges.c.id == challenge_id)
-                    )
-                ).scalar_one()
-                return PledgeResult(pledge_from_row(existing), created=False, count=count)
-            counted = (
-                await conn.execute(
-                    update(challenges)
-                    .where(
-                        challenges.c.id == challenge_id,
-                        challenges.c.status.in_([s.value for s in OPEN_FOR_PLEDGES]),
-                        challenges.c.deadline > now,
-                    )
-                    .values(pledge_count=challenges.c.pledge_count + 1)
-                    .returning(challenges.c.pledge_count, challenges.c.next_threshold)
-                )
-            ).first()
-            if counted is None:
-                await _refuse_pledge(conn, challenge_id)
-            assert counted is not None
-            location = await _member_location(conn, member_id)
-            area_key = location.area_key if location else None
-            if referrer_id == member_id:
-                referrer_id = None
-            if existing is None:
-                await conn.execute(
-                    insert(pledges).values(
-                        member_id=member_id,
-                        challenge_id=challenge_id,
-                        created_at=now,
-                        referrer_id=referrer_id,
-                        area_key=area_key,
-                    )
-                )
-            else:
-                await conn.execute(
-                    update(pledges)
+                    select(pledges, challenges.c.pledge_count)
+                    .join(challenges, challenges.c.id == pledges.c.challenge_id)
                     .where(pledges.c.member_id == member_id, pledges.c.challenge_id == challenge_id)
-                    .values(withdrawn_at=None, area_key=area_key)
                 )
-            if location is not None:
-                await _add_area(conn, challenge_id, location)
-            events: tuple[OutboxEvent, ...] = ()
-            if (
-                counted.next_threshold is not None
-                and counted.pledge_count >= counted.next_threshold
-            ):
-                events = await cross_thresholds(
-                    conn, self.clock, challenge_id, counted.pledge_count
-                )
-            row = (
-                await conn.execute(
-                    select(pledges).where(
-                        pledges.c.member_id == member_id, pledges.c.challenge_id == challenge_id
-                    )
-                )
-            ).one()
-            return PledgeResult(pledge_from_row(row), True, counted.pledge_count, events)
+            ).first()
+        if existing is None:
+            raise NotFound("error.member_not_found")
+        return PledgeResult(pledge_from_row(existing), created=False, count=existing.pledge_count)
 
     async def withdraw(self, member_id: int, challenge_id: int) -> int:
         """Withdraw a pledge while the challenge is open; returns the new count."""

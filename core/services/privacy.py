@@ -126,6 +126,7 @@ class PrivacyService:
                     location_name=None,
                     latitude=None,
                     longitude=None,
+                    area_key=None,
                     reminder="none",
                     news_opt_out=True,
                     erased_at=self.clock.now(),

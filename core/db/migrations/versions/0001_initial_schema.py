@@ -52,6 +52,7 @@ def upgrade() -> None:
         sa.Column("location_name", sa.String(length=120), nullable=True),
         sa.Column("latitude", sa.Float(), nullable=True),
         sa.Column("longitude", sa.Float(), nullable=True),
+        sa.Column("area_key", sa.String(length=120), nullable=True),
         sa.Column("reminder", sa.String(length=10), server_default="none", nullable=False),
         sa.Column("reminder_hour", sa.Integer(), server_default="18", nullable=False),
         sa.Column("news_opt_out", sa.Boolean(), server_default="0", nullable=False),
