@@ -155,4 +155,6 @@ class Capabilities:
     max_buttons_per_row: int = 8
     max_text_length: int = 4096
     location_requests: bool = False
+    share_link_template: str = "/start {payload}"
+    """How a person opens the bot on a deep-link payload here (a t.me link on Telegram)."""
     extra: Mapping[str, object] = field(default_factory=dict)

@@ -1,0 +1,30 @@
+"""Coarse places: only a commune name or a ~1 km cell is ever stored, never an exact point."""
+
+from __future__ import annotations
+
+import re
+
+from core.errors import Invalid
+from core.models import Location
+
+CELL_DECIMALS = 2  # 0.01 degree: about 1.1 km north-south
+_NAME = re.compile(r"^[^\W\d_][\w' .()-]{0,118}[\w.)]?$", re.UNICODE)
+
+
+def coarse_point(latitude: float, longitude: float) -> Location:
+    """A shared point rounded to about 1 km; out-of-range coordinates are refused."""
+    if not (-90.0 <= latitude <= 90.0 and -180.0 <= longitude <= 180.0):
+        raise Invalid("error.bad_coordinates")
+    return Location(None, round(latitude, CELL_DECIMALS), round(longitude, CELL_DECIMALS))
+
+
+def commune(name: str) -> Location:
+    """A typed commune name, tidied ("  saint-étienne " -> "Saint-Étienne")."""
+    cleaned = " ".join(name.split())
+    if not _NAME.match(cleaned) or len(cleaned) < 2:
+        raise Invalid("error.bad_place_name")
+    if cleaned != cleaned.lower():
+        return Location(cleaned, None, None)  # the person chose the capitals
+    tidy = "-".join(part[:1].upper() + part[1:] for part in cleaned.split("-"))
+    tidy = " ".join(word[:1].upper() + word[1:] for word in tidy.split(" "))
+    return Location(tidy, None, None)
