@@ -1,0 +1,392 @@
+"""The conversation engine: one input in, replies out, with each session's state kept in the
+database between inputs.
+
+A session is one account in one chat. Its inputs run strictly one after another; different
+sessions run concurrently. A turn's state is saved in one write once its flow has finished;
+a refusal (KoomError) or a crash leaves the state as it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import assert_never
+
+from conversations.flow import ENGINE_FLOW, Flow, Turn
+from conversations.ids import unpack
+from conversations.model import (
+    AskLocation,
+    Capabilities,
+    Choice,
+    ChoiceInput,
+    Command,
+    Envelope,
+    FormField,
+    FormInput,
+    Input,
+    LocationInput,
+    Message,
+    Reply,
+    Sender,
+    TextInput,
+)
+from conversations.state import (
+    MAX_OFFERED,
+    ConversationState,
+    ConversationStore,
+    PendingForm,
+    SessionKey,
+)
+from core.errors import KoomError
+from core.i18n import Translator, resolve_locale
+from core.models import Member
+from core.services import Services
+
+logger = logging.getLogger(__name__)
+
+MAX_INPUT_LENGTH = 4000
+CANCEL = "cancel"
+DEFAULT_CAPABILITIES = Capabilities()
+MAX_FLOW_NAME = 40
+
+
+class Engine:
+    """Runs the flows for inputs from any platform."""
+
+    def __init__(
+        self,
+        services: Services,
+        flows: Sequence[Flow],
+        capabilities: Capabilities = DEFAULT_CAPABILITIES,
+        *,
+        reraise: bool = False,
+    ) -> None:
+        """`reraise` lets unexpected exceptions through instead of apologising (for tests)."""
+        self.services = services
+        self.settings = services.settings
+        self.capabilities = capabilities
+        self.reraise = reraise
+        self.store = ConversationStore(services.db)
+        self._flows: dict[str, Flow] = {}
+        self._commands: dict[str, Flow] = {}
+        for flow in flows:
+            if flow.name in self._flows or flow.name == ENGINE_FLOW or ":" in flow.name:
+                raise ValueError(f"flow name taken or invalid: {flow.name!r}")
+            if not 0 < len(flow.name) <= MAX_FLOW_NAME:
+                raise ValueError(f"flow names are 1-{MAX_FLOW_NAME} characters: {flow.name!r}")
+            self._flows[flow.name] = flow
+            for command in flow.commands:
+                command = command.lower()
+                if command in self._commands or command == CANCEL:
+                    raise ValueError(f"command /{command} is claimed twice")
+                self._commands[command] = flow
+        self._locks = _SessionLocks()
+
+    async def handle(self, envelope: Envelope) -> list[Reply]:
+        """Run one input through its session and return the replies, fitted to the platform.
+
+        Never raises (unless `reraise`): a KoomError becomes its translated message, anything
+        else is logged and becomes an apology.
+        """
+        sender = envelope.sender
+        async with self._locks.hold(SessionKey.of(envelope)):
+            t = self._translator(None, sender)
+            try:
+                member = await self.services.members.find(sender.account)
+                t = self._translator(member, sender)
+                return fit(await self._run(envelope, member, t), self.capabilities)
+            except KoomError as error:
+                return [Message(t(error.key, **error.params))]
+            except Exception:
+                logger.exception(
+                    "conversation turn failed (%s, %s input)",
+                    envelope.chat.platform.value,
+                    type(envelope.input).__name__,
+                )
+                if self.reraise:
+                    raise
+                return [Message(t("engine.internal_error"))]
+
+    def _translator(self, member: Member | None, sender: Sender) -> Translator:
+        """Speak the member's chosen language, else their app's, else the default."""
+        chosen = None if member is None else member.language
+        default = self.settings.default_locale
+        return Translator(resolve_locale(chosen, sender.language_code, default))
+
+    async def _run(self, envelope: Envelope, member: Member | None, t: Translator) -> list[Reply]:
+        key = SessionKey.of(envelope)
+        state = await self.store.load(key)
+        value = envelope.input
+        if _longest_text(value) > MAX_INPUT_LENGTH:
+            return [Message(t("error.text_too_long", limit=MAX_INPUT_LENGTH))]
+        if isinstance(value, ChoiceInput) and value.choice_id not in state.offered:
+            return [Message(t("engine.stale_choice"))]
+        sender = envelope.sender
+        if member is None:
+            member = await self.services.members.ensure(sender.account, sender.display_name)
+        now = self.services.clock.now()
+        expired = state.expired(now, timedelta(minutes=self.settings.conversation_ttl_minutes))
+        if expired:
+            state = state.reset()
+        turn = Turn(
+            services=self.services,
+            member=member,
+            sender=sender,
+            chat=envelope.chat,
+            locale=t.locale,
+            is_organiser=await self._is_organiser(sender, member),
+            capabilities=self.capabilities,
+            flow_name=state.flow,
+            data=dict(state.data),
+        )
+        if await self._dispatch(turn, state, value, expired):
+            await self.store.save(key, _outcome(turn, state), at=now)
+        return turn.replies
+
+    async def _dispatch(
+        self, turn: Turn, state: ConversationState, value: Input, expired: bool
+    ) -> bool:
+        """Give the input to whoever handles it; True when the turn's state must be saved."""
+        awaiting = self._flows.get(state.flow or "") if state.step is not None else None
+        match value:
+            case Command(name=name) if name.lower() == CANCEL:
+                if not state.active:
+                    turn.say("engine.nothing_to_cancel")
+                    return False
+                turn.say("engine.cancelled")
+                turn.end()
+                return True
+            case Command(name=name, args=args):
+                flow = self._commands.get(name.lower())
+                if flow is None:
+                    turn.say("engine.unknown_command", command=name)
+                    return False
+                if not _enter(turn, flow, keep_data=False):
+                    return False
+                await flow.on_command(turn, name.lower(), args)
+                return True
+            case ChoiceInput(choice_id=choice_id):
+                return await self._choice(turn, state, *unpack(choice_id))
+            case _ if expired:
+                turn.say("engine.expired")
+                turn.end()
+                return True
+            case _ if awaiting is None:
+                if isinstance(value, LocationInput):
+                    turn.say("engine.location_outside_flow")
+                else:
+                    turn.say("engine.not_understood")
+                return False
+            case TextInput() | LocationInput() | FormInput():
+                if not _enter(turn, awaiting, keep_data=True):
+                    return False
+                return await self._answer(turn, awaiting, state, value)
+        assert_never(value)
+
+    async def _choice(
+        self, turn: Turn, state: ConversationState, flow_name: str, action: str, args: list[str]
+    ) -> bool:
+        if flow_name == ENGINE_FLOW:
+            return await self._skip_field(turn, state, args)
+        flow = self._flows.get(flow_name)
+        if flow is None:  # a flow that no longer exists offered it
+            turn.say("engine.stale_choice")
+            return False
+        if not _enter(turn, flow, keep_data=flow.name == state.flow):
+            return False
+        await flow.on_choice(turn, action, args)
+        return True
+
+    async def _answer(
+        self,
+        turn: Turn,
+        flow: Flow,
+        state: ConversationState,
+        value: TextInput | LocationInput | FormInput,
+    ) -> bool:
+        assert state.step is not None
+        form = state.form
+        if form is None:
+            await flow.on_input(turn, state.step, value)
+        elif isinstance(value, FormInput):
+            values = {f.name: value.values.get(f.name, "").strip() for f in form.fields}
+            problems = [p for f in form.fields if (p := _problem(turn.t, f, values[f.name]))]
+            if problems:
+                turn.send("\n".join(problems))
+                turn.continue_form(state.step, form)
+            else:
+                await flow.on_input(turn, state.step, FormInput(values))
+        elif isinstance(value, TextInput) and not self.capabilities.forms:
+            assert form.current is not None
+            text = value.text.strip()
+            problem = _problem(turn.t, form.current, text)
+            if problem:
+                turn.send(problem)
+                turn.continue_form(state.step, form)
+            else:
+                await _next_field(turn, flow, state.step, form.with_value(text))
+        else:  # neither the form nor its current field: show what is awaited again
+            turn.continue_form(state.step, form)
+        return True
+
+    async def _skip_field(self, turn: Turn, state: ConversationState, args: list[str]) -> bool:
+        form = state.form
+        current = None if form is None else form.current
+        flow = self._flows.get(state.flow or "")
+        if (
+            form is None
+            or current is None
+            or current.required
+            or args != [current.name]
+            or flow is None
+            or state.step is None
+        ):
+            turn.say("engine.stale_choice")
+            return False
+        if not _enter(turn, flow, keep_data=True):
+            return False
+        await _next_field(turn, flow, state.step, form.with_value(""))
+        return True
+
+    async def _is_organiser(self, sender: Sender, member: Member) -> bool:
+        if self.settings.is_organiser(sender.account):
+            return True
+        if not self.settings.organisers:
+            return False
+        accounts = await self.services.members.accounts_of(member.id)
+        return any(self.settings.is_organiser(account) for account in accounts)
+
+
+def _enter(turn: Turn, flow: Flow, *, keep_data: bool) -> bool:
+    """Switch the turn to `flow`; False, with a refusal, when the person may not use it."""
+    if flow.organiser_only and not turn.is_organiser:
+        turn.say("error.not_organiser")
+        return False
+    if not keep_data:
+        turn.data.clear()
+    turn.flow_name = flow.name
+    return True
+
+
+async def _next_field(turn: Turn, flow: Flow, step: str, form: PendingForm) -> None:
+    """Ask the form's next field, or hand the complete form to the flow."""
+    if form.current is None:
+        await flow.on_input(turn, step, FormInput(dict(form.values)))
+    else:
+        turn.continue_form(step, form)
+
+
+def _problem(t: Translator, field: FormField, value: str) -> str | None:
+    """What is wrong with a field's value, translated, or None."""
+    if field.required and not value:
+        return t("engine.form_required", field=field.label)
+    if len(value) > field.max_length:
+        return t.plural("engine.form_too_long", field.max_length, field=field.label)
+    return None
+
+
+def _longest_text(value: Input) -> int:
+    match value:
+        case TextInput(text=text):
+            return len(text)
+        case Command(args=args):
+            return len(args)
+        case FormInput(values=values):
+            return max(map(len, values.values()), default=0)
+    return 0
+
+
+def _outcome(turn: Turn, state: ConversationState) -> ConversationState:
+    """The state a turn leaves: the choices it showed join the offered ones, newest last."""
+    shown = list(dict.fromkeys(choice.id for choice in _choices(turn.replies)))
+    kept = [choice_id for choice_id in state.offered if choice_id not in set(shown)]
+    return ConversationState(
+        flow=None if turn.ended else turn.flow_name,
+        step=turn.step,
+        data=turn.data,
+        form=turn.form,
+        offered=tuple((kept + shown)[-MAX_OFFERED:]),
+    )
+
+
+def _choices(replies: Sequence[Reply]) -> Iterator[Choice]:
+    for reply in replies:
+        if isinstance(reply, Message):
+            for row in reply.choices:
+                yield from row
+        elif isinstance(reply, AskLocation) and reply.skip is not None:
+            yield reply.skip
+
+
+def fit(replies: Sequence[Reply], capabilities: Capabilities) -> list[Reply]:
+    """Split long messages at line ends and wide rows of choices to fit the platform.
+
+    The choices stay on the last part of a split message; only its first part replaces.
+    """
+    width = capabilities.max_buttons_per_row
+    fitted: list[Reply] = []
+    for reply in replies:
+        if not isinstance(reply, Message):
+            fitted.append(reply)
+            continue
+        rows = tuple(row[i : i + width] for row in reply.choices for i in range(0, len(row), width))
+        parts = split_text(reply.text, capabilities.max_text_length)
+        for index, part in enumerate(parts):
+            last = index == len(parts) - 1
+            fitted.append(Message(part, rows if last else (), reply.replaces and index == 0))
+    return fitted
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Cut `text` into parts of at most `limit` characters, at line ends where possible,
+    else at a space, else anywhere."""
+    if len(text) <= limit:
+        return [text]
+    parts: list[str] = []
+    current: str | None = None
+    for line in text.split("\n"):
+        while len(line) > limit:
+            if current is not None:
+                parts.append(current)
+                current = None
+            cut = line.rfind(" ", 1, limit + 1)
+            cut = cut if cut > 0 else limit
+            parts.append(line[:cut])
+            line = line[cut:].lstrip(" ")
+        if current is None:
+            current = line
+        elif len(current) + 1 + len(line) <= limit:
+            current = f"{current}\n{line}"
+        else:
+            parts.append(current)
+            current = line
+    if current is not None:
+        parts.append(current)
+    return [part.strip("\n") for part in parts if part.strip()] or [text[:limit]]
+
+
+class _SessionLocks:
+    """One lock per session, dropped once nobody holds it or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[SessionKey, tuple[asyncio.Lock, int]] = {}
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+    @asynccontextmanager
+    async def hold(self, key: SessionKey) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)

@@ -1,0 +1,211 @@
+"""Flows and the turn they work with: a flow reads the input, calls services and replies
+through the turn; the engine persists what the turn leaves behind."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from conversations.ids import pack
+from conversations.model import (
+    AskForm,
+    AskLocation,
+    AskText,
+    Capabilities,
+    Choice,
+    End,
+    FormField,
+    FormInput,
+    Image,
+    LocationInput,
+    Message,
+    Reply,
+    Sender,
+    TextInput,
+)
+from conversations.state import PendingForm
+from core.errors import KoomError
+from core.i18n import Translator
+from core.identity import ChatRef
+from core.models import Member
+from core.services import Services
+
+ENGINE_FLOW = "engine"
+"""The flow name of the engine's own choices (skipping an optional form field)."""
+MAX_STEP_LENGTH = 40
+
+
+class Turn:
+    """Everything a flow works with while it handles one input.
+
+    `data` is kept between inputs until the flow ends (or is cancelled, replaced by another
+    flow, or expires); it must hold JSON values only. Choices carry their own context in
+    their arguments, so old buttons keep working after `data` is gone.
+    """
+
+    t: Translator
+    locale: str
+
+    def __init__(
+        self,
+        *,
+        services: Services,
+        member: Member,
+        sender: Sender,
+        chat: ChatRef,
+        locale: str,
+        is_organiser: bool,
+        capabilities: Capabilities,
+        flow_name: str | None,
+        data: dict[str, Any],
+    ) -> None:
+        self.services = services
+        self.settings = services.settings
+        self.clock = services.clock
+        self.member = member
+        self.sender = sender
+        self.chat = chat
+        self.is_organiser = is_organiser
+        self.capabilities = capabilities
+        self.flow_name = flow_name
+        self.data = data
+        self.replies: list[Reply] = []
+        self.step: str | None = None
+        self.form: PendingForm | None = None
+        self.ended = False
+        self.set_locale(locale)
+
+    # --- speaking ---------------------------------------------------------------------
+
+    def say(self, key: str, /, **params: object) -> None:
+        """Reply the translation of `key`."""
+        self.replies.append(Message(self.t(key, **params)))
+
+    def say_plural(self, key: str, n: int, /, **params: object) -> None:
+        """Reply the plural form of `key` for `n`."""
+        self.replies.append(Message(self.t.plural(key, n, **params)))
+
+    def send(
+        self, text: str, rows: Sequence[Sequence[Choice]] = (), replaces: bool = False
+    ) -> None:
+        """Reply already translated text, with rows of choices."""
+        self.replies.append(Message(text, tuple(tuple(row) for row in rows), replaces))
+
+    def image(self, data: bytes, caption: str, filename: str = "image.png") -> None:
+        """Reply a PNG picture with an already translated caption."""
+        self.replies.append(Image(data, caption, filename))
+
+    def choice(self, label: str, action: str, *args: str | int, flow: str | None = None) -> Choice:
+        """A button for `action` of `flow` (default: this flow); it is accepted once sent."""
+        choice_id = pack(flow or self.flow_name or "", action, *args)
+        if len(choice_id.encode()) > self.capabilities.choice_id_max_bytes:
+            raise ValueError(f"choice id too long for this platform: {choice_id!r}")
+        return Choice(choice_id, label)
+
+    # --- asking -----------------------------------------------------------------------
+
+    def ask_text(self, step: str, key: str, /, **params: object) -> None:
+        """Ask for free text; the answer comes to `on_input(step, TextInput)`."""
+        self._await(step)
+        self.replies.append(AskText(self.t(key, **params)))
+
+    def ask_location(
+        self,
+        step: str,
+        key: str,
+        /,
+        skip: Choice | None = None,
+        button_key: str = "engine.share_location",
+        **params: object,
+    ) -> None:
+        """Ask for a location (typed text also comes to `on_input`); `skip` goes on without."""
+        self._await(step)
+        self.replies.append(AskLocation(self.t(key, **params), self.t(button_key), skip))
+
+    def ask_form(self, step: str, title_key: str, fields: Sequence[FormField]) -> None:
+        """Ask for several fields; the values come to `on_input(step, FormInput)`.
+
+        Where the platform has no forms, the engine asks one field at a time and checks
+        each answer against its field (required, max_length) before the flow sees the form.
+        """
+        form = PendingForm(self.t(title_key), tuple(fields))
+        if not self.capabilities.forms:
+            self.send(form.title)
+        self.continue_form(step, form)
+
+    def continue_form(self, step: str, form: PendingForm) -> None:
+        """Await `form` at `step` and ask for what it still lacks (engine use)."""
+        self._await(step)
+        self.form = form
+        if self.capabilities.forms:
+            self.replies.append(AskForm(form.title, form.fields))
+            return
+        current = form.current
+        assert current is not None
+        self.replies.append(AskText(current.label, current.placeholder))
+        if not current.required:
+            skip = self.choice(self.t("engine.form_skip"), "skip", current.name, flow=ENGINE_FLOW)
+            self.send(self.t("engine.form_optional"), [[skip]])
+
+    def recall(self, name: str) -> Any:
+        """A value an earlier input of this flow put in `data`.
+
+        Raises KoomError("engine.data_lost") when it is gone: the conversation was
+        cancelled or expired while its buttons were still on screen.
+        """
+        if name not in self.data:
+            raise KoomError("engine.data_lost")
+        return self.data[name]
+
+    # --- ending and changing ----------------------------------------------------------
+
+    def end(self) -> None:
+        """The flow is over: nothing awaited, data forgotten; adapters may drop keyboards."""
+        self.step = None
+        self.form = None
+        self.data.clear()
+        self.ended = True
+        self.replies.append(End())
+
+    def set_locale(self, locale: str) -> None:
+        """Speak `locale` for the rest of the turn (after a language change)."""
+        self.t = Translator(locale)
+        self.locale = self.t.locale
+
+    def set_member(self, member: Member) -> None:
+        """Use the updated member for the rest of the turn."""
+        self.member = member
+
+    def _await(self, step: str) -> None:
+        if not step or len(step) > MAX_STEP_LENGTH:
+            raise ValueError(f"step names are 1-{MAX_STEP_LENGTH} characters: {step!r}")
+        self.step = step
+        self.form = None
+        self.ended = False
+
+
+class Flow:
+    """One conversation of the bot (pledge, settings, help...).
+
+    `name` prefixes the ids of the flow's choices, so keep it short. A command in `commands`
+    starts the flow; its choices come back to `on_choice`; answers to what it asked come to
+    `on_input`. Organiser-only flows refuse everyone else before any method runs.
+    """
+
+    name: ClassVar[str]
+    commands: ClassVar[tuple[str, ...]] = ()
+    organiser_only: ClassVar[bool] = False
+
+    async def on_command(self, turn: Turn, command: str, args: str) -> None:
+        """Handle `/command args`."""
+        raise NotImplementedError(f"{type(self).__name__} handles no command")
+
+    async def on_choice(self, turn: Turn, action: str, args: list[str]) -> None:
+        """Handle a pressed choice of this flow."""
+        raise NotImplementedError(f"{type(self).__name__} offers no choice")
+
+    async def on_input(
+        self, turn: Turn, step: str, value: TextInput | LocationInput | FormInput
+    ) -> None:
+        """Handle the answer to what the flow asked at `step`."""
+        raise NotImplementedError(f"{type(self).__name__} asks for nothing")

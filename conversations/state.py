@@ -1,0 +1,152 @@
+"""Conversation state: what a flow remembers between inputs, one row per (platform, chat,
+account), so a flow survives a restart."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from conversations.model import Envelope, FormField
+from core.db.database import Database
+from core.db.tables import conversations
+from core.db.upsert import insert_for
+
+MAX_OFFERED = 200
+
+
+@dataclass(frozen=True, slots=True)
+class SessionKey:
+    """Whose conversation: one account in one chat."""
+
+    platform: str
+    chat_id: str
+    account_id: str
+
+    @classmethod
+    def of(cls, envelope: Envelope) -> SessionKey:
+        """The session an input belongs to."""
+        return cls(
+            envelope.chat.platform.value,
+            envelope.chat.chat_id,
+            envelope.sender.account.external_id,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PendingForm:
+    """A form being filled in: its fields and the values collected so far, in order."""
+
+    title: str
+    fields: tuple[FormField, ...]
+    values: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def current(self) -> FormField | None:
+        """The next field to ask, or None when every field has a value."""
+        return self.fields[len(self.values)] if len(self.values) < len(self.fields) else None
+
+    def with_value(self, value: str) -> PendingForm:
+        """The form with the current field answered."""
+        assert self.current is not None
+        return PendingForm(self.title, self.fields, {**self.values, self.current.name: value})
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready copy."""
+        return {
+            "title": self.title,
+            "fields": [asdict(f) for f in self.fields],
+            "values": dict(self.values),
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> PendingForm:
+        """Read back what `to_json` wrote."""
+        fields = tuple(FormField(**f) for f in raw["fields"])
+        return cls(raw["title"], fields, dict(raw["values"]))
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationState:
+    """The running flow, the awaited step (and form), the flow's data and offered choices."""
+
+    flow: str | None = None
+    step: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+    form: PendingForm | None = None
+    offered: tuple[str, ...] = ()
+    updated_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        """True while there is something to lose: an awaited step or remembered data."""
+        return self.step is not None or bool(self.data)
+
+    def expired(self, now: datetime, ttl: timedelta) -> bool:
+        """True when an active conversation has been idle longer than `ttl`."""
+        return self.active and self.updated_at is not None and now - self.updated_at > ttl
+
+    def reset(self) -> ConversationState:
+        """No flow running any more; the offered choices stay valid."""
+        return ConversationState(offered=self.offered, updated_at=self.updated_at)
+
+
+class ConversationStore:
+    """Loads, saves and clears conversation states."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def load(self, key: SessionKey) -> ConversationState:
+        """The stored state, or an empty one."""
+        async with self.db.read() as conn:
+            row = (await conn.execute(select(conversations).where(*_match(key)))).first()
+        if row is None:
+            return ConversationState()
+        form = row.data.get("form")
+        return ConversationState(
+            flow=row.flow,
+            step=row.step,
+            data=row.data.get("flow", {}),
+            form=None if form is None else PendingForm.from_json(form),
+            offered=tuple(row.offered),
+            updated_at=row.updated_at,
+        )
+
+    async def save(self, key: SessionKey, state: ConversationState, *, at: datetime) -> None:
+        """Store `state` as of `at`, keeping the last MAX_OFFERED offered choice ids."""
+        values = {
+            "flow": state.flow,
+            "step": state.step,
+            "data": {
+                "flow": dict(state.data),
+                "form": None if state.form is None else state.form.to_json(),
+            },
+            "offered": list(state.offered[-MAX_OFFERED:]),
+            "updated_at": at,
+        }
+        async with self.db.write() as conn:
+            statement = insert_for(conn, conversations).values(
+                platform=key.platform, chat_id=key.chat_id, account_id=key.account_id, **values
+            )
+            await conn.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["platform", "chat_id", "account_id"], set_=values
+                )
+            )
+
+    async def clear(self, key: SessionKey) -> None:
+        """Forget the conversation entirely, offered choices included."""
+        async with self.db.write() as conn:
+            await conn.execute(delete(conversations).where(*_match(key)))
+
+
+def _match(key: SessionKey) -> tuple[Any, ...]:
+    return (
+        conversations.c.platform == key.platform,
+        conversations.c.chat_id == key.chat_id,
+        conversations.c.account_id == key.account_id,
+    )
