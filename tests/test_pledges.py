@@ -139,3 +139,13 @@ async def test_expiry_writes_one_event(services: Services, clock) -> None:
     assert [c.status for c in expired] == [ChallengeStatus.EXPIRED]
     assert await services.challenges.expire_due() == []
     assert await kinds(services, challenge.id) == [("expired", None)]
+
+
+async def test_an_unknown_referrer_is_not_credited(services: Services) -> None:
+    challenge = await open_challenge(services)
+    alice, bob = await member(services, "alice"), await member(services, "bob")
+    assert (await services.pledges.pledge(alice.id, challenge.id, referrer_id=424242)).created
+    credited = await services.pledges.pledge(bob.id, challenge.id, referrer_id=alice.id)
+    own = await services.pledges.get(alice.id, challenge.id)
+    assert own is not None and own.referrer_id is None
+    assert credited.pledge.referrer_id == alice.id

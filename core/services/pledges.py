@@ -87,11 +87,13 @@ def _upsert_pledge(
 ) -> Any:
     """Insert the pledge, or reactivate a withdrawn one, copying the member's area; an active
     pledge is left alone and returns no row."""
+    referrers = members.alias("referrers")
     source = select(
         literal(member_id, Integer),
         literal(challenge_id, Integer),
         literal(now, UTCDateTime),
-        literal(referrer_id, Integer),
+        # An unknown referrer (a forged or stale link) is simply not credited.
+        select(referrers.c.id).where(referrers.c.id == referrer_id).scalar_subquery(),
         members.c.area_key,
     ).where(members.c.id == member_id)
     stmt = insert_for(conn, pledges).from_select(
