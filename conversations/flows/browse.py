@@ -1,0 +1,131 @@
+"""Browse open challenges page by page and open a challenge's card."""
+
+from __future__ import annotations
+
+import math
+
+from conversations.deeplinks import make_payload
+from conversations.flow import Flow, Turn
+from conversations.flows.cards import card_text, progress_bar
+from conversations.model import Choice
+from core.errors import KoomError, NotFound
+from core.models import Challenge, ChallengeStatus
+from core.services.challenges import OPEN_FOR_PLEDGES
+
+PAGE_SIZE = 5
+LABEL_LENGTH = 40
+
+
+def short(text: str, limit: int = LABEL_LENGTH) -> str:
+    """`text` cut to fit a button label."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def arg_id(args: list[str], index: int = 0) -> int:
+    """The integer argument of a choice; a malformed one is treated as stale."""
+    try:
+        return int(args[index])
+    except (IndexError, ValueError) as exc:
+        raise KoomError("engine.stale_choice") from exc
+
+
+def share_link(turn: Turn, slug: str) -> str:
+    """The link that opens `slug` here and credits the member for whoever pledges."""
+    return turn.capabilities.share_link_template.format(payload=make_payload(slug, turn.member.id))
+
+
+def accepts_pledges(turn: Turn, challenge: Challenge) -> bool:
+    """Whether a pledge to `challenge` can be made now."""
+    return challenge.status in OPEN_FOR_PLEDGES and challenge.deadline > turn.clock.now()
+
+
+async def visible_challenge(turn: Turn, slug: str) -> Challenge:
+    """The published challenge called `slug`; drafts are as unknown as missing ones."""
+    challenge = await turn.services.challenges.by_slug(slug)
+    if challenge.status == ChallengeStatus.DRAFT:
+        raise NotFound("error.challenge_not_found", slug=slug)
+    return challenge
+
+
+async def show_card(
+    turn: Turn, challenge: Challenge, page: int = 0, referrer_id: int | None = None
+) -> None:
+    """Send the card with Pledge (crediting `referrer_id`) or Check in, Share and Back."""
+    progress = await turn.services.progress.of(challenge.id, turn.member)
+    pledge = await turn.services.pledges.get(turn.member.id, challenge.id)
+    t = turn.t
+    first = []
+    if pledge is not None and pledge.active:
+        first.append(turn.choice(t("browse.button_checkin"), "checkin", challenge.id, flow="mine"))
+    elif accepts_pledges(turn, challenge):
+        credit = () if referrer_id is None else (referrer_id,)
+        first.append(
+            turn.choice(t("browse.button_pledge"), "go", challenge.id, *credit, flow="pledge")
+        )
+    first.append(turn.choice(t("browse.button_share"), "share", challenge.id, flow="browse"))
+    back = turn.choice(t("browse.button_back"), "page", page, flow="browse")
+    text = card_text(t, progress)
+    if pledge is not None and pledge.active:
+        text += "\n\n" + t("browse.you_take_part")
+    turn.send(text, [first, [back]])
+
+
+class BrowseFlow(Flow):
+    """/challenges lists open challenges 5 per page; /challenge SLUG opens one card."""
+
+    name = "browse"
+    commands = ("challenges", "challenge")
+
+    async def on_command(self, turn: Turn, command: str, args: str) -> None:
+        slug = args.strip()
+        if command == "challenge" and slug:
+            await show_card(turn, await visible_challenge(turn, slug))
+        else:
+            await self._page(turn, 0, replaces=False)
+
+    async def on_choice(self, turn: Turn, action: str, args: list[str]) -> None:
+        if action == "page":
+            await self._page(turn, arg_id(args), replaces=True)
+        elif action == "open":
+            challenge = await turn.services.challenges.get(arg_id(args))
+            await show_card(turn, challenge, page=arg_id(args, 1))
+        elif action == "share":
+            challenge = await turn.services.challenges.get(arg_id(args))
+            turn.say("browse.share", title=challenge.title, link=share_link(turn, challenge.slug))
+        else:
+            raise KoomError("engine.stale_choice")
+
+    async def _page(self, turn: Turn, page: int, *, replaces: bool) -> None:
+        """Show page `page` (from 0) of the open challenges, clamped to the last one."""
+        t = turn.t
+        total = await turn.services.challenges.count_open()
+        if total == 0:
+            turn.send(t("browse.empty"), replaces=replaces)
+            return
+        pages = math.ceil(total / PAGE_SIZE)
+        page = max(0, min(page, pages - 1))
+        found = await turn.services.challenges.list_open(page * PAGE_SIZE, PAGE_SIZE)
+        lines = [t("browse.title", page=page + 1, pages=pages)]
+        rows: list[list[Choice]] = []
+        for challenge in found:
+            percent = challenge.pledge_count * 100 // challenge.goal
+            lines.append(
+                t(
+                    "browse.line",
+                    title=challenge.title,
+                    bar=progress_bar(percent),
+                    percent=percent,
+                    count=challenge.pledge_count,
+                    goal=challenge.goal,
+                )
+            )
+            label = short(challenge.title)
+            rows.append([turn.choice(label, "open", challenge.id, page)])
+        nav = []
+        if page > 0:
+            nav.append(turn.choice(t("browse.previous"), "page", page - 1))
+        if page < pages - 1:
+            nav.append(turn.choice(t("browse.next"), "page", page + 1))
+        if nav:
+            rows.append(nav)
+        turn.send("\n\n".join(lines), rows, replaces=replaces)

@@ -1,0 +1,88 @@
+"""A challenge card as text: progress bar, sponsor tiers, days left, impact, people near."""
+
+from __future__ import annotations
+
+from core.i18n import Translator
+from core.models import ChallengeStatus, Progress, Tier
+
+BAR_CELLS = 10
+
+
+def progress_bar(percent: int) -> str:
+    """Ten cells for `percent` ("▓▓▓▓░░░░░░" at 42), full beyond 100; the number is not
+    included because its spacing depends on the locale (see `card.progress`)."""
+    filled = max(0, min(BAR_CELLS, percent * BAR_CELLS // 100))
+    return "▓" * filled + "░" * (BAR_CELLS - filled)
+
+
+def card_text(t: Translator, progress: Progress) -> str:
+    """The card of a challenge in the reader's language."""
+    challenge = progress.challenge
+    lines = [t("card.title", title=challenge.title)]
+    if challenge.description:
+        lines.append(challenge.description)
+    lines.append(t("card.action", action=challenge.action))
+    if challenge.area_name:
+        lines.append(t("card.area", area=challenge.area_name))
+    lines += [
+        "",
+        t("card.progress", bar=progress_bar(progress.percent), percent=progress.percent),
+        t.plural("card.count", challenge.goal, count=progress.count),
+    ]
+    if challenge.tiers:
+        lines += ["", t("card.tiers_title"), *_tier_lines(t, challenge.tiers, progress.count)]
+    lines.append("")
+    lines.append(_status_line(t, progress))
+    if progress.collective_impact:
+        if challenge.impact_unit:
+            lines.append(
+                t("card.impact", impact=progress.collective_impact, unit=challenge.impact_unit)
+            )
+        else:
+            lines.append(t("card.impact_no_unit", impact=progress.collective_impact))
+    if progress.near_count is not None and progress.near_label is not None:
+        if progress.near_count:
+            lines.append(t.plural("card.near", progress.near_count, place=progress.near_label))
+        else:
+            lines.append(t("card.near_none", place=progress.near_label))
+    return "\n".join(lines)
+
+
+def _tier_lines(t: Translator, tiers: tuple[Tier, ...], count: int) -> list[str]:
+    """One line per tier: kept, unlocked, the next one to reach, or later ones."""
+    lines: list[str] = []
+    next_shown = False
+    for tier in tiers:
+        params: dict[str, object] = {
+            "threshold": tier.threshold,
+            "sponsor": tier.sponsor,
+            "reward": tier.reward,
+        }
+        if tier.kept_at is not None:
+            lines.append(t("card.tier_kept", **params))
+            if tier.proof:
+                lines.append(t("card.tier_proof", proof=tier.proof))
+        elif tier.unlocked_at is not None or tier.threshold <= count:
+            lines.append(t("card.tier_unlocked", **params))
+        elif not next_shown:
+            next_shown = True
+            lines.append(t.plural("card.tier_next", tier.threshold - count, **params))
+        else:
+            lines.append(t("card.tier_later", **params))
+    return lines
+
+
+def _status_line(t: Translator, progress: Progress) -> str:
+    """Days left while pledges are taken, else where the challenge stands."""
+    status = progress.challenge.status
+    if status == ChallengeStatus.DRAFT:
+        return t.plural("card.draft", progress.days_left)
+    if status == ChallengeStatus.EXPIRED:
+        return t("card.expired")
+    if status == ChallengeStatus.CLOSED:
+        return t("card.closed")
+    if progress.days_left == 0:
+        return t("card.ended")
+    if status == ChallengeStatus.SUCCEEDED:
+        return t.plural("card.succeeded", progress.days_left)
+    return t.plural("card.days_left", progress.days_left)

@@ -1,0 +1,139 @@
+"""A member's pledges: list them, check in ("I did it"), withdraw."""
+
+from __future__ import annotations
+
+from conversations.flow import Flow, Turn
+from conversations.flows.browse import PAGE_SIZE, arg_id, short, visible_challenge
+from conversations.model import Choice
+from core.errors import Conflict, KoomError, NotFound
+from core.i18n import Translator
+from core.models import Challenge, ChallengeStatus, Frequency, Pledge
+
+CHOICES_SHOWN = PAGE_SIZE * 2
+
+
+def streak_text(t: Translator, frequency: Frequency, streak: int) -> str:
+    """ "3 days" or "2 weeks"; empty for a one-off action."""
+    if frequency == Frequency.DAILY:
+        return t.plural("mine.streak_days", streak)
+    if frequency == Frequency.WEEKLY:
+        return t.plural("mine.streak_weeks", streak)
+    return ""
+
+
+class MineFlow(Flow):
+    """/mypledges, /checkin [SLUG], /withdraw [SLUG]."""
+
+    name = "mine"
+    commands = ("mypledges", "checkin", "withdraw")
+
+    async def on_command(self, turn: Turn, command: str, args: str) -> None:
+        if command == "mypledges":
+            await self._list(turn)
+            return
+        if args.strip():
+            challenge = await visible_challenge(turn, args.strip())
+            await self._act(turn, command, challenge)
+            return
+        pledged = await turn.services.pledges.of_member(turn.member.id)
+        if not pledged:
+            turn.say("mine.none")
+        elif len(pledged) == 1:
+            await self._act(turn, command, pledged[0][1])
+        else:
+            rows = [
+                [turn.choice(short(c.title), command, c.id)] for _, c in pledged[:CHOICES_SHOWN]
+            ]
+            turn.send(turn.t(f"mine.which_{command}"), rows)
+
+    async def on_choice(self, turn: Turn, action: str, args: list[str]) -> None:
+        if action == "list":
+            await self._list(turn)
+        elif action in ("checkin", "withdraw"):
+            challenge = await turn.services.challenges.get(arg_id(args))
+            await self._act(turn, action, challenge)
+        elif action == "keep":
+            turn.say("mine.kept")
+            turn.end()
+        elif action == "confirm":
+            await self._withdraw(turn, arg_id(args))
+        else:
+            raise KoomError("engine.stale_choice")
+
+    async def _act(self, turn: Turn, command: str, challenge: Challenge) -> None:
+        if command == "checkin":
+            await self._check_in(turn, challenge)
+        else:
+            await self._confirm_withdraw(turn, challenge)
+
+    async def _list(self, turn: Turn) -> None:
+        """Every active pledge with its streak, and buttons to check in or withdraw."""
+        t = turn.t
+        pledged = await turn.services.pledges.of_member(turn.member.id)
+        if not pledged:
+            browse = turn.choice(t("mine.button_browse"), "page", 0, flow="browse")
+            turn.send(t("mine.none"), [[browse]])
+            return
+        lines = [t("mine.title")]
+        rows: list[list[Choice]] = []
+        for pledge, challenge in pledged:
+            lines.append(_pledge_line(t, pledge, challenge))
+            if len(rows) < CHOICES_SHOWN:
+                label = short(challenge.title, 30)
+                rows.append(
+                    [
+                        turn.choice(t("mine.button_checkin", title=label), "checkin", challenge.id),
+                        turn.choice(t("mine.button_withdraw"), "withdraw", challenge.id),
+                    ]
+                )
+        turn.send("\n\n".join(lines), rows)
+
+    async def _check_in(self, turn: Turn, challenge: Challenge) -> None:
+        """Record today's action; a second one the same day changes nothing."""
+        t = turn.t
+        result = await turn.services.checkins.check_in(turn.member.id, challenge.id)
+        if not result.recorded:
+            turn.say("mine.already_today", title=challenge.title)
+            return
+        streak = streak_text(t, challenge.frequency, result.streak)
+        lines = [t("mine.checked_in", streak=streak) if streak else t("mine.checked_in_once")]
+        progress = await turn.services.progress.of(challenge.id)
+        if progress.collective_impact and challenge.impact_unit:
+            impact = progress.collective_impact
+            lines.append(t("mine.impact", impact=impact, unit=challenge.impact_unit))
+        turn.send("\n".join(lines))
+
+    async def _confirm_withdraw(self, turn: Turn, challenge: Challenge) -> None:
+        """Ask before withdrawing; refuse at once when the challenge no longer allows it."""
+        pledge = await turn.services.pledges.get(turn.member.id, challenge.id)
+        if pledge is None or not pledge.active:
+            raise NotFound("error.not_pledged")
+        if challenge.status != ChallengeStatus.OPEN:
+            raise Conflict("error.withdraw_closed")
+        turn.data["withdraw"] = challenge.id
+        t = turn.t
+        yes = turn.choice(t("mine.button_confirm_withdraw"), "confirm", challenge.id)
+        no = turn.choice(t("mine.button_keep"), "keep", challenge.id)
+        turn.send(t("mine.confirm_withdraw", title=challenge.title), [[yes, no]])
+
+    async def _withdraw(self, turn: Turn, challenge_id: int) -> None:
+        if turn.recall("withdraw") != challenge_id:
+            raise KoomError("engine.stale_choice")
+        challenge = await turn.services.challenges.get(challenge_id)
+        await turn.services.pledges.withdraw(turn.member.id, challenge_id)
+        turn.say("mine.withdrawn", title=challenge.title, slug=challenge.slug)
+        turn.end()
+
+
+def _pledge_line(t: Translator, pledge: Pledge, challenge: Challenge) -> str:
+    """One pledge: its title and action, then its streak and how often it was done."""
+    head = t("mine.line", title=challenge.title, action=challenge.action)
+    if not pledge.checkin_total:
+        return f"{head}\n{t('mine.not_done_yet')}"
+    if challenge.frequency == Frequency.ONCE:
+        return f"{head}\n{t('mine.done_once')}"
+    streak = streak_text(t, challenge.frequency, pledge.streak)
+    best = streak_text(t, challenge.frequency, pledge.best_streak)
+    return (
+        head + "\n" + t.plural("mine.streak_line", pledge.checkin_total, streak=streak, best=best)
+    )

@@ -1,0 +1,215 @@
+"""Pledge: confirm -> optional coarse location (with consent) -> reminders -> thanks."""
+
+from __future__ import annotations
+
+from conversations.flow import Flow, Turn
+from conversations.flows.browse import (
+    PAGE_SIZE,
+    accepts_pledges,
+    arg_id,
+    share_link,
+    short,
+    visible_challenge,
+)
+from conversations.model import FormInput, LocationInput, TextInput
+from core.errors import Conflict, KoomError, NotFound
+from core.models import Challenge, EventKind, OutboxEvent, Progress, ReminderPreference
+from core.places import coarse_point, commune
+
+PLACE_STEP = "place"
+
+
+class PledgeFlow(Flow):
+    """/pledge [SLUG] and the card's Pledge button.
+
+    `data` holds the challenge being pledged and the referrer from a share link; every
+    step's choice carries the challenge id, checked against `data` so an older button of
+    another pledge cannot confirm this one.
+    """
+
+    name = "pledge"
+    commands = ("pledge",)
+
+    async def on_command(self, turn: Turn, command: str, args: str) -> None:
+        if args.strip():
+            await self._begin(turn, await visible_challenge(turn, args.strip()), None)
+            return
+        found = await turn.services.challenges.list_open(0, PAGE_SIZE)
+        if not found:
+            turn.say("browse.empty")
+        elif len(found) == 1:
+            await self._begin(turn, found[0], None)
+        else:
+            rows = [[turn.choice(short(c.title), "go", c.id)] for c in found]
+            turn.send(turn.t("pledge.which"), rows)
+
+    async def on_choice(self, turn: Turn, action: str, args: list[str]) -> None:
+        if action == "go":
+            referrer = arg_id(args, 1) if len(args) > 1 else None
+            await self._begin(turn, await turn.services.challenges.get(arg_id(args)), referrer)
+            return
+        challenge_id = _current(turn, args)
+        if action == "no":
+            turn.say("pledge.declined")
+            turn.end()
+        elif action == "yes":
+            await self._offer_location(turn, challenge_id)
+        elif action == "loc_give":
+            _ask_place(turn, challenge_id)
+        elif action in ("loc_keep", "loc_skip"):
+            self._ask_reminder(turn, challenge_id)
+        elif action == "remind" and len(args) == 2 and args[1] in set(ReminderPreference):
+            member = await turn.services.members.update(turn.member.id, reminder=args[1])
+            turn.set_member(member)
+            await self._pledge(turn, challenge_id)
+        else:
+            raise KoomError("engine.stale_choice")
+
+    async def on_input(
+        self, turn: Turn, step: str, value: TextInput | LocationInput | FormInput
+    ) -> None:
+        challenge_id = int(turn.recall("challenge"))
+        match value:
+            case LocationInput(latitude=latitude, longitude=longitude):
+                location = coarse_point(latitude, longitude)
+            case TextInput(text=text):
+                location = commune(text)
+            case _:
+                _ask_place(turn, challenge_id)
+                return
+        member = await turn.services.members.set_location(turn.member.id, location)
+        turn.set_member(member)
+        if location.name:
+            turn.say("pledge.place_saved", place=location.name)
+        else:
+            turn.say("pledge.area_saved")
+        self._ask_reminder(turn, challenge_id)
+
+    async def _begin(self, turn: Turn, challenge: Challenge, referrer_id: int | None) -> None:
+        """Confirm the action, unless the member already takes part."""
+        pledge = await turn.services.pledges.get(turn.member.id, challenge.id)
+        if pledge is not None and pledge.active:
+            turn.say("pledge.already", title=challenge.title)
+            turn.end()
+            return
+        if not accepts_pledges(turn, challenge):
+            raise Conflict("error.challenge_not_open", title=challenge.title)
+        turn.data.clear()
+        turn.data["challenge"] = challenge.id
+        turn.data["referrer"] = await _known_referrer(turn, referrer_id)
+        t = turn.t
+        yes = turn.choice(t("pledge.button_yes"), "yes", challenge.id)
+        no = turn.choice(t("pledge.button_no"), "no", challenge.id)
+        turn.send(t("pledge.confirm", action=challenge.action, title=challenge.title), [[yes, no]])
+
+    async def _offer_location(self, turn: Turn, challenge_id: int) -> None:
+        """Keep the known place, or ask consent before asking for one."""
+        t = turn.t
+        location = turn.member.location
+        if location is not None:
+            place = location.name or t("pledge.your_area")
+            keep = turn.choice(
+                t("pledge.button_keep", place=short(place)), "loc_keep", challenge_id
+            )
+            change = turn.choice(t("pledge.button_change"), "loc_give", challenge_id)
+            turn.send(t("pledge.location_known", place=place), [[keep, change]])
+            return
+        give = turn.choice(t("pledge.button_give_location"), "loc_give", challenge_id)
+        skip = turn.choice(t("pledge.button_skip"), "loc_skip", challenge_id)
+        turn.send(t("pledge.location_consent"), [[give], [skip]])
+
+    def _ask_reminder(self, turn: Turn, challenge_id: int) -> None:
+        t = turn.t
+        row = [
+            turn.choice(t(f"pledge.reminder_{pref}"), "remind", challenge_id, pref)
+            for pref in (
+                ReminderPreference.NONE,
+                ReminderPreference.DAILY,
+                ReminderPreference.WEEKLY,
+            )
+        ]
+        turn.send(t("pledge.ask_reminder"), [row])
+
+    async def _pledge(self, turn: Turn, challenge_id: int) -> None:
+        """Pledge, then thank with the social norm, what this pledge unlocked and a link."""
+        referrer = turn.data.get("referrer")
+        services = turn.services
+        result = await services.pledges.pledge(
+            turn.member.id, challenge_id, referrer if isinstance(referrer, int) else None
+        )
+        progress = await services.progress.of(challenge_id, turn.member)
+        challenge = progress.challenge
+        t = turn.t
+        if not result.created:
+            turn.say("pledge.already", title=challenge.title)
+            turn.end()
+            return
+        lines = [
+            t("pledge.thanks", name=turn.member.display_name, action=challenge.action),
+            _social_norm(turn, progress),
+            *_celebrations(turn, result.events),
+            "",
+            t("pledge.share", link=share_link(turn, challenge.slug)),
+        ]
+        mine = turn.choice(t("pledge.button_mine"), "list", flow="mine")
+        card = turn.choice(t("pledge.button_card"), "open", challenge.id, 0, flow="browse")
+        turn.send("\n".join(lines), [[mine, card]])
+        turn.end()
+
+
+def _current(turn: Turn, args: list[str]) -> int:
+    """The challenge id of a step's choice, which must be the pledge in progress."""
+    challenge_id = arg_id(args)
+    if turn.recall("challenge") != challenge_id:
+        raise KoomError("engine.stale_choice")
+    return challenge_id
+
+
+async def _known_referrer(turn: Turn, referrer_id: int | None) -> int | None:
+    """The referrer when it is another existing member (links can be made up)."""
+    if referrer_id is None or referrer_id == turn.member.id:
+        return None
+    try:
+        await turn.services.members.get(referrer_id)
+    except NotFound:
+        return None
+    return referrer_id
+
+
+def _social_norm(turn: Turn, progress: Progress) -> str:
+    """ "You are 412 pledging, 23 of you in Lyon"."""
+    t = turn.t
+    if progress.count <= 1:
+        return t("pledge.social_first")
+    location = turn.member.location
+    if progress.near_count is None or location is None:
+        return t.plural("pledge.social", progress.count)
+    if location.name:
+        return t.plural(
+            "pledge.social_near", progress.count, near=progress.near_count, place=location.name
+        )
+    return t.plural("pledge.social_area", progress.count, near=progress.near_count)
+
+
+def _celebrations(turn: Turn, events: tuple[OutboxEvent, ...]) -> list[str]:
+    """Lines celebrating the milestones, tiers and success this pledge caused (the 100 %
+    milestone is said by the success line)."""
+    t = turn.t
+    succeeded = any(event.kind == EventKind.SUCCEEDED for event in events)
+    lines = []
+    for event in events:
+        payload = event.payload
+        if event.kind == EventKind.MILESTONE and not (succeeded and payload.get("percent") == 100):
+            lines.append(t("pledge.milestone", percent=payload.get("percent", "")))
+        elif event.kind == EventKind.TIER_UNLOCKED:
+            sponsor, reward = payload.get("sponsor", ""), payload.get("reward", "")
+            lines.append(t("pledge.tier_unlocked", sponsor=sponsor, reward=reward))
+        elif event.kind == EventKind.SUCCEEDED:
+            lines.append(t("pledge.succeeded"))
+    return lines
+
+
+def _ask_place(turn: Turn, challenge_id: int) -> None:
+    """Ask for a commune name or a shared location, with a way to skip."""
+    skip = turn.choice(turn.t("pledge.button_skip"), "loc_skip", challenge_id)
+    turn.ask_location(PLACE_STEP, "pledge.ask_place", skip=skip)

@@ -1,0 +1,90 @@
+"""/start (with an optional deep link), the language choice, and /help."""
+
+from __future__ import annotations
+
+from conversations.deeplinks import parse_payload
+from conversations.flow import Flow, Turn
+from conversations.flows.browse import show_card, visible_challenge
+from core.errors import KoomError, NotFound
+from core.i18n import SUPPORTED_LOCALES, Translator
+
+WELCOME = "w"
+"""The language choice's flag: the welcome follows (first /start)."""
+
+
+class StartFlow(Flow):
+    """Onboarding and help: /start [PAYLOAD], /help, /language."""
+
+    name = "start"
+    commands = ("start", "help", "language")
+
+    async def on_command(self, turn: Turn, command: str, args: str) -> None:
+        if command == "help":
+            _help(turn)
+        elif command == "language":
+            self._ask_language(turn, "start.language_prompt")
+        elif turn.member.language is None:
+            turn.data["payload"] = args.strip()
+            self._ask_language(turn, "start.choose_language", WELCOME)
+        else:
+            await self._open(turn, args.strip())
+
+    async def on_choice(self, turn: Turn, action: str, args: list[str]) -> None:
+        if action == "help":
+            _help(turn)
+        elif action == "lang" and args and args[0] in SUPPORTED_LOCALES:
+            member = await turn.services.members.update(turn.member.id, language=args[0])
+            turn.set_member(member)
+            turn.set_locale(args[0])
+            turn.say("start.language_set")
+            if args[1:] == [WELCOME]:
+                await self._open(turn, str(turn.data.get("payload", "")))
+            turn.end()
+        else:
+            raise KoomError("engine.stale_choice")
+
+    def _ask_language(self, turn: Turn, key: str, *flags: str) -> None:
+        """Offer each language under its own name."""
+        row = [
+            turn.choice(Translator(locale)("common.language_name"), "lang", locale, *flags)
+            for locale in SUPPORTED_LOCALES
+        ]
+        turn.send(turn.t(key), [row])
+
+    async def _open(self, turn: Turn, payload: str) -> None:
+        """The challenge a deep link names (crediting who shared it), else the welcome."""
+        link = parse_payload(payload) if payload else None
+        if link is None:
+            await self._welcome(turn)
+            return
+        try:
+            challenge = await visible_challenge(turn, link.slug)
+        except NotFound as error:  # an old or mistyped link still gets a welcome
+            turn.say(error.key, **error.params)
+            await self._welcome(turn)
+            return
+        await show_card(turn, challenge, referrer_id=link.referrer_id)
+
+    async def _welcome(self, turn: Turn) -> None:
+        """What climat-koom is, how many act now, and where to go next."""
+        t = turn.t
+        open_count, pledged = await turn.services.progress.totals()
+        if open_count:
+            totals = t(
+                "start.totals",
+                challenges=t.plural("start.open_challenges", open_count),
+                pledges=t.plural("start.pledges_taken", pledged),
+            )
+        else:
+            totals = t("start.no_challenges")
+        text = "\n\n".join((t("start.welcome", name=turn.member.display_name), totals))
+        browse = turn.choice(t("start.button_browse"), "page", 0, flow="browse")
+        help_ = turn.choice(t("start.button_help"), "help")
+        turn.send(text, [[browse, help_]])
+
+
+def _help(turn: Turn) -> None:
+    """The commands, with the organiser's own for organisers."""
+    turn.say("start.help")
+    if turn.is_organiser:
+        turn.say("start.help_organiser")
