@@ -142,7 +142,7 @@ class Engine:
             flow_name=state.flow,
             data=dict(state.data),
         )
-        if await self._dispatch(turn, state, value, expired):
+        if await self._dispatch(turn, state, value, expired) and not turn.forgotten:
             await self.store.save(key, _outcome(turn, state), at=now)
         return turn.replies
 

@@ -73,6 +73,7 @@ class Turn:
         self.step: str | None = None
         self.form: PendingForm | None = None
         self.ended = False
+        self.forgotten = False
         self.set_locale(locale)
 
     # --- speaking ---------------------------------------------------------------------
@@ -166,6 +167,11 @@ class Turn:
         self.data.clear()
         self.ended = True
         self.replies.append(End())
+
+    def forget_session(self) -> None:
+        """The member was erased: the engine must not write this conversation back."""
+        self.end()
+        self.forgotten = True
 
     def set_locale(self, locale: str) -> None:
         """Speak `locale` for the rest of the turn (after a language change)."""
