@@ -1,0 +1,174 @@
+"""/manage: every challenge with its status and count, then one challenge's panel (its card
+as members see it, with the organiser's buttons): publish, discard, close, stats.
+
+Buttons carry the challenge (and tier) id, so a panel keeps working after the flow ends.
+"""
+
+from __future__ import annotations
+
+from conversations.deeplinks import make_payload
+from conversations.flow import Turn
+from conversations.flows.cards import card_text
+from conversations.model import Choice
+from core.models import Challenge, ChallengeStatus
+from core.services.progress import progress_of
+
+PAGE_SIZE = 8
+LABEL_LIMIT = 40
+STATUS_LABELS = {
+    ChallengeStatus.DRAFT: "organiser.status.draft",
+    ChallengeStatus.OPEN: "organiser.status.open",
+    ChallengeStatus.SUCCEEDED: "organiser.status.succeeded",
+    ChallengeStatus.EXPIRED: "organiser.status.expired",
+    ChallengeStatus.CLOSED: "organiser.status.closed",
+}
+
+
+def short(text: str, limit: int = LABEL_LIMIT) -> str:
+    """`text` cut to `limit` characters (a button label by default)."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+async def show_list(turn: Turn, offset: int = 0, replaces: bool = False) -> None:
+    """One page of every challenge, newest first, with a button each."""
+    t = turn.t
+    everything = await turn.services.challenges.list_all()
+    if not everything:
+        turn.say("organiser.list.empty")
+        return
+    offset = max(0, min(offset, (len(everything) - 1) // PAGE_SIZE * PAGE_SIZE))
+    page = everything[offset : offset + PAGE_SIZE]
+    lines = [t.plural("organiser.list.title", len(everything))]
+    lines += [
+        t(
+            "organiser.list.line",
+            title=c.title,
+            status=t(STATUS_LABELS[c.status]),
+            count=c.pledge_count,
+            goal=c.goal,
+        )
+        for c in page
+    ]
+    rows = [[turn.choice(short(c.title), "open", c.id)] for c in page]
+    pager = []
+    if offset > 0:
+        pager.append(turn.choice(t("organiser.list.previous"), "list", offset - PAGE_SIZE))
+    if offset + PAGE_SIZE < len(everything):
+        pager.append(turn.choice(t("organiser.list.next"), "list", offset + PAGE_SIZE))
+    turn.send("\n".join(lines), [*rows, pager] if pager else rows, replaces=replaces)
+
+
+async def open_panel(turn: Turn, challenge_id: int) -> None:
+    """Where a challenge stands for its organiser, and what can be done with it."""
+    challenge = await turn.services.challenges.get(challenge_id)
+    turn.say(
+        "organiser.panel.status",
+        title=challenge.title,
+        status=turn.t(STATUS_LABELS[challenge.status]),
+        slug=challenge.slug,
+    )
+    show_panel(turn, challenge)
+
+
+def show_panel(turn: Turn, challenge: Challenge) -> None:
+    """The challenge's card exactly as members see it, with the organiser's buttons."""
+    turn.send(card_text(turn.t, progress_of(challenge, turn.clock)), _actions(turn, challenge))
+
+
+def _actions(turn: Turn, challenge: Challenge) -> list[list[Choice]]:
+    t, cid, status = turn.t, challenge.id, challenge.status
+    rows: list[list[Choice]] = []
+    if status == ChallengeStatus.DRAFT:
+        rows.append([turn.choice(t("organiser.action.publish"), "publish", cid)])
+    if status in (ChallengeStatus.DRAFT, ChallengeStatus.OPEN, ChallengeStatus.SUCCEEDED):
+        tier_key = (
+            "organiser.action.stretch"
+            if status == ChallengeStatus.SUCCEEDED
+            else "organiser.action.add_tier"
+        )
+        rows.append(
+            [
+                turn.choice(t("organiser.action.edit"), "edit", cid),
+                turn.choice(t(tier_key), "tier", cid),
+            ]
+        )
+    if any(tier.unlocked_at and not tier.kept_at for tier in challenge.tiers):
+        rows.append([turn.choice(t("organiser.action.kept"), "kept", cid)])
+    if status == ChallengeStatus.DRAFT:
+        rows.append([turn.choice(t("organiser.action.discard"), "discard", cid)])
+    else:
+        last = [turn.choice(t("organiser.action.stats"), "stats", cid)]
+        if status != ChallengeStatus.CLOSED:
+            last.append(turn.choice(t("organiser.action.close"), "close", cid))
+        rows.append(last)
+    rows.append([turn.choice(t("organiser.action.all"), "list", 0)])
+    return rows
+
+
+async def publish(turn: Turn, challenge_id: int) -> None:
+    """Open a draft for pledges and give its share link."""
+    challenge = await turn.services.challenges.publish(challenge_id)
+    link = turn.capabilities.share_link_template.format(payload=make_payload(challenge.slug))
+    turn.say("organiser.published", title=challenge.title, link=link)
+    show_panel(turn, challenge)
+
+
+async def discard(turn: Turn, challenge_id: int) -> None:
+    """Close a draft nobody saw."""
+    challenge = await turn.services.challenges.get(challenge_id)
+    if challenge.status != ChallengeStatus.DRAFT:
+        await open_panel(turn, challenge_id)
+        return
+    await turn.services.challenges.close(challenge_id)
+    turn.say("organiser.discarded", title=challenge.title)
+
+
+async def confirm_close(turn: Turn, challenge_id: int) -> None:
+    """Ask before closing for good."""
+    challenge = await turn.services.challenges.get(challenge_id)
+    yes = turn.choice(turn.t("organiser.close.yes"), "shut", challenge_id)
+    no = turn.choice(turn.t("organiser.close.no"), "open", challenge_id)
+    turn.send(turn.t("organiser.close.confirm", title=challenge.title), [[yes, no]])
+
+
+async def close(turn: Turn, challenge_id: int) -> None:
+    """Close the challenge: pledges stay counted, nobody can pledge any more."""
+    challenge = await turn.services.challenges.close(challenge_id)
+    turn.say_plural("organiser.close.done", challenge.pledge_count, title=challenge.title)
+    show_panel(turn, challenge)
+
+
+async def show_stats(turn: Turn, challenge_id: int) -> None:
+    """The organiser's numbers for one challenge."""
+    t = turn.t
+    stats = await turn.services.progress.stats(challenge_id)
+    progress = stats.progress
+    challenge = progress.challenge
+    lines = [
+        t("organiser.stats.title", title=challenge.title),
+        t.plural(
+            "organiser.stats.count", progress.count, goal=challenge.goal, percent=progress.percent
+        ),
+        t.plural("organiser.stats.recent", stats.pledged_last_7_days),
+        t.plural("organiser.stats.referred", stats.referred),
+        t.plural("organiser.stats.withdrawn", stats.withdrawn),
+        t.plural("organiser.stats.checkins", challenge.checkin_count),
+    ]
+    if progress.collective_impact is not None:
+        if challenge.impact_unit:
+            lines.append(
+                t(
+                    "organiser.stats.impact",
+                    impact=progress.collective_impact,
+                    unit=challenge.impact_unit,
+                )
+            )
+        else:
+            lines.append(t("organiser.stats.impact_no_unit", impact=progress.collective_impact))
+    if stats.top_areas:
+        lines.append(t("organiser.stats.areas"))
+        lines += [t.plural("organiser.stats.area", a.count, area=a.label) for a in stats.top_areas]
+    else:
+        lines.append(t("organiser.stats.no_areas"))
+    back = turn.choice(t("organiser.action.back"), "open", challenge_id)
+    turn.send("\n".join(lines), [[back]])
