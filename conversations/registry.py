@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 from conversations.flow import Flow
+from conversations.flows.browse import BrowseFlow
+from conversations.flows.mine import MineFlow
+from conversations.flows.organiser import OrganiserFlow
+from conversations.flows.pledge import PledgeFlow
+from conversations.flows.settings import SettingsFlow
+from conversations.flows.start import StartFlow
 
 
 def default_flows() -> list[Flow]:
@@ -11,4 +17,4 @@ def default_flows() -> list[Flow]:
     To add a flow, import its class from `conversations.flows` and append an instance here;
     the engine refuses two flows with one name or one command.
     """
-    return []
+    return [StartFlow(), BrowseFlow(), PledgeFlow(), MineFlow(), SettingsFlow(), OrganiserFlow()]
