@@ -16,7 +16,7 @@ from core.db.migrate import upgrade
 from core.db.tables import challenges
 from core.demo import DEMO_FILE
 from core.drafts import ChallengeDraft
-from core.errors import KoomError, NotFound
+from core.errors import Conflict, KoomError
 from core.models import Challenge
 from core.services import Services
 from core.settings import Settings
@@ -98,17 +98,18 @@ def demo_draft(now: datetime) -> ChallengeEntry:
 
 
 async def load_demo(services: Services, replace: bool) -> Challenge:
-    """Create the demo challenge; with `replace`, an existing one (and its pledges) goes first."""
+    """Create the demo challenge; with `replace`, an existing one (and its pledges) goes first,
+    else an existing one is kept."""
     draft = demo_draft(services.clock.now())
     if replace:
         async with services.db.write() as conn:
             await conn.execute(delete(challenges).where(challenges.c.slug == draft.effective_slug))
-    else:
-        try:
-            return await services.challenges.by_slug(draft.effective_slug)
-        except NotFound:
-            pass
-    return await services.challenges.create(draft)
+    try:
+        return await services.challenges.create(draft)
+    except Conflict:
+        if replace:
+            raise
+        return await services.challenges.by_slug(draft.effective_slug)
 
 
 async def import_challenges(

@@ -32,7 +32,6 @@ class Settings(BaseSettings):
     conversation_ttl_minutes: int = Field(
         default=30, ge=1, validation_alias="KOOM_CONVERSATION_TTL_MINUTES"
     )
-    share_base_url: str = Field(default="", validation_alias="KOOM_SHARE_BASE_URL")
     load_demo: bool = Field(default=True, validation_alias="KOOM_LOAD_DEMO")
     log_level: str = Field(default="INFO", validation_alias="KOOM_LOG_LEVEL")
 
