@@ -301,7 +301,7 @@ def _longest_text(value: Input) -> int:
 
 def _outcome(turn: Turn, state: ConversationState) -> ConversationState:
     """The state a turn leaves: the choices it showed join the offered ones, newest last."""
-    shown = list(dict.fromkeys(choice.id for choice in _choices(turn.replies)))
+    shown = list(dict.fromkeys(c.id for c in _choices(turn.replies) if c.url is None))
     kept = [choice_id for choice_id in state.offered if choice_id not in set(shown)]
     return ConversationState(
         flow=None if turn.ended else turn.flow_name,

@@ -103,6 +103,10 @@ class Turn:
             raise ValueError(f"choice id too long for this platform: {choice_id!r}")
         return Choice(choice_id, label)
 
+    def link(self, label: str, url: str) -> Choice:
+        """A button that opens `url` (nothing comes back to the bot)."""
+        return Choice("", label, url)
+
     # --- asking -----------------------------------------------------------------------
 
     def ask_text(self, step: str, key: str, /, **params: object) -> None:

@@ -57,6 +57,9 @@ class Sender:
     account: AccountRef
     display_name: str
     language_code: str | None = None
+    is_chat_admin: bool = False
+    """In a group: whether the platform says this person administers it (checked when they
+    act, by the adapter)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,10 +76,15 @@ class Envelope:
 
 @dataclass(frozen=True, slots=True)
 class Choice:
-    """A button: its id comes back as a ChoiceInput; the label is translated text."""
+    """A button: its id comes back as a ChoiceInput; the label is translated text.
+
+    A choice with a `url` opens that link instead (e.g. the bot's private chat from a group)
+    and never comes back; its id is empty.
+    """
 
     id: str
     label: str
+    url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 
@@ -40,6 +40,7 @@ class ChatRef:
     platform: Platform
     chat_id: str
     is_group: bool = False
+    title: str = field(default="", compare=False)
 
     def __str__(self) -> str:
         return f"{self.platform.value}:{self.chat_id}"

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+from datetime import timedelta
 
+import pytest
+from sqlalchemy import select
+
+from core.db.tables import groups
 from core.errors import Invalid
 from core.identity import AccountRef, ChatRef, Platform
 from core.models import Location
@@ -71,3 +75,34 @@ async def test_export_and_forget_keep_anonymous_counts(services: Services) -> No
     assert (await services.challenges.get(challenge.id)).pledge_count == 1
     again = await member(services, "alice")
     assert again.id != alice.id
+
+
+async def test_reachability_of_accounts_and_groups(services: Services) -> None:
+    account = AccountRef.parse("telegram:5")
+    await services.members.ensure(account, "Eve")
+    assert await services.members.is_reachable(account)
+    await services.members.set_reachable(account, False)
+    assert not await services.members.is_reachable(account)
+    await services.members.set_reachable(account, True)
+    assert await services.members.is_reachable(account)
+    assert not await services.members.is_reachable(AccountRef.parse("telegram:6"))
+
+    chat = ChatRef(Platform.TELEGRAM, "-7", is_group=True)
+    await services.groups.register(chat, "G")
+    await services.groups.set_reachable(chat, False)
+    async with services.db.read() as conn:
+        gone = (await conn.execute(select(groups.c.unreachable_at))).scalar_one()
+    assert gone is not None
+    await services.groups.register(chat, "G again")  # the bot was added back
+    async with services.db.read() as conn:
+        back = (await conn.execute(select(groups.c.unreachable_at))).scalar_one()
+    assert back is None
+
+
+async def test_an_update_is_processed_once(services: Services, clock) -> None:
+    assert await services.updates.first_time("telegram", "1001")
+    assert not await services.updates.first_time("telegram", "1001")
+    assert await services.updates.first_time("discord", "1001")
+    clock.advance(timedelta(days=3))
+    assert await services.updates.prune() == 2
+    assert await services.updates.first_time("telegram", "1001")

@@ -94,7 +94,10 @@ def render(
                 lines.extend(Line(part) for part in text.splitlines())
                 for row in rows:
                     for choice in row:
-                        number(choice)
+                        if choice.url is None:
+                            number(choice)
+                        else:
+                            lines.append(Line(f"  {choice.label}: {choice.url}", Style.HINT))
             case AskText(prompt=prompt, placeholder=placeholder):
                 lines.extend(Line(part) for part in prompt.splitlines())
                 if placeholder:

@@ -58,6 +58,9 @@ accounts = Table(
     Column("external_id", String(64), nullable=False),
     Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), nullable=False, index=True),
     Column("created_at", UTCDateTime, nullable=False),
+    # Set when the platform says we may not message this account (blocked bot, closed DMs);
+    # cleared when the person talks to the bot again.
+    Column("unreachable_at", UTCDateTime),
     UniqueConstraint("platform", "external_id", name="uq_accounts_platform_external_id"),
 )
 
@@ -179,6 +182,8 @@ groups = Table(
     Column("title", String(200), nullable=False),
     Column("language", String(10)),
     Column("created_at", UTCDateTime, nullable=False),
+    # Set when the bot was removed from the group or may no longer post there.
+    Column("unreachable_at", UTCDateTime),
     UniqueConstraint("platform", "chat_id", name="uq_groups_platform_chat_id"),
 )
 
@@ -201,4 +206,12 @@ conversations = Table(
     Column("data", JSON, nullable=False),
     Column("offered", JSON, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+)
+
+processed_updates = Table(
+    "processed_updates",
+    metadata,
+    Column("platform", String(16), primary_key=True),
+    Column("update_key", String(64), primary_key=True),
+    Column("received_at", UTCDateTime, nullable=False, index=True),
 )

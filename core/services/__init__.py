@@ -13,6 +13,7 @@ from core.services.members import MemberService
 from core.services.pledges import PledgeService
 from core.services.privacy import PrivacyService
 from core.services.progress import ProgressService
+from core.services.updates import UpdateLog
 from core.settings import Settings
 
 
@@ -32,3 +33,4 @@ class Services:
         self.progress = ProgressService(self.db, self.clock)
         self.groups = GroupService(self.db, self.clock)
         self.privacy = PrivacyService(self.db, self.clock)
+        self.updates = UpdateLog(self.db, self.clock)

@@ -41,7 +41,7 @@ class GroupService:
             await conn.execute(
                 stmt.on_conflict_do_update(
                     index_elements=[groups.c.platform, groups.c.chat_id],
-                    set_={"title": title[:200]},
+                    set_={"title": title[:200], "unreachable_at": None},
                 )
             )
             row = (await conn.execute(_by_chat(chat))).one()
@@ -52,6 +52,15 @@ class GroupService:
         async with self.db.read() as conn:
             row = (await conn.execute(_by_chat(chat))).first()
         return None if row is None else group_from_row(row)
+
+    async def set_reachable(self, chat: ChatRef, reachable: bool) -> None:
+        """Mark a group reachable (the bot is in it) or not (removed, may not post)."""
+        async with self.db.write() as conn:
+            await conn.execute(
+                update(groups)
+                .where(groups.c.platform == chat.platform.value, groups.c.chat_id == chat.chat_id)
+                .values(unreachable_at=None if reachable else self.clock.now())
+            )
 
     async def follow(self, group_id: int, challenge_id: int) -> bool:
         """Follow a challenge; False when the group already followed it."""

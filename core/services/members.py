@@ -151,6 +151,31 @@ class MemberService:
             row = (await conn.execute(select(members).where(members.c.id == member_id))).one()
         return member_from_row(row)
 
+    async def set_reachable(self, account: AccountRef, reachable: bool) -> None:
+        """Mark an account reachable again (it wrote to us) or not (blocked, DMs closed)."""
+        async with self.db.write() as conn:
+            await conn.execute(
+                update(accounts)
+                .where(
+                    accounts.c.platform == account.platform.value,
+                    accounts.c.external_id == account.external_id,
+                )
+                .values(unreachable_at=None if reachable else self.clock.now())
+            )
+
+    async def is_reachable(self, account: AccountRef) -> bool:
+        """False when the platform told us we may not message this account."""
+        async with self.db.read() as conn:
+            row = (
+                await conn.execute(
+                    select(accounts.c.unreachable_at).where(
+                        accounts.c.platform == account.platform.value,
+                        accounts.c.external_id == account.external_id,
+                    )
+                )
+            ).first()
+        return row is not None and row.unreachable_at is None
+
     async def create_link_code(self, member_id: int) -> str:
         """A one-time code that links another platform account to this member."""
         code = "".join(secrets.choice(_LINK_ALPHABET) for _ in range(8))
