@@ -1,20 +1,69 @@
-"""`koom run`: start every adapter whose token is configured; with none, the console chat."""
+"""`koom run`: start every adapter whose token is configured, in one asyncio loop; with none,
+the console chat."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import signal
 import sys
-from typing import TextIO
+from typing import Protocol, TextIO
 
 from bots.console.app import chat
 from core.app import open_services
 from core.i18n import Translator
+from core.services import Services
 from core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Adapter(Protocol):
+    """A platform adapter run beside the others: start returns once it is connected."""
+
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 def configured_platforms(settings: Settings) -> list[str]:
     """The platforms whose token is set; the tokens themselves are never shown."""
     tokens = {"Telegram": settings.telegram_token, "Discord": settings.discord_token}
     return [name for name, token in tokens.items() if token and token.get_secret_value().strip()]
+
+
+def build_adapters(services: Services, settings: Settings) -> list[Adapter]:
+    """One adapter per configured platform (imported only when configured)."""
+    adapters: list[Adapter] = []
+    platforms = configured_platforms(settings)
+    if "Telegram" in platforms:
+        from bots.telegram.app import TelegramAdapter
+
+        adapters.append(TelegramAdapter(services, settings))
+    if "Discord" in platforms:
+        from bots.discord.app import DiscordAdapter
+
+        adapters.append(DiscordAdapter(services, settings))
+    return adapters
+
+
+async def serve(adapters: list[Adapter], stop: asyncio.Event) -> None:
+    """Start every adapter, wait for `stop`, then stop them all (the last started first)."""
+    started: list[Adapter] = []
+    try:
+        for adapter in adapters:
+            await adapter.start()
+            started.append(adapter)
+            log.info("%s adapter started", adapter.name)
+        await stop.wait()
+    finally:
+        for adapter in reversed(started):
+            try:
+                await adapter.stop()
+            except Exception:
+                log.exception("%s adapter did not stop cleanly", adapter.name)
 
 
 async def run(
@@ -25,22 +74,23 @@ async def run(
     t: Translator,
     err: TextIO | None = None,
 ) -> int:
-    """Run the bot until it stops; the exit status.
-
-    No adapter for Telegram or Discord ships in this version: a configured token is
-    reported as such, and nothing pretends to run.
-    """
+    """Run the bot until it is stopped (Ctrl-C or SIGTERM); the exit status."""
     err = err or sys.stderr
-    platforms = configured_platforms(settings)
-    if platforms:
-        for platform in platforms:
-            print(t("console.adapter_unavailable", platform=platform), file=err)
-        print(t("console.nothing_started"), file=err)
-        return 1
-    print(t("console.no_token"), file=err)
     services = await open_services(settings)
     try:
-        await chat(services, name, language, language_code)
+        adapters = build_adapters(services, settings)
+        if not adapters:
+            print(t("console.no_token"), file=err)
+            await chat(services, name, language, language_code)
+            return 0
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        print(
+            t("console.adapters_running", platforms=", ".join(a.name for a in adapters)), file=err
+        )
+        await serve(adapters, stop)
+        return 0
     finally:
         await services.db.dispose()
-    return 0
