@@ -265,10 +265,23 @@ def _enter(turn: Turn, flow: Flow, *, keep_data: bool) -> bool:
     if flow.organiser_only and not turn.is_organiser:
         turn.say("error.not_organiser")
         return False
+    if flow.private_only and turn.chat.is_group:
+        _refuse_in_group(turn)
+        return False
     if not keep_data:
         turn.data.clear()
     turn.flow_name = flow.name
     return True
+
+
+def _refuse_in_group(turn: Turn) -> None:
+    """Personal flows run in the private chat; offer the way there where it is a link."""
+    template = turn.capabilities.share_link_template
+    if template.startswith(("https://", "http://")):
+        private = turn.link(turn.t("engine.open_private"), template.format(payload=""))
+        turn.send(turn.t("engine.private_only"), [[private]])
+    else:
+        turn.say("engine.private_only")
 
 
 async def _next_field(turn: Turn, flow: Flow, step: str, form: PendingForm) -> None:

@@ -205,6 +205,8 @@ class Flow:
     name: ClassVar[str]
     commands: ClassVar[tuple[str, ...]] = ()
     organiser_only: ClassVar[bool] = False
+    private_only: ClassVar[bool] = False
+    """Personal flows (pledges, settings) refuse group chats before any method runs."""
 
     async def on_command(self, turn: Turn, command: str, args: str) -> None:
         """Handle `/command args`."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from conversations.flow import Flow
 from conversations.flows.browse import BrowseFlow
+from conversations.flows.groups import GroupFlow
 from conversations.flows.mine import MineFlow
 from conversations.flows.organiser import OrganiserFlow
 from conversations.flows.pledge import PledgeFlow
@@ -17,4 +18,12 @@ def default_flows() -> list[Flow]:
     To add a flow, import its class from `conversations.flows` and append an instance here;
     the engine refuses two flows with one name or one command.
     """
-    return [StartFlow(), BrowseFlow(), PledgeFlow(), MineFlow(), SettingsFlow(), OrganiserFlow()]
+    return [
+        StartFlow(),
+        BrowseFlow(),
+        PledgeFlow(),
+        MineFlow(),
+        SettingsFlow(),
+        OrganiserFlow(),
+        GroupFlow(),
+    ]

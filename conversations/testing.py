@@ -68,18 +68,30 @@ class Person:
     """Someone talking to the bot through a harness, in one chat."""
 
     def __init__(
-        self, harness: ChatHarness, account: str, name: str, lang: str, chat: ChatRef | None
+        self,
+        harness: ChatHarness,
+        account: str,
+        name: str,
+        lang: str,
+        chat: ChatRef | None,
+        admin: bool = False,
     ) -> None:
         self.harness = harness
         self.account = account
         self.name = name
         self.lang = lang
         self.chat = chat
+        self.admin = admin
 
     async def send(self, value: Input) -> list[Reply]:
         """Send any input; returns the replies."""
         return await self.harness.send(
-            value, account=self.account, name=self.name, lang=self.lang, chat=self.chat
+            value,
+            account=self.account,
+            name=self.name,
+            lang=self.lang,
+            chat=self.chat,
+            admin=self.admin,
         )
 
     async def command(self, text: str) -> list[Reply]:
@@ -149,9 +161,10 @@ class ChatHarness:
         name: str | None = None,
         lang: str = "fr",
         chat: ChatRef | None = None,
+        admin: bool = False,
     ) -> Person:
-        """Someone else (by default in their private chat)."""
-        return Person(self, account, name or account.partition(":")[2], lang, chat)
+        """Someone else (by default in their private chat; `admin` of the group chat)."""
+        return Person(self, account, name or account.partition(":")[2], lang, chat, admin)
 
     async def send(
         self,
@@ -161,11 +174,13 @@ class ChatHarness:
         name: str = "Alice",
         lang: str = "fr",
         chat: ChatRef | None = None,
+        admin: bool = False,
     ) -> list[Reply]:
         """Send an input from `account` (in their private chat unless `chat` is given)."""
         ref = AccountRef.parse(account)
         where = chat or ChatRef(ref.platform, ref.external_id)
-        replies = await self.engine.handle(Envelope(Sender(ref, name, lang), where, value))
+        sender = Sender(ref, name, lang, is_chat_admin=admin)
+        replies = await self.engine.handle(Envelope(sender, where, value))
         self.latest[account] = replies
         self.transcripts.setdefault(account, []).extend(replies)
         return replies

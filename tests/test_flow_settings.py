@@ -363,7 +363,7 @@ async def test_settings_are_refused_in_a_group(services: Services) -> None:
     group = ChatRef(Platform.TELEGRAM, "-100", is_group=True)
     bob = chat.person("telegram:42", name="Bob", lang="en", chat=group)
     for command in ("/settings", "/mydata", "/link", "/forgetme"):
-        assert await bob.command(command) == [Message(Translator("en")("settings.private_only"))]
+        assert await bob.command(command) == [Message(Translator("en")("engine.private_only"))]
 
 
 async def test_done_closes_the_menu(services: Services) -> None:

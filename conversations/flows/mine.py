@@ -25,6 +25,7 @@ class MineFlow(Flow):
     """/mypledges, /checkin [SLUG], /withdraw [SLUG]."""
 
     name = "mine"
+    private_only = True
     commands = ("mypledges", "checkin", "withdraw")
 
     async def on_command(self, turn: Turn, command: str, args: str) -> None:

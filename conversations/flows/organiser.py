@@ -41,6 +41,7 @@ class OrganiserFlow(Flow):
     """Create, publish, edit, close challenges; add tiers, record promises kept, stats."""
 
     name = "orga"
+    private_only = True
     commands = ("new", "manage", "organiser")
     organiser_only = True
 

@@ -28,6 +28,7 @@ class PledgeFlow(Flow):
     """
 
     name = "pledge"
+    private_only = True
     commands = ("pledge",)
 
     async def on_command(self, turn: Turn, command: str, args: str) -> None:

@@ -37,9 +37,9 @@ class SettingsFlow(Flow):
 
     name = "settings"
     commands = ("settings", "mydata", "forgetme", "link")
+    private_only = True  # settings show personal data
 
     async def on_command(self, turn: Turn, command: str, args: str) -> None:
-        _refuse_in_groups(turn)
         if command == "mydata":
             await _send_export(turn)
             turn.end()
@@ -54,7 +54,6 @@ class SettingsFlow(Flow):
             await show_menu(turn, replaces=False)
 
     async def on_choice(self, turn: Turn, action: str, args: list[str]) -> None:
-        _refuse_in_groups(turn)
         members = turn.services.members
         match action, args:
             case "menu", []:
@@ -158,12 +157,6 @@ def timezone_name(text: str) -> str:
     typed, which the member service refuses with a clear message."""
     typed = "_".join(text.split())
     return _zones().get(typed.casefold(), typed)
-
-
-def _refuse_in_groups(turn: Turn) -> None:
-    """Settings show personal data: only in a private chat."""
-    if turn.chat.is_group:
-        raise KoomError("settings.private_only")
 
 
 async def _set_hour(turn: Turn, hour: int, *, replaces: bool) -> None:

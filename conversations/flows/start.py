@@ -5,6 +5,7 @@ from __future__ import annotations
 from conversations.deeplinks import parse_payload
 from conversations.flow import Flow, Turn
 from conversations.flows.browse import show_card, visible_challenge
+from conversations.flows.groups import introduce
 from core.errors import KoomError, NotFound
 from core.i18n import SUPPORTED_LOCALES, Translator
 
@@ -23,6 +24,8 @@ class StartFlow(Flow):
             _help(turn)
         elif command == "language":
             self._ask_language(turn, "start.language_prompt")
+        elif turn.chat.is_group:
+            await introduce(turn)
         elif turn.member.language is None:
             turn.data["payload"] = args.strip()
             self._ask_language(turn, "start.choose_language", WELCOME)

@@ -1,0 +1,151 @@
+"""Groups and channels: follow challenges for announcements, and show progress to everyone.
+
+Administrators (as the platform says when they act) follow or unfollow; anyone may ask for
+progress. A pledge is personal, so a group's card links to the private chat.
+"""
+
+from __future__ import annotations
+
+from conversations.deeplinks import make_payload
+from conversations.flow import Flow, Turn
+from conversations.flows.browse import arg_id, short, show_card, visible_challenge
+from conversations.flows.cards import card_text, progress_bar
+from core.errors import KoomError
+from core.models import Challenge, Group
+from core.services.progress import progress_of
+
+MAX_LISTED = 20
+
+
+async def register_group(turn: Turn) -> Group:
+    """The group this chat is, registered (or renamed) in the person's language."""
+    title = turn.chat.title or turn.chat.chat_id
+    return await turn.services.groups.register(turn.chat, title, turn.locale)
+
+
+async def introduce(turn: Turn) -> None:
+    """The bot's hello when it joins a group: what it does, and the group commands."""
+    await register_group(turn)
+    turn.say("group.intro")
+
+
+class GroupFlow(Flow):
+    """/follow, /unfollow, /following and /progress in a group or channel."""
+
+    name = "group"
+    commands = ("follow", "unfollow", "following", "progress")
+
+    async def on_command(self, turn: Turn, command: str, args: str) -> None:
+        slug = args.strip()
+        if command == "progress":
+            await self._progress(turn, slug)
+            return
+        if not turn.chat.is_group:
+            raise KoomError("group.groups_only")
+        group = await register_group(turn)
+        if command == "following":
+            await self._following(turn, group)
+            return
+        _require_admin(turn)
+        if slug:
+            challenge = await visible_challenge(turn, slug)
+            await self._change(turn, group, challenge, follow=command == "follow")
+        elif command == "follow":
+            await self._offer_follow(turn, group)
+        else:
+            await self._offer_unfollow(turn, group)
+
+    async def on_choice(self, turn: Turn, action: str, args: list[str]) -> None:
+        if action not in ("follow", "unfollow") or not turn.chat.is_group:
+            raise KoomError("engine.stale_choice")
+        _require_admin(turn)
+        group = await register_group(turn)
+        challenge = await turn.services.challenges.get(arg_id(args))
+        await self._change(turn, group, challenge, follow=action == "follow")
+
+    async def _change(self, turn: Turn, group: Group, challenge: Challenge, follow: bool) -> None:
+        if follow:
+            changed = await turn.services.groups.follow(group.id, challenge.id)
+            turn.say(
+                "group.followed" if changed else "group.already_following", title=challenge.title
+            )
+        else:
+            changed = await turn.services.groups.unfollow(group.id, challenge.id)
+            turn.say(
+                "group.unfollowed" if changed else "group.not_following", title=challenge.title
+            )
+
+    async def _offer_follow(self, turn: Turn, group: Group) -> None:
+        followed = {c.id for c in await turn.services.groups.followed_by(group.id)}
+        candidates = [
+            c
+            for c in await turn.services.challenges.list_open(0, MAX_LISTED)
+            if c.id not in followed
+        ]
+        if not candidates:
+            turn.say("group.nothing_to_follow")
+            return
+        rows = [[turn.choice(short(c.title), "follow", c.id)] for c in candidates]
+        turn.send(turn.t("group.pick_follow"), rows)
+
+    async def _offer_unfollow(self, turn: Turn, group: Group) -> None:
+        followed = await turn.services.groups.followed_by(group.id)
+        if not followed:
+            turn.say("group.follows_nothing")
+            return
+        rows = [[turn.choice(short(c.title), "unfollow", c.id)] for c in followed]
+        turn.send(turn.t("group.pick_unfollow"), rows)
+
+    async def _following(self, turn: Turn, group: Group) -> None:
+        followed = await turn.services.groups.followed_by(group.id)
+        if not followed:
+            turn.say("group.follows_nothing")
+            return
+        lines = [turn.t("group.following_title")]
+        for challenge in followed:
+            percent = challenge.pledge_count * 100 // challenge.goal
+            lines.append(
+                turn.t(
+                    "group.following_line",
+                    title=challenge.title,
+                    bar=progress_bar(percent),
+                    percent=percent,
+                    count=challenge.pledge_count,
+                    goal=challenge.goal,
+                )
+            )
+        turn.send("\n".join(lines))
+
+    async def _progress(self, turn: Turn, slug: str) -> None:
+        """The card of `slug`, else of each challenge the group follows, for everyone."""
+        if not turn.chat.is_group:
+            if not slug:
+                raise KoomError("group.progress_which")
+            await show_card(turn, await visible_challenge(turn, slug))
+            return
+        if slug:
+            shown = [await visible_challenge(turn, slug)]
+        else:
+            group = await register_group(turn)
+            shown = (await turn.services.groups.followed_by(group.id))[:MAX_LISTED]
+            if not shown:
+                turn.say("group.follows_nothing")
+                return
+        for challenge in shown:
+            _group_card(turn, challenge)
+
+
+def _require_admin(turn: Turn) -> None:
+    if not turn.sender.is_chat_admin:
+        raise KoomError("group.admin_only")
+
+
+def _group_card(turn: Turn, challenge: Challenge) -> None:
+    """The card for everyone, with the way to pledge in private (a link where there is one)."""
+    text = card_text(turn.t, progress_of(challenge, turn.clock))
+    template = turn.capabilities.share_link_template
+    link = template.format(payload=make_payload(challenge.slug))
+    if template.startswith(("https://", "http://")):
+        turn.send(text, [[turn.link(turn.t("group.pledge_in_private"), link)]])
+    else:
+        turn.send(f"{text}\n\n{turn.t('group.pledge_hint', command=link)}")

@@ -1,0 +1,121 @@
+"""Groups and channels: introductions, following challenges, progress for everyone, and
+personal flows sent to the private chat."""
+
+from __future__ import annotations
+
+import pytest
+
+from conversations.model import Capabilities
+from conversations.testing import ChatHarness, choices
+from core.i18n import Translator
+from core.identity import ChatRef, Platform
+from core.services import Services
+from tests.factories import member, open_challenge
+
+GROUP = ChatRef(Platform.TELEGRAM, "-100123", is_group=True, title="Lyon Zéro Déchet")
+TELEGRAM = Capabilities(share_link_template="https://t.me/koombot?start={payload}")
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+async def test_an_admin_follows_and_unfollows_with_buttons(services: Services, lang: str) -> None:
+    t = Translator(lang)
+    challenge = await open_challenge(services)
+    chat = ChatHarness(services, capabilities=TELEGRAM)
+    admin = chat.person("telegram:1", name="Ana", lang=lang, chat=GROUP, admin=True)
+
+    assert admin.last_replies() == []
+    await admin.command("/start")
+    assert admin.last_texts() == [t("group.intro")]
+    group = await services.groups.find(GROUP)
+    assert group is not None and (group.title, group.language) == ("Lyon Zéro Déchet", lang)
+
+    await admin.command("/follow")
+    await admin.press(challenge.title)
+    assert admin.last_texts() == [t("group.followed", title=challenge.title)]
+    assert [g.chat_id for g in await services.groups.followers(challenge.id)] == ["-100123"]
+    await admin.command(f"/follow {challenge.slug}")
+    assert admin.last_texts() == [t("group.already_following", title=challenge.title)]
+    await admin.command("/follow")
+    assert admin.last_texts() == [t("group.nothing_to_follow")]
+
+    await admin.command("/unfollow")
+    await admin.press(challenge.title)
+    assert admin.last_texts() == [t("group.unfollowed", title=challenge.title)]
+    assert await services.groups.followers(challenge.id) == []
+
+
+async def test_a_member_who_is_not_admin_is_refused_and_nothing_changes(
+    services: Services,
+) -> None:
+    t = Translator("fr")
+    challenge = await open_challenge(services)
+    chat = ChatHarness(services, capabilities=TELEGRAM)
+    admin = chat.person("telegram:1", chat=GROUP, admin=True)
+    bob = chat.person("telegram:2", chat=GROUP)
+
+    await admin.command("/follow")
+    offered = choices(admin.last_replies())[0].id
+    assert await bob.command(f"/follow {challenge.slug}") and bob.last_texts() == [
+        t("group.admin_only")
+    ]
+    await bob.press_id(offered)  # a button shown to the admin, pressed by Bob
+    assert bob.last_texts() in ([t("group.admin_only")], [t("engine.stale_choice")])
+    assert await services.groups.followers(challenge.id) == []
+
+
+async def test_progress_in_a_group_links_to_the_private_chat(services: Services) -> None:
+    t = Translator("en")
+    challenge = await open_challenge(services, goal=4)
+    await services.pledges.pledge((await member(services, "a")).id, challenge.id)
+    chat = ChatHarness(services, capabilities=TELEGRAM)
+    admin = chat.person("telegram:1", lang="en", chat=GROUP, admin=True)
+    anyone = chat.person("telegram:2", lang="en", chat=GROUP)
+
+    await anyone.command("/progress")
+    assert anyone.last_texts() == [t("group.follows_nothing")]
+    await admin.command(f"/follow {challenge.slug}")
+    await anyone.command("/progress")
+    [card] = anyone.last_replies()
+    assert "1 / 4" in anyone.last_texts()[0]
+    [link] = choices([card])
+    assert link.url == f"https://t.me/koombot?start={challenge.slug}" and link.id == ""
+    await anyone.command("/following")
+    assert challenge.title in anyone.last_texts()[0]
+
+
+async def test_personal_flows_are_refused_in_groups(services: Services) -> None:
+    t = Translator("fr")
+    challenge = await open_challenge(services)
+    chat = ChatHarness(services, capabilities=TELEGRAM)
+    bob = chat.person("telegram:2", chat=GROUP)
+    for command in (f"/pledge {challenge.slug}", "/mypledges", "/checkin", "/settings"):
+        await bob.command(command)
+        assert bob.last_texts() == [t("engine.private_only")], command
+        [private] = choices(bob.last_replies())
+        assert private.url == "https://t.me/koombot?start="
+    assert (await services.challenges.get(challenge.id)).pledge_count == 0
+
+
+async def test_group_commands_in_a_private_chat_explain_themselves(services: Services) -> None:
+    t = Translator("fr")
+    challenge = await open_challenge(services)
+    chat = ChatHarness(services)
+    await chat.command("/follow")
+    assert chat.last_texts() == [t("group.groups_only")]
+    await chat.command("/progress")
+    assert chat.last_texts() == [t("group.progress_which")]
+    await chat.command(f"/progress {challenge.slug}")  # the personal card, with its buttons
+    assert challenge.title in chat.last_texts()[0]
+    assert t("browse.button_pledge") in [c.label for c in choices(chat.alice.last_replies())]
+
+
+async def test_a_channel_without_links_gets_the_command_to_pledge(services: Services) -> None:
+    t = Translator("en")
+    challenge = await open_challenge(services)
+    channel = ChatRef(Platform.DISCORD, "55", is_group=True, title="#climate")
+    chat = ChatHarness(services, capabilities=Capabilities(share_link_template="/start {payload}"))
+    anyone = chat.person("discord:3", lang="en", chat=channel)
+    await anyone.command(f"/progress {challenge.slug}")
+    [text] = anyone.last_texts()
+    assert text.endswith(t("group.pledge_hint", command=f"/start {challenge.slug}"))
+    assert choices(anyone.last_replies()) == []
