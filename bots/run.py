@@ -12,6 +12,7 @@ from typing import Protocol, TextIO
 from bots.console.app import chat
 from core.app import open_services
 from core.i18n import Translator
+from core.scheduler import build_scheduler
 from core.services import Services
 from core.settings import Settings
 
@@ -77,6 +78,8 @@ async def run(
     """Run the bot until it is stopped (Ctrl-C or SIGTERM); the exit status."""
     err = err or sys.stderr
     services = await open_services(settings)
+    scheduler = build_scheduler(services)
+    scheduler.start()
     try:
         adapters = build_adapters(services, settings)
         if not adapters:
@@ -93,4 +96,5 @@ async def run(
         await serve(adapters, stop)
         return 0
     finally:
+        scheduler.shutdown(wait=False)
         await services.db.dispose()

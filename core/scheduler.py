@@ -1,0 +1,52 @@
+"""Periodic sweeps, one scheduler for every platform.
+
+No job per member or challenge: each sweep reads what is due from the database, so nothing is
+lost across a restart and a tick costs what is due, not what exists. Jobs live in memory only
+because their state lives in the tables they sweep.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from core.services import Services
+
+log = logging.getLogger(__name__)
+
+EXPIRY_SECONDS = 60
+PRUNE_SECONDS = 3600
+
+
+def build_scheduler(services: Services) -> AsyncIOScheduler:
+    """A scheduler with the sweeps: challenges past their deadline expire (with their
+    outbox event), and the processed-updates log is pruned."""
+    scheduler = AsyncIOScheduler(
+        timezone="UTC",
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+    )
+    scheduler.add_job(
+        _logged(services.challenges.expire_due),
+        "interval",
+        seconds=EXPIRY_SECONDS,
+        id="expire-challenges",
+        next_run_time=services.clock.now(),
+    )
+    scheduler.add_job(
+        _logged(services.updates.prune), "interval", seconds=PRUNE_SECONDS, id="prune-updates"
+    )
+    return scheduler
+
+
+def _logged(sweep: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
+    """Run a sweep; a failure is logged and the next tick tries again."""
+
+    async def run() -> None:
+        try:
+            await sweep()
+        except Exception:
+            log.exception("sweep %s failed", getattr(sweep, "__name__", sweep))
+
+    return run
