@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, literal, select, update
+from sqlalchemy import Integer, bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -82,21 +82,22 @@ class _AlreadyPledged(Exception):
     """Raised inside the pledge transaction to undo its count: the pledge was active."""
 
 
-def _upsert_pledge(
-    conn: AsyncConnection, member_id: int, challenge_id: int, referrer_id: int | None, now: datetime
-) -> Any:
-    """Insert the pledge, or reactivate a withdrawn one, copying the member's area; an active
-    pledge is left alone and returns no row."""
+def _build_upsert(dialect: str) -> Any:
+    """INSERT the pledge, or reactivate a withdrawn one, copying the member's area; an active
+    pledge is left alone and returns no row. Built once per dialect: building SQL constructs
+    costs more than running them."""
     referrers = members.alias("referrers")
     source = select(
-        literal(member_id, Integer),
-        literal(challenge_id, Integer),
-        literal(now, UTCDateTime),
+        bindparam("member_id", type_=Integer),
+        bindparam("challenge_id", type_=Integer),
+        bindparam("now", type_=UTCDateTime),
         # An unknown referrer (a forged or stale link) is simply not credited.
-        select(referrers.c.id).where(referrers.c.id == referrer_id).scalar_subquery(),
+        select(referrers.c.id)
+        .where(referrers.c.id == bindparam("referrer_id", type_=Integer))
+        .scalar_subquery(),
         members.c.area_key,
-    ).where(members.c.id == member_id)
-    stmt = insert_for(conn, pledges).from_select(
+    ).where(members.c.id == bindparam("member_id"))
+    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(pledges).from_select(
         ["member_id", "challenge_id", "created_at", "referrer_id", "area_key"], source
     )
     return stmt.on_conflict_do_update(
@@ -104,6 +105,19 @@ def _upsert_pledge(
         set_={"withdrawn_at": None, "area_key": stmt.excluded.area_key},
         where=pledges.c.withdrawn_at.is_not(None),
     ).returning(*pledges.c)
+
+
+_UPSERT = {dialect: _build_upsert(dialect) for dialect in ("sqlite", "postgresql")}
+_COUNT = (
+    update(challenges)
+    .where(
+        challenges.c.id == bindparam("challenge_id"),
+        challenges.c.status.in_([s.value for s in OPEN_FOR_PLEDGES]),
+        challenges.c.deadline > bindparam("now", type_=UTCDateTime),
+    )
+    .values(pledge_count=challenges.c.pledge_count + 1)
+    .returning(challenges.c.pledge_count, challenges.c.next_threshold)
+)
 
 
 class PledgeService:
@@ -132,25 +146,18 @@ class PledgeService:
         try:
             async with self.db.write() as conn:
                 counted = (
-                    await conn.execute(
-                        update(challenges)
-                        .where(
-                            challenges.c.id == challenge_id,
-                            challenges.c.status.in_([s.value for s in OPEN_FOR_PLEDGES]),
-                            challenges.c.deadline > now,
-                        )
-                        .values(pledge_count=challenges.c.pledge_count + 1)
-                        .returning(challenges.c.pledge_count, challenges.c.next_threshold)
-                    )
+                    await conn.execute(_COUNT, {"challenge_id": challenge_id, "now": now})
                 ).first()
                 if counted is None:
                     await _refuse_pledge(conn, challenge_id)
                 assert counted is not None
-                row = (
-                    await conn.execute(
-                        _upsert_pledge(conn, member_id, challenge_id, referrer_id, now)
-                    )
-                ).first()
+                params = {
+                    "member_id": member_id,
+                    "challenge_id": challenge_id,
+                    "now": now,
+                    "referrer_id": referrer_id,
+                }
+                row = (await conn.execute(_UPSERT[conn.dialect.name], params)).first()
                 if row is None:
                     raise _AlreadyPledged  # rolls back the count
                 if row.area_key is not None:
