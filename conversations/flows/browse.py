@@ -6,7 +6,7 @@ import math
 
 from conversations.deeplinks import make_payload
 from conversations.flow import Flow, Turn
-from conversations.flows.cards import card_text, progress_bar
+from conversations.flows.cards import card_text, summary_line
 from conversations.model import Choice
 from core.errors import KoomError, NotFound
 from core.models import Challenge, ChallengeStatus
@@ -108,17 +108,7 @@ class BrowseFlow(Flow):
         lines = [t("browse.title", page=page + 1, pages=pages)]
         rows: list[list[Choice]] = []
         for challenge in found:
-            percent = challenge.pledge_count * 100 // challenge.goal
-            lines.append(
-                t(
-                    "browse.line",
-                    title=challenge.title,
-                    bar=progress_bar(percent),
-                    percent=percent,
-                    count=challenge.pledge_count,
-                    goal=challenge.goal,
-                )
-            )
+            lines.append(summary_line(t, challenge))
             label = short(challenge.title)
             rows.append([turn.choice(label, "open", challenge.id, page)])
         nav = []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.i18n import Translator
-from core.models import ChallengeStatus, Progress, Tier
+from core.models import Challenge, ChallengeStatus, Progress, Tier
 
 BAR_CELLS = 10
 
@@ -13,6 +13,19 @@ def progress_bar(percent: int) -> str:
     included because its spacing depends on the locale (see `card.progress`)."""
     filled = max(0, min(BAR_CELLS, percent * BAR_CELLS // 100))
     return "▓" * filled + "░" * (BAR_CELLS - filled)
+
+
+def summary_line(t: Translator, challenge: Challenge) -> str:
+    """A challenge in two lines: its title, then its bar and count (lists of challenges)."""
+    percent = challenge.pledge_count * 100 // challenge.goal
+    return t(
+        "card.summary",
+        title=challenge.title,
+        bar=progress_bar(percent),
+        percent=percent,
+        count=challenge.pledge_count,
+        goal=challenge.goal,
+    )
 
 
 def card_text(t: Translator, progress: Progress) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from conversations.deeplinks import make_payload
 from conversations.flow import Flow, Turn
 from conversations.flows.browse import arg_id, short, show_card, visible_challenge
-from conversations.flows.cards import card_text, progress_bar
+from conversations.flows.cards import card_text, summary_line
 from core.errors import KoomError
 from core.models import Challenge, Group
 from core.services.progress import progress_of
@@ -102,19 +102,8 @@ class GroupFlow(Flow):
             turn.say("group.follows_nothing")
             return
         lines = [turn.t("group.following_title")]
-        for challenge in followed:
-            percent = challenge.pledge_count * 100 // challenge.goal
-            lines.append(
-                turn.t(
-                    "group.following_line",
-                    title=challenge.title,
-                    bar=progress_bar(percent),
-                    percent=percent,
-                    count=challenge.pledge_count,
-                    goal=challenge.goal,
-                )
-            )
-        turn.send("\n".join(lines))
+        lines.extend(summary_line(turn.t, challenge) for challenge in followed)
+        turn.send("\n\n".join(lines))
 
     async def _progress(self, turn: Turn, slug: str) -> None:
         """The card of `slug`, else of each challenge the group follows, for everyone."""
