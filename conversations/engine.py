@@ -118,7 +118,7 @@ class Engine:
 
     async def _run(self, envelope: Envelope, member: Member | None, t: Translator) -> list[Reply]:
         key = SessionKey.of(envelope)
-        state = await self.store.load(key)
+        state = loaded = await self.store.load(key)
         value = envelope.input
         if _longest_text(value) > MAX_INPUT_LENGTH:
             return [Message(t("error.text_too_long", limit=MAX_INPUT_LENGTH))]
@@ -143,7 +143,9 @@ class Engine:
             data=dict(state.data),
         )
         if await self._dispatch(turn, state, value, expired) and not turn.forgotten:
-            await self.store.save(key, _outcome(turn, state), at=now)
+            outcome = _outcome(turn, state)
+            if outcome.active or _differs(outcome, loaded):
+                await self.store.save(key, outcome, at=now)
         return turn.replies
 
     async def _dispatch(
@@ -313,15 +315,30 @@ def _longest_text(value: Input) -> int:
 
 
 def _outcome(turn: Turn, state: ConversationState) -> ConversationState:
-    """The state a turn leaves: the choices it showed join the offered ones, newest last."""
+    """The state a turn leaves: the choices it showed join the offered ones, newest last.
+
+    A flow that awaits nothing and remembers nothing leaves no flow behind.
+    """
     shown = list(dict.fromkeys(c.id for c in _choices(turn.replies) if c.url is None))
     kept = [choice_id for choice_id in state.offered if choice_id not in set(shown)]
+    idle = turn.ended or (turn.step is None and not turn.data and turn.form is None)
     return ConversationState(
-        flow=None if turn.ended else turn.flow_name,
+        flow=None if idle else turn.flow_name,
         step=turn.step,
         data=turn.data,
         form=turn.form,
         offered=tuple((kept + shown)[-MAX_OFFERED:]),
+    )
+
+
+def _differs(new: ConversationState, old: ConversationState) -> bool:
+    """Whether saving `new` would change what is stored (the time aside)."""
+    return (new.flow, new.step, dict(new.data), new.form, new.offered) != (
+        old.flow,
+        old.step,
+        dict(old.data),
+        old.form,
+        old.offered,
     )
 
 

@@ -205,7 +205,8 @@ async def test_choices_keep_data_in_their_flow_and_start_fresh_in_another(
     await chat.command("/note")
     await chat.press_id("menu:pick:0")  # an older button of another flow still works
     assert chat.last_texts()[0] == "picked 0 data=[]"
-    assert (await state(services)).flow == "menu"
+    left = await state(services)
+    assert (left.flow, left.data) == (None, {})  # the note flow's data is gone; nothing awaits
 
 
 async def test_recall_after_cancel_explains_the_data_is_gone(services: Services) -> None:
