@@ -267,7 +267,7 @@ def _enter(turn: Turn, flow: Flow, *, keep_data: bool) -> bool:
     if flow.organiser_only and not turn.is_organiser:
         turn.say("error.not_organiser")
         return False
-    if flow.private_only and turn.chat.is_group:
+    if flow.private_only and turn.chat.is_group and not turn.capabilities.private_in_groups:
         _refuse_in_group(turn)
         return False
     if not keep_data:

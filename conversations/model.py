@@ -163,6 +163,9 @@ class Capabilities:
     max_buttons_per_row: int = 8
     max_text_length: int = 4096
     location_requests: bool = False
+    private_in_groups: bool = False
+    """Replies in a group can be seen by the sender alone (Discord's ephemeral messages), so
+    personal flows may run there."""
     share_link_template: str = "/start {payload}"
     """How a person opens the bot on a deep-link payload here (a t.me link on Telegram)."""
     extra: Mapping[str, object] = field(default_factory=dict)

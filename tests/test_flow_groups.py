@@ -119,3 +119,15 @@ async def test_a_channel_without_links_gets_the_command_to_pledge(services: Serv
     [text] = anyone.last_texts()
     assert text.endswith(t("group.pledge_hint", command=f"/start {challenge.slug}"))
     assert choices(anyone.last_replies()) == []
+
+
+async def test_personal_flows_run_where_replies_are_private(services: Services) -> None:
+    challenge = await open_challenge(services)
+    channel = ChatRef(Platform.DISCORD, "55", is_group=True, title="#climate")
+    private_replies = Capabilities(private_in_groups=True)
+    bob = ChatHarness(services, capabilities=private_replies).person(
+        "discord:3", lang="en", chat=channel
+    )
+    await bob.command(f"/pledge {challenge.slug}")
+    assert Translator("en")("engine.private_only") not in bob.last_texts()
+    assert challenge.action in "\n".join(bob.last_texts())
