@@ -1,0 +1,533 @@
+"""The Telegram bot: python-telegram-bot fetches updates (long polling or a webhook), the
+engine answers them, `render` shows the replies.
+
+Updates run concurrently across people and in order for one person; an update seen before
+is skipped; a person who blocked the bot, or a group that removed it, is marked unreachable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import unicodedata
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from contextlib import asynccontextmanager, suppress
+from dataclasses import replace
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from telegram import (
+    BotCommand,
+    BotCommandScope,
+    BotCommandScopeAllChatAdministrators,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    BotCommandScopeChat,
+    ChatMember,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InlineQueryResultArticle,
+    InputTextMessageContent,
+    LinkPreviewOptions,
+    Update,
+    User,
+)
+from telegram.error import BadRequest, Forbidden, InvalidToken
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    BaseRateLimiter,
+    BaseUpdateProcessor,
+    ContextTypes,
+    Defaults,
+    TypeHandler,
+)
+
+from bots.telegram.inbound import (
+    Blocked,
+    Incoming,
+    InlineSearch,
+    Migrated,
+    RemovedFromGroup,
+    parse,
+    sender_of,
+)
+from bots.telegram.render import TEXT_LIMIT, execute, fit_text, plan
+from conversations.deeplinks import make_payload
+from conversations.engine import Engine
+from conversations.flows.cards import card_text
+from conversations.model import AskLocation, Capabilities, Command, Reply, Sender
+from conversations.registry import default_flows
+from core.errors import NotFound
+from core.i18n import SUPPORTED_LOCALES, Translator, resolve_locale
+from core.identity import ChatRef, Platform
+from core.models import Challenge, Member
+from core.services import Services
+from core.services.progress import progress_of
+from core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ALLOWED_UPDATES = ("message", "callback_query", "inline_query", "my_chat_member")
+MAX_CONCURRENT_UPDATES = 32
+"""Updates handled at once: more only adds contention (one SQLite writer, one HTTP pool)."""
+UNBOUNDED = 1_000_000
+POLL_TIMEOUT = 30
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+INLINE_SCANNED = 200
+INLINE_RESULTS = 20
+INLINE_CACHE_SECONDS = 30
+ADMIN_STATUSES = frozenset({ChatMember.ADMINISTRATOR, ChatMember.OWNER})
+TOKEN_LOGGERS = (
+    __name__,
+    "httpx",
+    "telegram",
+    "telegram.Bot",
+    "telegram.ext",
+    "telegram.ext.Application",
+    "telegram.ext.ExtBot",
+    "telegram.ext.Updater",
+    "telegram.ext.AIORateLimiter",
+    "telegram.request.BaseRequest",
+    "telegram.request.HTTPXRequest",
+)
+"""Loggers whose records may hold the token (a logger's filter sees only its own records)."""
+
+PRIVATE_COMMANDS = (
+    "challenges",
+    "pledge",
+    "mypledges",
+    "checkin",
+    "withdraw",
+    "settings",
+    "language",
+    "help",
+    "cancel",
+)
+ORGANISER_COMMANDS = ("new", "manage")
+GROUP_COMMANDS = ("progress", "following", "help")
+ADMIN_COMMANDS = ("follow", "unfollow", "progress", "following", "help")
+
+
+def capabilities(bot_username: str) -> Capabilities:
+    """What Telegram shows: 64-byte callback data, 4,096-character texts, location buttons."""
+    return Capabilities(
+        forms=False,
+        choice_id_max_bytes=64,
+        max_text_length=TEXT_LIMIT,
+        location_requests=True,
+        share_link_template=f"https://t.me/{bot_username}?start={{payload}}",
+    )
+
+
+class PerPersonOrder(BaseUpdateProcessor):
+    """At most `running` updates are handled at once, and one person's (or chat's) in the
+    order they came.
+
+    Each update first queues behind the same person's earlier ones, then for a free slot, so
+    a person who sends many updates at once holds one slot, not all of them. (The lock is
+    taken before anything awaits, in the order python-telegram-bot starts the updates.)
+    """
+
+    def __init__(self, running: int) -> None:
+        super().__init__(UNBOUNDED)
+        self._running = asyncio.Semaphore(running)
+        self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        key = _order_key(update)
+        async with self._hold(key), self._running:
+            await coroutine
+
+    @asynccontextmanager
+    async def _hold(self, key: int | None) -> AsyncIterator[None]:
+        if key is None:
+            yield
+            return
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to free."""
+
+
+def _order_key(update: object) -> int | None:
+    if not isinstance(update, Update):
+        return None
+    if update.effective_user is not None:
+        return update.effective_user.id
+    return update.effective_chat.id if update.effective_chat is not None else None
+
+
+class FloodLimits(AIORateLimiter):
+    """Telegram's flood limits, which count messages: asking who administers a group is not
+    one, so it does not spend the group's 20 messages a minute."""
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, Any]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> Any:
+        if endpoint == "getChatMember":
+            return await callback(*args, **kwargs)
+        return await super().process_request(
+            callback, args, kwargs, endpoint, data, rate_limit_args
+        )
+
+
+class TokenRefused(RuntimeError):
+    """Telegram does not know the configured token."""
+
+
+class HideToken(logging.Filter):
+    """Replaces the bot token in a record's message and traceback."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.token in message:
+            record.msg, record.args = message.replace(self.token, "<token>"), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text and self.token in record.exc_text:
+            record.exc_text = record.exc_text.replace(self.token, "<token>")
+        return True
+
+
+class TelegramAdapter:
+    """The bot on Telegram, started beside the other adapters in one asyncio loop."""
+
+    name = "Telegram"
+
+    def __init__(
+        self,
+        services: Services,
+        settings: Settings,
+        *,
+        rate_limiter: BaseRateLimiter[Any] | None = None,
+        webhook_listen: str = "0.0.0.0",
+    ) -> None:
+        """`rate_limiter` replaces Telegram's flood limits (30 messages/s, 20/min per group,
+        429s waited out up to 3 times); `webhook_listen` is the webhook server's address."""
+        if settings.telegram_token is None or not settings.telegram_token.get_secret_value():
+            raise ValueError("TELEGRAM_TOKEN is not set")
+        token = settings.telegram_token.get_secret_value().strip()
+        self.services = services
+        self.settings = settings
+        self.webhook_listen = webhook_listen
+        self._hide_token = HideToken(token)
+        for name in TOKEN_LOGGERS:  # before python-telegram-bot logs its URLs
+            logging.getLogger(name).addFilter(self._hide_token)
+        self.application: Application[Any, Any, Any, Any, Any, Any] = (
+            ApplicationBuilder()
+            .token(token)
+            .base_url(settings.telegram_base_url)
+            .rate_limiter(rate_limiter or FloodLimits(max_retries=3))
+            .concurrent_updates(PerPersonOrder(MAX_CONCURRENT_UPDATES))
+            .defaults(Defaults(link_preview_options=LinkPreviewOptions(is_disabled=True)))
+            .job_queue(None)
+            .build()
+        )
+        self.application.add_handler(TypeHandler(Update, self._on_update))
+        self.application.add_error_handler(self._on_error)
+        self._engine: Engine | None = None
+        self._keyboards: set[int] = set()
+        self._default_words = Translator(settings.default_locale)
+        self._webhook: web.AppRunner | None = None
+
+    @property
+    def engine(self) -> Engine:
+        """The engine, once `start` has learnt the bot's username."""
+        if self._engine is None:
+            raise RuntimeError("the Telegram adapter is not started")
+        return self._engine
+
+    @property
+    def me(self) -> User:
+        """The bot's own user (after `start`)."""
+        user: User = self.application.bot.bot
+        return user
+
+    @property
+    def username(self) -> str:
+        """The bot's username, without @ (after `start`)."""
+        return self.me.username or ""
+
+    async def start(self) -> None:
+        """Connect, set the command menus, then poll (or serve the webhook); returns once
+        updates flow."""
+        app = self.application
+        try:
+            try:
+                await app.initialize()
+            except InvalidToken:  # its message holds the token
+                raise TokenRefused(
+                    "Telegram refused TELEGRAM_TOKEN: check it with @BotFather"
+                ) from None
+            self._engine = Engine(self.services, default_flows(), capabilities(self.username))
+            await self._set_commands()
+            await app.start()
+            if self.settings.telegram_webhook_url:
+                await self._start_webhook(self.settings.telegram_webhook_url)
+            else:
+                assert app.updater is not None
+                await app.updater.start_polling(
+                    timeout=POLL_TIMEOUT,
+                    bootstrap_retries=3,
+                    allowed_updates=ALLOWED_UPDATES,
+                )
+        except BaseException:
+            await self.stop()
+            raise
+        log.info("Telegram bot @%s is running", self.username)
+
+    async def stop(self) -> None:
+        """Stop fetching updates, finish those in progress, disconnect."""
+        app = self.application
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        if self._webhook is not None:
+            await self._webhook.cleanup()
+            self._webhook = None
+        if app.running:
+            await app.stop()
+        await app.shutdown()
+        await app.bot.shutdown()  # also when starting failed half-way
+        for name in TOKEN_LOGGERS:
+            logging.getLogger(name).removeFilter(self._hide_token)
+
+    # --- updates ----------------------------------------------------------------------
+
+    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        key = f"{self.me.id}:{update.update_id}"
+        if not await self.services.updates.first_time(Platform.TELEGRAM.value, key):
+            log.info("Telegram update %s was handled before: skipped", update.update_id)
+            return
+        match parse(update, self.me):
+            case Incoming() as incoming:
+                await self._converse(incoming)
+            case Blocked(account=account):
+                await self.services.members.set_reachable(account, False)
+            case RemovedFromGroup(chat=chat):
+                await self.services.groups.set_reachable(chat, False)
+            case Migrated(chat=chat, new_chat_id=new_chat_id):
+                with suppress(NotFound):  # a group that never used the bot
+                    await self.services.groups.migrate(chat, new_chat_id)
+            case InlineSearch() as search:
+                await self._inline(search)
+
+    async def _converse(self, incoming: Incoming) -> None:
+        """Run one input through the engine and show the replies; answer a pressed button."""
+        envelope = incoming.envelope
+        sender, chat = envelope.sender, envelope.chat
+        try:
+            if chat.is_group:
+                admin = incoming.anonymous_admin or await self._is_admin(incoming.chat_id, sender)
+                envelope = replace(envelope, sender=replace(sender, is_chat_admin=admin))
+            elif isinstance(envelope.input, Command) and envelope.input.name == "start":
+                await self._reachable_again(sender)
+            replies = await self.engine.handle(envelope)
+            await self._show(incoming, replies)
+        finally:
+            if incoming.callback_id is not None:
+                await self._answer(incoming.callback_id)
+
+    async def _show(self, incoming: Incoming, replies: Sequence[Reply]) -> None:
+        envelope = incoming.envelope
+        chat_id = incoming.chat_id
+        private = not envelope.chat.is_group
+        # Only a location request shows words of the adapter's own: look up the language then.
+        asks_place = any(isinstance(reply, AskLocation) for reply in replies)
+        t = await self._words(envelope.sender) if asks_place else self._default_words
+        calls = plan(
+            replies,
+            t,
+            private=private,
+            pressed=incoming.pressed,
+            keyboard_shown=chat_id in self._keyboards,
+        )
+        if calls.keyboard_shown and private:
+            self._keyboards.add(chat_id)
+        else:
+            self._keyboards.discard(chat_id)
+        try:
+            await execute(self.application.bot, chat_id, calls.calls)
+        except Forbidden as error:
+            log.info("Telegram chat %s refuses messages: %s", chat_id, error.message)
+            await self._unreachable(envelope.chat, envelope.sender)
+
+    async def _reachable_again(self, sender: Sender) -> None:
+        if not await self.services.members.is_reachable(sender.account):
+            await self.services.members.set_reachable(sender.account, True)
+
+    async def _unreachable(self, chat: ChatRef, sender: Sender) -> None:
+        if chat.is_group:
+            await self.services.groups.set_reachable(chat, False)
+        else:
+            await self.services.members.set_reachable(sender.account, False)
+
+    async def _is_admin(self, chat_id: int, sender: Sender) -> bool:
+        """Whether Telegram says the person administers the chat, asked now."""
+        try:
+            member = await self.application.bot.get_chat_member(
+                chat_id, int(sender.account.external_id)
+            )
+        except (BadRequest, Forbidden) as error:
+            log.warning("getChatMember failed in chat %s: %s", chat_id, error.message)
+            return False
+        return member.status in ADMIN_STATUSES
+
+    async def _answer(self, callback_id: str) -> None:
+        """Stop the button's spinner; a query too old to answer is no matter."""
+        try:
+            await self.application.bot.answer_callback_query(callback_id)
+        except BadRequest as error:
+            log.info("callback query not answered: %s", error.message)
+
+    async def _words(self, sender: Sender) -> Translator:
+        """The person's language: chosen in the settings, else their app's, else the default."""
+        return self._translator(await self.services.members.find(sender.account), sender)
+
+    def _translator(self, member: Member | None, sender: Sender) -> Translator:
+        chosen = member.language if member is not None else None
+        default = self.settings.default_locale
+        return Translator(resolve_locale(chosen, sender.language_code, default))
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Log the failure with the update id, then apologise briefly where someone waits."""
+        update_id = update.update_id if isinstance(update, Update) else None
+        log.error("Telegram update %s failed", update_id, exc_info=context.error)
+        if not isinstance(update, Update) or isinstance(context.error, Forbidden):
+            return
+        chat, user = update.effective_chat, update.effective_user
+        if chat is None or user is None:
+            return
+        try:
+            t = await self._words(sender_of(user))
+            await self.application.bot.send_message(chat.id, t("telegram.sorry"))
+        except Exception:
+            log.exception("the apology for update %s failed too", update_id)
+
+    # --- inline mode ------------------------------------------------------------------
+
+    async def _inline(self, search: InlineSearch) -> None:
+        """Challenge cards matching the typed words, each with a button that opens the bot
+        on that challenge (crediting the person who shares it, when they are a member)."""
+        member = await self.services.members.find(search.sender.account)
+        t = self._translator(member, search.sender)
+        words = _folded(search.query).split()
+        found = [
+            challenge
+            for challenge in await self.services.challenges.list_open(0, INLINE_SCANNED)
+            if all(word in _searchable(challenge) for word in words)
+        ][:INLINE_RESULTS]
+        results = []
+        for challenge in found:
+            progress = progress_of(challenge, self.services.clock)
+            payload = make_payload(challenge.slug, member.id if member is not None else None)
+            link = f"https://t.me/{self.username}?start={payload}"
+            button = InlineKeyboardButton(t("telegram.inline_open"), url=link)
+            results.append(
+                InlineQueryResultArticle(
+                    id=str(challenge.id),
+                    title=challenge.title,
+                    description=t(
+                        "telegram.inline_description",
+                        percent=progress.percent,
+                        action=challenge.action,
+                    ),
+                    input_message_content=InputTextMessageContent(
+                        fit_text(card_text(t, progress))[0]
+                    ),
+                    reply_markup=InlineKeyboardMarkup([[button]]),
+                )
+            )
+        await self.application.bot.answer_inline_query(
+            search.query_id, results, cache_time=INLINE_CACHE_SECONDS, is_personal=True
+        )
+
+    # --- start-up ---------------------------------------------------------------------
+
+    async def _set_commands(self) -> None:
+        """The command menus in each language: private chats (organisers get theirs too),
+        groups, and group administrators."""
+        scopes: list[tuple[BotCommandScope, Sequence[str]]] = [
+            (BotCommandScopeAllPrivateChats(), PRIVATE_COMMANDS),
+            (BotCommandScopeAllGroupChats(), GROUP_COMMANDS),
+            (BotCommandScopeAllChatAdministrators(), ADMIN_COMMANDS),
+        ]
+        for account in self.settings.organisers:
+            if account.platform is Platform.TELEGRAM and account.external_id.isdigit():
+                organiser = BotCommandScopeChat(int(account.external_id))
+                scopes.append((organiser, PRIVATE_COMMANDS + ORGANISER_COMMANDS))
+        bot = self.application.bot
+        for scope, names in scopes:
+            try:
+                for language in (None, *SUPPORTED_LOCALES):
+                    t = Translator(language or self.settings.default_locale)
+                    commands = [BotCommand(n, t(f"telegram.command.{n}")) for n in names]
+                    await bot.set_my_commands(commands, scope=scope, language_code=language)
+            except BadRequest as error:  # e.g. an organiser who never wrote to the bot
+                log.warning("command menu for %s not set: %s", scope.to_json(), error.message)
+
+    async def _start_webhook(self, url: str) -> None:
+        """Serve the webhook on TELEGRAM_WEBHOOK_PORT and tell Telegram where it is."""
+        secret = self.settings.telegram_webhook_secret
+        assert secret is not None  # the settings require it with a webhook URL
+        server = web.Application()
+        server.router.add_post(urlsplit(url).path or "/", self._on_webhook)
+        self._webhook = web.AppRunner(server, access_log=None)
+        await self._webhook.setup()
+        port = self.settings.telegram_webhook_port
+        await web.TCPSite(self._webhook, self.webhook_listen, port).start()
+        await self.application.bot.set_webhook(
+            url, secret_token=secret.get_secret_value(), allowed_updates=ALLOWED_UPDATES
+        )
+
+    async def _on_webhook(self, request: web.Request) -> web.Response:
+        """One update posted by Telegram: checked against the secret, then queued."""
+        secret = self.settings.telegram_webhook_secret
+        assert secret is not None
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), secret.get_secret_value().encode()):
+            return web.Response(status=403)
+        try:
+            data = await request.json()
+            update = Update.de_json(data, self.application.bot)
+        except (ValueError, TypeError, KeyError):
+            return web.Response(status=400)
+        await self.application.update_queue.put(update)
+        return web.Response()
+
+
+def _folded(text: str) -> str:
+    """Lower case without accents, for matching typed words."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _searchable(challenge: Challenge) -> str:
+    fields = (challenge.title, challenge.slug, challenge.action, challenge.area_name or "")
+    return _folded(" ".join(fields))

@@ -1,0 +1,712 @@
+"""A fake Telegram Bot API on 127.0.0.1, for end-to-end tests and the benchmark.
+
+It answers the methods the bot uses with Telegram's JSON shapes and error answers (400 with
+Telegram's descriptions, 403 when blocked or kicked, 409 for getUpdates beside a webhook, 429
+with retry_after), checks Telegram's limits (4,096-character texts, 64-byte callback data...)
+and keeps what the bot sent, as it stands after edits.
+
+    fake = FakeTelegram()
+    await fake.start()                         # then TELEGRAM_BASE_URL=fake.base_url
+    alice = Person(1, "Alice", "fr")
+    await fake.deliver(fake.text(alice, "/start"))   # returned by getUpdates (or posted to
+    fake.sent(alice.id)[-1].text                     # the webhook), then acknowledged
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+TOKEN = "4242:AAFakeTokenThatMustNeverBeLogged"
+BOT_USER = {
+    "id": 4242,
+    "is_bot": True,
+    "first_name": "Climat Koom",
+    "username": "koom_test_bot",
+    "can_join_groups": True,
+    "can_read_all_group_messages": False,
+    "supports_inline_queries": True,
+}
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+WAIT = 10
+"""Seconds a test waits for the bot before failing (never a measure of speed)."""
+COMMAND = re.compile(r"^[a-z0-9_]{1,32}$")
+# Parameters sent as plain strings; every other one is JSON (as python-telegram-bot sends).
+RAW = frozenset(
+    {
+        "text",
+        "caption",
+        "callback_query_id",
+        "inline_query_id",
+        "url",
+        "secret_token",
+        "language_code",
+        "next_offset",
+        "parse_mode",
+        "ip_address",
+    }
+)
+ADMIN_RIGHTS = {
+    "can_be_edited": False,
+    "is_anonymous": False,
+    "can_manage_chat": True,
+    "can_delete_messages": True,
+    "can_manage_video_chats": True,
+    "can_restrict_members": True,
+    "can_promote_members": False,
+    "can_change_info": True,
+    "can_invite_users": True,
+    "can_post_stories": False,
+    "can_edit_stories": False,
+    "can_delete_stories": False,
+}
+
+
+class ApiError(Exception):
+    """An error answer: Telegram's error code, description and parameters."""
+
+    def __init__(
+        self, code: int, description: str, parameters: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(description)
+        self.code = code
+        self.description = description
+        self.parameters = parameters
+
+
+@dataclass
+class Person:
+    """A Telegram user the tests speak as."""
+
+    id: int
+    first_name: str
+    language_code: str | None = "fr"
+
+    def user(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"id": self.id, "is_bot": False, "first_name": self.first_name}
+        if self.language_code:
+            data["language_code"] = self.language_code
+        return data
+
+    def chat(self) -> dict[str, Any]:
+        return {"id": self.id, "type": "private", "first_name": self.first_name}
+
+
+def group(chat_id: int, title: str, kind: str = "group") -> dict[str, Any]:
+    """A group (or supergroup) chat object."""
+    return {"id": chat_id, "type": kind, "title": title}
+
+
+@dataclass
+class Sent:
+    """A message the bot sent, as it stands now (after edits)."""
+
+    chat_id: int
+    message_id: int
+    text: str | None = None
+    caption: str | None = None
+    photo: bytes | None = None
+    reply_markup: dict[str, Any] | None = None
+    edits: int = 0
+    at: float = field(default_factory=time.monotonic)
+
+    @property
+    def buttons(self) -> list[dict[str, Any]]:
+        """The inline buttons, row after row."""
+        rows = (self.reply_markup or {}).get("inline_keyboard", [])
+        return [button for row in rows for button in row]
+
+    def button(self, label: str) -> dict[str, Any]:
+        """The one inline button whose text is, or else contains, `label`."""
+        exact = [b for b in self.buttons if b["text"] == label]
+        found = exact or [b for b in self.buttons if label in b["text"]]
+        if len(found) != 1:
+            raise AssertionError(f"{len(found)} buttons match {label!r} in {self.buttons}")
+        return found[0]
+
+
+@dataclass
+class Call:
+    """One request the bot made, with its decoded parameters."""
+
+    method: str
+    params: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class Fault:
+    """An error to answer instead of the next matching call(s)."""
+
+    method: str
+    error: ApiError
+    chat_id: int | None
+    times: int
+
+
+class FakeTelegram:
+    """The fake server: start it, point the bot at `base_url`, inject updates, read `sent`."""
+
+    def __init__(self, token: str = TOKEN) -> None:
+        self.token = token
+        self.calls: list[Call] = []
+        self.messages: dict[int, dict[int, Sent]] = {}
+        self.blocked: set[int] = set()
+        self.kicked: set[int] = set()
+        self.statuses: dict[tuple[int, int], str] = {}
+        self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.callback_answers: dict[str, dict[str, Any]] = {}
+        self.inline_answers: dict[str, dict[str, Any]] = {}
+        self.webhook: dict[str, Any] | None = None
+        self.on_message: Callable[[Sent], None] | None = None
+        """Called with each message the bot sends (the benchmark times replies with it)."""
+        self._chats: dict[int, dict[str, Any]] = {}
+        self._pending: list[dict[str, Any]] = []
+        self._again: set[int] = set()
+        self._faults: list[Fault] = []
+        self._ids = itertools.count(1000)
+        self._message_ids = itertools.count(1)
+        self._query_ids = itertools.count(1)
+        self._polls = 0
+        self._served: dict[int, int] = {}
+        self._changed = asyncio.Condition()
+        self._closing = False
+        self._runner: web.AppRunner | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self.port = 0
+
+    # --- server -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        self._runner = web.AppRunner(
+            app, access_log=None, handler_cancellation=True, shutdown_timeout=1
+        )
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0, backlog=1024)  # a crowd at once
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+
+    async def close(self) -> None:
+        self._closing = True
+        await self._notify()
+        if self._session is not None:
+            await self._session.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def base_url(self) -> str:
+        """TELEGRAM_BASE_URL for the bot."""
+        return f"http://127.0.0.1:{self.port}/bot"
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return _error(ApiError(401, "Unauthorized"))
+        method = request.match_info["method"]
+        params = await _params(request)
+        self.calls.append(Call(method, params))
+        handler = getattr(self, f"_api_{method}", None)
+        try:
+            if handler is None:
+                raise ApiError(404, "Not Found")
+            self._fault(method, params)
+            result = await handler(params)
+        except ApiError as error:
+            await self._notify()
+            return _error(error)
+        await self._notify()
+        return web.json_response({"ok": True, "result": result})
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def wait_until(self, predicate: Callable[[], bool]) -> None:
+        """Wait until `predicate()` holds after some request (fails after WAIT seconds)."""
+        async with asyncio.timeout(WAIT), self._changed:
+            await self._changed.wait_for(predicate)
+
+    # --- faults and people ------------------------------------------------------------
+
+    def fail(
+        self,
+        method: str,
+        code: int,
+        description: str,
+        *,
+        retry_after: int | None = None,
+        chat_id: int | None = None,
+        times: int = 1,
+    ) -> None:
+        """Answer the next `times` calls of `method` (to `chat_id`) with an error."""
+        parameters = {"retry_after": retry_after} if retry_after is not None else None
+        self._faults.append(Fault(method, ApiError(code, description, parameters), chat_id, times))
+
+    def _fault(self, method: str, params: dict[str, Any]) -> None:
+        for fault in self._faults:
+            if fault.method == method and fault.chat_id in (None, params.get("chat_id")):
+                fault.times -= 1
+                if fault.times == 0:
+                    self._faults.remove(fault)
+                raise fault.error
+
+    def set_status(self, chat_id: int, user_id: int, status: str) -> None:
+        """What getChatMember says of a user in a chat (default: member)."""
+        self.statuses[(chat_id, user_id)] = status
+
+    # --- what the bot sent ------------------------------------------------------------
+
+    def sent(self, chat_id: int) -> list[Sent]:
+        """The messages sent to a chat, oldest first."""
+        return list(self.messages.get(chat_id, {}).values())
+
+    def texts(self, chat_id: int) -> list[str]:
+        """The texts (or captions) sent to a chat, oldest first."""
+        return [m.text or m.caption or "" for m in self.sent(chat_id)]
+
+    def calls_of(self, method: str) -> list[Call]:
+        """Every call of one method, oldest first."""
+        return [call for call in self.calls if call.method == method]
+
+    # --- updates ----------------------------------------------------------------------
+
+    def text(
+        self,
+        person: Person,
+        text: str,
+        chat: dict[str, Any] | None = None,
+        reply_to: Sent | None = None,
+    ) -> dict[str, Any]:
+        """An update: `person` writes `text` (in their private chat unless `chat`)."""
+        message = self._message(person, chat)
+        message["text"] = text
+        if text.startswith("/"):
+            length = len(text.split()[0])
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+        if reply_to is not None:
+            message["reply_to_message"] = self._message_json(reply_to)
+        return {"update_id": next(self._ids), "message": message}
+
+    def location(self, person: Person, latitude: float, longitude: float) -> dict[str, Any]:
+        """An update: `person` shares a location in their private chat."""
+        message = self._message(person, None)
+        message["location"] = {"latitude": latitude, "longitude": longitude}
+        return {"update_id": next(self._ids), "message": message}
+
+    def press(
+        self, person: Person, message: Sent, label: str | None = None, *, data: str | None = None
+    ) -> dict[str, Any]:
+        """An update: `person` presses the button `label` of `message` (or sends any `data`)."""
+        if data is None:
+            assert label is not None
+            data = message.button(label)["callback_data"]
+        query = {
+            "id": str(next(self._query_ids)),
+            "from": person.user(),
+            "chat_instance": f"ci{message.chat_id}",
+            "message": self._message_json(message),
+            "data": data,
+        }
+        return {"update_id": next(self._ids), "callback_query": query}
+
+    def member_change(
+        self, person: Person, chat: dict[str, Any], old: str, new: str
+    ) -> dict[str, Any]:
+        """An update: the bot's status in `chat` changed from `old` to `new`, by `person`."""
+        self._chats[chat["id"]] = chat
+        if new in ("left", "kicked"):
+            (self.blocked if chat["type"] == "private" else self.kicked).add(chat["id"])
+        else:
+            self.blocked.discard(chat["id"])
+            self.kicked.discard(chat["id"])
+        change = {
+            "chat": chat,
+            "from": person.user(),
+            "date": int(time.time()),
+            "old_chat_member": _member(BOT_USER, old),
+            "new_chat_member": _member(BOT_USER, new),
+        }
+        return {"update_id": next(self._ids), "my_chat_member": change}
+
+    def migration(self, person: Person, old: dict[str, Any], new_id: int) -> dict[str, Any]:
+        """An update: the group `old` became the supergroup `new_id`."""
+        message = self._message(person, old)
+        message["migrate_to_chat_id"] = new_id
+        self._chats[new_id] = group(new_id, old.get("title", ""), "supergroup")
+        return {"update_id": next(self._ids), "message": message}
+
+    def inline(self, person: Person, query: str) -> dict[str, Any]:
+        """An update: `person` types `@bot query` in some chat."""
+        inline = {"id": str(next(self._query_ids)), "from": person.user(), "query": query}
+        inline["offset"] = ""
+        return {"update_id": next(self._ids), "inline_query": inline}
+
+    def _message(self, person: Person, chat: dict[str, Any] | None) -> dict[str, Any]:
+        chat = chat or person.chat()
+        self._chats[chat["id"]] = chat
+        if chat["type"] == "private":
+            self.blocked.discard(chat["id"])  # writing to a bot unblocks it
+        return {
+            "message_id": next(self._message_ids),
+            "from": person.user(),
+            "chat": chat,
+            "date": int(time.time()),
+        }
+
+    async def push(self, update: dict[str, Any], *, again: bool = False) -> None:
+        """Make an update available to getUpdates at once; `again` serves it even when the
+        bot acknowledged it already (a redelivery, as after a crash)."""
+        if again:
+            self._again.add(update["update_id"])
+        self._pending.append(update)
+        self._pending.sort(key=lambda u: u["update_id"])
+        await self._notify()
+
+    async def deliver(self, update: dict[str, Any], *, again: bool = False) -> None:
+        """Hand an update to the bot and wait until it took it: posted to the webhook and
+        answered, or returned by getUpdates and acknowledged by the next poll."""
+        if self.webhook is not None:
+            status = await self.post_webhook(update)
+            assert status == 200, f"the webhook answered {status}"
+            return
+        await self.push(update, again=again)
+        update_id = update["update_id"]
+        await self.wait_until(
+            lambda: update_id in self._served and self._polls > self._served[update_id]
+        )
+
+    async def post_webhook(self, update: dict[str, Any], secret: str | None = None) -> int:
+        """Post an update to the webhook as Telegram does; the HTTP status."""
+        assert self.webhook is not None, "no webhook is set"
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        token = self.webhook.get("secret_token") if secret is None else secret
+        headers = {SECRET_HEADER: token} if token else {}
+        async with self._session.post(self.webhook["url"], json=update, headers=headers) as resp:
+            return resp.status
+
+    # --- the Bot API ------------------------------------------------------------------
+
+    async def _api_getMe(self, params: dict[str, Any]) -> Any:
+        return BOT_USER
+
+    async def _api_getUpdates(self, params: dict[str, Any]) -> Any:
+        if self.webhook is not None:
+            raise ApiError(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+            )
+        self._polls += 1  # the bot has queued what the previous poll returned
+        await self._notify()
+        offset = params.get("offset")
+        if offset is not None:
+            self._pending = [
+                u
+                for u in self._pending
+                if u["update_id"] >= offset or u["update_id"] in self._again
+            ]
+        limit = params.get("limit") or 100
+        timeout = params.get("timeout") or 0
+        if not self._pending and timeout and not self._closing:
+            async with self._changed:
+                with suppress(TimeoutError):  # the long poll's time is up
+                    async with asyncio.timeout(timeout):
+                        await self._changed.wait_for(lambda: bool(self._pending) or self._closing)
+        batch = self._pending[:limit]
+        for update in batch:
+            self._served[update["update_id"]] = self._polls
+            self._again.discard(update["update_id"])
+        return batch
+
+    async def _api_deleteWebhook(self, params: dict[str, Any]) -> Any:
+        self.webhook = None
+        if params.get("drop_pending_updates"):
+            self._pending.clear()
+        return True
+
+    async def _api_setWebhook(self, params: dict[str, Any]) -> Any:
+        url = params.get("url") or ""
+        if not url.startswith(("https://", "http://127.0.0.1")):
+            raise ApiError(400, "Bad Request: bad webhook: An HTTPS URL must be provided")
+        secret = params.get("secret_token")
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+            raise ApiError(400, "Bad Request: secret token contains unallowed characters")
+        self.webhook = params
+        return True
+
+    async def _api_getWebhookInfo(self, params: dict[str, Any]) -> Any:
+        url = self.webhook["url"] if self.webhook else ""
+        return {"url": url, "has_custom_certificate": False, "pending_update_count": 0}
+
+    async def _api_sendMessage(self, params: dict[str, Any]) -> Any:
+        chat_id = self._writable(params)
+        text = params.get("text") or ""
+        _check_text(text, 4096, "message text is empty", "message is too long")
+        markup = _check_markup(params.get("reply_markup"), self._chats[chat_id])
+        return self._store(Sent(chat_id, next(self._message_ids), text=text, reply_markup=markup))
+
+    async def _api_sendPhoto(self, params: dict[str, Any]) -> Any:
+        chat_id = self._writable(params)
+        caption = params.get("caption") or ""
+        if _utf16(caption) > 1024:
+            raise ApiError(400, "Bad Request: message caption is too long")
+        photo = params.get("photo")
+        if not isinstance(photo, bytes) or not photo:
+            raise ApiError(400, "Bad Request: there is no photo in the request")
+        markup = _check_markup(params.get("reply_markup"), self._chats[chat_id])
+        sent = Sent(chat_id, next(self._message_ids), caption=caption or None, photo=photo)
+        sent.reply_markup = markup
+        return self._store(sent)
+
+    async def _api_editMessageText(self, params: dict[str, Any]) -> Any:
+        message = self._editable(params)
+        if message.text is None:
+            raise ApiError(400, "Bad Request: there is no text in the message to edit")
+        text = params.get("text") or ""
+        _check_text(text, 4096, "message text is empty", "message is too long")
+        markup = _check_inline(params.get("reply_markup"))
+        if text == message.text and markup == message.reply_markup:
+            raise ApiError(
+                400,
+                "Bad Request: message is not modified: specified new message content and "
+                "reply markup are exactly the same as a current content and reply markup "
+                "of the message",
+            )
+        message.text, message.reply_markup = text, markup
+        message.edits += 1
+        return self._message_json(message, edited=True)
+
+    async def _api_editMessageReplyMarkup(self, params: dict[str, Any]) -> Any:
+        message = self._editable(params)
+        markup = _check_inline(params.get("reply_markup"))
+        if markup == message.reply_markup:
+            raise ApiError(400, "Bad Request: message is not modified")
+        message.reply_markup = markup
+        message.edits += 1
+        return self._message_json(message, edited=True)
+
+    async def _api_answerCallbackQuery(self, params: dict[str, Any]) -> Any:
+        query_id = params.get("callback_query_id", "")
+        if query_id in self.callback_answers:
+            raise ApiError(
+                400,
+                "Bad Request: query is too old and response timeout expired or query ID is invalid",
+            )
+        if len(params.get("text") or "") > 200:
+            raise ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
+        self.callback_answers[query_id] = params
+        return True
+
+    async def _api_answerInlineQuery(self, params: dict[str, Any]) -> Any:
+        query_id = params.get("inline_query_id", "")
+        if query_id in self.inline_answers:
+            raise ApiError(400, "Bad Request: query is too old and response timeout expired")
+        results = params.get("results") or []
+        if len(results) > 50:
+            raise ApiError(400, "Bad Request: RESULTS_TOO_MUCH")
+        for result in results:
+            if not 1 <= len(str(result.get("id", "")).encode()) <= 64:
+                raise ApiError(400, "Bad Request: RESULT_ID_INVALID")
+            if result.get("type") == "article" and not result.get("title"):
+                raise ApiError(400, "Bad Request: RESULT_TITLE_EMPTY")
+            content = result.get("input_message_content") or {}
+            _check_text(
+                content.get("message_text") or "", 4096, "MESSAGE_EMPTY", "MESSAGE_TOO_LONG"
+            )
+            _check_inline(result.get("reply_markup"))
+        self.inline_answers[query_id] = params
+        return True
+
+    async def _api_getChatMember(self, params: dict[str, Any]) -> Any:
+        chat_id, user_id = params.get("chat_id"), params.get("user_id")
+        if chat_id not in self._chats:
+            raise ApiError(400, "Bad Request: chat not found")
+        if chat_id in self.kicked:
+            raise ApiError(403, "Forbidden: bot was kicked from the group chat")
+        status = self.statuses.get((chat_id, user_id), "member")
+        return _member({"id": user_id, "is_bot": False, "first_name": "Someone"}, status)
+
+    async def _api_setMyCommands(self, params: dict[str, Any]) -> Any:
+        commands = params.get("commands") or []
+        if len(commands) > 100:
+            raise ApiError(400, "Bad Request: too many commands")
+        for command in commands:
+            if not COMMAND.fullmatch(command.get("command", "")):
+                raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
+            if not 1 <= len(command.get("description", "")) <= 256:
+                raise ApiError(400, "Bad Request: command description is empty or too long")
+        scope = params.get("scope") or {"type": "default"}
+        if scope.get("type") == "chat" and scope.get("chat_id") not in self._chats:
+            raise ApiError(400, "Bad Request: chat not found")
+        key = (json.dumps(scope, sort_keys=True), params.get("language_code") or "")
+        self.commands[key] = commands
+        return True
+
+    async def _api_deleteMessage(self, params: dict[str, Any]) -> Any:
+        message = self._editable(params)
+        del self.messages[message.chat_id][message.message_id]
+        return True
+
+    # --- helpers ----------------------------------------------------------------------
+
+    def menu(self, scope_type: str, language: str = "") -> list[str]:
+        """The commands set for a scope type and language ("" for the default)."""
+        for (scope, code), commands in self.commands.items():
+            if json.loads(scope)["type"] == scope_type and code == language:
+                return [c["command"] for c in commands]
+        return []
+
+    def _writable(self, params: dict[str, Any]) -> int:
+        chat_id = params.get("chat_id")
+        if not isinstance(chat_id, int) or chat_id not in self._chats:
+            raise ApiError(400, "Bad Request: chat not found")
+        if chat_id in self.blocked:
+            raise ApiError(403, "Forbidden: bot was blocked by the user")
+        if chat_id in self.kicked:
+            raise ApiError(403, "Forbidden: bot was kicked from the group chat")
+        return chat_id
+
+    def _editable(self, params: dict[str, Any]) -> Sent:
+        chat_id = self._writable(params)
+        message = self.messages.get(chat_id, {}).get(params.get("message_id", -1))
+        if message is None:
+            raise ApiError(400, "Bad Request: message to edit not found")
+        return message
+
+    def _store(self, sent: Sent) -> dict[str, Any]:
+        self.messages.setdefault(sent.chat_id, {})[sent.message_id] = sent
+        if self.on_message is not None:
+            self.on_message(sent)
+        return self._message_json(sent)
+
+    def _message_json(self, sent: Sent, edited: bool = False) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "message_id": sent.message_id,
+            "from": BOT_USER,
+            "chat": self._chats.get(sent.chat_id) or _unknown_chat(sent.chat_id),
+            "date": int(time.time()),
+        }
+        if sent.text is not None:
+            data["text"] = sent.text
+        if sent.photo is not None:
+            data["photo"] = [
+                {"file_id": f"p{sent.message_id}", "file_unique_id": f"u{sent.message_id}"}
+                | {"width": 800, "height": 400, "file_size": len(sent.photo)}
+            ]
+        if sent.caption is not None:
+            data["caption"] = sent.caption
+        if sent.reply_markup is not None and "inline_keyboard" in sent.reply_markup:
+            data["reply_markup"] = sent.reply_markup
+        if edited:
+            data["edit_date"] = int(time.time())
+        return data
+
+
+def _unknown_chat(chat_id: int) -> dict[str, Any]:
+    if chat_id > 0:
+        return {"id": chat_id, "type": "private", "first_name": "Someone"}
+    return group(chat_id, "A group")
+
+
+def _member(user: dict[str, Any], status: str) -> dict[str, Any]:
+    data: dict[str, Any] = {"user": user, "status": status}
+    if status == "administrator":
+        data |= ADMIN_RIGHTS
+    elif status == "creator":
+        data["is_anonymous"] = False
+    elif status == "kicked":
+        data["until_date"] = 0
+    return data
+
+
+def _error(error: ApiError) -> web.Response:
+    body: dict[str, Any] = {
+        "ok": False,
+        "error_code": error.code,
+        "description": error.description,
+    }
+    if error.parameters:
+        body["parameters"] = error.parameters
+    return web.json_response(body, status=error.code)
+
+
+async def _params(request: web.Request) -> dict[str, Any]:
+    """A request's parameters: query string, JSON body, form or multipart (files as bytes)."""
+    raw: dict[str, Any] = dict(request.query)
+    if request.content_type == "application/json":
+        body = await request.json()
+        return raw | (body if isinstance(body, dict) else {})
+    if request.can_read_body:
+        form = await request.post()
+        for name, value in form.items():
+            raw[name] = value.file.read() if isinstance(value, web.FileField) else value
+    params: dict[str, Any] = {}
+    for name, value in raw.items():
+        if isinstance(value, str) and name not in RAW:
+            with suppress(ValueError):
+                value = json.loads(value)
+        params[name] = value
+    return params
+
+
+def _utf16(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _check_text(text: str, limit: int, empty: str, too_long: str) -> None:
+    if not text.strip():
+        raise ApiError(400, f"Bad Request: {empty}")
+    if _utf16(text) > limit:
+        raise ApiError(400, f"Bad Request: {too_long}")
+
+
+def _check_inline(markup: Any) -> dict[str, Any] | None:
+    """An inline keyboard (the only markup an edit takes), checked like Telegram does."""
+    if markup is None:
+        return None
+    if not isinstance(markup, dict) or "inline_keyboard" not in markup:
+        raise ApiError(400, "Bad Request: inline keyboard expected")
+    for row in markup["inline_keyboard"]:
+        for button in row:
+            if not button.get("text"):
+                raise ApiError(400, "Bad Request: BUTTON_TEXT_EMPTY")
+            actions = [k for k in button if k != "text"]
+            if len(actions) != 1:
+                raise ApiError(400, "Bad Request: BUTTON_TYPE_INVALID")
+            if "callback_data" in button and not 1 <= len(button["callback_data"].encode()) <= 64:
+                raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+            if "url" in button and not button["url"].startswith(("https://", "http://", "tg://")):
+                raise ApiError(400, "Bad Request: BUTTON_URL_INVALID")
+    return markup  # type: ignore[no-any-return]
+
+
+def _check_markup(markup: Any, chat: dict[str, Any]) -> dict[str, Any] | None:
+    if markup is None or "inline_keyboard" in markup:
+        return _check_inline(markup)
+    if "keyboard" in markup:
+        for row in markup["keyboard"]:
+            for button in row:
+                if button.get("request_location") and chat["type"] != "private":
+                    # Telegram only offers location buttons in private chats.
+                    raise ApiError(400, "Bad Request: BUTTON_TYPE_INVALID")
+        if len(markup.get("input_field_placeholder", "")) > 64:
+            raise ApiError(400, "Bad Request: placeholder is too long")
+    elif "force_reply" in markup:
+        if len(markup.get("input_field_placeholder", "")) > 64:
+            raise ApiError(400, "Bad Request: placeholder is too long")
+    elif "remove_keyboard" not in markup:
+        raise ApiError(400, "Bad Request: can't parse reply keyboard markup JSON object")
+    return markup  # type: ignore[no-any-return]
