@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from core.identity import AccountRef
+
+TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+DISCORD_API = "https://discord.com/api/v10"
+DISCORD_GATEWAY = "wss://gateway.discord.gg/"
 
 
 class Settings(BaseSettings):
@@ -24,6 +29,34 @@ class Settings(BaseSettings):
     )
     telegram_token: SecretStr | None = Field(default=None, validation_alias="TELEGRAM_TOKEN")
     discord_token: SecretStr | None = Field(default=None, validation_alias="DISCORD_TOKEN")
+    discord_api_base_url: str = Field(
+        default=DISCORD_API,
+        validation_alias="DISCORD_API_BASE_URL",
+        description="Discord REST API URL up to the version (a rate-limit proxy, or a test fake)",
+    )
+    discord_gateway_url: str = Field(
+        default=DISCORD_GATEWAY,
+        validation_alias="DISCORD_GATEWAY_URL",
+        description="Discord gateway websocket URL (a gateway proxy, or a test fake)",
+    )
+    discord_guild_id: int | None = Field(
+        default=None,
+        gt=0,
+        validation_alias="DISCORD_GUILD_ID",
+        description="Sync the slash commands to this server only (instant, for development)",
+    )
+    telegram_base_url: str = Field(
+        default="https://api.telegram.org/bot",
+        validation_alias="TELEGRAM_BASE_URL",
+        description="Bot API URL before the token (a self-hosted Bot API server, or a test fake)",
+    )
+    telegram_webhook_url: str | None = Field(default=None, validation_alias="TELEGRAM_WEBHOOK_URL")
+    telegram_webhook_secret: SecretStr | None = Field(
+        default=None, validation_alias="TELEGRAM_WEBHOOK_SECRET"
+    )
+    telegram_webhook_port: int = Field(
+        default=8443, ge=1, le=65535, validation_alias="TELEGRAM_WEBHOOK_PORT"
+    )
     organisers: Annotated[tuple[AccountRef, ...], NoDecode] = Field(
         default=(), validation_alias="KOOM_ORGANISERS"
     )
@@ -53,6 +86,62 @@ class Settings(BaseSettings):
 
         if value not in SUPPORTED_LOCALES:
             raise ValueError(f"KOOM_DEFAULT_LOCALE must be one of {', '.join(SUPPORTED_LOCALES)}")
+        return value
+
+    @field_validator("telegram_base_url", mode="before")
+    @classmethod
+    def _telegram_base_url(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return "https://api.telegram.org/bot"
+        if not isinstance(value, str) or not value.startswith(("https://", "http://")):
+            raise ValueError("TELEGRAM_BASE_URL must be an http(s) URL")
+        return value.strip()
+
+    @field_validator("telegram_webhook_url", mode="before")
+    @classmethod
+    def _telegram_webhook_url(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if not isinstance(value, str) or not value.startswith(("https://", "http://")):
+            raise ValueError("TELEGRAM_WEBHOOK_URL must be an http(s) URL")
+        return value.strip()
+
+    @field_validator("telegram_webhook_secret", mode="before")
+    @classmethod
+    def _telegram_webhook_secret(cls, value: object) -> object:
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if not isinstance(value, str) or not TELEGRAM_SECRET.fullmatch(value):
+            raise ValueError("TELEGRAM_WEBHOOK_SECRET must be 1-256 of A-Z a-z 0-9 _ -")
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> Settings:
+        if self.telegram_webhook_url and self.telegram_webhook_secret is None:
+            raise ValueError("TELEGRAM_WEBHOOK_URL needs TELEGRAM_WEBHOOK_SECRET")
+        return self
+
+    @field_validator("discord_api_base_url", "discord_gateway_url", mode="before")
+    @classmethod
+    def _discord_url(cls, value: object, info: ValidationInfo) -> object:
+        api = info.field_name == "discord_api_base_url"
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return DISCORD_API if api else DISCORD_GATEWAY
+        schemes = ("https://", "http://") if api else ("wss://", "ws://")
+        if not isinstance(value, str) or not value.strip().startswith(schemes):
+            name, kind = (
+                ("DISCORD_API_BASE_URL", "http(s)") if api else ("DISCORD_GATEWAY_URL", "ws(s)")
+            )
+            raise ValueError(f"{name} must be a {kind} URL")
+        return value.strip().rstrip("/") if api else value.strip()
+
+    @field_validator("discord_guild_id", mode="before")
+    @classmethod
+    def _discord_guild_id(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
         return value
 
     @cached_property

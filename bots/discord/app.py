@@ -1,0 +1,432 @@
+"""The Discord bot: a discord.py client beside the other adapters in one asyncio loop.
+
+Every interaction is acknowledged first (Discord allows 3 s) and answered once the engine has
+replied: a command or a submitted modal is deferred as "thinking" and answered by follow-ups;
+a pressed button is deferred as an update, so that a reply that `replaces` edits the pressed
+message. A modal must be the first answer to an interaction, so the buttons that open one
+answer with it at once: the answer to a request for text needs nothing from the database; a
+form reads what the conversation awaits, within a time limit.
+
+In a server, replies are ephemeral (seen by the member alone) except those of the group flow,
+which speak to the channel. The bot asks for no privileged intent: it reads slash commands,
+components and modals, and typed messages only in DMs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import discord
+import yarl
+from discord import app_commands
+
+from bots.discord.commands import CatalogueTranslator, build_commands, offered
+from bots.discord.inbound import (
+    account_of,
+    chat_of,
+    component_input,
+    modal_input,
+    sender_of,
+    typed_input,
+)
+from bots.discord.render import (
+    ANSWER,
+    FORM,
+    Item,
+    answer_modal,
+    clip,
+    form_modal,
+    needs_words,
+    render,
+)
+from conversations.engine import Engine
+from conversations.flow import Flow
+from conversations.model import Capabilities, Command, Envelope, Input, Reply, Sender
+from conversations.registry import default_flows
+from conversations.state import SessionKey
+from core.i18n import Translator, resolve_locale
+from core.identity import AccountRef, ChatRef, Platform
+from core.services import Services
+from core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CAPABILITIES = Capabilities(
+    forms=True,
+    choice_id_max_bytes=100,
+    max_buttons_per_row=5,
+    max_text_length=2000,
+    location_requests=False,
+    private_in_groups=True,  # replies in a server are ephemeral, except the group flow's
+    # Discord has no link into a bot's DMs that carries a payload: say what to type there.
+    share_link_template="/start {payload}",
+)
+INTENTS = discord.Intents(guilds=True, dm_messages=True)
+PUBLIC_FLOWS = frozenset({"group"})
+"""Flows whose replies in a server are for the whole channel; the others are ephemeral."""
+FORM_BUDGET = 2.0
+"""Seconds to read an awaited form before Discord's 3 s are at risk."""
+START_TIMEOUT = 60.0
+STOP_GRACE = 10.0
+DM_CLOSED = 50007
+NO_ACCESS = (50001, 50013, 10003)  # missing access, missing permissions, unknown channel
+
+
+def point_at(api_base_url: str, gateway_url: str) -> None:
+    """Point discord.py at these REST and gateway addresses (a proxy, or a test's fake).
+
+    discord.py keeps both process-wide: the REST base of every route (the webhook routes of
+    interactions included), and the gateway it connects to at first and after an
+    invalidated session. It never asks `/gateway/bot` unless sharded.
+    """
+    discord.http.Route.BASE = api_base_url
+    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+class Component(discord.ui.DynamicItem[Item], template=r"(?s).{1,100}"):
+    """Any button or select menu of ours, found again from its custom_id when pressed, so
+    that components keep working after a restart (the ids say everything)."""
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: Item, match: Any, /
+    ) -> Component:
+        return cls(item)
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        client = interaction.client
+        if isinstance(client, KoomClient):
+            await client.adapter.on_component(interaction, self.item)
+
+
+class KoomClient(discord.Client):
+    """The discord.py client: it hands slash commands, components, modals and DM messages to
+    the adapter."""
+
+    def __init__(self, adapter: DiscordAdapter, flows: Sequence[Flow]) -> None:
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False  # no voice here
+        # Titles and names come from people: they never ping @everyone, a role or a member.
+        super().__init__(intents=INTENTS, allowed_mentions=discord.AllowedMentions.none())
+        self.adapter = adapter
+        self.tree = app_commands.CommandTree(self)
+        for command in build_commands(offered(flows), adapter):
+            self.tree.add_command(command)
+
+    async def setup_hook(self) -> None:
+        self.add_dynamic_items(Component)
+        await self.tree.set_translator(CatalogueTranslator())
+
+    async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
+        if interaction.type is discord.InteractionType.modal_submit:
+            await self.adapter.on_modal(interaction)
+
+    async def on_message(self, message: discord.Message) -> None:
+        if message.guild is None and not message.author.bot:
+            await self.adapter.on_dm(message)
+
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        await self.adapter.on_removed(guild)
+
+
+class DiscordAdapter:
+    """Climat-koom on Discord: `start` connects and syncs the commands, `stop` disconnects
+    once the interactions in progress are answered; `send` posts to a channel or a DM."""
+
+    name = "Discord"
+
+    def __init__(self, services: Services, settings: Settings) -> None:
+        self.services = services
+        self.settings = settings
+        flows = default_flows()
+        self.engine = Engine(services, flows, CAPABILITIES)
+        self.client = KoomClient(self, flows)
+        self._flow_of_command = {command: flow.name for flow in flows for command in flow.commands}
+        self._connection: asyncio.Task[None] | None = None
+        self._busy: set[asyncio.Task[Any]] = set()
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Log in, sync the slash commands, connect to the gateway; return once READY."""
+        token = self.settings.discord_token
+        assert token is not None, "DISCORD_TOKEN is not set"
+        point_at(self.settings.discord_api_base_url, self.settings.discord_gateway_url)
+        try:
+            await self.client.login(token.get_secret_value().strip())
+            await self._sync()
+        except BaseException:
+            await self.client.close()
+            raise
+        ready = asyncio.ensure_future(self.client.wait_for("connect"))
+        connection = asyncio.create_task(self.client.connect(reconnect=True))
+        self._connection = connection
+        done, _ = await asyncio.wait(
+            {ready, connection}, timeout=START_TIMEOUT, return_when=asyncio.FIRST_COMPLETED
+        )
+        if ready not in done:
+            ready.cancel()
+            await self.client.close()
+            error = (await asyncio.gather(connection, return_exceptions=True))[0]
+            if isinstance(error, BaseException):
+                raise error
+            raise TimeoutError(f"no READY from the Discord gateway in {START_TIMEOUT:.0f} s")
+        log.info("Discord: connected as %s", self.client.user)
+
+    async def _sync(self) -> None:
+        """Replace the bot's slash commands: in DISCORD_GUILD_ID only, else everywhere."""
+        guild_id = self.settings.discord_guild_id
+        guild = discord.Object(guild_id) if guild_id else None
+        if guild is not None:
+            self.client.tree.copy_global_to(guild=guild)
+        synced = await self.client.tree.sync(guild=guild)
+        log.info("Discord: %d slash commands synced %s", len(synced), guild_id or "globally")
+
+    async def stop(self) -> None:
+        """Let the interactions in progress finish (a while), then disconnect."""
+        try:
+            async with asyncio.timeout(STOP_GRACE):
+                await self.idle()
+        except TimeoutError:
+            log.warning("Discord: stopping with %d interactions unanswered", len(self._busy))
+        await self.client.close()
+        if self._connection is not None:
+            try:
+                await self._connection
+            except Exception:
+                log.exception("Discord: the gateway connection ended with an error")
+
+    async def idle(self) -> None:
+        """Wait until no interaction or DM is being handled."""
+        while self._busy:
+            await asyncio.wait(set(self._busy))
+
+    def _track(self) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._busy.add(task)
+        task.add_done_callback(self._busy.discard)
+
+    # --- interactions ---------------------------------------------------------------------
+
+    async def command(self, interaction: discord.Interaction[Any], name: str, args: str) -> None:
+        """A slash command: the flow command `name` with its option as arguments."""
+        public = self._flow_of_command.get(name) in PUBLIC_FLOWS
+        await self._answer(interaction, Command(name, args.strip()), public=public)
+
+    async def autocomplete(
+        self, interaction: discord.Interaction[Any], typed: str
+    ) -> list[app_commands.Choice[str]]:
+        """Open challenges whose title or short name contains what was typed (25 at most).
+
+        The choices are the answer to the interaction, so they are given up on (none offered)
+        rather than late.
+        """
+        try:
+            found = await asyncio.wait_for(self.services.challenges.list_open(0, 100), 2.0)
+        except Exception:
+            log.exception("Discord: no challenges to autocomplete")
+            return []
+        needle = typed.strip().casefold()
+        return [
+            app_commands.Choice(name=clip(c.title, 100), value=c.slug)
+            for c in found
+            if needle in c.title.casefold() or needle in c.slug
+        ][:25]
+
+    async def on_component(self, interaction: discord.Interaction[Any], item: Item) -> None:
+        """A button or select menu of ours: the adapter's own open a modal, the others are
+        the choices they carry."""
+        custom_id = getattr(item, "custom_id", "")
+        if isinstance(item, discord.ui.Button) and custom_id == ANSWER:
+            await self._open_answer(interaction, item.label or "")
+        elif isinstance(item, discord.ui.Button) and custom_id == FORM:
+            await self._open_form(interaction)
+        else:
+            choice = component_input(interaction.data or {})
+            public = choice.choice_id.partition(":")[0] in PUBLIC_FLOWS
+            await self._answer(interaction, choice, public=public, pressed=True)
+
+    async def on_modal(self, interaction: discord.Interaction[Any]) -> None:
+        """A submitted modal: text, or a form, for the step that asked for it."""
+        await self._answer(interaction, modal_input(interaction.data or {}), public=False)
+
+    async def _answer(
+        self,
+        interaction: discord.Interaction[Any],
+        value: Input,
+        *,
+        public: bool,
+        pressed: bool = False,
+    ) -> None:
+        """Acknowledge at once, run the engine, then answer with follow-ups (and an edit)."""
+        self._track()
+        in_guild = interaction.guild_id is not None
+        ephemeral = in_guild and not public
+        envelope = Envelope(sender_of(interaction), chat_of(interaction), value)
+        try:
+            if pressed:
+                await interaction.response.defer()
+            else:
+                await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+        except discord.HTTPException as error:
+            # 40060: another instance of the bot took it; 10062: it came too late.
+            log.warning("Discord: interaction %s not acknowledged: %s", interaction.id, error)
+            return
+        try:
+            replies = await self.engine.handle(envelope)
+            if isinstance(value, Command) and value.name == "start" and not in_guild:
+                await self.services.members.set_reachable(envelope.sender.account, True)
+            message = interaction.message
+            editable = not in_guild or public or (message is not None and message.flags.ephemeral)
+            await self._deliver(interaction, replies, envelope.sender, ephemeral, pressed, editable)
+        except Exception:
+            log.exception("Discord: interaction %s failed", interaction.id)
+            await self._apologise(interaction, envelope.sender)
+
+    async def _deliver(
+        self,
+        interaction: discord.Interaction[Any],
+        replies: Sequence[Reply],
+        sender: Sender,
+        ephemeral: bool,
+        pressed: bool,
+        editable: bool,
+    ) -> None:
+        """Send the rendered replies as follow-ups; the first may replace the pressed message.
+
+        After "thinking", the first follow-up takes the place of the thinking message, which
+        goes away when there is nothing to say.
+        """
+        out = render(replies, await self._words(sender, replies), Component)
+        if not out and not pressed:
+            await interaction.delete_original_response()
+        for index, outgoing in enumerate(out):
+            if index == 0 and outgoing.replaces and pressed and editable:
+                await interaction.edit_original_response(**outgoing.edit_kwargs())
+            else:
+                await interaction.followup.send(**outgoing.send_kwargs(), ephemeral=ephemeral)
+
+    async def _open_answer(self, interaction: discord.Interaction[Any], label: str) -> None:
+        """The modal to answer a request for text, at once (the prompt is the message's)."""
+        self._track()
+        prompt = interaction.message.content if interaction.message is not None else ""
+        try:
+            await interaction.response.send_modal(answer_modal(label, prompt))
+        except discord.HTTPException:
+            log.exception("Discord: no modal for interaction %s", interaction.id)
+
+    async def _open_form(self, interaction: discord.Interaction[Any]) -> None:
+        """The modal of the form the conversation awaits; a short note when there is none,
+        or when reading it would outlast Discord's 3 s."""
+        self._track()
+        sender = sender_of(interaction)
+        key = SessionKey(
+            Platform.DISCORD.value, chat_of(interaction).chat_id, str(interaction.user.id)
+        )
+        t = self._client_words(sender)
+        try:
+            state = await asyncio.wait_for(self.engine.store.load(key), FORM_BUDGET)
+        except TimeoutError:
+            await interaction.response.send_message(t("discord.busy"), ephemeral=True)
+            return
+        try:
+            if state.form is None:
+                await interaction.response.send_message(t("engine.stale_choice"), ephemeral=True)
+            else:
+                await interaction.response.send_modal(
+                    form_modal(state.form.title, state.form.fields)
+                )
+        except discord.HTTPException:
+            log.exception("Discord: no form for interaction %s", interaction.id)
+
+    async def _apologise(self, interaction: discord.Interaction[Any], sender: Sender) -> None:
+        """A short translated apology, as an answer or a follow-up; never raises."""
+        text = self._client_words(sender)("engine.internal_error")
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(text, ephemeral=True)
+            else:
+                await interaction.response.send_message(text, ephemeral=True)
+        except discord.HTTPException:
+            log.exception("Discord: could not apologise for interaction %s", interaction.id)
+
+    # --- DMs ------------------------------------------------------------------------------
+
+    async def on_dm(self, message: discord.Message) -> None:
+        """A message typed in the bot's DMs: text for the step awaiting it, or a command."""
+        value = typed_input(message.content)
+        if value is None:
+            return
+        self._track()
+        account = account_of(message.author)
+        sender = Sender(account, message.author.display_name)
+        envelope = Envelope(sender, ChatRef(Platform.DISCORD, account.external_id), value)
+        try:
+            replies = await self.engine.handle(envelope)
+            await self.services.members.set_reachable(account, True)
+            for outgoing in render(replies, await self._words(sender, replies), Component):
+                await message.channel.send(**outgoing.send_kwargs())
+        except Exception:
+            log.exception("Discord: DM message %s failed", message.id)
+            try:
+                await message.channel.send(self._client_words(sender)("engine.internal_error"))
+            except discord.HTTPException:
+                log.exception("Discord: could not apologise in DM %s", message.channel.id)
+
+    async def on_removed(self, guild: discord.Guild) -> None:
+        """The bot left a server (or was removed): its channels can no longer be posted to."""
+        self._track()
+        for channel in [*guild.channels, *guild.threads]:
+            chat = ChatRef(Platform.DISCORD, str(channel.id), is_group=True)
+            await self.services.groups.set_reachable(chat, False)
+
+    # --- sending first --------------------------------------------------------------------
+
+    async def send(self, chat: ChatRef, replies: Sequence[Reply]) -> bool:
+        """Post `replies` in a channel (a group chat) or a member's DMs; False when Discord
+        refuses for good: the member's DMs are closed (code 50007) or the channel is out of
+        reach, which is recorded so that nobody retries. Rate limits are waited out."""
+        try:
+            if chat.is_group:
+                channel: discord.abc.Messageable = self.client.get_partial_messageable(
+                    int(chat.chat_id)
+                )
+            else:
+                channel = await self.client.create_dm(discord.Object(int(chat.chat_id)))
+            t = Translator(self.settings.default_locale)
+            if not chat.is_group:
+                t = await self._words(
+                    Sender(AccountRef(Platform.DISCORD, chat.chat_id), ""), replies
+                )
+            for outgoing in render(replies, t, Component):
+                await channel.send(**outgoing.send_kwargs())
+        except discord.HTTPException as error:
+            if not chat.is_group and error.code == DM_CLOSED:
+                await self.services.members.set_reachable(
+                    AccountRef(Platform.DISCORD, chat.chat_id), False
+                )
+                return False
+            if chat.is_group and error.code in NO_ACCESS:
+                await self.services.groups.set_reachable(chat, False)
+                return False
+            raise
+        return True
+
+    # --- words ----------------------------------------------------------------------------
+
+    async def _words(self, sender: Sender, replies: Sequence[Reply]) -> Translator:
+        """The adapter's own words in the language the engine spoke (read only when needed)."""
+        if not needs_words(replies):
+            return self._client_words(sender)
+        member = await self.services.members.find(sender.account)
+        chosen = None if member is None else member.language
+        return Translator(
+            resolve_locale(chosen, sender.language_code, self.settings.default_locale)
+        )
+
+    def _client_words(self, sender: Sender) -> Translator:
+        """Words in the language of the member's Discord client (no database needed)."""
+        return Translator(resolve_locale(None, sender.language_code, self.settings.default_locale))
