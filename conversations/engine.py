@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import assert_never
 
 from conversations.flow import ENGINE_FLOW, Flow, Turn
@@ -122,7 +122,7 @@ class Engine:
         value = envelope.input
         if _longest_text(value) > MAX_INPUT_LENGTH:
             return [Message(t("error.text_too_long", limit=MAX_INPUT_LENGTH))]
-        if isinstance(value, ChoiceInput) and value.choice_id not in state.offered:
+        if isinstance(value, ChoiceInput) and not await self._was_offered(envelope, state):
             return [Message(t("engine.stale_choice"))]
         sender = envelope.sender
         if member is None:
@@ -146,7 +146,25 @@ class Engine:
             outcome = _outcome(turn, state)
             if outcome.active or _differs(outcome, loaded):
                 await self.store.save(key, outcome, at=now)
+            if envelope.chat.is_group and outcome.offered != loaded.offered:
+                await self._share_offered(envelope, turn, now)
         return turn.replies
+
+    async def _was_offered(self, envelope: Envelope, state: ConversationState) -> bool:
+        """A choice counts when it was shown to this person here or, in a group, where
+        everyone sees the buttons, to anyone in the chat (flows check who may use it)."""
+        choice_id = envelope.input.choice_id if isinstance(envelope.input, ChoiceInput) else ""
+        if choice_id in state.offered:
+            return True
+        if not envelope.chat.is_group:
+            return False
+        return choice_id in (await self.store.load(SessionKey.of_chat(envelope))).offered
+
+    async def _share_offered(self, envelope: Envelope, turn: Turn, now: datetime) -> None:
+        """Remember the choices shown in a group for the whole chat."""
+        key = SessionKey.of_chat(envelope)
+        shared = await self.store.load(key)
+        await self.store.save(key, _outcome(turn, shared, keep_flow=False), at=now)
 
     async def _dispatch(
         self, turn: Turn, state: ConversationState, value: Input, expired: bool
@@ -314,13 +332,16 @@ def _longest_text(value: Input) -> int:
     return 0
 
 
-def _outcome(turn: Turn, state: ConversationState) -> ConversationState:
+def _outcome(turn: Turn, state: ConversationState, keep_flow: bool = True) -> ConversationState:
     """The state a turn leaves: the choices it showed join the offered ones, newest last.
 
-    A flow that awaits nothing and remembers nothing leaves no flow behind.
+    A flow that awaits nothing and remembers nothing leaves no flow behind; without
+    `keep_flow` only the offered choices are kept (a group's shared buttons).
     """
     shown = list(dict.fromkeys(c.id for c in _choices(turn.replies) if c.url is None))
     kept = [choice_id for choice_id in state.offered if choice_id not in set(shown)]
+    if not keep_flow:
+        return ConversationState(offered=tuple((kept + shown)[-MAX_OFFERED:]))
     idle = turn.ended or (turn.step is None and not turn.data and turn.form is None)
     return ConversationState(
         flow=None if idle else turn.flow_name,

@@ -35,6 +35,11 @@ class SessionKey:
             envelope.sender.account.external_id,
         )
 
+    @classmethod
+    def of_chat(cls, envelope: Envelope) -> SessionKey:
+        """The whole chat's shared record (the buttons everyone in a group sees)."""
+        return cls(envelope.chat.platform.value, envelope.chat.chat_id, "")
+
 
 @dataclass(frozen=True, slots=True)
 class PendingForm:

@@ -131,3 +131,27 @@ async def test_personal_flows_run_where_replies_are_private(services: Services) 
     await bob.command(f"/pledge {challenge.slug}")
     assert Translator("en")("engine.private_only") not in bob.last_texts()
     assert challenge.action in "\n".join(bob.last_texts())
+
+
+async def test_buttons_in_a_group_serve_every_admin_and_no_one_elsewhere(
+    services: Services,
+) -> None:
+    t = Translator("fr")
+    challenge = await open_challenge(services)
+    chat = ChatHarness(services, capabilities=TELEGRAM)
+    ana = chat.person("telegram:1", chat=GROUP, admin=True)
+    cyril = chat.person("telegram:3", chat=GROUP, admin=True)
+    bob = chat.person("telegram:2", chat=GROUP)
+    elsewhere = chat.person(
+        "telegram:3", chat=ChatRef(Platform.TELEGRAM, "-999", is_group=True), admin=True
+    )
+
+    await ana.command("/follow")
+    shown = choices(ana.last_replies())[0].id
+    await bob.press_id(shown)  # everyone sees it, but Bob is no admin
+    assert bob.last_texts() == [t("group.admin_only")]
+    await elsewhere.press_id(shown)  # never shown in that other group
+    assert elsewhere.last_texts() == [t("engine.stale_choice")]
+    assert await services.groups.followers(challenge.id) == []
+    await cyril.press_id(shown)  # another admin uses Ana's list
+    assert cyril.last_texts() == [t("group.followed", title=challenge.title)]
