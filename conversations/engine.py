@@ -8,10 +8,8 @@ a refusal (KoomError) or a crash leaves the state as it was.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import assert_never
 
@@ -42,6 +40,7 @@ from conversations.state import (
 )
 from core.errors import KoomError
 from core.i18n import Translator, resolve_locale
+from core.keyed_locks import KeyedLocks
 from core.models import Member
 from core.services import Services
 
@@ -83,7 +82,7 @@ class Engine:
                 if command in self._commands or command == CANCEL:
                     raise ValueError(f"command /{command} is claimed twice")
                 self._commands[command] = flow
-        self._locks = _SessionLocks()
+        self._locks: KeyedLocks[SessionKey] = KeyedLocks()
 
     async def handle(self, envelope: Envelope) -> list[Reply]:
         """Run one input through its session and return the replies, fitted to the platform.
@@ -417,27 +416,3 @@ def split_text(text: str, limit: int) -> list[str]:
     if current is not None:
         parts.append(current)
     return [part.strip("\n") for part in parts if part.strip()] or [text[:limit]]
-
-
-class _SessionLocks:
-    """One lock per session, dropped once nobody holds it or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[SessionKey, tuple[asyncio.Lock, int]] = {}
-
-    def __len__(self) -> int:
-        return len(self._locks)
-
-    @asynccontextmanager
-    async def hold(self, key: SessionKey) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)

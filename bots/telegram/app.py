@@ -11,8 +11,8 @@ import asyncio
 import hmac
 import logging
 import unicodedata
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
-from contextlib import asynccontextmanager, suppress
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from contextlib import suppress
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -64,6 +64,7 @@ from conversations.registry import default_flows
 from core.errors import NotFound
 from core.i18n import SUPPORTED_LOCALES, Translator, resolve_locale
 from core.identity import ChatRef, Platform
+from core.keyed_locks import KeyedLocks
 from core.models import Challenge, Member
 from core.services import Services
 from core.services.progress import progress_of
@@ -135,29 +136,16 @@ class PerPersonOrder(BaseUpdateProcessor):
     def __init__(self, running: int) -> None:
         super().__init__(UNBOUNDED)
         self._running = asyncio.Semaphore(running)
-        self._locks: dict[int, tuple[asyncio.Lock, int]] = {}
+        self._order: KeyedLocks[int] = KeyedLocks()
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = _order_key(update)
-        async with self._hold(key), self._running:
-            await coroutine
-
-    @asynccontextmanager
-    async def _hold(self, key: int | None) -> AsyncIterator[None]:
         if key is None:
-            yield
+            async with self._running:
+                await coroutine
             return
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
+        async with self._order.hold(key), self._running:
+            await coroutine
 
     async def initialize(self) -> None:
         """Nothing to set up."""
