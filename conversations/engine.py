@@ -136,7 +136,7 @@ class Engine:
             sender=sender,
             chat=envelope.chat,
             locale=t.locale,
-            is_organiser=await self._is_organiser(sender, member),
+            organiser_check=lambda: self._is_organiser(sender, member),
             capabilities=self.capabilities,
             flow_name=state.flow,
             data=dict(state.data),
@@ -183,7 +183,7 @@ class Engine:
                 if flow is None:
                     turn.say("engine.unknown_command", command=name)
                     return False
-                if not _enter(turn, flow, keep_data=False):
+                if not await _enter(turn, flow, keep_data=False):
                     return False
                 await flow.on_command(turn, name.lower(), args)
                 return True
@@ -200,7 +200,7 @@ class Engine:
                     turn.say("engine.not_understood")
                 return False
             case TextInput() | LocationInput() | FormInput():
-                if not _enter(turn, awaiting, keep_data=True):
+                if not await _enter(turn, awaiting, keep_data=True):
                     return False
                 return await self._answer(turn, awaiting, state, value)
         assert_never(value)
@@ -214,7 +214,7 @@ class Engine:
         if flow is None:  # a flow that no longer exists offered it
             turn.say("engine.stale_choice")
             return False
-        if not _enter(turn, flow, keep_data=flow.name == state.flow):
+        if not await _enter(turn, flow, keep_data=flow.name == state.flow):
             return False
         await flow.on_choice(turn, action, args)
         return True
@@ -265,7 +265,7 @@ class Engine:
         ):
             turn.say("engine.stale_choice")
             return False
-        if not _enter(turn, flow, keep_data=True):
+        if not await _enter(turn, flow, keep_data=True):
             return False
         await _next_field(turn, flow, state.step, form.with_value(""))
         return True
@@ -279,9 +279,9 @@ class Engine:
         return any(self.settings.is_organiser(account) for account in accounts)
 
 
-def _enter(turn: Turn, flow: Flow, *, keep_data: bool) -> bool:
+async def _enter(turn: Turn, flow: Flow, *, keep_data: bool) -> bool:
     """Switch the turn to `flow`; False, with a refusal, when the person may not use it."""
-    if flow.organiser_only and not turn.is_organiser:
+    if flow.organiser_only and not await turn.is_organiser():
         turn.say("error.not_organiser")
         return False
     if flow.private_only and turn.chat.is_group and not turn.capabilities.private_in_groups:

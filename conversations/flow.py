@@ -3,7 +3,7 @@ through the turn; the engine persists what the turn leaves behind."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, ClassVar
 
 from conversations.ids import pack
@@ -54,7 +54,7 @@ class Turn:
         sender: Sender,
         chat: ChatRef,
         locale: str,
-        is_organiser: bool,
+        organiser_check: Callable[[], Awaitable[bool]],
         capabilities: Capabilities,
         flow_name: str | None,
         data: dict[str, Any],
@@ -65,7 +65,8 @@ class Turn:
         self.member = member
         self.sender = sender
         self.chat = chat
-        self.is_organiser = is_organiser
+        self._organiser_check = organiser_check
+        self._organiser: bool | None = None
         self.capabilities = capabilities
         self.flow_name = flow_name
         self.data = data
@@ -75,6 +76,12 @@ class Turn:
         self.ended = False
         self.forgotten = False
         self.set_locale(locale)
+
+    async def is_organiser(self) -> bool:
+        """Whether the person may use the organiser flows (asked once, only when needed)."""
+        if self._organiser is None:
+            self._organiser = await self._organiser_check()
+        return self._organiser
 
     # --- speaking ---------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ class StartFlow(Flow):
 
     async def on_command(self, turn: Turn, command: str, args: str) -> None:
         if command == "help":
-            _help(turn)
+            await _help(turn)
         elif command == "language":
             self._ask_language(turn, "start.language_prompt")
         elif turn.chat.is_group:
@@ -34,7 +34,7 @@ class StartFlow(Flow):
 
     async def on_choice(self, turn: Turn, action: str, args: list[str]) -> None:
         if action == "help":
-            _help(turn)
+            await _help(turn)
         elif action == "lang" and args and args[0] in SUPPORTED_LOCALES:
             member = await turn.services.members.update(turn.member.id, language=args[0])
             turn.set_member(member)
@@ -86,8 +86,8 @@ class StartFlow(Flow):
         turn.send(text, [[browse, help_]])
 
 
-def _help(turn: Turn) -> None:
+async def _help(turn: Turn) -> None:
     """The commands, with the organiser's own for organisers."""
     turn.say("start.help")
-    if turn.is_organiser:
+    if await turn.is_organiser():
         turn.say("start.help_organiser")
