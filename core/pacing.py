@@ -1,0 +1,156 @@
+"""When may the delivery worker send the next message? Sliding-window pacing, no database.
+
+The worker calls `Pacer.reserve` just before each send and sleeps for the answer (reserving a
+whole batch ahead also works, but costs time in proportion to how far ahead). Every limit is
+exact: no window of length `per` ever holds more than `count` reserved sends, overall and per
+chat. Bulk sends (reminders, announcements, broadcasts) may use only `BULK_SHARE` of the overall
+rate, so a reply to someone talking to the bot always finds room in the overall limit: while bulk
+traffic alone fills the windows, an interactive send waits for nothing but its own chat's limit.
+"""
+
+from __future__ import annotations
+
+import heapq
+from bisect import bisect_left, bisect_right, insort
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from core.clock import Clock
+
+BULK_SHARE = 0.8
+"""The largest share of the overall rate that bulk sends may take, together."""
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most `count` sends in any window of length `per`."""
+
+    count: int
+    per: timedelta
+
+
+@dataclass(frozen=True)
+class Limits:
+    """A platform's limits: for the whole bot, per private chat and per group."""
+
+    overall: Limit
+    private_chat: Limit
+    group: Limit
+
+
+TELEGRAM_LIMITS = Limits(
+    overall=Limit(30, timedelta(seconds=1)),
+    private_chat=Limit(1, timedelta(seconds=1)),
+    group=Limit(20, timedelta(minutes=1)),
+)
+# Discord publishes only the global 50 requests/s; the per-channel values are conservative
+# defaults. The worker must still honour Discord's own bucket headers and retry_after (through
+# `Pacer.penalise`), since the real per-route buckets are only known from the responses.
+DISCORD_LIMITS = Limits(
+    overall=Limit(50, timedelta(seconds=1)),
+    private_chat=Limit(5, timedelta(seconds=5)),
+    group=Limit(5, timedelta(seconds=5)),
+)
+
+
+class _Window:
+    """The reserved send times under one limit, sorted; those older than `per` are dropped."""
+
+    def __init__(self, limit: Limit) -> None:
+        self.limit = limit
+        self.times: list[datetime] = []
+
+    def forget(self, now: datetime) -> None:
+        """Drop the times that no window containing `now` or later can hold."""
+        del self.times[: bisect_right(self.times, now - self.limit.per)]
+
+    def earliest(self, t: datetime) -> datetime:
+        """The first moment from `t` on that one more send fits in every window.
+
+        A send at `t` is refused exactly when some run of `count` consecutive reserved times
+        spans less than `per` and, with `t`, still would: `last - per < t < first + per`.
+        Both bounds grow with the run, so the runs starting before `t` are checked from the
+        latest back, and `t` jumps past the end of the latest one that refuses it.
+        """
+        count, per, times = self.limit.count, self.limit.per, self.times
+        while True:
+            run = bisect_left(times, t + per) - count  # the latest run whose last time < t + per
+            while run >= 0 and times[run] + per > t:
+                if times[run + count - 1] - times[run] < per:
+                    break
+                run -= 1
+            else:
+                return t
+            t = times[run] + per
+
+    def add(self, t: datetime) -> None:
+        insort(self.times, t)
+
+
+class Pacer:
+    """Reserves send times for one platform's bot under its `Limits`."""
+
+    def __init__(self, limits: Limits, clock: Clock) -> None:
+        self._limits = limits
+        self._clock = clock
+        self._overall = _Window(limits.overall)
+        bulk_count = max(1, int(limits.overall.count * BULK_SHARE))
+        self._bulk = _Window(Limit(bulk_count, limits.overall.per))
+        self._chats: dict[str, _Window] = {}
+        self._chat_blocks: dict[str, datetime] = {}
+        self._blocked_until = clock.now()
+        self._expiries: list[tuple[datetime, str]] = []  # (when a chat may become idle, chat)
+
+    def __len__(self) -> int:
+        """How many chats are remembered (those with a reservation or penalty still running)."""
+        return len(self._chats.keys() | self._chat_blocks.keys())
+
+    def reserve(self, chat_key: str, *, group: bool, bulk: bool) -> timedelta:
+        """How long to wait before sending to `chat_key`; the send is counted at that moment."""
+        now = self._clock.now()
+        self._forget(now)
+        chat = self._chats.get(chat_key)
+        if chat is None:
+            chat = self._chats[chat_key] = _Window(
+                self._limits.group if group else self._limits.private_chat
+            )
+        windows = [self._overall, chat, self._bulk] if bulk else [self._overall, chat]
+        t = max(now, self._blocked_until, self._chat_blocks.get(chat_key, now))
+        while True:
+            later = t
+            for window in windows:
+                later = window.earliest(later)
+            if later == t:
+                break
+            t = later
+        for window in windows:
+            window.add(t)
+        heapq.heappush(self._expiries, (t + chat.limit.per, chat_key))
+        return t - now
+
+    def penalise(self, chat_key: str | None, retry_after: timedelta) -> None:
+        """After a 429: nothing to `chat_key` (None: to anyone) before now + `retry_after`.
+
+        Only later reservations wait; the worker should therefore reserve just before each send.
+        """
+        until = self._clock.now() + retry_after
+        if chat_key is None:
+            self._blocked_until = max(self._blocked_until, until)
+            return
+        self._chat_blocks[chat_key] = max(self._chat_blocks.get(chat_key, until), until)
+        heapq.heappush(self._expiries, (until, chat_key))
+
+    def _forget(self, now: datetime) -> None:
+        """Drop times that no longer count, and the chats left with neither times nor penalty."""
+        self._overall.forget(now)
+        self._bulk.forget(now)
+        while self._expiries and self._expiries[0][0] <= now:
+            _, chat_key = heapq.heappop(self._expiries)
+            chat = self._chats.get(chat_key)
+            if chat is not None:
+                chat.forget(now)
+                if chat.times:
+                    continue
+            if self._chat_blocks.get(chat_key, now) <= now:
+                self._chats.pop(chat_key, None)
+                self._chat_blocks.pop(chat_key, None)
