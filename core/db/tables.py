@@ -171,6 +171,34 @@ outbox = Table(
     Column("payload", JSON, nullable=False),
     Column("dedupe_key", String(120), nullable=False, unique=True),
     Column("created_at", UTCDateTime, nullable=False),
+    # Set once the event has its delivery rows, in the transaction that wrote them.
+    Column("fanned_out_at", UTCDateTime),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("event_id", ForeignKey("outbox.id", ondelete="CASCADE")),
+    Column("platform", String(16), nullable=False),
+    Column("chat_id", String(64), nullable=False),
+    Column("is_group", Boolean, nullable=False, server_default="0"),
+    Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), index=True),
+    Column("group_id", ForeignKey("groups.id", ondelete="CASCADE")),
+    Column("locale", String(10), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("challenge_id", ForeignKey("challenges.id", ondelete="CASCADE")),
+    Column("payload", JSON, nullable=False),
+    Column("dedupe_key", String(160), nullable=False, unique=True),
+    # 0 for messages someone is waiting for; higher numbers are bulk, sent after.
+    Column("priority", Integer, nullable=False, server_default="10"),
+    Column("status", String(10), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("not_before", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime),
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_deliveries_status_not_before", "status", "not_before"),
 )
 
 groups = Table(

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.clock import Clock
 from core.db.database import Database
-from core.db.tables import accounts, checkins, link_codes, members, pledges
+from core.db.tables import accounts, checkins, deliveries, link_codes, members, pledges
 from core.errors import Invalid, NotFound
 from core.identity import AccountRef
 from core.models import Location, Member, ReminderPreference
@@ -104,7 +104,7 @@ class MemberService:
 
     async def update(self, member_id: int, **changes: object) -> Member:
         """Change profile fields: language, timezone, reminder, reminder_hour, news_opt_out,
-        display_name."""
+        display_name. Opting out of news cancels the member's queued deliveries at once."""
         allowed = {
             "language",
             "timezone",
@@ -131,6 +131,12 @@ class MemberService:
                 raise Invalid("error.bad_timezone", timezone=changes["timezone"]) from exc
         async with self.db.write() as conn:
             await conn.execute(update(members).where(members.c.id == member_id).values(**changes))
+            if changes.get("news_opt_out"):
+                await conn.execute(
+                    update(deliveries)
+                    .where(deliveries.c.member_id == member_id, deliveries.c.status == "pending")
+                    .values(status="cancelled")
+                )
             row = (await conn.execute(select(members).where(members.c.id == member_id))).one()
         return member_from_row(row)
 

@@ -14,6 +14,7 @@ from core.db.tables import (
     challenges,
     checkins,
     conversations,
+    deliveries,
     link_codes,
     members,
     pledges,
@@ -110,6 +111,7 @@ class PrivacyService:
                     )
                 )
             await conn.execute(delete(accounts).where(accounts.c.member_id == member_id))
+            await conn.execute(delete(deliveries).where(deliveries.c.member_id == member_id))
             await conn.execute(delete(link_codes).where(link_codes.c.member_id == member_id))
             await conn.execute(
                 update(pledges).where(pledges.c.referrer_id == member_id).values(referrer_id=None)

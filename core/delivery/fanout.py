@@ -1,0 +1,149 @@
+"""Outbox events -> one delivery row per recipient, exactly once per event and chat.
+
+Each event is claimed and fanned out in one transaction: the rows are written and the event
+marked together, and the unique dedupe key `event:platform:chat` keeps a rerun (after a crash,
+or a concurrent fan-out) from writing any row twice.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core.db.tables import accounts, deliveries, group_follows, groups, members, outbox, pledges
+from core.db.upsert import insert_for
+from core.identity import Platform
+
+if TYPE_CHECKING:
+    from core.services import Services
+
+BATCH = 50
+"""Events fanned out per call."""
+ANNOUNCEMENT_PRIORITY = 10
+"""Announcements are bulk: replies to people talking to the bot go first."""
+PUSH_PLATFORMS = (Platform.TELEGRAM.value, Platform.DISCORD.value)
+"""Platforms where the bot can speak first (the console only answers)."""
+_CHUNK = 500  # rows per INSERT, well under SQLite's bound-parameter limit
+
+
+async def fan_out(services: Services) -> int:
+    """Fan out the oldest events not fanned out yet (a bounded batch); the rows written."""
+    async with services.db.read() as conn:
+        event_ids = (
+            await conn.execute(
+                select(outbox.c.id)
+                .where(outbox.c.fanned_out_at.is_(None))
+                .order_by(outbox.c.id)
+                .limit(BATCH)
+            )
+        ).scalars()
+        pending = list(event_ids)
+    written = 0
+    for event_id in pending:
+        async with services.db.write() as conn:
+            written += await _fan_out_event(services, conn, event_id)
+    return written
+
+
+async def _fan_out_event(services: Services, conn: AsyncConnection, event_id: int) -> int:
+    now = services.clock.now()
+    # Claim the event: under a concurrent fan-out only one transaction gets the row back.
+    event = (
+        await conn.execute(
+            update(outbox)
+            .where(outbox.c.id == event_id, outbox.c.fanned_out_at.is_(None))
+            .values(fanned_out_at=now)
+            .returning(outbox.c.id, outbox.c.kind, outbox.c.challenge_id, outbox.c.payload)
+        )
+    ).first()
+    if event is None:
+        return 0
+    default = services.settings.default_locale
+    rows: dict[str, dict[str, Any]] = {}
+
+    def add(platform: str, chat_id: str, locale: str | None, **who: object) -> None:
+        key = f"{event.id}:{platform}:{chat_id}"
+        rows.setdefault(
+            key,
+            {
+                "event_id": event.id,
+                "platform": platform,
+                "chat_id": chat_id,
+                "locale": locale or default,
+                "kind": event.kind,
+                "challenge_id": event.challenge_id,
+                "payload": event.payload,
+                "dedupe_key": key,
+                "priority": ANNOUNCEMENT_PRIORITY,
+                "status": "pending",
+                "attempts": 0,
+                "not_before": now,
+                "created_at": now,
+                "is_group": False,
+                "member_id": None,
+                "group_id": None,
+                **who,
+            },
+        )
+
+    for group in await conn.execute(
+        select(groups.c.id, groups.c.platform, groups.c.chat_id, groups.c.language)
+        .join(group_follows, group_follows.c.group_id == groups.c.id)
+        .where(
+            group_follows.c.challenge_id == event.challenge_id,
+            groups.c.unreachable_at.is_(None),
+            groups.c.platform.in_(PUSH_PLATFORMS),
+        )
+        .order_by(groups.c.id)
+    ):
+        add(group.platform, group.chat_id, group.language, is_group=True, group_id=group.id)
+
+    reached: set[int] = set()
+    for pledger in await conn.execute(
+        select(members.c.id, members.c.language, accounts.c.platform, accounts.c.external_id)
+        .join(pledges, pledges.c.member_id == members.c.id)
+        .join(accounts, accounts.c.member_id == members.c.id)
+        .where(
+            pledges.c.challenge_id == event.challenge_id,
+            pledges.c.withdrawn_at.is_(None),
+            members.c.news_opt_out.is_(False),
+            members.c.erased_at.is_(None),
+            accounts.c.unreachable_at.is_(None),
+            accounts.c.platform.in_(PUSH_PLATFORMS),
+        )
+        .order_by(members.c.id, accounts.c.id)
+    ):
+        if pledger.id not in reached:  # the member's first reachable account only
+            reached.add(pledger.id)
+            add(pledger.platform, pledger.external_id, pledger.language, member_id=pledger.id)
+
+    # Organisers hear every announcement as organisers, whatever their news setting.
+    for organiser in services.settings.organisers:
+        if organiser.platform.value not in PUSH_PLATFORMS:
+            continue
+        known = (
+            await conn.execute(
+                select(accounts.c.unreachable_at, members.c.language)
+                .join(members, members.c.id == accounts.c.member_id)
+                .where(
+                    accounts.c.platform == organiser.platform.value,
+                    accounts.c.external_id == organiser.external_id,
+                )
+            )
+        ).first()
+        if known is not None and known.unreachable_at is not None:
+            continue
+        add(organiser.platform.value, organiser.external_id, known.language if known else None)
+
+    values = list(rows.values())
+    written = 0
+    for start in range(0, len(values), _CHUNK):
+        result = await conn.execute(
+            insert_for(conn, deliveries)
+            .values(values[start : start + _CHUNK])
+            .on_conflict_do_nothing()
+        )
+        written += max(result.rowcount, 0)
+    return written

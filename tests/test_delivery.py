@@ -1,0 +1,215 @@
+"""Fan-out of outbox events into delivery rows, and the worker that sends them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from core.clock import FakeClock
+from core.db.tables import accounts, deliveries, groups
+from core.delivery.fanout import fan_out
+from core.delivery.protocol import DeliveryResult, Notice, Outcome
+from core.delivery.worker import DeliveryWorker
+from core.identity import ChatRef, Platform
+from core.models import Challenge, Member
+from core.services import Services
+from tests.factories import member, open_challenge
+
+
+@dataclass
+class FakeDeliverer:
+    """Records every call; answers from `script` (by chat id), else SENT."""
+
+    platform: Platform
+    calls: list[tuple[ChatRef, list[Notice]]] = field(default_factory=list)
+    script: dict[str, list[DeliveryResult | Exception]] = field(default_factory=dict)
+
+    async def deliver(self, chat: ChatRef, notices: list[Notice]) -> DeliveryResult:
+        self.calls.append((chat, notices))
+        queued = self.script.get(chat.chat_id)
+        if queued:
+            answer = queued.pop(0)
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+        return DeliveryResult(Outcome.SENT)
+
+    def chats(self) -> Counter[str]:
+        return Counter(chat.chat_id for chat, _ in self.calls)
+
+
+@dataclass
+class World:
+    challenge: Challenge
+    alice: Member  # telegram
+    bob: Member  # discord
+    carol: Member  # telegram, opted out of news
+    telegram: FakeDeliverer
+    discord: FakeDeliverer
+    worker: DeliveryWorker
+
+
+async def world(services: Services) -> World:
+    """A challenge followed by a Telegram group and a Discord channel; the second pledge
+    reaches 25 % and unlocks the tier."""
+    challenge = await open_challenge(services, goal=8, tiers=((2, "Acme", "gives 1 000 €"),))
+    for chat in (
+        ChatRef(Platform.TELEGRAM, "-100", is_group=True),
+        ChatRef(Platform.DISCORD, "555", is_group=True),
+    ):
+        group = await services.groups.register(chat, "Club")
+        await services.groups.follow(group.id, challenge.id)
+    alice = await member(services, "1", "telegram")
+    bob = await member(services, "2", "discord")
+    carol = await member(services, "3", "telegram")
+    await services.members.update(bob.id, language="en")
+    await services.members.update(carol.id, news_opt_out=True)
+    await services.pledges.pledge(carol.id, challenge.id)
+    await services.pledges.pledge(alice.id, challenge.id)
+    telegram, discord = FakeDeliverer(Platform.TELEGRAM), FakeDeliverer(Platform.DISCORD)
+    worker = DeliveryWorker(services, {Platform.TELEGRAM: telegram, Platform.DISCORD: discord})
+    return World(challenge, alice, bob, carol, telegram, discord, worker)
+
+
+async def statuses(services: Services) -> Counter[tuple[str, str]]:
+    async with services.db.read() as conn:
+        rows = await conn.execute(select(deliveries.c.chat_id, deliveries.c.status))
+        return Counter((r.chat_id, r.status) for r in rows)
+
+
+async def test_each_recipient_gets_one_coalesced_message_once(services: Services) -> None:
+    w = await world(services)
+    await services.pledges.pledge(w.bob.id, w.challenge.id)  # no new threshold at 3
+
+    assert await fan_out(services) == 2 * 6  # 2 events x (2 groups, 2 pledgers, 2 organisers)
+    assert await w.worker.run_once() == 6
+
+    assert w.telegram.chats() == {"-100": 1, "1": 1, "999": 1}
+    assert w.discord.chats() == {"555": 1, "2": 1, "888": 1}
+    for chat, notices in w.telegram.calls + w.discord.calls:
+        assert [n.kind for n in notices] == ["milestone", "tier_unlocked"]
+        assert chat.is_group == (chat.chat_id in {"-100", "555"})
+    bob_notices = next(n for c, n in w.discord.calls if c.chat_id == "2")
+    assert {n.locale for n in bob_notices} == {"en"}
+    assert bob_notices[0].payload["percent"] == 25
+
+    assert await fan_out(services) == 0
+    assert await w.worker.run_once() == 0
+    assert len(w.telegram.calls) + len(w.discord.calls) == 6
+    assert set((await statuses(services)).keys()) == {
+        (chat, "sent") for chat in ("-100", "1", "999", "555", "2", "888")
+    }
+
+
+async def test_opting_out_cancels_queued_rows_for_good(services: Services) -> None:
+    w = await world(services)
+    await fan_out(services)
+    await services.members.update(w.alice.id, news_opt_out=True)
+    await services.members.update(w.alice.id, news_opt_out=False)
+
+    await w.worker.run_once()
+
+    assert "1" not in w.telegram.chats() and "3" not in w.telegram.chats()
+    assert (await statuses(services))[("1", "cancelled")] == 2
+
+
+async def test_unreachable_since_fan_out_is_cancelled_not_sent(services: Services) -> None:
+    w = await world(services)
+    await fan_out(services)
+    await services.groups.set_reachable(ChatRef(Platform.DISCORD, "555", is_group=True), False)
+
+    await w.worker.run_once()
+
+    assert "555" not in w.discord.chats()
+    assert (await statuses(services))[("555", "cancelled")] == 2
+
+
+async def test_gone_marks_unreachable_and_is_not_retried(
+    services: Services, clock: FakeClock
+) -> None:
+    w = await world(services)
+    gone = DeliveryResult(Outcome.GONE, detail="Forbidden: bot was kicked")
+    w.telegram.script = {"-100": [gone], "1": [DeliveryResult(Outcome.GONE)]}
+    await fan_out(services)
+    await w.worker.run_once()
+    clock.advance(timedelta(days=1))
+    await w.worker.run_once()
+
+    assert w.telegram.chats() == {"-100": 1, "1": 1, "999": 1}
+    async with services.db.read() as conn:
+        group = (await conn.execute(select(groups).where(groups.c.chat_id == "-100"))).one()
+        account = (await conn.execute(select(accounts).where(accounts.c.external_id == "1"))).one()
+    assert group.unreachable_at is not None and account.unreachable_at is not None
+    assert (await statuses(services))[("-100", "dead")] == 2
+
+    await services.pledges.pledge(w.bob.id, w.challenge.id)
+    other = await member(services, "4", "discord")
+    await services.pledges.pledge(other.id, w.challenge.id)  # 4 pledges: 50 %
+    await fan_out(services)
+    async with services.db.read() as conn:
+        later = await conn.execute(
+            select(deliveries.c.chat_id).where(deliveries.c.status == "pending")
+        )
+        assert set(later.scalars()) == {"999", "555", "2", "4", "888"}
+
+
+async def test_retry_after_waits_then_sends(services: Services, clock: FakeClock) -> None:
+    w = await world(services)
+    w.discord.script = {"2": [DeliveryResult(Outcome.RETRY, retry_after=timedelta(seconds=30))]}
+    await services.pledges.pledge(w.bob.id, w.challenge.id)
+    await fan_out(services)
+    await w.worker.run_once()
+    clock.advance(timedelta(seconds=29))
+    await w.worker.run_once()
+    assert w.discord.chats()["2"] == 1
+
+    clock.advance(timedelta(seconds=1))
+    await w.worker.run_once()
+    assert w.discord.chats()["2"] == 2
+    first, again = (notices for chat, notices in w.discord.calls if chat.chat_id == "2")
+    assert again == first
+    assert (await statuses(services))[("2", "sent")] == 2
+
+
+async def test_adapter_errors_back_off_without_leaking_tokens(
+    services: Services, clock: FakeClock
+) -> None:
+    w = await world(services)
+    boom = RuntimeError("POST https://api.telegram.org/bot123:SECRET/sendMessage failed")
+    w.telegram.script = {"1": [boom] * 20}
+    await fan_out(services)
+    for _ in range(8):
+        await w.worker.run_once()
+        clock.advance(timedelta(hours=1))
+    await w.worker.run_once()
+
+    assert w.telegram.chats()["1"] == 8  # MAX_ATTEMPTS, then dead
+    async with services.db.read() as conn:
+        row = (await conn.execute(select(deliveries).where(deliveries.c.chat_id == "1"))).first()
+    assert row is not None and row.status == "dead" and row.attempts == 8
+    assert "SECRET" not in row.last_error and "RuntimeError" in row.last_error
+
+
+async def test_concurrent_fan_outs_never_double(services: Services) -> None:
+    w = await world(services)
+    written = await asyncio.gather(*(fan_out(services) for _ in range(4)))
+    assert sum(written) == 2 * 5  # bob has not pledged: 5 recipients
+    assert await w.worker.run_once() == 5
+    assert sum(len(d.calls) for d in (w.telegram, w.discord)) == 5
+
+
+async def test_started_worker_follows_pledges_and_stops(services: Services) -> None:
+    w = await world(services)
+    await w.worker.start()
+    try:
+        async with asyncio.timeout(5):
+            while len(w.telegram.calls) < 3 or len(w.discord.calls) < 2:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+    finally:
+        await w.worker.stop()
+    assert w.telegram.chats() == {"-100": 1, "1": 1, "999": 1}
+    assert w.discord.chats() == {"555": 1, "888": 1}
