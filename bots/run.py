@@ -11,6 +11,8 @@ from typing import Protocol, TextIO
 
 from bots.console.app import chat
 from core.app import open_services
+from core.delivery.protocol import Deliverer
+from core.delivery.worker import DeliveryWorker
 from core.i18n import Translator
 from core.scheduler import build_scheduler
 from core.services import Services
@@ -19,8 +21,9 @@ from core.settings import Settings
 log = logging.getLogger(__name__)
 
 
-class Adapter(Protocol):
-    """A platform adapter run beside the others: start returns once it is connected."""
+class Adapter(Deliverer, Protocol):
+    """A platform adapter run beside the others: start returns once it is connected; it
+    delivers the notices of its platform."""
 
     name: str
 
@@ -50,15 +53,21 @@ def build_adapters(services: Services, settings: Settings) -> list[Adapter]:
     return adapters
 
 
-async def serve(adapters: list[Adapter], stop: asyncio.Event) -> None:
-    """Start every adapter, wait for `stop`, then stop them all (the last started first)."""
+async def serve(services: Services, adapters: list[Adapter], stop: asyncio.Event) -> None:
+    """Start every adapter, then the delivery worker sending through them; wait for `stop`,
+    then stop the worker and the adapters (the last started first)."""
     started: list[Adapter] = []
     try:
         for adapter in adapters:
             await adapter.start()
             started.append(adapter)
             log.info("%s adapter started", adapter.name)
-        await stop.wait()
+        worker = DeliveryWorker(services, {adapter.platform: adapter for adapter in started})
+        await worker.start()
+        try:
+            await stop.wait()
+        finally:
+            await worker.stop()
     finally:
         for adapter in reversed(started):
             try:
@@ -93,7 +102,7 @@ async def run(
         print(
             t("console.adapters_running", platforms=", ".join(a.name for a in adapters)), file=err
         )
-        await serve(adapters, stop)
+        await serve(services, adapters, stop)
         return 0
     finally:
         scheduler.shutdown(wait=False)

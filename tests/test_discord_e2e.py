@@ -29,6 +29,7 @@ from core.app import load_demo
 from core.clock import FakeClock
 from core.db.database import Database
 from core.db.tables import groups as groups_table
+from core.delivery.protocol import Outcome
 from core.i18n import Translator
 from core.identity import AccountRef, ChatRef, Platform
 from core.models import Challenge
@@ -48,6 +49,7 @@ from tests.fake_discord import (
 )
 
 ORGANISER_ID = 888
+FR = Translator("fr")
 LOCALES = {"fr": "fr", "en": "en-US"}
 
 
@@ -424,7 +426,8 @@ async def test_a_server_manager_makes_a_channel_follow_a_challenge(bot: Bot, ser
     assert "/start trier-dechets-lyon" in card["content"]
 
     channel = ChatRef(Platform.DISCORD, str(server.channel_id), is_group=True)
-    assert await bot.adapter.send(channel, [Message("🎉 @everyone 500 engagements !")])
+    sent = await bot.adapter.send(channel, [Message("🎉 @everyone 500 engagements !")], FR)
+    assert sent.outcome is Outcome.SENT
     assert (
         bot.fake.messages_in(server.channel_id)[-1]["content"] == "🎉 @everyone 500 engagements !"
     )
@@ -440,13 +443,14 @@ async def unreachable(services: Services, chat: ChatRef) -> bool:
         return (await conn.execute(query)).one().unreachable_at is not None
 
 
-async def test_a_channel_out_of_reach_is_marked_so(bot: Bot, server: Where) -> None:
+async def test_a_followed_channel_out_of_reach_is_gone(bot: Bot, server: Where) -> None:
     manager_here = Where(server.channel_id, server.guild_id, MEMBER | MANAGE_GUILD)
     await bot.slash(member(7, "Bob"), manager_here, "follow", challenge="trier-dechets-lyon")
     bot.fake.forbidden_channels.add(server.channel_id)
     channel = ChatRef(Platform.DISCORD, str(server.channel_id), is_group=True)
-    assert not await bot.adapter.send(channel, [Message("Étape franchie")])
-    assert await unreachable(bot.services, channel)
+    sent = await bot.adapter.send(channel, [Message("Étape franchie")], FR)
+    assert sent.outcome is Outcome.GONE
+    assert not await unreachable(bot.services, channel)  # the delivery worker marks it
 
 
 async def test_leaving_a_server_marks_its_channels_out_of_reach(bot: Bot, server: Where) -> None:
@@ -637,32 +641,46 @@ async def test_a_slow_database_answer_is_still_acknowledged_in_time(bot: Bot) ->
     assert bot.texts(slow) == [Translator("fr")("mine.none")]
 
 
-async def test_closed_dms_mark_the_member_unreachable_once(bot: Bot) -> None:
+async def test_closed_dms_are_gone_and_not_retried(bot: Bot) -> None:
     alice, dm = member(42, "Alice"), bot.fake.dm(42)
     await bot.slash(alice, dm, "mypledges")
-    account = AccountRef(Platform.DISCORD, "42")
-    assert await bot.services.members.is_reachable(account)
     bot.fake.closed_dms.add(42)
     private = ChatRef(Platform.DISCORD, "42")
-    assert not await bot.adapter.send(private, [Message("⏰ C'est l'heure de trier !")])
-    assert not await bot.services.members.is_reachable(account)
+    sent = await bot.adapter.send(private, [Message("⏰ C'est l'heure de trier !")], FR)
+    assert sent.outcome is Outcome.GONE
     posts = [
         r for r in bot.fake.requests if r == ("POST", f"/api/v10/channels/{dm.channel_id}/messages")
     ]
     assert len(posts) == 1  # refused for good: not retried
 
+    account = AccountRef(Platform.DISCORD, "42")
+    await bot.services.members.set_reachable(account, False)  # as the delivery worker does
     bot.fake.closed_dms.clear()
     await bot.slash(alice, dm, "start")  # back in the bot's DMs
     assert await bot.services.members.is_reachable(account)
+
+
+async def test_an_unknown_channel_is_gone_and_a_refused_body_retried(
+    bot: Bot, server: Where
+) -> None:
+    channel = ChatRef(Platform.DISCORD, str(server.channel_id), is_group=True)
+    path = f"/api/v10/channels/{server.channel_id}/messages"
+    bot.fake.fail("POST", path, 400, 50035, "Invalid Form Body")
+    refused = await bot.adapter.send(channel, [Message("x")], FR)
+    assert refused.outcome is Outcome.RETRY
+    assert "Invalid Form Body" in refused.detail
+    unknown = ChatRef(Platform.DISCORD, "123456789", is_group=True)
+    assert (await bot.adapter.send(unknown, [Message("x")], FR)).outcome is Outcome.GONE
 
 
 async def test_rate_limits_are_waited_out(bot: Bot, server: Where) -> None:
     path = f"/api/v10/channels/{server.channel_id}/messages"
     bot.fake.fail("POST", path, 429, 0, "You are being rate limited.", retry_after=0.05)
     channel = ChatRef(Platform.DISCORD, str(server.channel_id), is_group=True)
-    assert await bot.adapter.send(channel, [Message("x" * 4500)])
-    sent = bot.fake.messages_in(server.channel_id)
-    assert [len(m["content"]) for m in sent] == [2000, 2000, 500]
+    sent = await bot.adapter.send(channel, [Message("x" * 4500)], FR)
+    assert sent.outcome is Outcome.SENT
+    sent_messages = bot.fake.messages_in(server.channel_id)
+    assert [len(m["content"]) for m in sent_messages] == [2000, 2000, 500]
     assert bot.fake.requests.count(("POST", path)) == 4
 
 

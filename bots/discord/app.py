@@ -17,8 +17,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
+import aiohttp
 import discord
 import yarl
 from discord import app_commands
@@ -42,13 +44,15 @@ from bots.discord.render import (
     needs_words,
     render,
 )
+from conversations.announcements import announcement_replies
 from conversations.engine import Engine
 from conversations.flow import Flow
 from conversations.model import Capabilities, Command, Envelope, Input, Reply, Sender
 from conversations.registry import default_flows
 from conversations.state import SessionKey
+from core.delivery.protocol import DeliveryResult, Notice, Outcome
 from core.i18n import Translator, resolve_locale
-from core.identity import AccountRef, ChatRef, Platform
+from core.identity import ChatRef, Platform
 from core.services import Services
 from core.settings import Settings
 
@@ -71,8 +75,18 @@ FORM_BUDGET = 2.0
 """Seconds to read an awaited form before Discord's 3 s are at risk."""
 START_TIMEOUT = 60.0
 STOP_GRACE = 10.0
-DM_CLOSED = 50007
-NO_ACCESS = (50001, 50013, 10003)  # missing access, missing permissions, unknown channel
+GONE_CODES = frozenset({50007, 50001, 50013, 10003, 10013})
+"""Refusals for good: DMs closed, missing access or permissions, unknown channel or user."""
+
+
+def _retry_after(error: discord.HTTPException) -> timedelta | None:
+    """The wait a 429 asks for (discord.py waits out those it can; this is one it gave up on)."""
+    if error.status != 429:
+        return None
+    try:
+        return timedelta(seconds=float(error.response.headers.get("Retry-After", "")))
+    except ValueError:
+        return None
 
 
 def point_at(api_base_url: str, gateway_url: str) -> None:
@@ -133,9 +147,10 @@ class KoomClient(discord.Client):
 
 class DiscordAdapter:
     """Climat-koom on Discord: `start` connects and syncs the commands, `stop` disconnects
-    once the interactions in progress are answered; `send` posts to a channel or a DM."""
+    once the interactions in progress are answered; `deliver` posts to a channel or a DM."""
 
     name = "Discord"
+    platform = Platform.DISCORD
 
     def __init__(self, services: Services, settings: Settings) -> None:
         self.services = services
@@ -385,10 +400,17 @@ class DiscordAdapter:
 
     # --- sending first --------------------------------------------------------------------
 
-    async def send(self, chat: ChatRef, replies: Sequence[Reply]) -> bool:
-        """Post `replies` in a channel (a group chat) or a member's DMs; False when Discord
-        refuses for good: the member's DMs are closed (code 50007) or the channel is out of
-        reach, which is recorded so that nobody retries. Rate limits are waited out."""
+    async def deliver(self, chat: ChatRef, notices: list[Notice]) -> DeliveryResult:
+        """Post the notices, coalesced, in a channel or a member's DMs."""
+        replies = await announcement_replies(self.services, notices)
+        t = Translator(notices[0].locale if notices else self.settings.default_locale)
+        return await self.send(chat, replies, t)
+
+    async def send(self, chat: ChatRef, replies: Sequence[Reply], t: Translator) -> DeliveryResult:
+        """Post `replies` (with the adapter's words in `t`) in a channel (a group chat) or a
+        member's DMs. Short rate limits are waited out (per route, by discord.py); closed DMs
+        and channels out of reach are GONE, longer rate limits and failures worth another
+        try are RETRY. Nothing is marked here: the delivery worker does it."""
         try:
             if chat.is_group:
                 channel: discord.abc.Messageable = self.client.get_partial_messageable(
@@ -396,24 +418,22 @@ class DiscordAdapter:
                 )
             else:
                 channel = await self.client.create_dm(discord.Object(int(chat.chat_id)))
-            t = Translator(self.settings.default_locale)
-            if not chat.is_group:
-                t = await self._words(
-                    Sender(AccountRef(Platform.DISCORD, chat.chat_id), ""), replies
-                )
             for outgoing in render(replies, t, Component):
                 await channel.send(**outgoing.send_kwargs())
+        except discord.RateLimited as error:
+            delay = timedelta(seconds=error.retry_after)
+            return DeliveryResult(Outcome.RETRY, retry_after=delay, detail=str(error))
         except discord.HTTPException as error:
-            if not chat.is_group and error.code == DM_CLOSED:
-                await self.services.members.set_reachable(
-                    AccountRef(Platform.DISCORD, chat.chat_id), False
-                )
-                return False
-            if chat.is_group and error.code in NO_ACCESS:
-                await self.services.groups.set_reachable(chat, False)
-                return False
-            raise
-        return True
+            if error.code in GONE_CODES:
+                return DeliveryResult(Outcome.GONE, detail=error.text)
+            return DeliveryResult(
+                Outcome.RETRY,
+                retry_after=_retry_after(error),
+                detail=f"{error.status} {error.text}",
+            )
+        except (aiohttp.ClientError, OSError, TimeoutError) as error:
+            return DeliveryResult(Outcome.RETRY, detail=repr(error))
+        return DeliveryResult(Outcome.SENT)
 
     # --- words ----------------------------------------------------------------------------
 

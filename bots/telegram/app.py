@@ -13,7 +13,9 @@ import logging
 import unicodedata
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from contextlib import suppress
+from contextvars import ContextVar
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,7 +36,14 @@ from telegram import (
     Update,
     User,
 )
-from telegram.error import BadRequest, Forbidden, InvalidToken
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+)
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -56,11 +65,13 @@ from bots.telegram.inbound import (
     sender_of,
 )
 from bots.telegram.render import TEXT_LIMIT, execute, fit_text, plan
+from conversations.announcements import announcement_replies
 from conversations.deeplinks import make_payload
 from conversations.engine import Engine
 from conversations.flows.cards import card_text
 from conversations.model import AskLocation, Capabilities, Command, Reply, Sender
 from conversations.registry import default_flows
+from core.delivery.protocol import DeliveryResult, Notice, Outcome
 from core.errors import NotFound
 from core.i18n import SUPPORTED_LOCALES, Translator, resolve_locale
 from core.identity import ChatRef, Platform
@@ -96,6 +107,9 @@ TOKEN_LOGGERS = (
     "telegram.request.HTTPXRequest",
 )
 """Loggers whose records may hold the token (a logger's filter sees only its own records)."""
+CHAT_NOT_FOUND = "chat not found"
+_unthrottled: ContextVar[bool] = ContextVar("unthrottled", default=False)
+"""Set while a delivery sends: the delivery worker paces those, and a 429 goes back to it."""
 
 PRIVATE_COMMANDS = (
     "challenges",
@@ -164,7 +178,8 @@ def _order_key(update: object) -> int | None:
 
 class FloodLimits(AIORateLimiter):
     """Telegram's flood limits, which count messages: asking who administers a group is not
-    one, so it does not spend the group's 20 messages a minute."""
+    one, so it does not spend the group's 20 messages a minute. Deliveries pass straight
+    through: the delivery worker paces them and waits out their 429s itself."""
 
     async def process_request(
         self,
@@ -175,7 +190,7 @@ class FloodLimits(AIORateLimiter):
         data: dict[str, Any],
         rate_limit_args: int | None,
     ) -> Any:
-        if endpoint == "getChatMember":
+        if endpoint == "getChatMember" or _unthrottled.get():
             return await callback(*args, **kwargs)
         return await super().process_request(
             callback, args, kwargs, endpoint, data, rate_limit_args
@@ -208,6 +223,7 @@ class TelegramAdapter:
     """The bot on Telegram, started beside the other adapters in one asyncio loop."""
 
     name = "Telegram"
+    platform = Platform.TELEGRAM
 
     def __init__(
         self,
@@ -417,6 +433,36 @@ class TelegramAdapter:
             await self.application.bot.send_message(chat.id, t("telegram.sorry"))
         except Exception:
             log.exception("the apology for update %s failed too", update_id)
+
+    # --- deliveries -------------------------------------------------------------------
+
+    async def deliver(self, chat: ChatRef, notices: list[Notice]) -> DeliveryResult:
+        """Send the notices as one batch of messages to a group or a private chat; Telegram's
+        answer says whether it went, never will, or may later."""
+        replies = await announcement_replies(self.services, notices)
+        t = Translator(notices[0].locale if notices else self.settings.default_locale)
+        calls = plan(replies, t, private=not chat.is_group).calls
+        token = _unthrottled.set(True)
+        try:
+            await execute(self.application.bot, int(chat.chat_id), calls)
+        except RetryAfter as error:
+            wait = error.retry_after
+            delay = wait if isinstance(wait, timedelta) else timedelta(seconds=wait)
+            return DeliveryResult(Outcome.RETRY, retry_after=delay, detail=error.message)
+        except Forbidden as error:
+            return DeliveryResult(Outcome.GONE, detail=error.message)
+        except ChatMigrated as error:  # the group became a supergroup: next time, there
+            with suppress(NotFound):
+                await self.services.groups.migrate(chat, str(error.new_chat_id))
+            return DeliveryResult(Outcome.RETRY, detail=error.message)
+        except BadRequest as error:  # before NetworkError, its base class
+            gone = CHAT_NOT_FOUND in error.message.lower()
+            return DeliveryResult(Outcome.GONE if gone else Outcome.RETRY, detail=error.message)
+        except NetworkError as error:  # timeouts, 5xx, connection errors
+            return DeliveryResult(Outcome.RETRY, detail=error.message)
+        finally:
+            _unthrottled.reset(token)
+        return DeliveryResult(Outcome.SENT)
 
     # --- inline mode ------------------------------------------------------------------
 
