@@ -77,24 +77,13 @@ class GroupFlow(Flow):
 
     async def _offer_follow(self, turn: Turn, group: Group) -> None:
         followed = {c.id for c in await turn.services.groups.followed_by(group.id)}
-        candidates = [
-            c
-            for c in await turn.services.challenges.list_open(0, MAX_LISTED)
-            if c.id not in followed
-        ]
-        if not candidates:
-            turn.say("group.nothing_to_follow")
-            return
-        rows = [[turn.choice(short(c.title), "follow", c.id)] for c in candidates]
-        turn.send(turn.t("group.pick_follow"), rows)
+        open_now = await turn.services.challenges.list_open(0, MAX_LISTED)
+        candidates = [c for c in open_now if c.id not in followed]
+        _offer(turn, candidates, "follow", "group.pick_follow", "group.nothing_to_follow")
 
     async def _offer_unfollow(self, turn: Turn, group: Group) -> None:
         followed = await turn.services.groups.followed_by(group.id)
-        if not followed:
-            turn.say("group.follows_nothing")
-            return
-        rows = [[turn.choice(short(c.title), "unfollow", c.id)] for c in followed]
-        turn.send(turn.t("group.pick_unfollow"), rows)
+        _offer(turn, followed, "unfollow", "group.pick_unfollow", "group.follows_nothing")
 
     async def _following(self, turn: Turn, group: Group) -> None:
         followed = await turn.services.groups.followed_by(group.id)
@@ -122,6 +111,15 @@ class GroupFlow(Flow):
                 return
         for challenge in shown:
             _group_card(turn, challenge)
+
+
+def _offer(turn: Turn, found: list[Challenge], action: str, prompt: str, empty: str) -> None:
+    """One button per challenge for `action`, or the `empty` message."""
+    if not found:
+        turn.say(empty)
+        return
+    rows = [[turn.choice(short(c.title), action, c.id)] for c in found]
+    turn.send(turn.t(prompt), rows)
 
 
 def _require_admin(turn: Turn) -> None:
