@@ -17,6 +17,15 @@ class Command:
     name: str
     args: str = ""
 
+    @classmethod
+    def parse(cls, text: str) -> Command | None:
+        """`/name args` typed as text, or None when the text is not a command."""
+        text = text.strip()
+        if not text.startswith("/") or len(text) < 2:
+            return None
+        name, _, args = text[1:].partition(" ")
+        return cls(name.lower(), args.strip())
+
 
 @dataclass(frozen=True, slots=True)
 class TextInput:

@@ -96,8 +96,9 @@ class Person:
 
     async def command(self, text: str) -> list[Reply]:
         """Send `/name args`."""
-        name, _, args = text.removeprefix("/").partition(" ")
-        return await self.send(Command(name, args.strip()))
+        command = Command.parse(text if text.startswith("/") else f"/{text}")
+        assert command is not None, text
+        return await self.send(command)
 
     async def text(self, text: str) -> list[Reply]:
         """Type free text."""

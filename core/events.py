@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.clock import Clock
@@ -39,16 +36,3 @@ async def emit(
     if event_id is None:
         return None
     return OutboxEvent(event_id, kind, challenge_id, dict(payload), now)
-
-
-def event_from_row(row: Any) -> OutboxEvent:
-    """Build an OutboxEvent from an `outbox` row."""
-    return OutboxEvent(row.id, EventKind(row.kind), row.challenge_id, row.payload, row.created_at)
-
-
-async def events_for(conn: AsyncConnection, challenge_id: int) -> list[OutboxEvent]:
-    """Every event of a challenge, oldest first."""
-    rows = await conn.execute(
-        select(outbox).where(outbox.c.challenge_id == challenge_id).order_by(outbox.c.id)
-    )
-    return [event_from_row(r) for r in rows]

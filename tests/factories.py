@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core.db.tables import outbox
 from core.drafts import ChallengeDraft, TierDraft
 from core.identity import AccountRef
-from core.models import Challenge, ChallengeStatus, Frequency, Member
+from core.models import Challenge, ChallengeStatus, EventKind, Frequency, Member, OutboxEvent
 from core.services import Services
 
 
@@ -39,3 +43,13 @@ async def open_challenge(
 async def member(services: Services, name: str, platform: str = "console") -> Member:
     """A member with one account `platform:name`."""
     return await services.members.ensure(AccountRef.parse(f"{platform}:{name}"), name.title())
+
+
+async def events_for(conn: AsyncConnection, challenge_id: int) -> list[OutboxEvent]:
+    """Every outbox event of a challenge, oldest first."""
+    rows = await conn.execute(
+        select(outbox).where(outbox.c.challenge_id == challenge_id).order_by(outbox.c.id)
+    )
+    return [
+        OutboxEvent(r.id, EventKind(r.kind), r.challenge_id, r.payload, r.created_at) for r in rows
+    ]

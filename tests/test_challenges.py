@@ -9,10 +9,9 @@ from pydantic import ValidationError
 
 from core.drafts import ChallengeDraft, TierDraft, slugify
 from core.errors import Conflict, Invalid
-from core.events import events_for
 from core.models import ChallengeStatus, EventKind
 from core.services import Services
-from tests.factories import member, open_challenge
+from tests.factories import events_for, member, open_challenge
 
 
 def draft(services: Services, **changes: object) -> ChallengeDraft:

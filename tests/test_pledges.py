@@ -10,10 +10,9 @@ from sqlalchemy import func, select
 
 from core.db.tables import area_counts, milestones, outbox
 from core.errors import Conflict, NotFound
-from core.events import events_for
 from core.models import ChallengeStatus, EventKind, Location
 from core.services import Services
-from tests.factories import member, open_challenge
+from tests.factories import events_for, member, open_challenge
 
 
 async def kinds(services: Services, challenge_id: int) -> list[tuple[str, object]]:

@@ -140,9 +140,9 @@ def parse_line(line: str, screen: Screen) -> Input | NoSuchChoice | None:
     text = line.strip()
     if not text:
         return None
-    if text.startswith("/") and len(text) > 1:
-        name, _, args = text[1:].partition(" ")
-        return Command(name.lower(), args.strip())
+    command = Command.parse(text)
+    if command is not None:
+        return command
     if screen.expect is Expect.LOCATION:
         found = COORDINATES.match(text)
         if found is not None:

@@ -64,7 +64,4 @@ def typed_input(text: str) -> Input | None:
     text = text.strip()
     if not text:
         return None
-    if text.startswith("/") and len(text) > 1:
-        name, _, args = text[1:].partition(" ")
-        return Command(name.lower(), args.strip())
-    return TextInput(text)
+    return Command.parse(text) or TextInput(text)

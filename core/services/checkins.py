@@ -13,6 +13,7 @@ from core.db.tables import challenges, checkins, members, pledges
 from core.db.upsert import insert_ignore
 from core.errors import Conflict, NotFound
 from core.models import ChallengeStatus, CheckInResult, Frequency
+from core.services.pledges import active_pledge
 
 
 def _continues(frequency: Frequency, last: date | None, today: date) -> bool:
@@ -50,11 +51,7 @@ class CheckInService:
                     )
                     .join(members, members.c.id == pledges.c.member_id)
                     .join(challenges, challenges.c.id == pledges.c.challenge_id)
-                    .where(
-                        pledges.c.member_id == member_id,
-                        pledges.c.challenge_id == challenge_id,
-                        pledges.c.withdrawn_at.is_(None),
-                    )
+                    .where(active_pledge(member_id, challenge_id))
                 )
             ).first()
             if row is None:

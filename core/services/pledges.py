@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, select, update
+from sqlalchemy import Integer, and_, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -120,6 +120,15 @@ _COUNT = (
 )
 
 
+def active_pledge(member_id: int, challenge_id: int) -> Any:
+    """The condition selecting a member's active (not withdrawn) pledge to a challenge."""
+    return and_(
+        pledges.c.member_id == member_id,
+        pledges.c.challenge_id == challenge_id,
+        pledges.c.withdrawn_at.is_(None),
+    )
+
+
 class PledgeService:
     """Pledge, withdraw, and read a member's pledges."""
 
@@ -192,11 +201,7 @@ class PledgeService:
                 await conn.execute(
                     select(pledges.c.area_key, challenges.c.status)
                     .join(challenges, challenges.c.id == pledges.c.challenge_id)
-                    .where(
-                        pledges.c.member_id == member_id,
-                        pledges.c.challenge_id == challenge_id,
-                        pledges.c.withdrawn_at.is_(None),
-                    )
+                    .where(active_pledge(member_id, challenge_id))
                 )
             ).first()
             if row is None:

@@ -12,7 +12,7 @@ from core.clock import Clock
 from core.db.database import Database
 from core.db.tables import area_counts, challenges, pledges
 from core.models import Challenge, Frequency, Member, Progress
-from core.services.challenges import load_challenge
+from core.services.challenges import OPEN_FOR_PLEDGES, load_challenge
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +117,7 @@ class ProgressService:
                 await conn.execute(
                     select(func.count(), func.coalesce(func.sum(challenges.c.pledge_count), 0))
                     .select_from(challenges)
-                    .where(challenges.c.status.in_(["open", "succeeded"]))
+                    .where(challenges.c.status.in_([s.value for s in OPEN_FOR_PLEDGES]))
                 )
             ).one()
         return int(row[0]), int(row[1])
