@@ -3,15 +3,20 @@ reaches a milestone, unlocks a tier, succeeds, expires or sees a promise kept.""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from conversations.flows.reminders import reminder_choices
 from conversations.model import Message, Reply
 from core.db.tables import challenges
 from core.delivery.protocol import Notice
 from core.i18n import Translator
 from core.models import EventKind
+from core.services.broadcasts import BROADCAST_KIND
+from core.services.reminders import REMINDER_KIND
 
 if TYPE_CHECKING:
     from core.services import Services
@@ -20,7 +25,7 @@ if TYPE_CHECKING:
 def announcement_text(t: Translator, notice: Notice, title: str) -> str:
     """One announcement in `t`'s language, for the challenge called `title`."""
     p = notice.payload
-    match EventKind(notice.kind):
+    match notice.kind:
         case EventKind.MILESTONE:
             return t(
                 "announce.milestone",
@@ -45,17 +50,79 @@ def announcement_text(t: Translator, notice: Notice, title: str) -> str:
                 title=title,
                 proof=p["proof"],
             )
+        case EventKind.DEADLINE:
+            days = int(str(p["days"]))
+            return t.plural(
+                "announce.deadline", days, title=title, count=p["count"], goal=p["goal"]
+            )
+        case EventKind.DIGEST:
+            return _digest(t, p, title)
+        case EventKind.NUDGE:
+            return t(
+                "announce.nudge",
+                title=title,
+                count=p["count"],
+                goal=p["goal"],
+                forecast=p["forecast"],
+                deadline=_day(p["deadline"]),
+                needed=p["needed_per_day"],
+            )
+        case _:
+            raise ValueError(f"no words for notices of kind {notice.kind!r}")
+
+
+def _digest(t: Translator, p: Mapping[str, object], title: str) -> str:
+    """The weekly digest: the week's pledges, the total, and the forecast at this pace."""
+    lines = [t.plural("announce.digest", int(str(p["week"])), title=title)]
+    lines.append(t("announce.digest_total", count=p["count"], goal=p["goal"]))
+    reached_on = p.get("reached_on")
+    if p.get("succeeded"):
+        return "\n".join(lines)
+    if reached_on:
+        lines.append(t("announce.digest_on_track", date=_day(reached_on)))
+    else:
+        lines.append(
+            t("announce.digest_behind", forecast=p["forecast"], deadline=_day(p["deadline"]))
+        )
+    return "\n".join(lines)
+
+
+def _day(value: object) -> date:
+    """A date sent in a payload as ISO text."""
+    return datetime.fromisoformat(str(value)).date()
 
 
 async def announcement_replies(services: Services, notices: list[Notice]) -> list[Reply]:
-    """One message saying every notice (coalesced for one chat), each in its own locale."""
-    ids = {n.challenge_id for n in notices}
+    """What one chat receives: the announcements coalesced in one message, each in its own
+    locale, then each reminder or broadcast as its own message."""
+    ids = {n.challenge_id for n in notices if n.challenge_id is not None}
     async with services.db.read() as conn:
         rows = await conn.execute(
-            select(challenges.c.id, challenges.c.title).where(challenges.c.id.in_(ids))
+            select(
+                challenges.c.id, challenges.c.title, challenges.c.action, challenges.c.frequency
+            ).where(challenges.c.id.in_(ids))
         )
-        titles = {r.id: r.title for r in rows}
-    texts = [
-        announcement_text(Translator(n.locale), n, titles.get(n.challenge_id, "")) for n in notices
-    ]
-    return [Message("\n\n".join(texts))]
+        found = {r.id: r for r in rows}
+    replies: list[Reply] = []
+    texts: list[str] = []
+    for notice in notices:
+        t = Translator(notice.locale)
+        challenge = found.get(notice.challenge_id) if notice.challenge_id else None
+        title = challenge.title if challenge is not None else ""
+        if notice.kind == REMINDER_KIND and challenge is not None:
+            text = t(f"reminder.text_{challenge.frequency}", title=title, action=challenge.action)
+            replies.append(Message(text, reminder_choices(t, challenge.id)))
+        elif notice.kind == BROADCAST_KIND:
+            replies.append(Message(broadcast_text(t, notice.payload, title)))
+        elif notice.kind != REMINDER_KIND:
+            texts.append(announcement_text(t, notice, title))
+    if texts:
+        replies.insert(0, Message("\n\n".join(texts)))
+    return replies
+
+
+def broadcast_text(t: Translator, payload: Mapping[str, object], title: str) -> str:
+    """An organiser's message as members read it: who it is from, the text, how to stop."""
+    head = t("broadcast.header_challenge", title=title) if title else t("broadcast.header")
+    footer = "" if payload.get("group") else "\n\n" + t("broadcast.footer_stop")
+    return f"{head}\n\n{payload['text']}{footer}"

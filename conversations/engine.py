@@ -71,6 +71,7 @@ class Engine:
         self.store = ConversationStore(services.db)
         self._flows: dict[str, Flow] = {}
         self._commands: dict[str, Flow] = {}
+        self._keywords: dict[str, Flow] = {}
         for flow in flows:
             if flow.name in self._flows or flow.name == ENGINE_FLOW or ":" in flow.name:
                 raise ValueError(f"flow name taken or invalid: {flow.name!r}")
@@ -82,6 +83,10 @@ class Engine:
                 if command in self._commands or command == CANCEL:
                     raise ValueError(f"command /{command} is claimed twice")
                 self._commands[command] = flow
+            for keyword in flow.keywords:
+                if keyword in self._keywords:
+                    raise ValueError(f"keyword {keyword!r} is claimed twice")
+                self._keywords[keyword] = flow
         self._locks: KeyedLocks[SessionKey] = KeyedLocks()
 
     async def handle(self, envelope: Envelope) -> list[Reply]:
@@ -121,7 +126,11 @@ class Engine:
         value = envelope.input
         if _longest_text(value) > MAX_INPUT_LENGTH:
             return [Message(t("error.text_too_long", limit=MAX_INPUT_LENGTH))]
-        if isinstance(value, ChoiceInput) and not await self._was_offered(envelope, state):
+        if (
+            isinstance(value, ChoiceInput)
+            and not self._unsolicited(value.choice_id)
+            and not await self._was_offered(envelope, state)
+        ):
             return [Message(t("engine.stale_choice"))]
         sender = envelope.sender
         if member is None:
@@ -148,6 +157,15 @@ class Engine:
             if envelope.chat.is_group and outcome.offered != loaded.offered:
                 await self._share_offered(envelope, turn, now)
         return turn.replies
+
+    def _unsolicited(self, choice_id: str) -> bool:
+        """A choice on a message the bot sent on its own, which every session accepts."""
+        try:
+            flow_name, action, _ = unpack(choice_id)
+        except ValueError:
+            return False
+        flow = self._flows.get(flow_name)
+        return flow is not None and action in flow.unsolicited
 
     async def _was_offered(self, envelope: Envelope, state: ConversationState) -> bool:
         """A choice counts when it was shown to this person here or, in a group, where
@@ -189,6 +207,14 @@ class Engine:
                 return True
             case ChoiceInput(choice_id=choice_id):
                 return await self._choice(turn, state, *unpack(choice_id))
+            case TextInput(text=text) if (
+                not turn.chat.is_group and (keyword := text.strip()) in self._keywords
+            ):
+                flow = self._keywords[keyword]
+                if not await _enter(turn, flow, keep_data=False):
+                    return False
+                await flow.on_keyword(turn, keyword)
+                return True
             case _ if expired:
                 turn.say("engine.expired")
                 turn.end()

@@ -214,10 +214,19 @@ class Flow:
     organiser_only: ClassVar[bool] = False
     private_only: ClassVar[bool] = False
     """Personal flows (pledges, settings) refuse group chats before any method runs."""
+    keywords: ClassVar[frozenset[str]] = frozenset()
+    """Exact private messages this flow answers whatever the conversation awaits ("STOP")."""
+    unsolicited: ClassVar[frozenset[str]] = frozenset()
+    """Actions whose buttons the bot sends on its own (reminders): accepted without having
+    been offered in the session; the flow checks they concern the person who pressed."""
 
     async def on_command(self, turn: Turn, command: str, args: str) -> None:
         """Handle `/command args`."""
         raise NotImplementedError(f"{type(self).__name__} handles no command")
+
+    async def on_keyword(self, turn: Turn, keyword: str) -> None:
+        """Handle one of `keywords`, sent alone in a private chat."""
+        raise NotImplementedError(f"{type(self).__name__} answers no keyword")
 
     async def on_choice(self, turn: Turn, action: str, args: list[str]) -> None:
         """Handle a pressed choice of this flow."""

@@ -8,6 +8,7 @@ from conversations.flows.groups import GroupFlow
 from conversations.flows.mine import MineFlow
 from conversations.flows.organiser import OrganiserFlow
 from conversations.flows.pledge import PledgeFlow
+from conversations.flows.reminders import ReminderFlow
 from conversations.flows.settings import SettingsFlow
 from conversations.flows.start import StartFlow
 
@@ -26,4 +27,5 @@ def default_flows() -> list[Flow]:
         SettingsFlow(),
         OrganiserFlow(),
         GroupFlow(),
+        ReminderFlow(),
     ]

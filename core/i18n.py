@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 
 from babel import Locale
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_skeleton, format_time
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 
@@ -81,8 +81,9 @@ def format_value(value: object, locale: str) -> str:
         return format_decimal(value, locale=locale)
     if isinstance(value, float):
         return format_decimal(value, format="#,##0.#", locale=locale)
-    if isinstance(value, datetime):
-        return format_datetime(value, format="medium", locale=locale)
+    if isinstance(value, datetime):  # "Fri, November 27, 6:00 PM", on the value's own clock
+        day = format_skeleton("MMMMEEEEd", value, locale=locale)
+        return f"{day}, {format_time(value, 'short', tzinfo=value.tzinfo, locale=locale)}"
     if isinstance(value, date):
         return format_date(value, format="long", locale=locale)
     return str(value)

@@ -49,6 +49,21 @@ class EventKind(StrEnum):
     SUCCEEDED = "succeeded"
     EXPIRED = "expired"
     PROMISE_KEPT = "promise_kept"
+    DEADLINE = "deadline"
+    DIGEST = "digest"
+    NUDGE = "nudge"
+
+
+ANNOUNCEMENTS = frozenset(
+    {
+        EventKind.MILESTONE,
+        EventKind.TIER_UNLOCKED,
+        EventKind.SUCCEEDED,
+        EventKind.EXPIRED,
+        EventKind.PROMISE_KEPT,
+    }
+)
+"""The events of a challenge's story: a member or group joining later hears the latest one."""
 
 
 MILESTONE_PERCENTS: tuple[int, ...] = (25, 50, 75, 100)
@@ -129,6 +144,11 @@ class Member:
     reminder_hour: int
     news_opt_out: bool
     created_at: datetime
+    reminder_minute: int = 0
+    reminder_weekday: int = 0
+    quiet_start: int = 21 * 60
+    """Quiet hours, in local minutes after midnight: [quiet_start, quiet_end)."""
+    quiet_end: int = 8 * 60
 
 
 @dataclass(frozen=True, slots=True)

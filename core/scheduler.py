@@ -17,12 +17,17 @@ from core.services import Services
 log = logging.getLogger(__name__)
 
 EXPIRY_SECONDS = 60
+REMINDER_SECONDS = 60
+CHALLENGE_REMINDER_SECONDS = 900
+BROADCAST_SECONDS = 10
 PRUNE_SECONDS = 3600
 
 
 def build_scheduler(services: Services) -> AsyncIOScheduler:
     """A scheduler with the sweeps: challenges past their deadline expire (with their
-    outbox event), and the processed-updates log is pruned."""
+    outbox event); due member reminders are queued; deadline reminders, weekly digests and
+    organiser nudges are written; scheduled broadcasts are launched; the processed-updates
+    log is pruned."""
     scheduler = AsyncIOScheduler(
         timezone="UTC",
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -34,6 +39,18 @@ def build_scheduler(services: Services) -> AsyncIOScheduler:
         id="expire-challenges",
         next_run_time=services.clock.now(),
     )
+    for sweep, seconds, job_id in (
+        (services.reminders.sweep, REMINDER_SECONDS, "member-reminders"),
+        (services.challenge_reminders.sweep, CHALLENGE_REMINDER_SECONDS, "challenge-reminders"),
+        (services.broadcasts.launch_due, BROADCAST_SECONDS, "launch-broadcasts"),
+    ):
+        scheduler.add_job(
+            _logged(sweep),
+            "interval",
+            seconds=seconds,
+            id=job_id,
+            next_run_time=services.clock.now(),
+        )
     scheduler.add_job(
         _logged(services.updates.prune), "interval", seconds=PRUNE_SECONDS, id="prune-updates"
     )

@@ -17,7 +17,13 @@ async def test_the_expiry_sweep_runs_at_start(services: Services, clock: FakeClo
     clock.advance(timedelta(days=2))
     scheduler = build_scheduler(services)
     scheduler.start()
-    assert {job.id for job in scheduler.get_jobs()} == {"expire-challenges", "prune-updates"}
+    assert {job.id for job in scheduler.get_jobs()} == {
+        "expire-challenges",
+        "member-reminders",
+        "challenge-reminders",
+        "launch-broadcasts",
+        "prune-updates",
+    }
     try:
         for _ in range(100):  # the first run is due now; wait for it without a fixed delay
             if (await services.challenges.get(challenge.id)).status == ChallengeStatus.EXPIRED:

@@ -10,6 +10,7 @@ from conversations.deeplinks import make_payload
 from conversations.flow import Flow, Turn
 from conversations.flows.browse import arg_id, short, show_card, visible_challenge
 from conversations.flows.cards import card_text, summary_line
+from core.delivery.latest import send_latest
 from core.errors import KoomError
 from core.models import Challenge, Group
 from core.services.progress import progress_of
@@ -66,6 +67,8 @@ class GroupFlow(Flow):
     async def _change(self, turn: Turn, group: Group, challenge: Challenge, follow: bool) -> None:
         if follow:
             changed = await turn.services.groups.follow(group.id, challenge.id)
+            if changed:
+                await send_latest(turn.services, challenge.id, group_id=group.id)
             turn.say(
                 "group.followed" if changed else "group.already_following", title=challenge.title
             )

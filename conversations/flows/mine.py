@@ -63,7 +63,7 @@ class MineFlow(Flow):
 
     async def _act(self, turn: Turn, command: str, challenge: Challenge) -> None:
         if command == "checkin":
-            await self._check_in(turn, challenge)
+            await check_in(turn, challenge)
         else:
             await self._confirm_withdraw(turn, challenge)
 
@@ -89,21 +89,6 @@ class MineFlow(Flow):
                 )
         turn.send("\n\n".join(lines), rows)
 
-    async def _check_in(self, turn: Turn, challenge: Challenge) -> None:
-        """Record today's action; a second one the same day changes nothing."""
-        t = turn.t
-        result = await turn.services.checkins.check_in(turn.member.id, challenge.id)
-        if not result.recorded:
-            turn.say("mine.already_today", title=challenge.title)
-            return
-        streak = streak_text(t, challenge.frequency, result.streak)
-        lines = [t("mine.checked_in", streak=streak) if streak else t("mine.checked_in_once")]
-        progress = await turn.services.progress.of(challenge.id)
-        if progress.collective_impact and challenge.impact_unit:
-            impact = progress.collective_impact
-            lines.append(t("mine.impact", impact=impact, unit=challenge.impact_unit))
-        turn.send("\n".join(lines))
-
     async def _confirm_withdraw(self, turn: Turn, challenge: Challenge) -> None:
         """Ask before withdrawing; refuse at once when the challenge no longer allows it."""
         pledge = await turn.services.pledges.get(turn.member.id, challenge.id)
@@ -124,6 +109,22 @@ class MineFlow(Flow):
         await turn.services.pledges.withdraw(turn.member.id, challenge_id)
         turn.say("mine.withdrawn", title=challenge.title, slug=challenge.slug)
         turn.end()
+
+
+async def check_in(turn: Turn, challenge: Challenge) -> None:
+    """Record today's action; a second one the same day changes nothing."""
+    t = turn.t
+    result = await turn.services.checkins.check_in(turn.member.id, challenge.id)
+    if not result.recorded:
+        turn.say("mine.already_today", title=challenge.title)
+        return
+    streak = streak_text(t, challenge.frequency, result.streak)
+    lines = [t("mine.checked_in", streak=streak) if streak else t("mine.checked_in_once")]
+    progress = await turn.services.progress.of(challenge.id)
+    if progress.collective_impact and challenge.impact_unit:
+        impact = progress.collective_impact
+        lines.append(t("mine.impact", impact=impact, unit=challenge.impact_unit))
+    turn.send("\n".join(lines))
 
 
 def _pledge_line(t: Translator, pledge: Pledge, challenge: Challenge) -> str:

@@ -12,6 +12,7 @@ from conversations.flows.browse import (
     visible_challenge,
 )
 from conversations.model import FormInput, LocationInput, TextInput
+from core.delivery.latest import send_latest
 from core.errors import Conflict, KoomError, NotFound
 from core.models import Challenge, EventKind, OutboxEvent, Progress, ReminderPreference
 from core.places import coarse_point, commune
@@ -145,6 +146,8 @@ class PledgeFlow(Flow):
             turn.say("pledge.already", title=challenge.title)
             turn.end()
             return
+        await services.reminders.schedule(turn.member.id, challenge_id)
+        await send_latest(services, challenge_id, member_id=turn.member.id)
         lines = [
             t("pledge.thanks", name=turn.member.display_name, action=challenge.action),
             _social_norm(turn, progress),

@@ -45,6 +45,12 @@ members = Table(
     Column("area_key", String(120)),
     Column("reminder", String(10), nullable=False, server_default="none"),
     Column("reminder_hour", Integer, nullable=False, server_default="18"),
+    Column("reminder_minute", Integer, nullable=False, server_default="0"),
+    # 0 = Monday: the day of weekly reminders.
+    Column("reminder_weekday", Integer, nullable=False, server_default="0"),
+    # Quiet hours, local minutes after midnight: [quiet_start, quiet_end) crossing midnight.
+    Column("quiet_start", Integer, nullable=False, server_default="1260"),
+    Column("quiet_end", Integer, nullable=False, server_default="480"),
     Column("news_opt_out", Boolean, nullable=False, server_default="0"),
     Column("created_at", UTCDateTime, nullable=False),
     Column("erased_at", UTCDateTime),
@@ -188,6 +194,7 @@ deliveries = Table(
     Column("locale", String(10), nullable=False),
     Column("kind", String(20), nullable=False),
     Column("challenge_id", ForeignKey("challenges.id", ondelete="CASCADE")),
+    Column("broadcast_id", ForeignKey("broadcasts.id", ondelete="CASCADE"), index=True),
     Column("payload", JSON, nullable=False),
     Column("dedupe_key", String(160), nullable=False, unique=True),
     # 0 for messages someone is waiting for; higher numbers are bulk, sent after.
@@ -242,4 +249,37 @@ processed_updates = Table(
     Column("platform", String(16), primary_key=True),
     Column("update_key", String(64), primary_key=True),
     Column("received_at", UTCDateTime, nullable=False, index=True),
+)
+
+reminders = Table(
+    "reminders",
+    metadata,
+    Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), primary_key=True),
+    Column("challenge_id", ForeignKey("challenges.id", ondelete="CASCADE"), primary_key=True),
+    # The next moment to remind; NULL while paused, switched off or over. The sweep reads
+    # only rows due by this index, so a tick costs what is due, not what exists.
+    Column("next_due_at", UTCDateTime, index=True),
+    Column("last_due_at", UTCDateTime),
+    Column("paused", Boolean, nullable=False, server_default="0"),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+broadcasts = Table(
+    "broadcasts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("created_by", ForeignKey("members.id", ondelete="SET NULL")),
+    # The challenge whose pledgers or following groups hear it; NULL for "every member".
+    Column("challenge_id", ForeignKey("challenges.id", ondelete="CASCADE")),
+    # Comma-separated audiences: pledgers, members, groups.
+    Column("audience", String(40), nullable=False),
+    Column("text", Text, nullable=False),
+    # draft -> scheduled -> sending -> done, or cancelled.
+    Column("status", String(10), nullable=False),
+    Column("send_at", UTCDateTime),
+    Column("recipients", Integer, nullable=False, server_default="0"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("launched_at", UTCDateTime),
+    Column("cancelled_at", UTCDateTime),
+    Index("ix_broadcasts_status_send_at", "status", "send_at"),
 )

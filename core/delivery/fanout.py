@@ -12,9 +12,19 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.db.tables import accounts, deliveries, group_follows, groups, members, outbox, pledges
+from core.db.tables import (
+    accounts,
+    challenges,
+    deliveries,
+    group_follows,
+    groups,
+    members,
+    outbox,
+    pledges,
+)
 from core.db.upsert import insert_for
 from core.identity import Platform
+from core.models import ANNOUNCEMENTS, EventKind
 
 if TYPE_CHECKING:
     from core.services import Services
@@ -26,6 +36,19 @@ ANNOUNCEMENT_PRIORITY = 10
 PUSH_PLATFORMS = (Platform.TELEGRAM.value, Platform.DISCORD.value)
 """Platforms where the bot can speak first (the console only answers)."""
 _CHUNK = 500  # rows per INSERT, well under SQLite's bound-parameter limit
+GROUPS, PLEDGERS, ORGANISERS = "groups", "pledgers", "organisers"
+AUDIENCES: dict[EventKind, frozenset[str]] = {
+    **{kind: frozenset({GROUPS, PLEDGERS, ORGANISERS}) for kind in ANNOUNCEMENTS},
+    EventKind.DEADLINE: frozenset({GROUPS, PLEDGERS}),
+    EventKind.DIGEST: frozenset({GROUPS}),
+    EventKind.NUDGE: frozenset({ORGANISERS}),
+}
+"""Who hears each kind of event."""
+
+
+def delivery_key(event_id: int, platform: str, chat_id: str) -> str:
+    """The dedupe key of one event's delivery to one chat."""
+    return f"{event_id}:{platform}:{chat_id}"
 
 
 async def fan_out(services: Services) -> int:
@@ -64,7 +87,7 @@ async def _fan_out_event(services: Services, conn: AsyncConnection, event_id: in
     rows: dict[str, dict[str, Any]] = {}
 
     def add(platform: str, chat_id: str, locale: str | None, **who: object) -> None:
-        key = f"{event.id}:{platform}:{chat_id}"
+        key = delivery_key(event.id, platform, chat_id)
         rows.setdefault(
             key,
             {
@@ -88,38 +111,62 @@ async def _fan_out_event(services: Services, conn: AsyncConnection, event_id: in
             },
         )
 
-    for group in await conn.execute(
-        select(groups.c.id, groups.c.platform, groups.c.chat_id, groups.c.language)
-        .join(group_follows, group_follows.c.group_id == groups.c.id)
-        .where(
-            group_follows.c.challenge_id == event.challenge_id,
-            groups.c.unreachable_at.is_(None),
-            groups.c.platform.in_(PUSH_PLATFORMS),
-        )
-        .order_by(groups.c.id)
-    ):
-        add(group.platform, group.chat_id, group.language, is_group=True, group_id=group.id)
+    audience = AUDIENCES[EventKind(event.kind)]
+    if GROUPS in audience:
+        for group in await conn.execute(
+            select(groups.c.id, groups.c.platform, groups.c.chat_id, groups.c.language)
+            .join(group_follows, group_follows.c.group_id == groups.c.id)
+            .where(
+                group_follows.c.challenge_id == event.challenge_id,
+                groups.c.unreachable_at.is_(None),
+                groups.c.platform.in_(PUSH_PLATFORMS),
+            )
+            .order_by(groups.c.id)
+        ):
+            add(group.platform, group.chat_id, group.language, is_group=True, group_id=group.id)
 
     reached: set[int] = set()
-    for pledger in await conn.execute(
-        select(members.c.id, members.c.language, accounts.c.platform, accounts.c.external_id)
-        .join(pledges, pledges.c.member_id == members.c.id)
-        .join(accounts, accounts.c.member_id == members.c.id)
-        .where(
-            pledges.c.challenge_id == event.challenge_id,
-            pledges.c.withdrawn_at.is_(None),
-            members.c.news_opt_out.is_(False),
-            members.c.erased_at.is_(None),
-            accounts.c.unreachable_at.is_(None),
-            accounts.c.platform.in_(PUSH_PLATFORMS),
-        )
-        .order_by(members.c.id, accounts.c.id)
-    ):
-        if pledger.id not in reached:  # the member's first reachable account only
-            reached.add(pledger.id)
-            add(pledger.platform, pledger.external_id, pledger.language, member_id=pledger.id)
+    if PLEDGERS in audience:
+        for pledger in await conn.execute(
+            select(members.c.id, members.c.language, accounts.c.platform, accounts.c.external_id)
+            .join(pledges, pledges.c.member_id == members.c.id)
+            .join(accounts, accounts.c.member_id == members.c.id)
+            .where(
+                pledges.c.challenge_id == event.challenge_id,
+                pledges.c.withdrawn_at.is_(None),
+                members.c.news_opt_out.is_(False),
+                members.c.erased_at.is_(None),
+                accounts.c.unreachable_at.is_(None),
+                accounts.c.platform.in_(PUSH_PLATFORMS),
+            )
+            .order_by(members.c.id, accounts.c.id)
+        ):
+            if pledger.id not in reached:  # the member's first reachable account only
+                reached.add(pledger.id)
+                add(pledger.platform, pledger.external_id, pledger.language, member_id=pledger.id)
 
-    # Organisers hear every announcement as organisers, whatever their news setting.
+    if ORGANISERS in audience:
+        for platform, chat_id, language in await _organisers(services, conn, event.challenge_id):
+            add(platform, chat_id, language)
+
+    values = list(rows.values())
+    written = 0
+    for start in range(0, len(values), _CHUNK):
+        result = await conn.execute(
+            insert_for(conn, deliveries)
+            .values(values[start : start + _CHUNK])
+            .on_conflict_do_nothing()
+        )
+        written += max(result.rowcount, 0)
+    return written
+
+
+async def _organisers(
+    services: Services, conn: AsyncConnection, challenge_id: int
+) -> list[tuple[str, str, str | None]]:
+    """The reachable organisers (from the settings) and the challenge's creator: they hear
+    what concerns them as organisers, whatever their news setting."""
+    found: list[tuple[str, str, str | None]] = []
     for organiser in services.settings.organisers:
         if organiser.platform.value not in PUSH_PLATFORMS:
             continue
@@ -133,17 +180,23 @@ async def _fan_out_event(services: Services, conn: AsyncConnection, event_id: in
                 )
             )
         ).first()
-        if known is not None and known.unreachable_at is not None:
-            continue
-        add(organiser.platform.value, organiser.external_id, known.language if known else None)
-
-    values = list(rows.values())
-    written = 0
-    for start in range(0, len(values), _CHUNK):
-        result = await conn.execute(
-            insert_for(conn, deliveries)
-            .values(values[start : start + _CHUNK])
-            .on_conflict_do_nothing()
+        if known is None or known.unreachable_at is None:
+            language = known.language if known else None
+            found.append((organiser.platform.value, organiser.external_id, language))
+    creator = (
+        await conn.execute(
+            select(accounts.c.platform, accounts.c.external_id, members.c.language)
+            .join(members, members.c.id == accounts.c.member_id)
+            .join(challenges, challenges.c.created_by == members.c.id)
+            .where(
+                challenges.c.id == challenge_id,
+                accounts.c.unreachable_at.is_(None),
+                accounts.c.platform.in_(PUSH_PLATFORMS),
+            )
+            .order_by(accounts.c.id)
+            .limit(1)
         )
-        written += max(result.rowcount, 0)
-    return written
+    ).first()
+    if creator is not None:
+        found.append((creator.platform, creator.external_id, creator.language))
+    return found

@@ -19,7 +19,7 @@ class Notice:
     """
 
     kind: str
-    challenge_id: int
+    challenge_id: int | None
     locale: str
     payload: Mapping[str, object] = field(default_factory=dict)
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 from core.clock import Clock, SystemClock
 from core.db.database import Database
+from core.services.broadcasts import BroadcastService
+from core.services.challenge_reminders import ChallengeReminderService
 from core.services.challenges import ChallengeService
 from core.services.checkins import CheckInService
 from core.services.groups import GroupService
@@ -13,6 +15,7 @@ from core.services.members import MemberService
 from core.services.pledges import PledgeService
 from core.services.privacy import PrivacyService
 from core.services.progress import ProgressService
+from core.services.reminders import ReminderService
 from core.services.updates import UpdateLog
 from core.settings import Settings
 
@@ -34,3 +37,8 @@ class Services:
         self.groups = GroupService(self.db, self.clock)
         self.privacy = PrivacyService(self.db, self.clock)
         self.updates = UpdateLog(self.db, self.clock)
+        self.reminders = ReminderService(self.db, self.clock, self.settings.default_locale)
+        self.challenge_reminders = ChallengeReminderService(
+            self.db, self.clock, self.settings.default_timezone
+        )
+        self.broadcasts = BroadcastService(self.db, self.clock, self.settings.default_locale)

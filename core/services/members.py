@@ -11,12 +11,39 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.clock import Clock
 from core.db.database import Database
-from core.db.tables import accounts, checkins, deliveries, link_codes, members, pledges
+from core.db.tables import (
+    accounts,
+    checkins,
+    deliveries,
+    link_codes,
+    members,
+    pledges,
+    reminders,
+)
 from core.errors import Invalid, NotFound
 from core.identity import AccountRef
 from core.models import Location, Member, ReminderPreference
+from core.services.reminders import REMINDER_KIND, reschedule_member
 
 LINK_CODE_TTL = timedelta(minutes=15)
+REMINDER_SETTINGS = frozenset(
+    {
+        "reminder",
+        "reminder_hour",
+        "reminder_minute",
+        "reminder_weekday",
+        "quiet_start",
+        "quiet_end",
+        "timezone",
+    }
+)
+_BOUNDS = {
+    "reminder_hour": (0, 23, "error.bad_hour"),
+    "reminder_minute": (0, 59, "error.bad_hour"),
+    "reminder_weekday": (0, 6, "error.bad_weekday"),
+    "quiet_start": (0, 24 * 60 - 1, "error.bad_quiet_hours"),
+    "quiet_end": (0, 24 * 60 - 1, "error.bad_quiet_hours"),
+}
 _LINK_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
@@ -35,6 +62,10 @@ def member_from_row(row: Any) -> Member:
         reminder_hour=row.reminder_hour,
         news_opt_out=bool(row.news_opt_out),
         created_at=row.created_at,
+        reminder_minute=row.reminder_minute,
+        reminder_weekday=row.reminder_weekday,
+        quiet_start=row.quiet_start,
+        quiet_end=row.quiet_end,
     )
 
 
@@ -103,23 +134,17 @@ class MemberService:
             return [AccountRef.parse(f"{r.platform}:{r.external_id}") for r in rows]
 
     async def update(self, member_id: int, **changes: object) -> Member:
-        """Change profile fields: language, timezone, reminder, reminder_hour, news_opt_out,
-        display_name. Opting out of news cancels the member's queued deliveries at once."""
-        allowed = {
-            "language",
-            "timezone",
-            "reminder",
-            "reminder_hour",
-            "news_opt_out",
-            "display_name",
-        }
+        """Change profile fields: language, timezone, reminder settings, news_opt_out,
+        display_name. Opting out of news cancels the member's queued news at once; a change
+        of reminder settings reschedules the member's reminders in the same transaction."""
+        allowed = {"language", "news_opt_out", "display_name", *REMINDER_SETTINGS}
         unknown = set(changes) - allowed
         if unknown:
             raise ValueError(f"unknown member fields: {sorted(unknown)}")
-        if "reminder_hour" in changes:
-            hour = changes["reminder_hour"]
-            if not isinstance(hour, int) or not 0 <= hour <= 23:
-                raise Invalid("error.bad_hour")
+        for name, (low, high, error) in _BOUNDS.items():
+            value = changes.get(name, low)
+            if not isinstance(value, int) or not low <= value <= high:
+                raise Invalid(error)
         if "reminder" in changes:
             changes["reminder"] = ReminderPreference(str(changes["reminder"])).value
         if "timezone" in changes:
@@ -134,11 +159,47 @@ class MemberService:
             if changes.get("news_opt_out"):
                 await conn.execute(
                     update(deliveries)
-                    .where(deliveries.c.member_id == member_id, deliveries.c.status == "pending")
+                    .where(
+                        deliveries.c.member_id == member_id,
+                        deliveries.c.status == "pending",
+                        deliveries.c.kind != REMINDER_KIND,
+                    )
                     .values(status="cancelled")
                 )
-            row = (await conn.execute(select(members).where(members.c.id == member_id))).one()
+            if REMINDER_SETTINGS & set(changes):
+                await reschedule_member(conn, member_id, self.clock.now())
+            row = await _member_row(conn, member_id)
         return member_from_row(row)
+
+    async def stop(self, member_id: int) -> Member:
+        """ "STOP": no news, no broadcast, no reminder from now on, queued ones included."""
+        async with self.db.write() as conn:
+            await conn.execute(
+                update(members).where(members.c.id == member_id).values(news_opt_out=True)
+            )
+            await conn.execute(
+                update(deliveries)
+                .where(deliveries.c.member_id == member_id, deliveries.c.status == "pending")
+                .values(status="cancelled")
+            )
+            await conn.execute(
+                update(reminders)
+                .where(reminders.c.member_id == member_id)
+                .values(paused=True, next_due_at=None)
+            )
+            return member_from_row(await _member_row(conn, member_id))
+
+    async def restart(self, member_id: int) -> Member:
+        """Undo "STOP": news again, and the reminders of standing pledges resume."""
+        async with self.db.write() as conn:
+            await conn.execute(
+                update(members).where(members.c.id == member_id).values(news_opt_out=False)
+            )
+            await conn.execute(
+                update(reminders).where(reminders.c.member_id == member_id).values(paused=False)
+            )
+            await reschedule_member(conn, member_id, self.clock.now())
+            return member_from_row(await _member_row(conn, member_id))
 
     async def set_location(self, member_id: int, location: Location | None) -> Member:
         """Store a coarse location (given with consent), or remove it with None."""
@@ -293,3 +354,10 @@ async def _merge_members(conn: AsyncConnection, *, source: int, target: int) -> 
         update(pledges).where(pledges.c.referrer_id == source).values(referrer_id=target)
     )
     await conn.execute(delete(members).where(members.c.id == source))
+
+
+async def _member_row(conn: AsyncConnection, member_id: int) -> Any:
+    row = (await conn.execute(select(members).where(members.c.id == member_id))).first()
+    if row is None:
+        raise NotFound("error.member_not_found")
+    return row

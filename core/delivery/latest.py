@@ -1,0 +1,97 @@
+"""The latest announcement of a challenge, once, to a member or group that joins later."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from core.db.tables import accounts, deliveries, groups, members, outbox
+from core.db.upsert import insert_for
+from core.delivery.fanout import ANNOUNCEMENT_PRIORITY, PUSH_PLATFORMS, delivery_key
+from core.models import ANNOUNCEMENTS
+
+if TYPE_CHECKING:
+    from core.services import Services
+
+
+async def send_latest(
+    services: Services,
+    challenge_id: int,
+    *,
+    member_id: int | None = None,
+    group_id: int | None = None,
+) -> bool:
+    """Queue the challenge's latest announcement for a new pledger (unless they opted out of
+    news) or a newly following group; False when there is none or they cannot be reached.
+    The row's dedupe key is the fan-out's, so nobody hears one announcement twice."""
+    now = services.clock.now()
+    async with services.db.write() as conn:
+        event = (
+            await conn.execute(
+                select(outbox.c.id, outbox.c.kind, outbox.c.payload)
+                .where(
+                    outbox.c.challenge_id == challenge_id,
+                    outbox.c.kind.in_([k.value for k in ANNOUNCEMENTS]),
+                )
+                .order_by(outbox.c.id.desc())
+                .limit(1)
+            )
+        ).first()
+        if event is None:
+            return False
+        target: Any
+        if group_id is not None:
+            target = (
+                await conn.execute(
+                    select(groups.c.platform, groups.c.chat_id, groups.c.language).where(
+                        groups.c.id == group_id,
+                        groups.c.unreachable_at.is_(None),
+                        groups.c.platform.in_(PUSH_PLATFORMS),
+                    )
+                )
+            ).first()
+        else:
+            target = (
+                await conn.execute(
+                    select(
+                        accounts.c.platform,
+                        accounts.c.external_id.label("chat_id"),
+                        members.c.language,
+                    )
+                    .join(members, members.c.id == accounts.c.member_id)
+                    .where(
+                        accounts.c.member_id == member_id,
+                        accounts.c.unreachable_at.is_(None),
+                        accounts.c.platform.in_(PUSH_PLATFORMS),
+                        members.c.news_opt_out.is_(False),
+                    )
+                    .order_by(accounts.c.id)
+                    .limit(1)
+                )
+            ).first()
+        if target is None:
+            return False
+        result = await conn.execute(
+            insert_for(conn, deliveries)
+            .values(
+                event_id=event.id,
+                platform=target.platform,
+                chat_id=target.chat_id,
+                is_group=group_id is not None,
+                member_id=member_id,
+                group_id=group_id,
+                locale=target.language or services.settings.default_locale,
+                kind=event.kind,
+                challenge_id=challenge_id,
+                payload=event.payload,
+                dedupe_key=delivery_key(event.id, target.platform, target.chat_id),
+                priority=ANNOUNCEMENT_PRIORITY,
+                status="pending",
+                attempts=0,
+                not_before=now,
+                created_at=now,
+            )
+            .on_conflict_do_nothing()
+        )
+        return result.rowcount > 0

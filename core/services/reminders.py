@@ -1,0 +1,357 @@
+"""Per-member reminders: one row per pledge, swept every minute when due.
+
+A reminder row holds only the next due moment; the rule (local time, weekday, quiet hours)
+comes from the member's settings and the challenge's frequency, so a change of settings
+reschedules every row of the member at once. The sweep reads due rows by index, writes one
+delivery row per reminder (its dedupe key is the reminder and its due moment) and moves the
+row to its next moment in the same transaction: a restart neither loses nor repeats one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from core.clock import Clock
+from core.db.database import Database
+from core.db.tables import accounts, challenges, deliveries, members, pledges, reminders
+from core.db.upsert import insert_for
+from core.errors import NotFound
+from core.models import Frequency, ReminderPreference
+from core.reminder_times import QuietHours, ReminderRule, next_due, snooze
+from core.services.challenges import OPEN_FOR_PLEDGES
+
+REMINDER_KIND = "reminder"
+REMINDER_PRIORITY = 5
+"""Reminders go before announcements and broadcasts, after replies to people."""
+GRACE = timedelta(hours=3)
+"""A reminder missed by longer than this (the bot was down) is skipped, not sent late."""
+SWEEP_BATCH = 2000
+"""Due reminders handled per transaction."""
+PUSH_PLATFORMS = ("telegram", "discord")
+_CHUNK = 500
+_OPEN = [s.value for s in OPEN_FOR_PLEDGES]
+_RULE_COLUMNS = (
+    members.c.reminder,
+    members.c.reminder_hour,
+    members.c.reminder_minute,
+    members.c.reminder_weekday,
+    members.c.quiet_start,
+    members.c.quiet_end,
+    members.c.timezone,
+)
+
+
+def rule_for(member: Any, frequency: Frequency) -> ReminderRule | None:
+    """The reminder rule of a member (a row with the rule columns) for a challenge's
+    frequency; None when the member wants no reminders."""
+    preference = ReminderPreference(member.reminder)
+    if preference is ReminderPreference.NONE:
+        return None
+    weekly = frequency is Frequency.WEEKLY or preference is ReminderPreference.WEEKLY
+    return ReminderRule(
+        timezone=member.timezone,
+        hour=member.reminder_hour,
+        minute=member.reminder_minute,
+        weekday=member.reminder_weekday if weekly and frequency is not Frequency.ONCE else None,
+        quiet=QuietHours(_clock_time(member.quiet_start), _clock_time(member.quiet_end)),
+    )
+
+
+def first_due(
+    rule: ReminderRule | None, frequency: Frequency, starts_at: datetime, now: datetime
+) -> datetime | None:
+    """The next reminder from `now`: the rule's next moment, and for a one-off action the
+    first moment on or after the action's start."""
+    if rule is None:
+        return None
+    if frequency is Frequency.ONCE:
+        return next_due(rule, max(now, starts_at))
+    return next_due(rule, now)
+
+
+async def reschedule_member(conn: AsyncConnection, member_id: int, now: datetime) -> None:
+    """Recompute every unpaused reminder of a member after a change of settings, inside
+    the caller's transaction."""
+    rows = (
+        await conn.execute(
+            select(
+                reminders.c.challenge_id,
+                challenges.c.frequency,
+                challenges.c.starts_at,
+                *_RULE_COLUMNS,
+            )
+            .join(challenges, challenges.c.id == reminders.c.challenge_id)
+            .join(members, members.c.id == reminders.c.member_id)
+            .where(reminders.c.member_id == member_id, reminders.c.paused.is_(False))
+        )
+    ).all()
+    for row in rows:
+        frequency = Frequency(row.frequency)
+        due = first_due(rule_for(row, frequency), frequency, row.starts_at, now)
+        await conn.execute(
+            update(reminders)
+            .where(
+                reminders.c.member_id == member_id,
+                reminders.c.challenge_id == row.challenge_id,
+            )
+            .values(next_due_at=due)
+        )
+
+
+def _clock_time(minutes: int) -> time:
+    return time(minutes // 60 % 24, minutes % 60)
+
+
+class ReminderService:
+    """Schedules, sweeps and answers the members' reminders."""
+
+    def __init__(self, db: Database, clock: Clock, default_locale: str) -> None:
+        self.db = db
+        self.clock = clock
+        self.default_locale = default_locale
+
+    async def schedule(self, member_id: int, challenge_id: int) -> datetime | None:
+        """Start (or restart, unpaused) the reminders of a pledge; the first due moment."""
+        now = self.clock.now()
+        async with self.db.write() as conn:
+            row = (
+                await conn.execute(
+                    select(*_RULE_COLUMNS, challenges.c.frequency, challenges.c.starts_at)
+                    .select_from(members)
+                    .join(challenges, challenges.c.id == challenge_id)
+                    .where(members.c.id == member_id)
+                )
+            ).first()
+            if row is None:
+                raise NotFound("error.challenge_not_found")
+            frequency = Frequency(row.frequency)
+            due = first_due(rule_for(row, frequency), frequency, row.starts_at, now)
+            values = {"next_due_at": due, "paused": False}
+            await conn.execute(
+                insert_for(conn, reminders)
+                .values(member_id=member_id, challenge_id=challenge_id, created_at=now, **values)
+                .on_conflict_do_update(
+                    index_elements=[reminders.c.member_id, reminders.c.challenge_id], set_=values
+                )
+            )
+        return due
+
+    async def snooze(
+        self, member_id: int, challenge_id: int, *, hours: int | None = None, tomorrow: bool = False
+    ) -> datetime:
+        """Bring the reminder back `hours` later or tomorrow at the usual time (quiet hours
+        respected); the moment it comes back."""
+        now = self.clock.now()
+        async with self.db.write() as conn:
+            row = await self._rule_row(conn, member_id, challenge_id)
+            rule = rule_for(row, Frequency(row.frequency)) or _default_rule(row)
+            due = snooze(rule, now, hours=hours, tomorrow=tomorrow)
+            await self._set(conn, member_id, challenge_id, next_due_at=due, paused=False)
+        return due
+
+    async def pause(self, member_id: int, challenge_id: int) -> None:
+        """Stop this pledge's reminders until the member resumes them."""
+        async with self.db.write() as conn:
+            await self._rule_row(conn, member_id, challenge_id)
+            await self._set(conn, member_id, challenge_id, next_due_at=None, paused=True)
+
+    async def is_paused(self, member_id: int, challenge_id: int) -> bool:
+        """Whether the member paused this pledge's reminders."""
+        async with self.db.read() as conn:
+            paused = (
+                await conn.execute(
+                    select(reminders.c.paused).where(
+                        reminders.c.member_id == member_id,
+                        reminders.c.challenge_id == challenge_id,
+                    )
+                )
+            ).scalar_one_or_none()
+        return bool(paused)
+
+    async def due_at(self, member_id: int, challenge_id: int) -> datetime | None:
+        """When this pledge's next reminder falls due (None: none planned)."""
+        async with self.db.read() as conn:
+            return (
+                await conn.execute(
+                    select(reminders.c.next_due_at).where(
+                        reminders.c.member_id == member_id,
+                        reminders.c.challenge_id == challenge_id,
+                    )
+                )
+            ).scalar_one_or_none()
+
+    async def sweep(self) -> int:
+        """Turn every due reminder into a delivery row and move it to its next moment; the
+        number of reminders queued. Missed ones (downtime) are sent if still relevant: due less
+        than GRACE ago and not already done that day."""
+        now = self.clock.now()
+        queued = 0
+        while True:
+            async with self.db.write() as conn:
+                due = (
+                    await conn.execute(
+                        select(
+                            reminders.c.member_id,
+                            reminders.c.challenge_id,
+                            reminders.c.next_due_at,
+                            challenges.c.frequency,
+                            challenges.c.status,
+                            pledges.c.created_at.label("pledged_at"),
+                            pledges.c.withdrawn_at,
+                            pledges.c.last_checkin_on,
+                            members.c.language,
+                            members.c.erased_at,
+                            *_RULE_COLUMNS,
+                        )
+                        .join(members, members.c.id == reminders.c.member_id)
+                        .join(challenges, challenges.c.id == reminders.c.challenge_id)
+                        .outerjoin(
+                            pledges,
+                            and_(
+                                pledges.c.member_id == reminders.c.member_id,
+                                pledges.c.challenge_id == reminders.c.challenge_id,
+                            ),
+                        )
+                        .where(reminders.c.next_due_at <= now)
+                        .order_by(reminders.c.next_due_at)
+                        .limit(SWEEP_BATCH)
+                    )
+                ).all()
+                if not due:
+                    return queued
+                queued += await self._queue(conn, due, now)
+            if len(due) < SWEEP_BATCH:
+                return queued
+
+    async def _queue(self, conn: AsyncConnection, due: Sequence[Any], now: datetime) -> int:
+        targets = await _first_accounts(conn, {r.member_id for r in due})
+        rows: list[dict[str, Any]] = []
+        moves: list[dict[str, Any]] = []
+        for r in due:
+            frequency = Frequency(r.frequency)
+            rule = rule_for(r, frequency)
+            live = (
+                rule is not None
+                and r.erased_at is None
+                and r.status in _OPEN
+                and r.pledged_at is not None
+                and r.withdrawn_at is None
+            )
+            nxt = None
+            if live and rule is not None and frequency is not Frequency.ONCE:
+                nxt = next_due(rule, max(now, r.next_due_at))
+            moves.append({"m": r.member_id, "c": r.challenge_id, "due": nxt, "last": r.next_due_at})
+            target = targets.get(r.member_id)
+            if not live or target is None or now - r.next_due_at > GRACE:
+                continue
+            if _done_already(r, frequency):
+                continue
+            platform, chat_id = target
+            key = f"reminder:{r.member_id}:{r.challenge_id}:{r.next_due_at:%Y%m%dT%H%M}"
+            rows.append(
+                {
+                    "platform": platform,
+                    "chat_id": chat_id,
+                    "is_group": False,
+                    "member_id": r.member_id,
+                    "locale": r.language or self.default_locale,
+                    "kind": REMINDER_KIND,
+                    "challenge_id": r.challenge_id,
+                    "payload": {"due": r.next_due_at.isoformat()},
+                    "dedupe_key": key,
+                    "priority": REMINDER_PRIORITY,
+                    "status": "pending",
+                    "attempts": 0,
+                    "not_before": now,
+                    "created_at": now,
+                }
+            )
+        written = 0
+        for start in range(0, len(rows), _CHUNK):
+            result = await conn.execute(
+                insert_for(conn, deliveries)
+                .values(rows[start : start + _CHUNK])
+                .on_conflict_do_nothing()
+            )
+            written += max(result.rowcount, 0)
+        await conn.execute(
+            update(reminders)
+            .where(
+                reminders.c.member_id == bindparam("m"),
+                reminders.c.challenge_id == bindparam("c"),
+            )
+            .values(next_due_at=bindparam("due"), last_due_at=bindparam("last")),
+            moves,
+        )
+        return written
+
+    async def _rule_row(self, conn: AsyncConnection, member_id: int, challenge_id: int) -> Any:
+        row = (
+            await conn.execute(
+                select(*_RULE_COLUMNS, challenges.c.frequency)
+                .select_from(reminders)
+                .join(members, members.c.id == reminders.c.member_id)
+                .join(challenges, challenges.c.id == reminders.c.challenge_id)
+                .where(reminders.c.member_id == member_id, reminders.c.challenge_id == challenge_id)
+            )
+        ).first()
+        if row is None:
+            raise NotFound("error.not_pledged")
+        return row
+
+    async def _set(
+        self, conn: AsyncConnection, member_id: int, challenge_id: int, **values: object
+    ) -> None:
+        await conn.execute(
+            update(reminders)
+            .where(reminders.c.member_id == member_id, reminders.c.challenge_id == challenge_id)
+            .values(**values)
+        )
+
+
+def _done_already(row: Any, frequency: Frequency) -> bool:
+    """Whether the member already checked in for the period this reminder is about."""
+    last: date | None = row.last_checkin_on
+    if last is None:
+        return False
+    today: date = row.next_due_at.astimezone(ZoneInfo(row.timezone)).date()
+    if frequency is Frequency.WEEKLY:
+        return bool(today - last < timedelta(days=7))
+    return bool(last >= today)
+
+
+def _default_rule(row: Any) -> ReminderRule:
+    """The member's rule even while reminders are switched off (for a snooze)."""
+    return ReminderRule(
+        timezone=row.timezone,
+        hour=row.reminder_hour,
+        minute=row.reminder_minute,
+        quiet=QuietHours(_clock_time(row.quiet_start), _clock_time(row.quiet_end)),
+    )
+
+
+async def _first_accounts(
+    conn: AsyncConnection, member_ids: set[int]
+) -> dict[int, tuple[str, str]]:
+    """Each member's first reachable account on a platform where the bot can speak first."""
+    found: dict[int, tuple[str, str]] = {}
+    ids = sorted(member_ids)
+    for start in range(0, len(ids), _CHUNK):
+        rows = await conn.execute(
+            select(accounts.c.member_id, accounts.c.platform, accounts.c.external_id)
+            .where(
+                accounts.c.member_id.in_(ids[start : start + _CHUNK]),
+                accounts.c.unreachable_at.is_(None),
+                accounts.c.platform.in_(PUSH_PLATFORMS),
+            )
+            .order_by(accounts.c.id)
+        )
+        for row in rows:
+            found.setdefault(row.member_id, (row.platform, row.external_id))
+    return found
