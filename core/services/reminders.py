@@ -23,7 +23,7 @@ from core.db.tables import accounts, challenges, deliveries, members, pledges, r
 from core.db.upsert import insert_for
 from core.errors import NotFound
 from core.models import Frequency, ReminderPreference
-from core.reminder_times import QuietHours, ReminderRule, next_due, snooze
+from core.reminder_times import QuietHours, ReminderRule, catch_up, next_due, snooze
 from core.services.challenges import OPEN_FOR_PLEDGES
 
 REMINDER_KIND = "reminder"
@@ -248,12 +248,11 @@ class ReminderService:
                 nxt = next_due(rule, max(now, r.next_due_at))
             moves.append({"m": r.member_id, "c": r.challenge_id, "due": nxt, "last": r.next_due_at})
             target = targets.get(r.member_id)
-            if not live or target is None or now - r.next_due_at > GRACE:
-                continue
-            if _done_already(r, frequency):
+            moment = _moment_to_send(r, rule, frequency, now) if live else None
+            if target is None or moment is None or _done_already(r, moment, frequency):
                 continue
             platform, chat_id = target
-            key = f"reminder:{r.member_id}:{r.challenge_id}:{r.next_due_at:%Y%m%dT%H%M}"
+            key = f"reminder:{r.member_id}:{r.challenge_id}:{moment:%Y%m%dT%H%M}"
             rows.append(
                 {
                     "platform": platform,
@@ -263,7 +262,7 @@ class ReminderService:
                     "locale": r.language or self.default_locale,
                     "kind": REMINDER_KIND,
                     "challenge_id": r.challenge_id,
-                    "payload": {"due": r.next_due_at.isoformat()},
+                    "payload": {"due": moment.isoformat()},
                     "dedupe_key": key,
                     "priority": REMINDER_PRIORITY,
                     "status": "pending",
@@ -315,12 +314,24 @@ class ReminderService:
         )
 
 
-def _done_already(row: Any, frequency: Frequency) -> bool:
+def _moment_to_send(
+    row: Any, rule: ReminderRule | None, frequency: Frequency, now: datetime
+) -> datetime | None:
+    """The due moment to remind of now: the row's own, unless it was missed by more than
+    GRACE (the bot was down), then the latest regular moment missed by less, if any."""
+    if now - row.next_due_at <= GRACE:
+        return row.next_due_at  # type: ignore[no-any-return]
+    if rule is None or frequency is Frequency.ONCE:
+        return None
+    return catch_up(rule, row.next_due_at, now, GRACE)
+
+
+def _done_already(row: Any, moment: datetime, frequency: Frequency) -> bool:
     """Whether the member already checked in for the period this reminder is about."""
     last: date | None = row.last_checkin_on
     if last is None:
         return False
-    today: date = row.next_due_at.astimezone(ZoneInfo(row.timezone)).date()
+    today: date = moment.astimezone(ZoneInfo(row.timezone)).date()
     if frequency is Frequency.WEEKLY:
         return bool(today - last < timedelta(days=7))
     return bool(last >= today)
