@@ -18,6 +18,7 @@ from core.db.database import Database
 from core.delivery.fanout import fan_out
 from core.delivery.protocol import Notice, Outcome
 from core.delivery.worker import DeliveryWorker
+from core.i18n import Translator
 from core.identity import AccountRef, ChatRef, Platform
 from core.models import Challenge, EventKind
 from core.services import Services
@@ -197,3 +198,76 @@ async def test_telegram_refusals_map_to_outcomes(platforms: Platforms) -> None:
     assert sent.outcome is Outcome.SENT
     [coalesced] = telegram.texts(ALICE.id)[-1:]
     assert coalesced.count(challenge.title) == 2  # both notices, one message
+
+
+async def test_pledges_on_both_platforms_then_reminders_answered_with_one_tap(
+    platforms: Platforms,
+) -> None:
+    """Alice pledges on Telegram and Dana on Discord, through the bots: the 50 % milestone
+    their pledges cross is announced once in each following group; then each gets a reminder
+    at 18:00 and records the check-in by pressing Done under it."""
+    services, telegram, discord = platforms.services, platforms.telegram, platforms.discord
+    bot, adapter, fr = platforms.telegram_bot, platforms.discord_adapter, Translator("fr")
+    challenge = await open_challenge(services, slug="velo-lyon", goal=4, tiers=())
+    await bot.say(ALICE, "/help", CLUB)
+    channel: Where = await discord.add_guild("Lyon Climat")
+    await follow(services, ChatRef(Platform.TELEGRAM, "-100", True, "Climate club"), challenge)
+    await follow(
+        services, ChatRef(Platform.DISCORD, str(channel.channel_id), True, "general"), challenge
+    )
+    in_club = len(telegram.sent(-100))
+
+    await bot.say(ALICE, "/pledge velo-lyon")
+    await bot.press(ALICE, fr("pledge.button_yes"))
+    await bot.press(ALICE, fr("pledge.button_skip"))
+    await bot.press(ALICE, fr("pledge.reminder_daily"))
+    dana, dm = fake_discord.user_payload(DANA, "Dana"), discord.dm(DANA)
+    confirm = await discord.slash(dana, dm, "pledge", challenge="velo-lyon")
+    await adapter.idle()
+    for label in ("pledge.button_yes", "pledge.button_skip", "pledge.reminder_daily"):
+        message = discord.messages[(confirm.message_ids or confirm.edited_ids)[-1]]
+        custom_id = next(
+            c["custom_id"]
+            for row in message["components"]
+            for c in row["components"]
+            if c.get("label") == fr(label)
+        )
+        confirm = await discord.press(dana, dm, message, custom_id)
+        await adapter.idle()
+    assert (await services.progress.of(challenge.id)).challenge.pledge_count == 2
+
+    worker = platforms.worker()
+    await fan_out(services)
+    await worker.run_once()
+    await fan_out(services)
+    assert await worker.run_once() == 0  # nothing twice
+    [club_news] = telegram.texts(-100)[in_club:]
+    [channel_news] = [m["content"] for m in discord.messages_in(channel.channel_id)]
+    for news in (club_news, channel_news):
+        assert "25" in news and "50" in news and challenge.title in news  # coalesced, once
+
+    platforms.clock.set(platforms.clock.now().replace(hour=17, minute=0))  # 18:00 in Paris
+    assert await services.reminders.sweep() == 2
+    assert await worker.run_once() == 2
+    reminder = bot.last_with(ALICE.id, fr("reminder.button_done"))
+    assert challenge.action in reminder.text
+    await bot.press(ALICE, fr("reminder.button_done"))
+    [dm_reminder] = [
+        m
+        for m in discord.messages_in(dm.channel_id)
+        if fr("reminder.button_done") in str(m["components"])
+    ]
+    done_id = next(
+        c["custom_id"]
+        for row in dm_reminder["components"]
+        for c in row["components"]
+        if c.get("label") == fr("reminder.button_done")
+    )
+    await discord.press(dana, dm, dm_reminder, done_id)
+    await adapter.idle()
+
+    for account in (telegram_account(ALICE), AccountRef(Platform.DISCORD, str(DANA))):
+        found = await services.members.find(account)
+        assert found is not None
+        pledge_row = await services.pledges.get(found.id, challenge.id)
+        assert pledge_row is not None and pledge_row.checkin_total == 1
