@@ -115,10 +115,14 @@ class Location:
     name: str | None
     latitude: float | None
     longitude: float | None
+    key: str | None = None
+    """The gazetteer's key of the place ("fr:69123"), when it is a known one."""
 
     @property
     def area_key(self) -> str:
-        """The key places are counted under: the commune, else a ~1 km cell."""
+        """The key places are counted under: the known place, the commune, else a ~1 km cell."""
+        if self.key:
+            return self.key
         if self.name:
             return self.name.strip().casefold()
         return f"cell:{self.latitude:.2f},{self.longitude:.2f}"

@@ -28,3 +28,14 @@ def commune(name: str) -> Location:
     tidy = "-".join(part[:1].upper() + part[1:] for part in cleaned.split("-"))
     tidy = " ".join(word[:1].upper() + word[1:] for word in tidy.split(" "))
     return Location(tidy, None, None)
+
+
+def stored_location(
+    name: str | None, latitude: float | None, longitude: float | None, area_key: str | None
+) -> Location | None:
+    """The Location kept in a row; its area key names a known place only when it is one
+    ("fr:69123"), not a derived name or cell key."""
+    if name is None and latitude is None:
+        return None
+    known = area_key if area_key and ":" in area_key and not area_key.startswith("cell:") else None
+    return Location(name, latitude, longitude, known)

@@ -66,6 +66,30 @@ class Settings(BaseSettings):
         default=30, ge=1, validation_alias="KOOM_CONVERSATION_TTL_MINUTES"
     )
     load_demo: bool = Field(default=True, validation_alias="KOOM_LOAD_DEMO")
+    map_min_count: int = Field(
+        default=3,
+        ge=1,
+        validation_alias="KOOM_MAP_MIN_COUNT",
+        description="Areas with fewer pledgers are merged into a larger area or left out",
+    )
+    web_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        validation_alias="KOOM_WEB_PORT",
+        description="Serve the public web pages on this port (koom run starts them when set)",
+    )
+    web_host: str = Field(default="127.0.0.1", validation_alias="KOOM_WEB_HOST")
+    telegram_bot_username: str | None = Field(
+        default=None,
+        validation_alias="TELEGRAM_BOT_USERNAME",
+        description="For the web page's 'open in Telegram' link (t.me/<username>)",
+    )
+    discord_invite_url: str | None = Field(
+        default=None,
+        validation_alias="DISCORD_INVITE_URL",
+        description="For the web page's 'open in Discord' link",
+    )
     log_level: str = Field(default="INFO", validation_alias="KOOM_LOG_LEVEL")
 
     @field_validator("organisers", mode="before")

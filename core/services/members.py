@@ -23,6 +23,7 @@ from core.db.tables import (
 from core.errors import Invalid, NotFound
 from core.identity import AccountRef
 from core.models import Location, Member, ReminderPreference
+from core.places import stored_location
 from core.services.reminders import REMINDER_KIND, reschedule_member
 
 LINK_CODE_TTL = timedelta(minutes=15)
@@ -49,9 +50,7 @@ _LINK_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 def member_from_row(row: Any) -> Member:
     """Build a Member from a `members` row."""
-    location = None
-    if row.location_name is not None or row.latitude is not None:
-        location = Location(row.location_name, row.latitude, row.longitude)
+    location = stored_location(row.location_name, row.latitude, row.longitude, row.area_key)
     return Member(
         id=row.id,
         display_name=row.display_name,

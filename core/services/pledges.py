@@ -26,6 +26,7 @@ from core.models import (
     Pledge,
     PledgeResult,
 )
+from core.places import stored_location
 from core.services.challenges import OPEN_FOR_PLEDGES, load_challenges
 
 
@@ -254,16 +255,17 @@ class PledgeService:
 async def _member_location(conn: AsyncConnection, member_id: int) -> Location | None:
     row = (
         await conn.execute(
-            select(members.c.location_name, members.c.latitude, members.c.longitude).where(
-                members.c.id == member_id
-            )
+            select(
+                members.c.location_name,
+                members.c.latitude,
+                members.c.longitude,
+                members.c.area_key,
+            ).where(members.c.id == member_id)
         )
     ).first()
     if row is None:
         raise NotFound("error.member_not_found")
-    if row.location_name is None and row.latitude is None:
-        return None
-    return Location(row.location_name, row.latitude, row.longitude)
+    return stored_location(row.location_name, row.latitude, row.longitude, row.area_key)
 
 
 async def _refuse_pledge(conn: AsyncConnection, challenge_id: int) -> None:
