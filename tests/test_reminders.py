@@ -10,9 +10,12 @@ from sqlalchemy import select
 
 from core.clock import FakeClock
 from core.db.tables import deliveries
+from core.delivery.worker import DeliveryWorker
+from core.identity import Platform
 from core.models import Frequency, Member
 from core.services import Services
 from tests.factories import member, open_challenge
+from tests.test_delivery import FakeDeliverer
 
 PARIS_WINTER = timedelta(hours=1)
 
@@ -204,3 +207,20 @@ async def test_an_unreachable_member_is_not_queued_but_moves_on(
     clock.set(_utc(2026, 3, 10, 17, 0))
     assert await services.reminders.sweep() == 0
     assert await services.reminders.due_at(alice.id, challenge_id) == _utc(2026, 3, 11, 17, 0)
+
+
+async def test_a_queued_reminder_survives_a_news_opt_out_but_not_a_pause(
+    services: Services, clock: FakeClock
+) -> None:
+    telegram = FakeDeliverer(Platform.TELEGRAM)
+    worker = DeliveryWorker(services, {Platform.TELEGRAM: telegram})
+    alice, challenge_id = await _pledger(services, hour=18)
+    bob, bob_challenge = await _pledger(services, hour=18, name="bob")
+    clock.set(_utc(2026, 3, 10, 17, 0))
+    assert await services.reminders.sweep() == 2
+    await services.members.update(alice.id, news_opt_out=True)  # news, not reminders
+    await services.reminders.pause(bob.id, bob_challenge)
+
+    assert await worker.run_once() == 1
+    [(chat, [notice])] = telegram.calls
+    assert (chat.chat_id, notice.kind, notice.challenge_id) == ("alice", "reminder", challenge_id)

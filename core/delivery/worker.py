@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, exists, or_, select, update
 
-from core.db.tables import accounts, deliveries, groups, members
+from core.db.tables import accounts, deliveries, groups, members, reminders
 from core.delivery.fanout import fan_out
 from core.delivery.protocol import Deliverer, DeliveryResult, Notice, Outcome
 from core.identity import AccountRef, ChatRef, Platform
+from core.models import ReminderPreference
 from core.pacing import DISCORD_LIMITS, TELEGRAM_LIMITS, Limits, Pacer
+from core.services.reminders import REMINDER_KIND
 
 if TYPE_CHECKING:
     from core.services import Services
@@ -181,10 +183,21 @@ def backoff(attempts: int) -> timedelta:
 
 
 def _unwanted() -> Any:
-    """Rows whose recipient stopped news, or became unreachable, since they were written."""
+    """Rows whose recipient stopped news (or, for a reminder, paused or switched reminders
+    off), was erased, or became unreachable, since they were written."""
+    is_reminder = deliveries.c.kind == REMINDER_KIND
     opted_out = exists().where(
         members.c.id == deliveries.c.member_id,
-        or_(members.c.news_opt_out.is_(True), members.c.erased_at.is_not(None)),
+        or_(
+            members.c.erased_at.is_not(None),
+            and_(~is_reminder, members.c.news_opt_out.is_(True)),
+            and_(is_reminder, members.c.reminder == ReminderPreference.NONE.value),
+        ),
+    )
+    paused = exists().where(
+        reminders.c.member_id == deliveries.c.member_id,
+        reminders.c.challenge_id == deliveries.c.challenge_id,
+        reminders.c.paused.is_(True),
     )
     account_gone = exists().where(
         accounts.c.platform == deliveries.c.platform,
@@ -198,6 +211,7 @@ def _unwanted() -> Any:
     )
     return or_(
         opted_out,
+        and_(is_reminder, paused),
         and_(deliveries.c.is_group.is_(False), account_gone),
         and_(deliveries.c.is_group.is_(True), group_gone),
     )
