@@ -7,7 +7,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from core.db.tables import groups
+from core.db.tables import deliveries, groups
+from core.delivery.fanout import fan_out
 from core.errors import Invalid
 from core.identity import AccountRef, ChatRef, Platform
 from core.models import Location
@@ -24,7 +25,15 @@ async def test_follow_unfollow_and_migrate(services: Services) -> None:
     )
     assert await services.groups.follow(group.id, challenge.id)
     assert not await services.groups.follow(group.id, challenge.id)
+    for pledger in ("1", "2"):  # 25 %: an announcement is queued for the group
+        await services.pledges.pledge((await member(services, pledger)).id, challenge.id)
+    assert await fan_out(services) > 0
     moved = await services.groups.migrate(chat, "-100200")
+    async with services.db.read() as conn:
+        queued = (
+            await conn.execute(select(deliveries.c.chat_id).where(deliveries.c.is_group))
+        ).scalars()
+        assert set(queued) == {"-100200"}  # what was queued follows the group
     assert [g.chat_id for g in await services.groups.followers(challenge.id)] == ["-100200"]
     assert [c.id for c in await services.groups.followed_by(moved.id)] == [challenge.id]
     assert await services.groups.unfollow(moved.id, challenge.id)

@@ -8,7 +8,7 @@ from sqlalchemy import delete, select, update
 
 from core.clock import Clock
 from core.db.database import Database
-from core.db.tables import challenges, group_follows, groups
+from core.db.tables import challenges, deliveries, group_follows, groups
 from core.db.upsert import insert_for, insert_ignore
 from core.errors import NotFound
 from core.identity import ChatRef
@@ -102,7 +102,8 @@ class GroupService:
             return [group_from_row(r) for r in rows]
 
     async def migrate(self, old: ChatRef, new_chat_id: str) -> Group:
-        """A group got a new chat id (Telegram supergroup migration): keep its follows."""
+        """A group got a new chat id (Telegram supergroup migration): keep its follows, and
+        send what is queued for it to the new id."""
         async with self.db.write() as conn:
             result = await conn.execute(
                 update(groups)
@@ -111,6 +112,15 @@ class GroupService:
             )
             if not result.rowcount:
                 raise NotFound("error.group_not_found")
+            await conn.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.platform == old.platform.value,
+                    deliveries.c.chat_id == old.chat_id,
+                    deliveries.c.status == "pending",
+                )
+                .values(chat_id=new_chat_id)
+            )
             row = (
                 await conn.execute(_by_chat(ChatRef(old.platform, new_chat_id, is_group=True)))
             ).one()
