@@ -6,11 +6,18 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
 
-from conversations.flows.settings import SettingsFlow, parse_hour, timezone_name
+from conversations.flows.settings import (
+    SettingsFlow,
+    parse_quiet_hours,
+    parse_time,
+    timezone_name,
+)
+from conversations.flows.settings_screens import clock, day_name, quiet_hours
 from conversations.model import AskLocation, AskText, Capabilities, End, Message
 from conversations.testing import ChatHarness, Person, choices
 from core.db.tables import conversations
@@ -41,6 +48,16 @@ async def me(services: Services, account: AccountRef = ALICE) -> Member:
     return found
 
 
+async def kept_place(
+    services: Services, before: Member
+) -> tuple[str | None, float | None, float | None]:
+    """The place now kept for the member (name, latitude, longitude), checking that nothing
+    else changed since `before`."""
+    now = await me(services)
+    assert now.location is not None and replace(now, location=before.location) == before
+    return now.location.name, now.location.latitude, now.location.longitude
+
+
 def last_message(person: Person) -> Message:
     found = [r for r in person.last_replies() if isinstance(r, Message)]
     assert found, person.last_replies()
@@ -65,8 +82,9 @@ async def test_menu_shows_the_current_values(services: Services, lang: str) -> N
     await person.command("/settings")
     menu = last_message(person)
     assert not menu.replaces
-    hour = t("settings.hour", hour=20)
-    every_day = t("settings.reminders_at", frequency=t("settings.frequency_daily"), hour=hour)
+    every_day = t(
+        "settings.reminders_at", frequency=t("settings.frequency_daily"), time=clock(t, 20 * 60)
+    )
     for line in (
         t("settings.menu_language", language=t("common.language_name")),
         t("settings.menu_reminders", reminders=every_day),
@@ -111,6 +129,9 @@ async def test_reminder_frequency_and_hour_buttons(services: Services, lang: str
     await person.command("/settings")
     before = await me(services)
     await person.press(t("settings.button_reminders"))
+    assert t("settings.reminders_quiet", quiet=quiet_hours(t, 21 * 60, 8 * 60)) in (
+        last_message(person).text
+    )
     await person.press(t("settings.button_rem_weekly"))
     screen = last_message(person)
     assert screen.replaces and screen.text.startswith(t("settings.saved"))
@@ -118,18 +139,58 @@ async def test_reminder_frequency_and_hour_buttons(services: Services, lang: str
         c.label for c in choices([screen])
     ]
     assert await me(services) == replace(before, reminder=ReminderPreference.WEEKLY)
-    await person.press(t("settings.hour", hour=18))
+    await person.press(clock(t, 20 * 60))
     assert last_message(person).replaces
-    assert t("settings.hour", hour=18) in last_message(person).text
+    assert clock(t, 20 * 60) in last_message(person).text
     assert await me(services) == replace(
-        before, reminder=ReminderPreference.WEEKLY, reminder_hour=18
+        before, reminder=ReminderPreference.WEEKLY, reminder_hour=20
     )
     await person.press(t("settings.button_rem_none"))
-    assert await me(services) == replace(before, reminder=ReminderPreference.NONE, reminder_hour=18)
+    assert await me(services) == replace(before, reminder=ReminderPreference.NONE, reminder_hour=20)
+
+
+async def _pledged(services: Services, person: Person, reminder: str) -> tuple[int, int]:
+    """The person's member id and a challenge they pledged to, with reminders on."""
+    await person.command("/settings")
+    member_id = (await me(services)).id
+    challenge = await open_challenge(services)
+    await services.members.update(member_id, reminder=reminder)
+    await services.pledges.pledge(member_id, challenge.id)
+    await services.reminders.schedule(member_id, challenge.id)
+    return member_id, challenge.id
+
+
+def march(day: int, hour: int, minute: int = 0) -> datetime:
+    """A moment of March 2026, in UTC."""
+    return datetime(2026, 3, day, hour, minute, tzinfo=UTC)
 
 
 @LANGS
-async def test_a_typed_hour_is_checked_before_it_is_kept(services: Services, lang: str) -> None:
+async def test_a_typed_time_with_minutes_reschedules(services: Services, lang: str) -> None:
+    t = Translator(lang)
+    chat = harness(services)
+    person = alice(chat, lang)
+    member_id, challenge_id = await _pledged(services, person, "daily")
+    before = await me(services)
+    # The clock says Tuesday 10 March 2026, 09:00 UTC; Paris is UTC+1.
+    assert await services.reminders.due_at(member_id, challenge_id) == march(10, 17)
+    await person.command("/settings")
+    await person.press(t("settings.button_reminders"))
+    await person.press(t("settings.button_hour_other"))
+    await person.text("18h30")
+    screen = last_message(person)
+    assert screen.text.startswith(t("settings.saved")) and not screen.replaces
+    assert clock(t, 18 * 60 + 30) in screen.text
+    assert await me(services) == replace(before, reminder_hour=18, reminder_minute=30)
+    assert await services.reminders.due_at(member_id, challenge_id) == march(10, 17, 30)
+
+    await person.press(clock(t, 8 * 60))  # a whole-hour button resets the minutes
+    assert await me(services) == replace(before, reminder_hour=8, reminder_minute=0)
+    assert await services.reminders.due_at(member_id, challenge_id) == march(11, 7)
+
+
+@LANGS
+async def test_a_typed_time_is_checked_before_it_is_kept(services: Services, lang: str) -> None:
     t = Translator(lang)
     chat = harness(services)
     person = alice(chat, lang)
@@ -138,14 +199,88 @@ async def test_a_typed_hour_is_checked_before_it_is_kept(services: Services, lan
     await person.press(t("settings.button_reminders"))
     await person.press(t("settings.button_hour_other"))
     assert person.last_replies() == [AskText(t("settings.hour_ask"))]
-    for bad in ("25", "midi", "7:30", "13 pm", "-1"):
-        assert await person.text(bad) == [Message(t("error.bad_hour"))], bad
+    for bad in ("25", "midi", "7:75", "18:3", "13 pm", "-1"):
+        assert await person.text(bad) == [Message(t("settings.bad_time"))], bad
         assert await me(services) == before
-    await person.text("7 pm")
+    await person.text("6:30 pm")
     assert last_message(person).text.startswith(t("settings.saved"))
     assert not last_message(person).replaces
-    assert await me(services) == replace(before, reminder_hour=19)
+    assert await me(services) == replace(before, reminder_hour=18, reminder_minute=30)
     assert await person.text("8") == [Message(t("engine.not_understood"))]  # no longer asked
+
+
+@LANGS
+async def test_weekday_buttons_for_weekly_reminders(services: Services, lang: str) -> None:
+    t = Translator(lang)
+    chat = harness(services)
+    person = alice(chat, lang)
+    member_id, challenge_id = await _pledged(services, person, "daily")
+    before = await me(services)
+    await person.command("/settings")
+    await person.press(t("settings.button_reminders"))
+    monday = day_name(t, 0, "abbreviated")
+    assert monday not in [c.label for c in choices([last_message(person)])]  # daily: no days
+    await person.press(t("settings.button_rem_weekly"))
+    screen = last_message(person)
+    labels = [c.label for c in choices([screen])]
+    assert t("settings.selected", label=monday) in labels
+    assert [day_name(t, d, "abbreviated") in labels for d in range(1, 7)] == [True] * 6
+    assert t("settings.reminders_day", day=day_name(t, 0)) in screen.text
+    assert all(len(c.id.encode()) <= 64 for c in choices([screen]))
+    assert await services.reminders.due_at(member_id, challenge_id) == march(16, 17)
+
+    await person.press(day_name(t, 2, "abbreviated"))  # Wednesday
+    screen = last_message(person)
+    assert screen.replaces and screen.text.startswith(t("settings.saved"))
+    assert t("settings.reminders_day", day=day_name(t, 2)) in screen.text
+    assert await me(services) == replace(
+        before, reminder=ReminderPreference.WEEKLY, reminder_weekday=2
+    )
+    assert await services.reminders.due_at(member_id, challenge_id) == march(11, 17)
+    every = t("settings.reminders_weekly_at", day=day_name(t, 2), time=clock(t, 18 * 60))
+    await person.press(t("settings.button_back"))
+    assert t("settings.menu_reminders", reminders=every) in last_message(person).text
+    await person.press_id("settings:day:7")
+    assert person.last_texts() == [t("engine.stale_choice")]
+
+
+@LANGS
+async def test_quiet_hours_set_off_and_refused(services: Services, lang: str) -> None:
+    t = Translator(lang)
+    chat = harness(services)
+    person = alice(chat, lang)
+    member_id, challenge_id = await _pledged(services, person, "daily")
+    before = await me(services)
+    await person.command("/settings")
+    await person.press(t("settings.button_reminders"))
+    await person.press(t("settings.button_quiet"))
+    current = quiet_hours(t, 21 * 60, 8 * 60)
+    assert person.last_replies() == [AskText(t("settings.quiet_ask", quiet=current))]
+    for bad, error in (
+        ("22h", "settings.bad_quiet_hours"),
+        ("22:00-25:00", "settings.bad_quiet_hours"),
+        ("22h-7h-8h", "settings.bad_quiet_hours"),
+        ("tonight", "settings.bad_quiet_hours"),
+        ("22h-22h", "settings.quiet_hours_same"),
+    ):
+        assert await person.text(bad) == [Message(t(error))], bad
+        assert await me(services) == before
+
+    await person.text("17h-19h30")  # the 18:00 reminder waits for the end of the window
+    screen = last_message(person)
+    assert screen.text.startswith(t("settings.saved"))
+    quiet = quiet_hours(t, 17 * 60, 19 * 60 + 30)
+    assert t("settings.reminders_quiet", quiet=quiet) in screen.text
+    assert await me(services) == replace(before, quiet_start=17 * 60, quiet_end=19 * 60 + 30)
+    assert await services.reminders.due_at(member_id, challenge_id) == march(10, 18, 30)
+
+    await person.press(t("settings.button_quiet"))
+    await person.text("off" if lang == "en" else "aucune")
+    assert t("settings.reminders_quiet", quiet=t("settings.quiet_off")) in (
+        last_message(person).text
+    )
+    assert await me(services) == replace(before, quiet_start=0, quiet_end=0)
+    assert await services.reminders.due_at(member_id, challenge_id) == march(10, 17)
 
 
 @LANGS
@@ -168,22 +303,47 @@ async def test_time_zone_typed_and_validated(services: Services, lang: str) -> N
     assert await me(services) == replace(before, timezone="America/New_York")
 
 
-def test_typed_hours_and_time_zones() -> None:
-    assert [parse_hour(h) for h in ("0", "07", "19h", "19 h 00", "19:00", "12am", "12 PM")] == [
-        0,
-        7,
-        19,
-        19,
-        19,
-        0,
-        12,
+def test_typed_times_and_time_zones() -> None:
+    typed = ("0", "07", "19h", "19 h 00", "19:00", "12am", "12 PM", "18h30", "18:30", "18.30")
+    assert [parse_time(h) for h in typed] == [
+        (0, 0),
+        (7, 0),
+        (19, 0),
+        (19, 0),
+        (19, 0),
+        (0, 0),
+        (12, 0),
+        (18, 30),
+        (18, 30),
+        (18, 30),
     ]
-    with pytest.raises(Invalid):
-        parse_hour("24")
+    assert [parse_time(h) for h in ("6:30 pm", "7 pm", "7 p.m.", "19")] == [
+        (18, 30),
+        (19, 0),
+        (19, 0),
+        (19, 0),
+    ]
+    for bad in ("24", "18:60", "0 pm", "18:300", "h30", ""):
+        with pytest.raises(Invalid):
+            parse_time(bad)
     assert timezone_name("Europe/Paris") == "Europe/Paris"
     assert timezone_name(" europe/PARIS ") == "Europe/Paris"
     assert timezone_name("brussels") == "Europe/Brussels"
     assert timezone_name("Nowhere") == "Nowhere"
+
+
+def test_typed_quiet_hours() -> None:
+    assert parse_quiet_hours("22:00-07:30") == (22 * 60, 7 * 60 + 30)
+    assert parse_quiet_hours("22h - 7h") == (22 * 60, 7 * 60)
+    assert parse_quiet_hours("22 h à 7 h") == (22 * 60, 7 * 60)
+    assert parse_quiet_hours("10 pm to 6:30 am") == (22 * 60, 6 * 60 + 30)
+    assert parse_quiet_hours("13h–14h") == (13 * 60, 14 * 60)
+    assert [parse_quiet_hours(off) for off in ("off", " OFF ", "aucune", "None")] == [(0, 0)] * 4
+    for bad in ("22h", "-7h", "22h-", "22h-7h-8h", "soon"):
+        with pytest.raises(Invalid, match="bad_quiet_hours"):
+            parse_quiet_hours(bad)
+    with pytest.raises(Invalid, match="quiet_hours_same"):
+        parse_quiet_hours("7h-07:00")
 
 
 @LANGS
@@ -209,11 +369,11 @@ async def test_place_typed_shared_and_removed(services: Services, lang: str) -> 
 
     await person.text("  saint-étienne ")
     assert last_message(person).text.startswith(t("settings.location_saved", place="Saint-Étienne"))
-    assert await me(services) == replace(before, location=Location("Saint-Étienne", None, None))
+    assert await kept_place(services, before) == ("Saint-Étienne", None, None)
 
     await person.press(t("settings.button_location_change"))
     await person.location(45.761234, 4.835678)
-    assert await me(services) == replace(before, location=Location(None, 45.76, 4.84))
+    assert await kept_place(services, before) == (None, 45.76, 4.84)
 
     await person.press(t("settings.button_location_change"))
     await person.press(t("settings.button_back"))  # going back asks nothing and keeps it

@@ -1,8 +1,10 @@
 """The member's settings: language, reminders, place, news, linked accounts, their data.
 
 `/settings` opens the menu; `/mydata`, `/forgetme` and `/link [CODE]` go straight to one
-part. Buttons carry what they set, so an old button sets its own value again instead of
-flipping whatever is current; nothing here keeps data between inputs.
+part; "STOP" sent alone in the private chat silences everything the bot sends on its own,
+with an Undo button that keeps working later. Buttons carry what they set, so an old button
+sets its own value again instead of flipping whatever is current; nothing here keeps data
+between inputs.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from zoneinfo import available_timezones
 from conversations.flow import Flow, Turn
 from conversations.flows.settings_screens import (
     back,
+    quiet_hours,
     show_forget,
     show_languages,
     show_link_code,
@@ -28,8 +31,11 @@ from core.i18n import SUPPORTED_LOCALES
 from core.models import Location, ReminderPreference
 from core.places import coarse_point, commune
 
-_HOUR = re.compile(r"^(\d{1,2})\s*(?:h|:)?\s*(?:00)?\s*(am|pm)?$", re.IGNORECASE)
+_TIME = re.compile(r"^(\d{1,2})\s*(?:[h:.]\s*(\d{2})?)?\s*(?:([ap])\.?m\.?)?$", re.IGNORECASE)
+_RANGE_SEPARATOR = re.compile(r"\s*(?:[-–—]|\s(?:to|à)\s)\s*", re.IGNORECASE)
+_NO_QUIET_HOURS = frozenset({"off", "none", "aucune", "aucun"})
 _REMINDERS = {pref.value for pref in ReminderPreference}
+_WEEKDAYS = {str(day) for day in range(7)}
 
 
 class SettingsFlow(Flow):
@@ -38,6 +44,8 @@ class SettingsFlow(Flow):
     name = "settings"
     commands = ("settings", "mydata", "forgetme", "link")
     private_only = True  # settings show personal data
+    keywords = frozenset({"stop", "STOP", "Stop"})
+    unsolicited = frozenset({"restart"})  # the Undo under a "STOP" confirmation
 
     async def on_command(self, turn: Turn, command: str, args: str) -> None:
         if command == "mydata":
@@ -52,6 +60,13 @@ class SettingsFlow(Flow):
             show_link_code(turn, code, replaces=False)
         else:
             await show_menu(turn, replaces=False)
+
+    async def on_keyword(self, turn: Turn, keyword: str) -> None:
+        """Answer "STOP": no news, broadcast or reminder any more, with a way back."""
+        turn.set_member(await turn.services.members.stop(turn.member.id))
+        undo = turn.choice(turn.t("settings.button_restart"), "restart")
+        turn.send(turn.t("settings.stopped"), [[undo]])
+        turn.end()
 
     async def on_choice(self, turn: Turn, action: str, args: list[str]) -> None:
         members = turn.services.members
@@ -70,9 +85,15 @@ class SettingsFlow(Flow):
                 turn.set_member(await members.update(turn.member.id, reminder=value))
                 show_reminders(turn, note=turn.t("settings.saved"))
             case "hour", [hour] if hour.isdigit():
-                await _set_hour(turn, int(hour), replaces=True)
+                await _set_time(turn, (int(hour), 0), replaces=True)
             case "hour_ask", []:
                 turn.ask_text("hour", "settings.hour_ask")
+            case "day", [day] if day in _WEEKDAYS:
+                turn.set_member(await members.update(turn.member.id, reminder_weekday=int(day)))
+                show_reminders(turn, note=turn.t("settings.saved"))
+            case "quiet_ask", []:
+                quiet = quiet_hours(turn.t, turn.member.quiet_start, turn.member.quiet_end)
+                turn.ask_text("quiet", "settings.quiet_ask", quiet=quiet)
             case "tz_ask", []:
                 turn.ask_text("timezone", "settings.timezone_ask", timezone=turn.member.timezone)
             case "loc", []:
@@ -103,6 +124,9 @@ class SettingsFlow(Flow):
             case "done", []:
                 turn.send(turn.t("settings.closed"), replaces=True)
                 turn.end()
+            case "restart", []:
+                turn.set_member(await members.restart(turn.member.id))
+                turn.send(turn.t("settings.restarted"), replaces=True)
             case _:  # e.g. "forget me" pressed again after forgetting: another member now
                 raise KoomError("engine.stale_choice")
 
@@ -112,7 +136,13 @@ class SettingsFlow(Flow):
         members = turn.services.members
         match step, value:
             case "hour", TextInput(text=text):
-                await _set_hour(turn, parse_hour(text), replaces=False)
+                await _set_time(turn, parse_time(text), replaces=False)
+            case "quiet", TextInput(text=text):
+                start, end = parse_quiet_hours(text)
+                turn.set_member(
+                    await members.update(turn.member.id, quiet_start=start, quiet_end=end)
+                )
+                show_reminders(turn, note=turn.t("settings.saved"), replaces=False)
             case "timezone", TextInput(text=text):
                 zone = timezone_name(text)
                 turn.set_member(await members.update(turn.member.id, timezone=zone))
@@ -121,23 +151,41 @@ class SettingsFlow(Flow):
                 await _set_place(turn, commune(text))
             case "place", LocationInput(latitude=latitude, longitude=longitude):
                 await _set_place(turn, coarse_point(latitude, longitude))
-            case _:  # a location where an hour or a time zone is awaited
+            case _:  # a location where a time or a time zone is awaited
                 raise KoomError("settings.type_answer")
 
 
-def parse_hour(text: str) -> int:
-    """An hour of the day from "19", "7h", "19:00", "7 pm"...; Invalid("error.bad_hour")."""
-    found = _HOUR.match(text.strip())
+def parse_time(text: str) -> tuple[int, int]:
+    """(hour, minute) from "19", "7h", "18:30", "18h30", "6:30 pm", "7 pm"...;
+    Invalid("settings.bad_time") otherwise."""
+    found = _TIME.match(text.strip())
     if found is None:
-        raise Invalid("error.bad_hour")
-    hour, suffix = int(found[1]), (found[2] or "").lower()
+        raise Invalid("settings.bad_time")
+    hour, minute, suffix = int(found[1]), int(found[2] or 0), (found[3] or "").lower()
     if suffix and not 1 <= hour <= 12:
-        raise Invalid("error.bad_hour")
+        raise Invalid("settings.bad_time")
     if suffix:
-        hour = hour % 12 + (12 if suffix == "pm" else 0)
-    if not 0 <= hour <= 23:
-        raise Invalid("error.bad_hour")
-    return hour
+        hour = hour % 12 + (12 if suffix == "p" else 0)
+    if hour > 23 or minute > 59:
+        raise Invalid("settings.bad_time")
+    return hour, minute
+
+
+def parse_quiet_hours(text: str) -> tuple[int, int]:
+    """A quiet window (start, end), in minutes after midnight, from "22:00-07:30", "22h-7h",
+    "10 pm to 7 am"...; (0, 0), an empty window, from "off" or "aucune"."""
+    if text.strip().casefold() in _NO_QUIET_HOURS:
+        return 0, 0
+    parts = _RANGE_SEPARATOR.split(text.strip())
+    if len(parts) != 2:
+        raise Invalid("settings.bad_quiet_hours")
+    try:
+        start, end = [hour * 60 + minute for hour, minute in map(parse_time, parts)]
+    except Invalid:
+        raise Invalid("settings.bad_quiet_hours") from None
+    if start == end:
+        raise Invalid("settings.quiet_hours_same")
+    return start, end
 
 
 @cache
@@ -159,8 +207,13 @@ def timezone_name(text: str) -> str:
     return _zones().get(typed.casefold(), typed)
 
 
-async def _set_hour(turn: Turn, hour: int, *, replaces: bool) -> None:
-    turn.set_member(await turn.services.members.update(turn.member.id, reminder_hour=hour))
+async def _set_time(turn: Turn, when: tuple[int, int], *, replaces: bool) -> None:
+    """Keep a reminder time (hour and minute together: one reschedule) and show it."""
+    hour, minute = when
+    members = turn.services.members
+    turn.set_member(
+        await members.update(turn.member.id, reminder_hour=hour, reminder_minute=minute)
+    )
     show_reminders(turn, note=turn.t("settings.saved"), replaces=replaces)
 
 

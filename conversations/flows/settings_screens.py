@@ -7,6 +7,10 @@ above a screen so the person sees what changed and what is set now, in one messa
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import time
+from typing import Literal
+
+from babel.dates import format_time, get_day_names
 
 from conversations.flow import Turn
 from conversations.model import Choice
@@ -15,6 +19,7 @@ from core.models import ReminderPreference
 from core.services.members import LINK_CODE_TTL
 
 HOUR_BUTTONS = (8, 12, 18, 20)
+DayWidth = Literal["abbreviated", "wide"]
 
 
 def show(
@@ -33,8 +38,26 @@ def _mark(turn: Turn, label: str, selected: bool) -> str:
     return turn.t("settings.selected", label=label) if selected else label
 
 
-def _hour(turn: Turn, hour: int) -> str:
-    return turn.t("settings.hour", hour=hour)
+def clock(t: Translator, minutes: int) -> str:
+    """A time of day, `minutes` after midnight, as the locale writes it ("18:30", "6:30 PM")."""
+    return format_time(time(minutes // 60, minutes % 60), "short", locale=t.babel_locale)
+
+
+def day_name(t: Translator, weekday: int, width: DayWidth = "wide") -> str:
+    """The name of a weekday (0 = Monday) in the locale: "lundi", or "Mon" when abbreviated."""
+    return str(get_day_names(width, locale=t.babel_locale)[weekday])
+
+
+def quiet_hours(t: Translator, start: int, end: int) -> str:
+    """A quiet window in words ("21:00–08:00"), or that there is none."""
+    if start == end:
+        return t("settings.quiet_off")
+    return t("settings.quiet_range", start=clock(t, start), end=clock(t, end))
+
+
+def _reminder_time(turn: Turn) -> str:
+    member = turn.member
+    return clock(turn.t, member.reminder_hour * 60 + member.reminder_minute)
 
 
 def _frequency(turn: Turn) -> str:
@@ -43,11 +66,13 @@ def _frequency(turn: Turn) -> str:
 
 def reminder_summary(turn: Turn) -> str:
     """How often and when the member is reminded, in words."""
-    member = turn.member
+    t, member = turn.t, turn.member
     if member.reminder is ReminderPreference.NONE:
         return _frequency(turn)
-    hour = _hour(turn, member.reminder_hour)
-    return turn.t("settings.reminders_at", frequency=_frequency(turn), hour=hour)
+    if member.reminder is ReminderPreference.WEEKLY:
+        day = day_name(t, member.reminder_weekday)
+        return t("settings.reminders_weekly_at", day=day, time=_reminder_time(turn))
+    return t("settings.reminders_at", frequency=_frequency(turn), time=_reminder_time(turn))
 
 
 def place_label(turn: Turn) -> str:
@@ -103,36 +128,66 @@ def show_languages(turn: Turn) -> None:
 
 
 def show_reminders(turn: Turn, *, note: str | None = None, replaces: bool = True) -> None:
-    """How often, at what hour and in which time zone reminders come."""
+    """How often, at what time, on which day (weekly) and in which time zone reminders come,
+    and the quiet hours that hold them back."""
     t, member = turn.t, turn.member
-    often = [
+    # The day serves weekly reminders and weekly challenges, whatever the frequency chosen.
+    weekly = member.reminder is not ReminderPreference.NONE
+    lines = [
+        t(
+            "settings.reminders_title",
+            frequency=_frequency(turn),
+            time=_reminder_time(turn),
+            timezone=member.timezone,
+        )
+    ]
+    if weekly:
+        lines.append(t("settings.reminders_day", day=day_name(t, member.reminder_weekday)))
+    quiet = quiet_hours(t, member.quiet_start, member.quiet_end)
+    lines += [t("settings.reminders_quiet", quiet=quiet), "", t("settings.reminders_question")]
+    rows = [_frequency_buttons(turn), _hour_buttons(turn)]
+    if weekly:
+        rows.append(_weekday_buttons(turn))
+    rows += [
+        [
+            turn.choice(t("settings.button_hour_other"), "hour_ask"),
+            turn.choice(t("settings.button_timezone"), "tz_ask"),
+            turn.choice(t("settings.button_quiet"), "quiet_ask"),
+        ],
+        [back(turn)],
+    ]
+    show(turn, "\n".join(lines), rows, note=note, replaces=replaces)
+
+
+def _frequency_buttons(turn: Turn) -> list[Choice]:
+    return [
         turn.choice(
-            _mark(turn, t(f"settings.button_rem_{pref.value}"), pref is member.reminder),
+            _mark(turn, turn.t(f"settings.button_rem_{pref.value}"), pref is turn.member.reminder),
             "rem_set",
             pref.value,
         )
         for pref in ReminderPreference
     ]
-    hours = [
-        turn.choice(_mark(turn, _hour(turn, h), h == member.reminder_hour), "hour", h)
+
+
+def _hour_buttons(turn: Turn) -> list[Choice]:
+    member = turn.member
+    current = member.reminder_hour * 60 + member.reminder_minute
+    return [
+        turn.choice(_mark(turn, clock(turn.t, h * 60), h * 60 == current), "hour", h)
         for h in HOUR_BUTTONS
     ]
-    rows = [
-        often,
-        hours,
-        [
-            turn.choice(t("settings.button_hour_other"), "hour_ask"),
-            turn.choice(t("settings.button_timezone"), "tz_ask"),
-        ],
-        [back(turn)],
+
+
+def _weekday_buttons(turn: Turn) -> list[Choice]:
+    return [
+        turn.choice(
+            _mark(turn, day_name(turn.t, d, "abbreviated"), d == turn.member.reminder_weekday),
+            "day",
+            d,
+        )
+        for d in range(7)
     ]
-    text = t(
-        "settings.reminders_title",
-        frequency=_frequency(turn),
-        hour=_hour(turn, member.reminder_hour),
-        timezone=member.timezone,
-    )
-    show(turn, text, rows, note=note, replaces=replaces)
 
 
 def show_location(turn: Turn, *, note: str | None = None, replaces: bool = True) -> None:

@@ -40,7 +40,7 @@ REMINDER_SETTINGS = frozenset(
 )
 _BOUNDS = {
     "reminder_hour": (0, 23, "error.bad_hour"),
-    "reminder_minute": (0, 59, "error.bad_hour"),
+    "reminder_minute": (0, 59, "error.bad_minute"),
     "reminder_weekday": (0, 6, "error.bad_weekday"),
     "quiet_start": (0, 24 * 60 - 1, "error.bad_quiet_hours"),
     "quiet_end": (0, 24 * 60 - 1, "error.bad_quiet_hours"),
