@@ -8,29 +8,44 @@ import logging
 import os
 import re
 import sys
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 import yaml
 from pydantic import ValidationError
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from bots.console.app import chat as console_chat
 from bots.run import run as run_bot
+from conversations.flows.broadcast import (
+    LIVE,
+    eta_words,
+    local_time,
+    parse_when,
+    preview_texts,
+    progress_text,
+)
 from core.app import ChallengeEntry, ImportFailed, import_challenges, load_demo, open_services
 from core.app import open_database as open_db
 from core.db.migrate import current_revision, head_revision
+from core.errors import KoomError
 from core.i18n import SUPPORTED_LOCALES, Translator, resolve_locale
 from core.models import Challenge
 from core.services import Services
+from core.services.broadcasts import Audience, BroadcastProgress
 from core.settings import Settings
 
 NAME = re.compile(r"[\w.@-]{1,64}")
+POLL_SECONDS = 1.0
+"""Seconds between two looks at a followed broadcast."""
+T = TypeVar("T")
 
 # Pydantic error types, and the catalogue key that says what is wrong in a person's words.
 ERROR_KEYS = {
@@ -216,6 +231,212 @@ def stats_table(found: list[Challenge], t: Translator) -> Table:
     return table
 
 
+@app.command(help=HELP("broadcast.cli.help"))
+def broadcast(
+    audience: Annotated[
+        list[str] | None,
+        typer.Option("--audience", "-a", metavar="AUDIENCE", help=HELP("broadcast.cli.audience")),
+    ] = None,
+    challenge: Annotated[
+        str | None,
+        typer.Option("--challenge", "-c", metavar="SLUG", help=HELP("broadcast.cli.challenge")),
+    ] = None,
+    message: Annotated[
+        str | None,
+        typer.Option("--message", "-m", metavar="TEXT", help=HELP("broadcast.cli.message")),
+    ] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", "-f", metavar="PATH", help=HELP("broadcast.cli.file"))
+    ] = None,
+    at: Annotated[
+        str | None, typer.Option("--at", metavar="WHEN", help=HELP("broadcast.cli.at"))
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help=HELP("broadcast.cli.yes"))] = False,
+    preview: Annotated[bool, typer.Option("--preview", help=HELP("broadcast.cli.preview"))] = False,
+    follow: Annotated[
+        bool, typer.Option("--follow/--no-follow", help=HELP("broadcast.cli.follow"))
+    ] = True,
+    status: Annotated[
+        int | None, typer.Option("--status", metavar="ID", help=HELP("broadcast.cli.status"))
+    ] = None,
+    cancel: Annotated[
+        int | None, typer.Option("--cancel", metavar="ID", help=HELP("broadcast.cli.cancel"))
+    ] = None,
+    lang: LangOption = None,
+) -> None:
+    settings = load_settings()
+    t = translator(settings, lang.value if lang else None)
+    writing = bool(audience or challenge or message or file or at or preview)
+    if (status is not None) + (cancel is not None) + writing > 1:
+        usage_error(t("broadcast.cli.one_action"))
+    if status is None and cancel is None:
+        audiences, text = parse_audiences(audience or [], t), read_message(message, file, t)
+    with asyncio.Runner() as runner:
+        command = BroadcastCommand(runner, runner.run(open_services(settings)), t)
+        try:
+            if status is not None:
+                code = command.status(status)
+            elif cancel is not None:
+                code = command.cancel(cancel, yes)
+            else:
+                code = command.write(audiences, text, challenge, at, yes, preview, follow)
+        except KoomError as error:
+            typer.echo(t(error.key, **error.params), err=True)
+            code = 1
+        finally:
+            runner.run(command.services.db.dispose())
+    raise typer.Exit(code)
+
+
+def usage_error(message: str) -> NoReturn:
+    """Say what is wrong with the command line and exit with status 2."""
+    typer.echo(message, err=True)
+    raise typer.Exit(2)
+
+
+def parse_audiences(values: list[str], t: Translator) -> set[Audience]:
+    """The audiences named by repeated or comma-separated `--audience` values."""
+    names = [name.strip().lower() for value in values for name in value.split(",")]
+    if not any(names):
+        usage_error(t("broadcast.cli.no_audience"))
+    known = {audience.value: audience for audience in Audience}
+    for name in filter(None, names):
+        if name not in known:
+            usage_error(t("broadcast.cli.bad_audience", name=name, choices=", ".join(known)))
+    return {known[name] for name in names if name}
+
+
+def read_message(message: str | None, file: Path | None, t: Translator) -> str:
+    """The text given with `--message` or read from `--file`."""
+    if (message is None) == (file is None):
+        usage_error(t("broadcast.cli.two_messages" if message else "broadcast.cli.no_message"))
+    if message is not None:
+        return message
+    assert file is not None
+    try:
+        return file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        usage_error(t("broadcast.cli.unreadable", file=str(file), problem=str(exc)))
+
+
+def poll_pause() -> None:
+    """The wait between two looks at a followed broadcast."""
+    time.sleep(POLL_SECONDS)
+
+
+class BroadcastCommand:
+    """`koom broadcast` over open services: write, follow, show or cancel a broadcast. The
+    delivery worker of `koom run` sends the messages."""
+
+    def __init__(self, runner: asyncio.Runner, services: Services, t: Translator) -> None:
+        self.runner = runner
+        self.services = services
+        self.t = t
+        self.timezone = services.settings.default_timezone
+
+    def run(self, work: Coroutine[Any, Any, T]) -> T:
+        """Await `work` on the command's event loop."""
+        return self.runner.run(work)
+
+    def write(
+        self,
+        audiences: set[Audience],
+        text: str,
+        slug: str | None,
+        at: str | None,
+        yes: bool,
+        preview: bool,
+        follow: bool,
+    ) -> int:
+        """Preview, confirm, then schedule or launch a broadcast (and follow it)."""
+        t, broadcasts = self.t, self.services.broadcasts
+        found = self.run(self.services.challenges.by_slug(slug)) if slug else None
+        send_at = parse_when(at, self.timezone, self.services.clock.now()) if at else None
+        draft = self.run(broadcasts.create(None, audiences, text, found.id if found else None))
+        if preview or not yes:
+            sizes = self.run(broadcasts.audience_size(draft.id))
+            for part in preview_texts(t, draft, found.title if found else "", sizes):
+                typer.echo(f"{part}\n")
+            typer.echo(t.plural("broadcast.cli.total", sum(sizes.values())))
+        if preview or not (yes or confirmed(t("broadcast.cli.confirm"))):
+            self.run(broadcasts.discard(draft.id))
+            typer.echo(t("broadcast.cli.not_sent"))
+            return 0 if preview else 1
+        self.run(broadcasts.confirm(draft.id, send_at))
+        if send_at is not None:
+            when = local_time(send_at, self.timezone)
+            typer.echo(t("broadcast.cli.scheduled", id=str(draft.id), when=when))
+            return 0
+        self.run(broadcasts.launch_due())
+        launched = self.run(broadcasts.get(draft.id))
+        typer.echo(t.plural("broadcast.cli.launched", launched.recipients, id=str(draft.id)))
+        return self.follow(draft.id) if follow else 0
+
+    def status(self, broadcast_id: int) -> int:
+        """Print where a broadcast stands."""
+        progress = self.run(self.services.broadcasts.progress(broadcast_id))
+        typer.echo(progress_text(self.t, progress, self.timezone))
+        return 0
+
+    def cancel(self, broadcast_id: int, yes: bool) -> int:
+        """Cancel a broadcast after confirmation."""
+        t, broadcasts = self.t, self.services.broadcasts
+        self.run(broadcasts.get(broadcast_id))
+        if not (yes or confirmed(t("broadcast.cancel_confirm", id=str(broadcast_id)))):
+            return 1
+        cancelled = self.run(broadcasts.cancel(broadcast_id))
+        typer.echo(t.plural("broadcast.cancelled", cancelled, id=str(broadcast_id)))
+        return 0
+
+    def follow(self, broadcast_id: int) -> int:
+        """A progress bar until the broadcast is over; Ctrl-C offers to cancel it."""
+        t = self.t
+        typer.echo(t("broadcast.cli.follow_hint"))
+        try:
+            final = self._watch(broadcast_id)
+        except KeyboardInterrupt:
+            if confirmed(t("broadcast.cli.cancel_prompt", id=str(broadcast_id))):
+                return self.cancel(broadcast_id, yes=True)
+            typer.echo(t("broadcast.cli.still_going", id=str(broadcast_id)))
+            return 0
+        typer.echo(progress_text(t, final, self.timezone))
+        return 0
+
+    def _watch(self, broadcast_id: int) -> BroadcastProgress:
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[detail]}"),
+        )
+        label = self.t("broadcast.cli.sending", id=str(broadcast_id))
+        with Progress(*columns, console=Console(highlight=False)) as bar:
+            task = bar.add_task(label, total=None, detail="")
+            while True:
+                progress = self.run(self.services.broadcasts.progress(broadcast_id))
+                done, detail = progress.total - progress.remaining, self._detail(progress)
+                bar.update(task, total=progress.total, completed=done, detail=detail)
+                if progress.broadcast.status not in LIVE:
+                    return progress
+                poll_pause()
+
+    def _detail(self, progress: BroadcastProgress) -> str:
+        t = self.t
+        if progress.eta is None:
+            eta = t("broadcast.cli.eta_unknown")
+        else:
+            eta = t("broadcast.cli.eta", eta=eta_words(t, progress.eta))
+        return t("broadcast.cli.detail", remaining=progress.remaining, eta=eta)
+
+
+def confirmed(question: str) -> bool:
+    """The answer to a yes/no question; no when the input ends."""
+    try:
+        return typer.confirm(question, default=False)
+    except typer.Abort:
+        return False
+
+
 @challenge_app.command("import", help=HELP("console.cli.import"))
 def import_command(
     file: Annotated[Path, typer.Argument(help=HELP("console.cli.file"), show_default=False)],
@@ -342,6 +563,21 @@ def entry_problem(file: Path, index: int, node: yaml.Node, message: str, t: Tran
         entry=str(index + 1),
         message=message,
     )
+
+
+@app.command("web", help=HELP("web.cli.help"))
+def web_command(
+    port: Annotated[
+        int | None, typer.Option("--port", min=1, max=65535, help=HELP("web.cli.port"))
+    ] = None,
+    host: Annotated[str | None, typer.Option("--host", help=HELP("web.cli.host"))] = None,
+) -> None:
+    from bots.web import serve_web
+
+    settings = load_settings()
+    t = translator(settings)
+    address, number = host or settings.web_host, port or settings.web_port or 8080
+    raise typer.Exit(asyncio.run(serve_web(settings, address, number, t)))
 
 
 @db_app.command("upgrade", help=HELP("console.cli.upgrade"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from conversations.flow import Flow
+from conversations.flows.broadcast import BroadcastFlow
 from conversations.flows.browse import BrowseFlow
 from conversations.flows.groups import GroupFlow
 from conversations.flows.mine import MineFlow
@@ -26,6 +27,7 @@ def default_flows() -> list[Flow]:
         MineFlow(),
         SettingsFlow(),
         OrganiserFlow(),
+        BroadcastFlow(),
         GroupFlow(),
         ReminderFlow(),
     ]

@@ -7,11 +7,12 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.db.tables import outbox
+from core.db.tables import broadcasts, outbox
 from core.drafts import ChallengeDraft, TierDraft
 from core.identity import AccountRef
 from core.models import Challenge, ChallengeStatus, EventKind, Frequency, Member, OutboxEvent
 from core.services import Services
+from core.services.broadcasts import Broadcast
 
 
 async def open_challenge(
@@ -53,3 +54,11 @@ async def events_for(conn: AsyncConnection, challenge_id: int) -> list[OutboxEve
     return [
         OutboxEvent(r.id, EventKind(r.kind), r.challenge_id, r.payload, r.created_at) for r in rows
     ]
+
+
+async def all_broadcasts(services: Services) -> list[Broadcast]:
+    """Every broadcast row, drafts included, newest first."""
+    async with services.db.read() as conn:
+        rows = await conn.execute(select(broadcasts.c.id).order_by(broadcasts.c.id.desc()))
+        ids = list(rows.scalars())
+    return [await services.broadcasts.get(i) for i in ids]

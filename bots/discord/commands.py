@@ -56,6 +56,7 @@ SLASH = (
     Slash("link", CODE),
     Slash("new"),
     Slash("manage", CHALLENGE),
+    Slash("broadcast", CHALLENGE),
     Slash("progress", CHALLENGE),
     Slash("following", guild_only=True),
     Slash("follow", CHALLENGE, admin=True, guild_only=True),

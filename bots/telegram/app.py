@@ -122,7 +122,7 @@ PRIVATE_COMMANDS = (
     "help",
     "cancel",
 )
-ORGANISER_COMMANDS = ("new", "manage")
+ORGANISER_COMMANDS = ("new", "manage", "broadcast")
 GROUP_COMMANDS = ("progress", "following", "help")
 ADMIN_COMMANDS = ("follow", "unfollow", "progress", "following", "help")
 

@@ -116,11 +116,7 @@ class BroadcastService:
     ) -> Broadcast:
         """A draft; refused when the text is empty or too long, no audience is chosen, or a
         challenge's audience is chosen without a challenge."""
-        text = text.strip()
-        if not text:
-            raise Invalid("broadcast.error_empty")
-        if len(text) > MAX_TEXT:
-            raise Invalid("broadcast.error_too_long", limit=MAX_TEXT)
+        text = _checked_text(text)
         if not audiences:
             raise Invalid("broadcast.error_no_audience")
         if challenge_id is None and audiences - {Audience.MEMBERS}:
@@ -154,12 +150,49 @@ class BroadcastService:
         return _broadcast(row)
 
     async def recent(self, limit: int = 10) -> list[Broadcast]:
-        """The latest broadcasts, newest first."""
+        """The latest confirmed broadcasts (scheduled, sending, done or cancelled), newest
+        first; drafts are left out."""
         async with self.db.read() as conn:
             rows = await conn.execute(
-                select(broadcasts).order_by(broadcasts.c.id.desc()).limit(limit)
+                select(broadcasts)
+                .where(broadcasts.c.status != BroadcastStatus.DRAFT.value)
+                .order_by(broadcasts.c.id.desc())
+                .limit(limit)
             )
             return [_broadcast(r) for r in rows]
+
+    async def edit_text(self, broadcast_id: int, text: str) -> Broadcast:
+        """Change a draft's text (checked as in `create`); Conflict once confirmed."""
+        draft = await self.get(broadcast_id)
+        checked = _checked_text(text)
+        async with self.db.write() as conn:
+            row = (
+                await conn.execute(
+                    update(broadcasts)
+                    .where(
+                        broadcasts.c.id == draft.id,
+                        broadcasts.c.status == BroadcastStatus.DRAFT.value,
+                    )
+                    .values(text=checked)
+                    .returning(*broadcasts.c)
+                )
+            ).first()
+        if row is None:
+            raise Conflict("broadcast.error_not_draft")
+        return _broadcast(row)
+
+    async def discard(self, broadcast_id: int) -> None:
+        """Delete a draft nobody will read; Conflict once confirmed."""
+        async with self.db.write() as conn:
+            result = await conn.execute(
+                broadcasts.delete().where(
+                    broadcasts.c.id == broadcast_id,
+                    broadcasts.c.status == BroadcastStatus.DRAFT.value,
+                )
+            )
+        if not result.rowcount:
+            await self.get(broadcast_id)  # NotFound when it does not exist
+            raise Conflict("broadcast.error_not_draft")
 
     async def audience_size(self, broadcast_id: int) -> dict[str, int]:
         """How many chats would receive the broadcast now, by language."""
@@ -322,6 +355,16 @@ class BroadcastService:
                 .values(status=BroadcastStatus.CANCELLED.value, cancelled_at=now)
             )
         return max(result.rowcount, 0)
+
+
+def _checked_text(text: str) -> str:
+    """The text stripped; Invalid when empty or too long."""
+    text = text.strip()
+    if not text:
+        raise Invalid("broadcast.error_empty")
+    if len(text) > MAX_TEXT:
+        raise Invalid("broadcast.error_too_long", limit=MAX_TEXT)
+    return text
 
 
 async def _finish(conn: AsyncConnection, broadcast_id: int, status: BroadcastStatus) -> None:
