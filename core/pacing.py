@@ -17,8 +17,10 @@ from datetime import datetime, timedelta
 
 from core.clock import Clock
 
-BULK_SHARE = 0.8
-"""The largest share of the overall rate that bulk sends may take, together."""
+BULK_SHARE = 0.9
+"""The largest share of the overall rate that bulk sends may take, together; they are also
+spaced evenly at that rate, so no burst reaches a platform that counts over a window of its
+own (a burst of a second's worth, bunched by the network, reads as more than the limit)."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,7 @@ class Pacer:
         self._overall = _Window(limits.overall)
         bulk_count = max(1, int(limits.overall.count * BULK_SHARE))
         self._bulk = _Window(Limit(bulk_count, limits.overall.per))
+        self._spacing = _Window(Limit(1, limits.overall.per / bulk_count))
         self._chats: dict[str, _Window] = {}
         self._chat_blocks: dict[str, datetime] = {}
         self._blocked_until = clock.now()
@@ -114,7 +117,9 @@ class Pacer:
             chat = self._chats[chat_key] = _Window(
                 self._limits.group if group else self._limits.private_chat
             )
-        windows = [self._overall, chat, self._bulk] if bulk else [self._overall, chat]
+        windows = [self._overall, chat]
+        if bulk:
+            windows += [self._bulk, self._spacing]
         t = max(now, self._blocked_until, self._chat_blocks.get(chat_key, now))
         while True:
             later = t
@@ -144,6 +149,7 @@ class Pacer:
         """Drop times that no longer count, and the chats left with neither times nor penalty."""
         self._overall.forget(now)
         self._bulk.forget(now)
+        self._spacing.forget(now)
         while self._expiries and self._expiries[0][0] <= now:
             _, chat_key = heapq.heappop(self._expiries)
             chat = self._chats.get(chat_key)

@@ -5,11 +5,24 @@ Telegram's descriptions, 403 when blocked or kicked, 409 for getUpdates beside a
 with retry_after), checks Telegram's limits (4,096-character texts, 64-byte callback data...)
 and keeps what the bot sent, as it stands after edits.
 
+Telegram's flood limits are enforced only when asked (`enforce_limits`, off by default): at
+most 30 messages a second overall, 1 a second per private chat and 20 a minute per group,
+each count multiplied by an integer `scale` to keep long runs short. Only sends count
+(`SENDING_METHODS`, what puts a new message in a chat): Telegram's published limits speak of
+messages, so edits, button and inline answers and the other calls do not. A send beyond a
+limit is answered 429 with an integer `parameters.retry_after`, the seconds until its window
+has room (rounded up, at least 1, as Telegram gives them), and is not counted itself. Every
+accepted send is kept in `accepted` and every 429 in `refused` (those injected with `fail`
+too), with their times, so tests and benchmarks can compute rates and check that no window
+held too many (`window_peaks`, `limit_violations`), limits enforced or not. `know` lets the
+bot write to people who never wrote to it here (members of an earlier run).
+
     fake = FakeTelegram()
     await fake.start()                         # then TELEGRAM_BASE_URL=fake.base_url
     alice = Person(1, "Alice", "fr")
     await fake.deliver(fake.text(alice, "/start"))   # returned by getUpdates (or posted to
     fake.sent(alice.id)[-1].text                     # the webhook), then acknowledged
+    fake.enforce_limits(scale=8)               # optional: Telegram's flood limits, x8
 """
 
 from __future__ import annotations
@@ -17,9 +30,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import math
 import re
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,6 +71,31 @@ RAW = frozenset(
         "ip_address",
     }
 )
+SENDING_METHODS = frozenset(
+    {
+        "sendMessage",
+        "sendPhoto",
+        "sendDocument",
+        "sendVideo",
+        "sendAnimation",
+        "sendAudio",
+        "sendVoice",
+        "sendVideoNote",
+        "sendSticker",
+        "sendLocation",
+        "sendVenue",
+        "sendContact",
+        "sendPoll",
+        "sendDice",
+        "sendMediaGroup",
+        "copyMessage",
+        "forwardMessage",
+    }
+)
+"""Methods that count against the flood limits (of these, the fake answers sendMessage and
+sendPhoto; the others are refused 404 before any limit)."""
+OVERALL, PRIVATE_CHAT, GROUP = "overall", "private_chat", "group"
+INJECTED = "injected"
 ADMIN_RIGHTS = {
     "can_be_edited": False,
     "is_anonymous": False,
@@ -82,6 +122,62 @@ class ApiError(Exception):
         self.code = code
         self.description = description
         self.parameters = parameters
+
+
+class Flooded(ApiError):
+    """A 429 for a send beyond one of the enforced limits (`limit` names which)."""
+
+    def __init__(self, limit: str, retry_after: int) -> None:
+        super().__init__(
+            429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
+        )
+        self.limit = limit
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Telegram's flood limits, as (messages, seconds) windows, every count times `scale`."""
+
+    scale: int = 1
+    overall: tuple[int, float] = (30, 1.0)
+    private_chat: tuple[int, float] = (1, 1.0)
+    group: tuple[int, float] = (20, 60.0)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.scale, bool) or not isinstance(self.scale, int) or self.scale < 1:
+            raise ValueError("scale must be a positive integer")
+
+    def window(self, kind: str) -> tuple[int, float]:
+        """(messages, seconds) of OVERALL, PRIVATE_CHAT or GROUP, scaled."""
+        count, per = {OVERALL: self.overall, PRIVATE_CHAT: self.private_chat, GROUP: self.group}[
+            kind
+        ]
+        return count * self.scale, per
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A send that counts against the limits: the message was stored."""
+
+    at: float
+    method: str
+    chat_id: int
+    is_group: bool
+    wall: float = field(default_factory=time.time)
+    """The same moment on the wall clock (`at` is time.monotonic()), to compare with times
+    another process wrote down."""
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A 429 answered: `limit` is OVERALL, PRIVATE_CHAT, GROUP or INJECTED (by `fail`)."""
+
+    at: float
+    method: str
+    chat_id: int | None
+    retry_after: int
+    limit: str
 
 
 @dataclass
@@ -179,6 +275,13 @@ class FakeTelegram:
         self._query_ids = itertools.count(1)
         self._polls = 0
         self._served: dict[int, int] = {}
+        self.limits: Limits | None = None
+        """The enforced flood limits; None (the default) lets every send through."""
+        self.accepted: list[Accepted] = []
+        """Every send that counts against the limits (enforced or not), oldest first."""
+        self.refused: list[Refused] = []
+        """Every 429 answered, oldest first."""
+        self._windows: dict[tuple[str, int | None], deque[float]] = {}
         self._changed = asyncio.Condition()
         self._closing = False
         self._runner: web.AppRunner | None = None
@@ -218,14 +321,21 @@ class FakeTelegram:
         params = await _params(request)
         self.calls.append(Call(method, params))
         handler = getattr(self, f"_api_{method}", None)
+        sending = method in SENDING_METHODS
         try:
             if handler is None:
                 raise ApiError(404, "Not Found")
             self._fault(method, params)
-            result = await handler(params)
+            if sending:
+                self._check_limits(params)
+            result = await handler(params)  # the send handlers never await: nothing slips in
         except ApiError as error:
+            if error.code == 429:
+                self._refuse(method, params, error)
             await self._notify()
             return _error(error)
+        if sending:
+            self._count(method, params)
         await self._notify()
         return web.json_response({"ok": True, "result": result})
 
@@ -233,9 +343,9 @@ class FakeTelegram:
         async with self._changed:
             self._changed.notify_all()
 
-    async def wait_until(self, predicate: Callable[[], bool]) -> None:
-        """Wait until `predicate()` holds after some request (fails after WAIT seconds)."""
-        async with asyncio.timeout(WAIT), self._changed:
+    async def wait_until(self, predicate: Callable[[], bool], seconds: float = WAIT) -> None:
+        """Wait until `predicate()` holds after some request (fails after `seconds`)."""
+        async with asyncio.timeout(seconds), self._changed:
             await self._changed.wait_for(predicate)
 
     # --- faults and people ------------------------------------------------------------
@@ -261,6 +371,98 @@ class FakeTelegram:
                 if fault.times == 0:
                     self._faults.remove(fault)
                 raise fault.error
+
+    # --- flood limits ---------------------------------------------------------------------
+
+    def enforce_limits(self, scale: int = 1) -> Limits:
+        """From now on, answer 429 to sends beyond Telegram's flood limits times `scale`."""
+        self.limits = Limits(scale)
+        self._windows.clear()
+        return self.limits
+
+    def _chat_kind(self, chat_id: int) -> str:
+        chat = self._chats.get(chat_id)
+        group = chat["type"] != "private" if chat is not None else chat_id < 0
+        return GROUP if group else PRIVATE_CHAT
+
+    def _window(self, kind: str, key: int | None, now: float) -> deque[float]:
+        """The accepted send times of one window that still count at `now`."""
+        assert self.limits is not None
+        _, per = self.limits.window(kind)
+        times = self._windows.setdefault((kind, key), deque())
+        while times and times[0] <= now - per:
+            times.popleft()
+        return times
+
+    def _check_limits(self, params: dict[str, Any]) -> None:
+        """Refuse (429) a send that one more message would put over a limit."""
+        if self.limits is None:
+            return
+        now = time.monotonic()
+        chat_id = params.get("chat_id")
+        windows: list[tuple[str, int | None]] = [(OVERALL, None)]
+        if isinstance(chat_id, int):
+            windows.insert(0, (self._chat_kind(chat_id), chat_id))
+        for kind, key in windows:
+            count, per = self.limits.window(kind)
+            times = self._window(kind, key, now)
+            if len(times) >= count:
+                raise Flooded(kind, max(1, math.ceil(times[len(times) - count] + per - now)))
+
+    def _count(self, method: str, params: dict[str, Any]) -> None:
+        chat_id = params.get("chat_id")
+        if not isinstance(chat_id, int):
+            return
+        now = time.monotonic()
+        kind = self._chat_kind(chat_id)
+        self.accepted.append(Accepted(now, method, chat_id, kind == GROUP))
+        if self.limits is not None:
+            self._window(OVERALL, None, now).append(now)
+            self._window(kind, chat_id, now).append(now)
+
+    def _refuse(self, method: str, params: dict[str, Any], error: ApiError) -> None:
+        chat_id = params.get("chat_id")
+        retry_after = (error.parameters or {}).get("retry_after")
+        self.refused.append(
+            Refused(
+                time.monotonic(),
+                method,
+                chat_id if isinstance(chat_id, int) else None,
+                retry_after if isinstance(retry_after, int) else 0,
+                error.limit if isinstance(error, Flooded) else INJECTED,
+            )
+        )
+
+    def received(self, chat_ids: Iterable[int] | None = None) -> dict[int, int]:
+        """Accepted sends per chat (of `chat_ids` only, when given)."""
+        wanted = None if chat_ids is None else set(chat_ids)
+        counts: dict[int, int] = {}
+        for send in self.accepted:
+            if wanted is None or send.chat_id in wanted:
+                counts[send.chat_id] = counts.get(send.chat_id, 0) + 1
+        return counts
+
+    def window_peaks(self, limits: Limits | None = None) -> dict[str, int]:
+        """The most accepted sends any window held: overall, in one private chat, in one
+        group, each window as long as in `limits` (the enforced ones by default)."""
+        limits = limits or self.limits or Limits()
+        by_chat: dict[tuple[str, int | None], list[float]] = {(OVERALL, None): []}
+        for send in self.accepted:
+            by_chat[(OVERALL, None)].append(send.at)
+            kind = GROUP if send.is_group else PRIVATE_CHAT
+            by_chat.setdefault((kind, send.chat_id), []).append(send.at)
+        peaks = {OVERALL: 0, PRIVATE_CHAT: 0, GROUP: 0}
+        for (kind, _), times in by_chat.items():
+            peaks[kind] = max(peaks[kind], _peak(times, limits.window(kind)[1]))
+        return peaks
+
+    def limit_violations(self, limits: Limits | None = None) -> dict[str, tuple[int, int]]:
+        """The windows that held more accepted sends than `limits` allow (the enforced ones
+        by default): kind -> (peak, allowed). Empty when every window was kept."""
+        limits = limits or self.limits or Limits()
+        peaks = self.window_peaks(limits)
+        allowed = {kind: limits.window(kind)[0] for kind in peaks}
+        return {k: (peaks[k], allowed[k]) for k in peaks if peaks[k] > allowed[k]}
 
     def set_status(self, chat_id: int, user_id: int, status: str) -> None:
         """What getChatMember says of a user in a chat (default: member)."""
@@ -352,6 +554,13 @@ class FakeTelegram:
         inline = {"id": str(next(self._query_ids)), "from": person.user(), "query": query}
         inline["offset"] = ""
         return {"update_id": next(self._ids), "inline_query": inline}
+
+    def know(self, *chats: Person | dict[str, Any]) -> None:
+        """Let the bot write to these people or groups without their writing first (as
+        members known from an earlier run)."""
+        for chat in chats:
+            data = chat.chat() if isinstance(chat, Person) else chat
+            self._chats[data["id"]] = data
 
     def _message(self, person: Person, chat: dict[str, Any] | None) -> dict[str, Any]:
         chat = chat or person.chat()
@@ -613,6 +822,16 @@ class FakeTelegram:
         if edited:
             data["edit_date"] = int(time.time())
         return data
+
+
+def _peak(times: list[float], per: float) -> int:
+    """The most times (sorted) that lie in one window (t - per, t]."""
+    peak, first = 0, 0
+    for last, t in enumerate(times):
+        while times[first] <= t - per:
+            first += 1
+        peak = max(peak, last - first + 1)
+    return peak
 
 
 def _unknown_chat(chat_id: int) -> dict[str, Any]:

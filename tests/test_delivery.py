@@ -213,3 +213,27 @@ async def test_started_worker_follows_pledges_and_stops(services: Services) -> N
         await w.worker.stop()
     assert w.telegram.chats() == {"-100": 1, "1": 1, "999": 1}
     assert w.discord.chats() == {"555": 1, "888": 1}
+
+
+async def test_rate_limits_cost_no_attempt_and_many_at_once_slow_everyone(
+    services: Services,
+) -> None:
+    w = await world(services)
+    limited = DeliveryResult(Outcome.RETRY, retry_after=timedelta(seconds=30), detail="429")
+    w.telegram.script = {chat: [limited] for chat in ("-100", "1", "999")}
+    await fan_out(services)
+
+    await w.worker.run_once()
+
+    async with services.db.read() as conn:
+        rows = await conn.execute(
+            select(deliveries.c.chat_id, deliveries.c.attempts, deliveries.c.status).where(
+                deliveries.c.platform == "telegram"
+            )
+        )
+        assert {(r.chat_id, r.attempts, r.status) for r in rows} == {
+            (chat, 0, "pending") for chat in ("-100", "1", "999")
+        }
+    # Three chats refused within a second: the bot as a whole waits, not only those chats.
+    pacer = w.worker._pacers[Platform.TELEGRAM]
+    assert pacer.reserve("someone-else", group=False, bulk=True) >= timedelta(seconds=29)

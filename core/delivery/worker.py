@@ -12,7 +12,7 @@ import contextlib
 import logging
 import re
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, exists, or_, select, update
@@ -40,6 +40,13 @@ MAX_ATTEMPTS = 8
 """A row still failing after this many attempts is dead."""
 BACKOFF_BASE = timedelta(seconds=5)
 BACKOFF_MAX = timedelta(hours=1)
+SEND_CONCURRENCY = 8
+"""Sends in flight at once: enough to fill the rate, few enough that each is marked right
+after it went (a crash repeats at most these) and that replies to people are not queued
+behind a hundred database reads."""
+GLOBAL_429_CHATS = 3
+"""Rate limits answered to this many chats within GLOBAL_429_WINDOW slow down every send."""
+GLOBAL_429_WINDOW = timedelta(seconds=1)
 FAN_OUT_EVERY = 2.0
 """Seconds between fan-outs while running."""
 IDLE_POLL = 0.5
@@ -58,6 +65,8 @@ class DeliveryWorker:
         }
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._in_flight = asyncio.Semaphore(SEND_CONCURRENCY)
+        self._limited: dict[Platform, list[datetime]] = {p: [] for p in deliverers}
 
     async def start(self) -> None:
         """Run in the background: fan out every FAN_OUT_EVERY seconds and send what is due."""
@@ -128,6 +137,10 @@ class DeliveryWorker:
 
     async def _send(self, rows: list[Any]) -> int:
         """Send one chat's rows as one message and record the outcome; 1 if sent."""
+        async with self._in_flight:
+            return await self._send_now(rows)
+
+    async def _send_now(self, rows: list[Any]) -> int:
         first = rows[0]
         platform = Platform(first.platform)
         chat = ChatRef(platform, first.chat_id, is_group=first.is_group)
@@ -141,10 +154,25 @@ class DeliveryWorker:
             result = await self.deliverers[platform].deliver(chat, notices)
         except Exception as exc:
             result = DeliveryResult(Outcome.RETRY, detail=self._redact(exc))
-        await self._record(chat, [r.id for r in rows], max(r.attempts for r in rows) + 1, result)
-        if result.outcome is Outcome.RETRY and result.retry_after is not None:
+        limited = result.outcome is Outcome.RETRY and result.retry_after is not None
+        # A rate limit is the platform asking to wait, not a failure: it costs no attempt.
+        attempts = max(r.attempts for r in rows) + (0 if limited else 1)
+        await self._record(chat, [r.id for r in rows], attempts, result)
+        if limited:
+            assert result.retry_after is not None
             pacer.penalise(chat.chat_id, result.retry_after)
+            if self._many_limited(platform):
+                pacer.penalise(None, result.retry_after)
         return 1
+
+    def _many_limited(self, platform: Platform) -> bool:
+        """Record a rate limit; True when several chats got one within a second (the bot as
+        a whole is going too fast, not one chat)."""
+        now = self.services.clock.now()
+        recent = [t for t in self._limited[platform] if now - t < GLOBAL_429_WINDOW]
+        recent.append(now)
+        self._limited[platform] = recent
+        return len(recent) >= GLOBAL_429_CHATS
 
     async def _record(
         self, chat: ChatRef, ids: list[int], attempts: int, result: DeliveryResult
@@ -153,7 +181,9 @@ class DeliveryWorker:
         values: dict[str, object] = {"attempts": attempts, "last_error": result.detail or None}
         if result.outcome is Outcome.SENT:
             values.update(status="sent", sent_at=now)
-        elif result.outcome is Outcome.GONE or attempts >= MAX_ATTEMPTS:
+        elif result.outcome is Outcome.GONE or (
+            attempts >= MAX_ATTEMPTS and not result.retry_after
+        ):
             values["status"] = "dead"
         else:
             values["not_before"] = now + (result.retry_after or backoff(attempts))

@@ -1,0 +1,422 @@
+"""A broadcast to 10,000 members under Telegram's flood limits, while one member chats.
+
+`koom run` runs in a process of its own (the real Telegram adapter, delivery worker and
+scheduler) against the fake Bot API of the tests on loopback, which enforces Telegram's limits
+(30 messages/s overall, 1/s per private chat, 20/min per group) times `--scale` and answers
+429 beyond them. The worker's pacer gets the same limits times the same scale (its module
+constant is swapped in the child before `koom run` starts: nothing else changes), so a run
+takes a minute or so instead of seven at the real limits. The broadcast is confirmed in the
+database before the bot starts; the scheduler's sweep launches it. Meanwhile one member sends
+/help every `--chat-every` seconds; its latency runs from the moment the update can be
+fetched to the reply. The run is made twice: once clean, once with the bot killed (SIGKILL)
+when half the members have the message, then started again. Also reported: the time from
+each send (as the fake got it) to its row marked sent, which is what a kill repeats.
+
+Run: .venv/bin/python -m benchmarks.delivery [--members 10000] [--scale 8]
+Targets: >= 0.9 of the enforced overall limit, no duplicate, no loss, chat replies p99 < 1 s.
+The last line is `key=value` pairs for scripts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import os
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO
+
+from sqlalchemy import func, insert, select
+
+from core.db.database import Database
+from core.db.migrate import upgrade
+from core.db.tables import accounts, deliveries, members
+from core.drafts import ChallengeDraft
+from core.models import ChallengeStatus
+from core.services import Services
+from core.services.broadcasts import Audience
+from core.settings import Settings
+from tests.fake_telegram import TOKEN, FakeTelegram, Person, Sent
+
+FIRST_ID = 100_000
+CHATTER = Person(42, "Chatty", "fr")
+TEXT = "Grande marche pour le climat samedi à 14 h, place Bellecour : venez nombreux !"
+POLL = 0.5
+TIMEOUT = 600.0
+"""Seconds allowed to each phase before the run is given up."""
+SETTLE = 2.0
+"""Seconds to wait after the last row was marked, for late or repeated sends."""
+
+
+@dataclass
+class Run:
+    """What one run measured."""
+
+    members: int
+    scale: int
+    killed: bool
+    sends: list[float] = field(default_factory=list)
+    """Accepted broadcast sends' times."""
+    per_member: Counter[int] = field(default_factory=Counter)
+    refused: Counter[str] = field(default_factory=Counter)
+    chats: list[tuple[float, float | None]] = field(default_factory=list)
+    """(monotonic time of each /help, seconds to its reply or None when unanswered)."""
+    down: tuple[float, float] | None = None
+    """From the kill to the restarted bot's first poll (monotonic)."""
+    mark_lags: list[float] = field(default_factory=list)
+    """Seconds from each first send (as the fake received it) to its row marked sent."""
+    statuses: Counter[str] = field(default_factory=Counter)
+    in_flight: int = 0
+    downtime: float = 0.0
+    received_at_kill: int = 0
+    violations: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    @property
+    def limit(self) -> int:
+        return 30 * self.scale
+
+    @property
+    def seconds(self) -> float:
+        """From the first broadcast send to the last, less the time the bot was down."""
+        return max(self.sends[-1] - self.sends[0] - self.downtime, 1e-9)
+
+    @property
+    def rate(self) -> float:
+        return (len(self.sends) - 1) / self.seconds
+
+    @property
+    def duplicates(self) -> int:
+        return sum(n - 1 for n in self.per_member.values() if n > 1)
+
+    @property
+    def lost(self) -> int:
+        return self.members - len(self.per_member)
+
+    @property
+    def latencies(self) -> list[float]:
+        """The chat's reply times, but for the /help sent while the bot was down."""
+        return [s for t, s in self.chats if s is not None and not self._while_down(t, s)]
+
+    @property
+    def unanswered(self) -> int:
+        return sum(1 for t, s in self.chats if s is None and not self._while_down(t, 10.0))
+
+    def _while_down(self, t: float, seconds: float) -> bool:
+        return self.down is not None and t < self.down[1] and t + seconds > self.down[0]
+
+    def latency_ms(self, p: int) -> float:
+        return _percentile(self.latencies, p) * 1000
+
+    def mark_lag_ms(self, p: int) -> float:
+        return _percentile(self.mark_lags, p) * 1000
+
+
+def _percentile(values: list[float], p: int) -> float:
+    if len(values) < 2:
+        return float("nan")
+    return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
+
+
+# --- the bot, in a child process --------------------------------------------------------
+
+
+def serve(scale: int) -> None:
+    """`koom run`, with the delivery worker paced to Telegram's limits times `scale`."""
+    from core.delivery import worker
+    from core.identity import Platform
+    from core.pacing import TELEGRAM_LIMITS, Limit, Limits
+
+    def scaled(limit: Limit) -> Limit:
+        return Limit(limit.count * scale, limit.per)
+
+    limits = Limits(
+        overall=scaled(TELEGRAM_LIMITS.overall),
+        private_chat=scaled(TELEGRAM_LIMITS.private_chat),
+        group=scaled(TELEGRAM_LIMITS.group),
+    )
+    worker.LIMITS = {**worker.LIMITS, Platform.TELEGRAM: limits}
+    sys.argv = ["koom", "run"]
+    from bots.cli import main
+
+    main()
+
+
+async def start_bot(
+    fake: FakeTelegram, database: Path, scale: int, log: IO[bytes]
+) -> asyncio.subprocess.Process:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DISCORD_"))}
+    env |= {
+        "TELEGRAM_TOKEN": TOKEN,
+        "TELEGRAM_BASE_URL": fake.base_url,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+        "KOOM_LOAD_DEMO": "0",
+        "KOOM_DEFAULT_LOCALE": "fr",
+        "PYTHONPATH": str(Path.cwd()),
+    }
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "benchmarks.delivery",
+        "--serve",
+        "--scale",
+        str(scale),
+        cwd=database.parent,
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
+    )
+
+
+# --- the data ---------------------------------------------------------------------------
+
+
+async def prepare(database: Path, people: list[Person]) -> int:
+    """A challenge, one member per person with a Telegram account, and a broadcast to every
+    member confirmed for now; the broadcast's id."""
+    url = f"sqlite+aiosqlite:///{database}"
+    db = Database(url)
+    await upgrade(db)
+    services = Services(db=db, settings=Settings(_env_file=None, DATABASE_URL=url))  # type: ignore[call-arg]
+    challenge = await services.challenges.create(
+        ChallengeDraft(
+            slug="marche-climat",
+            title="Marche pour le climat",
+            action="marcher pour le climat",
+            goal=10_000,
+            deadline=datetime.now(UTC) + timedelta(days=30),
+            status=ChallengeStatus.OPEN,
+        )
+    )
+    now = datetime.now(UTC)
+    async with db.write() as conn:
+        first = ((await conn.execute(select(func.max(members.c.id)))).scalar() or 0) + 1
+        await conn.execute(
+            insert(members),
+            [
+                {
+                    "id": first + i,
+                    "display_name": p.first_name,
+                    "language": p.language_code,
+                    "timezone": "Europe/Paris",
+                    "created_at": now,
+                }
+                for i, p in enumerate(people)
+            ],
+        )
+        await conn.execute(
+            insert(accounts),
+            [
+                {
+                    "platform": "telegram",
+                    "external_id": str(p.id),
+                    "member_id": first + i,
+                    "created_at": now,
+                }
+                for i, p in enumerate(people)
+            ],
+        )
+    draft = await services.broadcasts.create(None, {Audience.MEMBERS}, TEXT, challenge.id)
+    await services.broadcasts.confirm(draft.id)
+    await db.dispose()
+    return draft.id
+
+
+async def sent_at(db: Database, broadcast_id: int) -> dict[int, float]:
+    """chat id -> when its row was marked sent (wall clock seconds)."""
+    async with db.read() as conn:
+        rows = await conn.execute(
+            select(deliveries.c.chat_id, deliveries.c.sent_at).where(
+                deliveries.c.broadcast_id == broadcast_id, deliveries.c.sent_at.is_not(None)
+            )
+        )
+        return {int(r.chat_id): r.sent_at.timestamp() for r in rows}
+
+
+async def row_statuses(db: Database, broadcast_id: int) -> dict[str, str]:
+    async with db.read() as conn:
+        rows = await conn.execute(
+            select(deliveries.c.chat_id, deliveries.c.status).where(
+                deliveries.c.broadcast_id == broadcast_id
+            )
+        )
+        return {r.chat_id: r.status for r in rows}
+
+
+async def pending(db: Database, broadcast_id: int) -> int:
+    async with db.read() as conn:
+        return (
+            await conn.execute(
+                select(func.count()).where(
+                    deliveries.c.broadcast_id == broadcast_id, deliveries.c.status == "pending"
+                )
+            )
+        ).scalar_one()
+
+
+# --- the member who chats ---------------------------------------------------------------
+
+
+async def chat(fake: FakeTelegram, replies: asyncio.Queue[Sent], every: float, run: Run) -> None:
+    """Send /help every `every` seconds; time each reply from the moment it can be fetched."""
+    while True:
+        started = time.monotonic()
+        while not replies.empty():
+            replies.get_nowait()  # a reply counted late, or a second message of one reply
+        await fake.push(fake.text(CHATTER, "/help"))
+        try:
+            await asyncio.wait_for(replies.get(), timeout=10)
+            run.chats.append((started, time.monotonic() - started))
+        except TimeoutError:
+            run.chats.append((started, None))
+        await asyncio.sleep(max(0.0, every - (time.monotonic() - started)))
+
+
+# --- one run ----------------------------------------------------------------------------
+
+
+async def measure(members: int, scale: int, every: float, killed: bool, folder: Path) -> Run:
+    run = Run(members, scale, killed)
+    people = [Person(FIRST_ID + i, f"Member {i}", "fr") for i in range(members)]
+    ids = {p.id for p in people}
+    database = folder / ("killed.db" if killed else "clean.db")
+    broadcast_id = await prepare(database, people)
+    fake = FakeTelegram()
+    fake.enforce_limits(scale)
+    fake.know(*people)
+    replies: asyncio.Queue[Sent] = asyncio.Queue()
+    fake.on_message = lambda sent: replies.put_nowait(sent) if sent.chat_id == CHATTER.id else None
+    await fake.start()
+    db = Database(f"sqlite+aiosqlite:///{database}")
+    logs = [folder / f"{database.stem}-{n}.log" for n in (1, 2)]
+    children: list[asyncio.subprocess.Process] = []
+    chatter: asyncio.Task[None] | None = None
+    try:
+        with logs[0].open("wb") as log:
+            children.append(await start_bot(fake, database, scale, log))
+        await fake.wait_until(lambda: bool(fake.calls_of("getUpdates")), seconds=TIMEOUT)
+        chatter = asyncio.create_task(chat(fake, replies, every, run))
+
+        def received() -> int:
+            return sum(1 for send in fake.accepted if send.chat_id in ids)
+
+        if killed:
+            await fake.wait_until(lambda: received() >= members // 2, seconds=TIMEOUT)
+            os.kill(children[0].pid, signal.SIGKILL)
+            killed_at = time.monotonic()
+            run.received_at_kill = received()
+            await children[0].wait()
+            await asyncio.sleep(0.5)  # a request already on its way still lands
+            before = fake.received(ids)
+            statuses = await row_statuses(db, broadcast_id)
+            run.in_flight = sum(
+                1 for c, s in statuses.items() if s == "pending" and int(c) in before
+            )
+            polls = len(fake.calls_of("getUpdates"))
+            with logs[1].open("wb") as log:
+                children.append(await start_bot(fake, database, scale, log))
+            await fake.wait_until(lambda: len(fake.calls_of("getUpdates")) > polls, seconds=TIMEOUT)
+            run.down = (killed_at, time.monotonic())
+        await fake.wait_until(lambda: received() > 0, seconds=TIMEOUT)
+        for _ in range(int(TIMEOUT / POLL)):
+            if not await pending(db, broadcast_id):
+                break
+            await asyncio.sleep(POLL)
+        await asyncio.sleep(SETTLE)
+    finally:
+        if chatter is not None:
+            chatter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await chatter
+        for child in children:
+            if child.returncode is None:
+                child.send_signal(signal.SIGTERM)
+            await child.wait()
+        await fake.close()
+    run.statuses = Counter((await row_statuses(db, broadcast_id)).values())
+    marked = await sent_at(db, broadcast_id)
+    await db.dispose()
+    sends = [send for send in fake.accepted if send.chat_id in ids]
+    first_sends: dict[int, float] = {}
+    for send in sends:
+        first_sends.setdefault(send.chat_id, send.wall)
+    run.mark_lags = [marked[c] - w for c, w in first_sends.items() if c in marked]
+    run.sends = [send.at for send in sends]
+    run.per_member = Counter(send.chat_id for send in sends)
+    run.refused = Counter(r.limit for r in fake.refused)
+    run.violations = fake.limit_violations()
+    if killed:  # the longest pause between two sends: the kill and restart
+        run.downtime = max(b - a for a, b in itertools.pairwise(run.sends))
+    for path in logs:
+        if path.exists() and TOKEN in path.read_text(errors="replace"):
+            raise AssertionError(f"the token shows in {path.name}")
+    return run
+
+
+def describe(run: Run) -> str:
+    name = "killed half way and restarted" if run.killed else "clean run"
+    refused = ", ".join(f"{k} {v}" for k, v in sorted(run.refused.items())) or "none"
+    lines = [
+        f"{name}: {len(run.sends)} sends to {run.members} members in {run.seconds:.1f} s"
+        + (f" (+ {run.downtime:.1f} s down)" if run.killed else ""),
+        f"  {run.rate:.1f} messages/s = {run.rate / run.limit:.3f} of the enforced overall "
+        f"limit ({run.limit}/s; bulk share 0.8 = {0.8 * run.limit:.0f}/s)",
+        f"  duplicates {run.duplicates}, lost {run.lost}, rows {dict(run.statuses)}",
+        f"  429s: {sum(run.refused.values())} ({refused}); windows over the limits: "
+        f"{run.violations or 'none'}",
+        f"  chat: {len(run.latencies)} replies, p50 {run.latency_ms(50):.0f} ms, "
+        f"p99 {run.latency_ms(99):.0f} ms, max {max(run.latencies, default=0) * 1000:.0f} ms, "
+        f"{run.unanswered} unanswered"
+        + (" (not counting those sent while the bot was down)" if run.killed else ""),
+        f"  send -> row marked sent: p50 {run.mark_lag_ms(50):.0f} ms, "
+        f"p99 {run.mark_lag_ms(99):.0f} ms, max {max(run.mark_lags, default=0) * 1000:.0f} ms "
+        "(a kill repeats what is inside this lag)",
+    ]
+    if run.killed:
+        lines.append(
+            f"  killed at {run.received_at_kill} received; in flight (sent, not marked) "
+            f"{run.in_flight}"
+        )
+    return "\n".join(lines)
+
+
+async def main(members: int, scale: int, every: float) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        clean = await measure(members, scale, every, False, Path(tmp))
+        print(describe(clean), flush=True)
+        killed = await measure(members, scale, every, True, Path(tmp))
+        print(describe(killed), flush=True)
+    print(
+        f"members={members} scale={scale} limit_per_s={clean.limit} "
+        f"rate_per_s={clean.rate:.1f} fraction={clean.rate / clean.limit:.3f} "
+        f"duplicates={clean.duplicates} lost={clean.lost} "
+        f"refused_429={sum(clean.refused.values())} chat_p50_ms={clean.latency_ms(50):.0f} "
+        f"chat_p99_ms={clean.latency_ms(99):.0f} mark_lag_p99_ms={clean.mark_lag_ms(99):.0f} "
+        f"killed_rate_per_s={killed.rate:.1f} "
+        f"killed_fraction={killed.rate / killed.limit:.3f} "
+        f"killed_duplicates={killed.duplicates} killed_in_flight={killed.in_flight} "
+        f"killed_lost={killed.lost} killed_refused_429={sum(killed.refused.values())} "
+        f"killed_chat_p99_ms={killed.latency_ms(99):.0f}"
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--members", type=int, default=10_000)
+    parser.add_argument("--scale", type=int, default=8)
+    parser.add_argument("--chat-every", type=float, default=0.5)
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.scale)
+    else:
+        asyncio.run(main(args.members, args.scale, args.chat_every))
