@@ -42,6 +42,7 @@ from core.db.migrate import upgrade
 from core.db.tables import accounts, deliveries, members
 from core.drafts import ChallengeDraft
 from core.models import ChallengeStatus
+from core.pacing import BULK_SHARE
 from core.services import Services
 from core.services.broadcasts import Audience
 from core.settings import Settings
@@ -144,6 +145,9 @@ def serve(scale: int) -> None:
         group=scaled(TELEGRAM_LIMITS.group),
     )
     worker.LIMITS = {**worker.LIMITS, Platform.TELEGRAM: limits}
+    from bots.telegram import app  # its pacer, shared with the worker, counts the replies
+
+    app.TELEGRAM_LIMITS = limits
     sys.argv = ["koom", "run"]
     from bots.cli import main
 
@@ -369,7 +373,7 @@ def describe(run: Run) -> str:
         f"{name}: {len(run.sends)} sends to {run.members} members in {run.seconds:.1f} s"
         + (f" (+ {run.downtime:.1f} s down)" if run.killed else ""),
         f"  {run.rate:.1f} messages/s = {run.rate / run.limit:.3f} of the enforced overall "
-        f"limit ({run.limit}/s; bulk share 0.8 = {0.8 * run.limit:.0f}/s)",
+        f"limit ({run.limit}/s; bulk share {BULK_SHARE} = {BULK_SHARE * run.limit:.0f}/s)",
         f"  duplicates {run.duplicates}, lost {run.lost}, rows {dict(run.statuses)}",
         f"  429s: {sum(run.refused.values())} ({refused}); windows over the limits: "
         f"{run.violations or 'none'}",

@@ -6,6 +6,7 @@ exact: no window of length `per` ever holds more than `count` reserved sends, ov
 chat. Bulk sends (reminders, announcements, broadcasts) may use only `BULK_SHARE` of the overall
 rate, so a reply to someone talking to the bot always finds room in the overall limit: while bulk
 traffic alone fills the windows, an interactive send waits for nothing but its own chat's limit.
+Replies sent by an adapter's own limiter are counted with `note`, so bulk sends give way to them.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import datetime, timedelta
 
 from core.clock import Clock
 
-BULK_SHARE = 0.9
+BULK_SHARE = 0.95
 """The largest share of the overall rate that bulk sends may take, together; they are also
 spaced evenly at that rate, so no burst reaches a platform that counts over a window of its
 own (a burst of a second's worth, bunched by the network, reads as more than the limit)."""
@@ -132,6 +133,13 @@ class Pacer:
             window.add(t)
         heapq.heappush(self._expiries, (t + chat.limit.per, chat_key))
         return t - now
+
+    def note(self) -> None:
+        """Count a send made outside the pacer (a reply, paced by the adapter's own limiter)
+        in the overall window, so bulk sends leave room for it."""
+        now = self._clock.now()
+        self._forget(now)
+        self._overall.add(now)
 
     def penalise(self, chat_key: str | None, retry_after: timedelta) -> None:
         """After a 429: nothing to `chat_key` (None: to anyone) before now + `retry_after`.

@@ -17,6 +17,7 @@ from core.delivery.worker import DeliveryWorker
 from core.errors import Conflict, Invalid, NotFound
 from core.identity import AccountRef, ChatRef, Platform
 from core.models import Challenge
+from core.pacing import Pacer
 from core.services import Services
 from core.services.broadcasts import (
     BROADCAST_KIND,
@@ -212,6 +213,7 @@ class FakeDeliverer:
 
     script: dict[str, DeliveryResult] = field(default_factory=dict)
     chats: list[str] = field(default_factory=list)
+    pacer: Pacer | None = None
 
     async def deliver(self, chat: ChatRef, notices: list[Notice]) -> DeliveryResult:
         self.chats.append(chat.chat_id)

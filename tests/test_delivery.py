@@ -16,6 +16,7 @@ from core.delivery.protocol import DeliveryResult, Notice, Outcome
 from core.delivery.worker import DeliveryWorker
 from core.identity import ChatRef, Platform
 from core.models import Challenge, Member
+from core.pacing import Pacer
 from core.services import Services
 from tests.factories import member, open_challenge
 
@@ -25,6 +26,7 @@ class FakeDeliverer:
     """Records every call; answers from `script` (by chat id), else SENT."""
 
     platform: Platform
+    pacer: Pacer | None = None
     calls: list[tuple[ChatRef, list[Notice]]] = field(default_factory=list)
     script: dict[str, list[DeliveryResult | Exception]] = field(default_factory=dict)
 

@@ -30,6 +30,7 @@ from core.errors import Invalid
 from core.i18n import SUPPORTED_LOCALES, Translator, catalogue
 from core.identity import ChatRef, Platform
 from core.models import Challenge
+from core.pacing import Pacer
 from core.services import Services
 from core.services.broadcasts import MAX_TEXT, Audience, Broadcast, BroadcastStatus
 from tests.factories import all_broadcasts, member, open_challenge
@@ -112,6 +113,8 @@ async def up_to_preview(orga: Person, t: Translator, challenge: Challenge) -> No
 
 class Deliverer:
     """Sends every message (a stand-in for an adapter)."""
+
+    pacer: Pacer | None = None
 
     async def deliver(self, chat: ChatRef, notices: list[Notice]) -> DeliveryResult:
         return DeliveryResult(Outcome.SENT)

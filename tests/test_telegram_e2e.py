@@ -33,10 +33,12 @@ from bots.telegram.render import utf16_length
 from conversations.deeplinks import make_payload
 from conversations.registry import default_flows
 from core.app import load_demo
+from core.clock import SystemClock
 from core.db.tables import groups
 from core.drafts import ChallengeDraft
 from core.identity import AccountRef, ChatRef, Platform
 from core.models import Challenge, ChallengeStatus, Member
+from core.pacing import TELEGRAM_LIMITS, Pacer
 from core.services import Services
 from core.settings import Settings
 from tests.fake_telegram import TOKEN, WAIT, FakeTelegram, Person, Sent, group
@@ -516,7 +518,9 @@ async def test_a_refused_token_is_reported_without_the_token(
 
 
 async def test_admin_checks_do_not_spend_a_groups_message_budget() -> None:
-    limits = FloodLimits(group_max_rate=1, group_time_period=3600)
+    limits = FloodLimits(
+        Pacer(TELEGRAM_LIMITS, SystemClock()), group_max_rate=1, group_time_period=3600
+    )
     made: list[str] = []
 
     async def call(endpoint: str, data: dict[str, Any]) -> bool:

@@ -53,6 +53,7 @@ from conversations.state import SessionKey
 from core.delivery.protocol import DeliveryResult, Notice, Outcome
 from core.i18n import Translator, resolve_locale
 from core.identity import ChatRef, Platform
+from core.pacing import Pacer
 from core.services import Services
 from core.settings import Settings
 
@@ -151,6 +152,7 @@ class DiscordAdapter:
 
     name = "Discord"
     platform = Platform.DISCORD
+    pacer: Pacer | None = None  # the worker paces deliveries; interaction replies are apart
 
     def __init__(self, services: Services, settings: Settings) -> None:
         self.services = services

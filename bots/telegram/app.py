@@ -77,6 +77,7 @@ from core.i18n import SUPPORTED_LOCALES, Translator, resolve_locale
 from core.identity import ChatRef, Platform
 from core.keyed_locks import KeyedLocks
 from core.models import Challenge, Member
+from core.pacing import TELEGRAM_LIMITS, Pacer
 from core.services import Services
 from core.services.progress import progress_of
 from core.settings import Settings
@@ -179,7 +180,12 @@ def _order_key(update: object) -> int | None:
 class FloodLimits(AIORateLimiter):
     """Telegram's flood limits, which count messages: asking who administers a group is not
     one, so it does not spend the group's 20 messages a minute. Deliveries pass straight
-    through: the delivery worker paces them and waits out their 429s itself."""
+    through: the delivery worker paces them and waits out their 429s itself. Every reply sent
+    is counted in `pacer`, which the worker shares, so broadcasts give way to replies."""
+
+    def __init__(self, pacer: Pacer, *, max_retries: int = 3, **limits: float) -> None:
+        super().__init__(max_retries=max_retries, **limits)
+        self.pacer = pacer
 
     async def process_request(
         self,
@@ -192,6 +198,8 @@ class FloodLimits(AIORateLimiter):
     ) -> Any:
         if endpoint == "getChatMember" or _unthrottled.get():
             return await callback(*args, **kwargs)
+        if endpoint.startswith(("send", "copy", "forward")):
+            self.pacer.note()
         return await super().process_request(
             callback, args, kwargs, endpoint, data, rate_limit_args
         )
@@ -241,6 +249,7 @@ class TelegramAdapter:
         self.services = services
         self.settings = settings
         self.webhook_listen = webhook_listen
+        self.pacer: Pacer | None = Pacer(TELEGRAM_LIMITS, services.clock)
         self._hide_token = HideToken(token)
         for name in TOKEN_LOGGERS:  # before python-telegram-bot logs its URLs
             logging.getLogger(name).addFilter(self._hide_token)
@@ -248,7 +257,7 @@ class TelegramAdapter:
             ApplicationBuilder()
             .token(token)
             .base_url(settings.telegram_base_url)
-            .rate_limiter(rate_limiter or FloodLimits(max_retries=3))
+            .rate_limiter(rate_limiter or FloodLimits(self.pacer))
             .concurrent_updates(PerPersonOrder(MAX_CONCURRENT_UPDATES))
             .defaults(Defaults(link_preview_options=LinkPreviewOptions(is_disabled=True)))
             .job_queue(None)

@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from core.identity import ChatRef, Platform
+from core.pacing import Pacer
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +43,14 @@ class DeliveryResult:
 
 
 class Deliverer(Protocol):
-    """An adapter able to send notices on its platform."""
+    """An adapter able to send notices on its platform.
+
+    `pacer` holds the platform's limits for everything the bot sends there; the worker paces
+    deliveries with it, and an adapter counts its replies in it (None: the worker makes one).
+    """
 
     platform: Platform
+    pacer: Pacer | None
 
     async def deliver(self, chat: ChatRef, notices: list[Notice]) -> DeliveryResult:
         """Send the notices (several coalesced into one message where they go to one group)."""

@@ -61,7 +61,8 @@ class DeliveryWorker:
         self.services = services
         self.deliverers = dict(deliverers)
         self._pacers = {
-            p: Pacer(LIMITS.get(p, TELEGRAM_LIMITS), services.clock) for p in deliverers
+            p: d.pacer or Pacer(LIMITS.get(p, TELEGRAM_LIMITS), services.clock)
+            for p, d in deliverers.items()
         }
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
