@@ -50,6 +50,10 @@ def announcement_text(t: Translator, notice: Notice, title: str) -> str:
                 title=title,
                 proof=p["proof"],
             )
+        case EventKind.AREA_GOAL:
+            return t(
+                "announce.area_goal", area=p["area"], title=title, count=p["count"], goal=p["goal"]
+            )
         case EventKind.DEADLINE:
             days = int(str(p["days"]))
             return t.plural(

@@ -6,6 +6,7 @@ from conversations.flow import Flow
 from conversations.flows.broadcast import BroadcastFlow
 from conversations.flows.browse import BrowseFlow
 from conversations.flows.groups import GroupFlow
+from conversations.flows.map import MapFlow
 from conversations.flows.mine import MineFlow
 from conversations.flows.organiser import OrganiserFlow
 from conversations.flows.pledge import PledgeFlow
@@ -29,5 +30,6 @@ def default_flows() -> list[Flow]:
         OrganiserFlow(),
         BroadcastFlow(),
         GroupFlow(),
+        MapFlow(),
         ReminderFlow(),
     ]

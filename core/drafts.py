@@ -48,6 +48,8 @@ class ChallengeDraft(BaseModel):
     area_name: str | None = Field(default=None, max_length=120)
     area_kind: AreaKind | None = None
     impact_per_action: float | None = Field(default=None, gt=0)
+    area_goal: int | None = Field(default=None, gt=0, le=100_000_000)
+    """A goal for each commune on its own, beside the challenge's overall goal."""
     impact_unit: str | None = Field(default=None, max_length=40)
     tiers: list[TierDraft] = Field(default_factory=list, max_length=20)
     status: ChallengeStatus = ChallengeStatus.DRAFT

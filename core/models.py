@@ -49,6 +49,7 @@ class EventKind(StrEnum):
     SUCCEEDED = "succeeded"
     EXPIRED = "expired"
     PROMISE_KEPT = "promise_kept"
+    AREA_GOAL = "area_goal"
     DEADLINE = "deadline"
     DIGEST = "digest"
     NUDGE = "nudge"
@@ -61,6 +62,7 @@ ANNOUNCEMENTS = frozenset(
         EventKind.SUCCEEDED,
         EventKind.EXPIRED,
         EventKind.PROMISE_KEPT,
+        EventKind.AREA_GOAL,
     }
 )
 """The events of a challenge's story: a member or group joining later hears the latest one."""
@@ -220,6 +222,26 @@ class Group:
 
 
 @dataclass(frozen=True, slots=True)
+class NearCount:
+    """People acting in an area around a member, as the social norm names it."""
+
+    label: str
+    """The area's name; empty for the member's own ~1 km cell, which has none."""
+    count: int
+    own: bool
+    """The member's own place (else a wider area holding it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AreaProgress:
+    """A member's own area against the challenge's goal per area ("Lyon: 230 / 1,000")."""
+
+    label: str
+    count: int
+    goal: int
+
+
+@dataclass(frozen=True, slots=True)
 class Progress:
     """Where a challenge stands, as a card shows it."""
 
@@ -229,5 +251,9 @@ class Progress:
     next_tier: Tier | None
     days_left: int
     collective_impact: float | None
-    near_count: int | None
-    near_label: str | None
+    near: tuple[NearCount, ...] = ()
+    """People near the member: their own area, then a wider one, each only when it counts at
+    least the minimum (KOOM_MAP_MIN_COUNT)."""
+    area: AreaProgress | None = None
+    """The member's area against the goal per area, when the challenge sets one and the area
+    counts at least the minimum."""

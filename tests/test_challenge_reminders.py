@@ -165,3 +165,36 @@ async def test_joining_later_brings_the_latest_announcement_once(services: Servi
 
     quiet = await open_challenge(services, slug="quiet", goal=100, tiers=())
     assert not await send_latest(services, quiet.id, group_id=group.id)  # nothing to tell yet
+
+
+async def test_an_area_reaching_its_own_goal_is_announced_once_by_name(
+    services: Services,
+) -> None:
+    from core.drafts import ChallengeDraft
+    from core.models import ChallengeStatus, Location
+
+    draft = ChallengeDraft(
+        slug="velo-communes",
+        title="Vélo dans nos communes",
+        action="aller au travail à vélo",
+        goal=100,
+        area_goal=2,
+        deadline=services.clock.now() + timedelta(days=30),
+        status=ChallengeStatus.OPEN,
+    )
+    challenge = await services.challenges.create(draft)
+    lyon = Location("Lyon", 45.76, 4.83, "fr:69123")
+    for name in ("1", "2", "3"):
+        pledger = await member(services, name, "telegram")
+        await services.members.set_location(pledger.id, lyon)
+        await services.pledges.pledge(pledger.id, challenge.id)
+    async with services.db.read() as conn:
+        [reached] = [e for e in await events_for(conn, challenge.id) if e.kind.value == "area_goal"]
+    assert reached.payload == {"area": "Lyon", "count": 2, "goal": 2}
+    await fan_out(services)
+    rows = await _rows(services)
+    assert rows[("area_goal", "1")] == rows[("area_goal", "2")] == 1  # the pledgers hear it
+    notice = Notice("area_goal", challenge.id, "fr", reached.payload)
+    [message] = await announcement_replies(services, [notice])
+    assert isinstance(message, Message)
+    assert "Lyon atteint son propre objectif" in message.text and "2 / 2" in message.text

@@ -135,4 +135,4 @@ async def test_progress_numbers(services: Services) -> None:
     assert (progress.count, progress.percent, progress.days_left) == (1, 12, 30)
     assert progress.next_tier is not None and progress.next_tier.threshold == 4
     assert progress.collective_impact == 2.5
-    assert progress.near_count is None
+    assert progress.near == () and progress.area is None

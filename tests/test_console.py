@@ -199,7 +199,8 @@ def test_a_full_pledge_piped_through_the_console(tmp_path: Path) -> None:
     )
     assert "Trier mes déchets à Lyon" in alice
     assert "45.76,4.84" in alice  # the location hint
-    assert "(Villeurbanne)" in alice  # people near her, on the card
+    assert "C'est noté : Villeurbanne." in alice  # the commune, looked up
+    assert "👥" not in alice  # 1 pledger near her: under KOOM_MAP_MIN_COUNT, never shown
     link = re.search(r"/start (trier-dechets-lyon_\w+)", alice)
     assert link is not None, alice
 
@@ -233,5 +234,5 @@ def test_a_full_pledge_piped_through_the_console(tmp_path: Path) -> None:
             " JOIN members r ON r.id = p.referrer_id WHERE m.display_name = 'bob'"
         ).fetchone()
     assert counts == (2, 1)
-    assert pledges == {"alice": "villeurbanne", "bob": "cell:45.76,4.84"}
+    assert pledges == {"alice": "fr:69266", "bob": "fr:69123"}  # Villeurbanne; Lyon, snapped
     assert referrer == ("alice",)

@@ -77,8 +77,9 @@ async def test_progress_in_a_group_links_to_the_private_chat(services: Services)
     await anyone.command("/progress")
     [card] = anyone.last_replies()
     assert "1 / 4" in anyone.last_texts()[0]
-    [link] = choices([card])
+    [link, where] = choices([card])
     assert link.url == f"https://t.me/koombot?start={challenge.slug}" and link.id == ""
+    assert where.id == f"map:show:{challenge.id}"  # the map, for everyone in the group
     await anyone.command("/following")
     assert challenge.title in anyone.last_texts()[0]
 
@@ -118,7 +119,7 @@ async def test_a_channel_without_links_gets_the_command_to_pledge(services: Serv
     await anyone.command(f"/progress {challenge.slug}")
     [text] = anyone.last_texts()
     assert text.endswith(t("group.pledge_hint", command=f"/start {challenge.slug}"))
-    assert choices(anyone.last_replies()) == []
+    assert [c.id for c in choices(anyone.last_replies())] == [f"map:show:{challenge.id}"]
 
 
 async def test_personal_flows_run_where_replies_are_private(services: Services) -> None:

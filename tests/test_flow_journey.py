@@ -12,16 +12,18 @@ from core.clock import FakeClock
 from core.i18n import Translator
 from core.identity import AccountRef
 from core.models import (
+    AreaProgress,
     Challenge,
     ChallengeStatus,
     Frequency,
     Location,
     Member,
+    NearCount,
     Progress,
     ReminderPreference,
     Tier,
 )
-from core.places import commune
+from core.places import place_location, resolve_place
 from core.services import Services
 from tests.factories import member, open_challenge
 
@@ -58,11 +60,16 @@ async def pledge_by_buttons(
     await person.press(reminder or "Pas de rappel")
 
 
+def known(name: str) -> Location:
+    """The stored location of the most likely place called `name`."""
+    return place_location(resolve_place(name)[0])
+
+
 async def pledge_as(services: Services, name: str, challenge: Challenge, place: str | None) -> None:
     """Someone else pledges through the services, from `place` when given."""
     other = await member(services, name)
     if place is not None:
-        await services.members.set_location(other.id, commune(place))
+        await services.members.set_location(other.id, known(place))
     await services.pledges.pledge(other.id, challenge.id)
 
 
@@ -189,17 +196,20 @@ async def test_card_shows_numbers_tiers_impact_and_people_near(services: Service
     chat = ChatHarness(services)
     await onboard(chat.alice, "Français")
     alice = await member_of(services, chat.alice)
-    await services.members.set_location(alice.id, commune("lyon"))
+    await services.members.set_location(alice.id, known("lyon"))
     await chat.command("/challenge tri-lyon")
     card = chat.last_texts()[0]
     assert "▓▓▓░░░░░░░ 37 %" in card
     assert "3 / 8 engagements" in card
     assert "🎁 À 4 : Acme 1 000 € to Zero Waste Lyon (plus que 1 engagement)" in card
     assert "Encore 30 jours" in card
-    assert "2 personnes agissent déjà près de chez vous (Lyon)" in card
+    # 2 in Lyon are fewer than KOOM_MAP_MIN_COUNT (3): only France, with Paris, is named
+    assert "👥 3 personnes agissent déjà près de chez vous (France)" in card
+    assert "Lyon ·" not in card and "à Lyon" not in card
     assert [c.label for c in choices(chat.alice.last_replies())] == [
         "🤝 Je m'engage",
         "📣 Partager",
+        "🗺 Carte",
         "↩ Tous les défis",
     ]
     bob = chat.person("telegram:2", name="Bob", lang="en")
@@ -223,7 +233,9 @@ def test_card_text_renders_every_part() -> None:
         now + timedelta(days=12), ChallengeStatus.OPEN, Frequency.WEEKLY, 412, 823,
         area_name="Lyon", impact_per_action=1.5, impact_unit="kg CO2e", tiers=tiers,
     )  # fmt: skip
-    progress = Progress(challenge, 412, 41, tiers[2], 12, 1234.5, 23, "Lyon")
+    near = (NearCount("Lyon", 23, own=True), NearCount("Rhône", 140, own=False))
+    area = AreaProgress("Lyon", 230, 1000)
+    progress = Progress(challenge, 412, 41, tiers[2], 12, 1234.5, near, area)
     text = card_text(FR, progress)
     for expected in (
         "🌍 Trier à Lyon",
@@ -237,11 +249,14 @@ def test_card_text_renders_every_part() -> None:
         f"🔒 À 1{NNBSP}000 : Acme donne 3 000 €",
         "Encore 12 jours",
         f"≈ 1{NNBSP}234,5 kg CO2e évités",
-        "23 personnes agissent déjà près de chez vous (Lyon)",
+        f"📍 Lyon : 230 / 1{NNBSP}000",
+        "👥 23 personnes agissent déjà à Lyon · 140 aux alentours (Rhône)",
     ):
         assert expected in text, expected
     english = card_text(EN, progress)
     assert "412 / 1,000 pledges" in english and "≈ 1,234.5 kg CO2e avoided" in english
+    assert "📍 Lyon: 230 / 1,000" in english
+    assert "👥 23 people already act in Lyon · 140 in Rhône" in english
     assert progress_bar(0) == "░" * 10
     assert progress_bar(42) == "▓▓▓▓░░░░░░"
     assert progress_bar(130) == "▓" * 10
@@ -276,12 +291,16 @@ async def test_full_pledge_with_a_typed_commune(services: Services) -> None:
     thanks = chat.last_texts()[0]
     alice = await member_of(services, chat.alice)
     assert "Merci, Alice" in thanks
-    assert "Vous êtes 3 à vous engager, dont 2 à Lyon." in thanks
+    # 2 in Lyon are under the minimum (3): the wider area that reaches it is named
+    assert (
+        "Vous êtes 3 à vous engager.\n👥 3 personnes agissent déjà près de chez vous (France)"
+        in thanks
+    )
     assert f"/start tri-lyon_{make_payload('tri-lyon', alice.id).split('_')[1]}" in thanks
-    assert alice.location == Location("Lyon", None, None)
+    assert alice.location == Location("Lyon", 45.75, 4.85, "fr:69123")  # the town's centre
     assert alice.reminder == ReminderPreference.WEEKLY
     pledge = await services.pledges.get(alice.id, challenge.id)
-    assert pledge is not None and pledge.area_key == "lyon"
+    assert pledge is not None and pledge.area_key == "fr:69123"
     assert (await services.challenges.get(challenge.id)).pledge_count == 3
 
 
@@ -296,15 +315,16 @@ async def test_full_pledge_with_a_shared_location_keeps_only_a_coarse_area(
     await bob.press("Yes, I commit")
     await bob.press("Give my town or location")
     await bob.location(45.764043, 4.835659)
-    assert "not your exact position" in bob.last_texts()[0]
+    assert bob.last_texts()[0] == EN("pledge.place_saved", place="Lyon")
     await bob.press("Every day")
     thanks = bob.last_texts()[0]
     assert "You are the very first to pledge" in thanks
     member_ = await member_of(services, bob)
-    assert member_.location == Location(None, 45.76, 4.84)
+    # the commune it lies in, at the commune's public centre: never the shared point
+    assert member_.location == Location("Lyon", 45.75, 4.85, "fr:69123")
     assert member_.reminder == ReminderPreference.DAILY
     pledge = await services.pledges.get(member_.id, challenge.id)
-    assert pledge is not None and pledge.area_key == "cell:45.76,4.84"
+    assert pledge is not None and pledge.area_key == "fr:69123"
 
 
 async def test_a_known_place_can_be_kept(services: Services) -> None:
@@ -313,13 +333,15 @@ async def test_a_known_place_can_be_kept(services: Services) -> None:
     chat = ChatHarness(services)
     await onboard(chat.alice, "Français")
     alice = await member_of(services, chat.alice)
-    await services.members.set_location(alice.id, commune("Villeurbanne"))
+    await services.members.set_location(alice.id, known("Villeurbanne"))
     await chat.command("/pledge tri-lyon")
     await chat.press("Oui, je m'engage")
     assert "Vous m'aviez indiqué : Villeurbanne" in chat.last_texts()[0]
     await chat.press("Garder Villeurbanne")
     await chat.press("Pas de rappel")
-    assert "Vous êtes 2 à vous engager, dont 2 à Villeurbanne." in chat.last_texts()[0]
+    thanks = chat.last_texts()[0]
+    assert "Vous êtes 2 à vous engager." in thanks
+    assert "👥" not in thanks  # 2 in Villeurbanne: under the minimum, shown nowhere
 
 
 async def test_pledging_twice_changes_nothing(services: Services) -> None:
@@ -399,17 +421,19 @@ async def test_text_over_4000_characters_is_refused_and_the_question_stays(
     assert "C'est noté : Lyon." in chat.last_texts()[0]
 
 
-async def test_a_bad_place_name_is_refused_and_asked_again(services: Services) -> None:
+async def test_an_unknown_place_is_refused_and_asked_again(services: Services) -> None:
     await open_challenge(services)
     chat = ChatHarness(services)
     await onboard(chat.alice, "Français")
     await chat.command("/pledge tri-lyon")
     await chat.press("Oui, je m'engage")
     await chat.press("Indiquer ma commune")
-    await chat.text("12345")
-    assert chat.last_texts() == [FR("error.bad_place_name")]
+    await chat.text("12345")  # no such postcode
+    assert chat.last_texts() == [FR("place.unknown", text="12345")]
+    assert (await member_of(services, chat.alice)).location is None
     await chat.location(45.7, 4.8)
-    assert (await member_of(services, chat.alice)).location == Location(None, 45.7, 4.8)
+    location = (await member_of(services, chat.alice)).location
+    assert location is not None and location.key is not None and location.key.startswith("fr:69")
 
 
 async def test_a_location_outside_a_flow_is_not_kept(services: Services) -> None:

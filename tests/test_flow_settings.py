@@ -363,21 +363,27 @@ async def test_place_typed_shared_and_removed(services: Services, lang: str) -> 
     await person.press(t("settings.button_location_change"))
     ask = person.last_replies()[-1]
     assert isinstance(ask, AskLocation) and ask.prompt == t("settings.location_ask")
-    assert await person.text("12 rue ###") == [Message(t("error.bad_place_name"))]
+    await person.text("12 rue ###")  # no such place: asked again, nothing kept
+    assert person.last_texts() == [t("place.unknown", text="12 rue ###")]
     assert await person.location(123.0, 4.0) == [Message(t("error.bad_coordinates"))]
     assert await me(services) == before
 
     await person.text("  saint-étienne ")
     assert last_message(person).text.startswith(t("settings.location_saved", place="Saint-Étienne"))
-    assert await kept_place(services, before) == ("Saint-Étienne", None, None)
+    assert await kept_place(services, before) == ("Saint-Étienne", 45.43, 4.39)  # its centre
 
     await person.press(t("settings.button_location_change"))
-    await person.location(45.761234, 4.835678)
-    assert await kept_place(services, before) == (None, 45.76, 4.84)
+    await person.text("Saint-Denis")  # two large towns of that name, and small ones
+    await person.press("Saint-Denis, La Réunion (974)")
+    assert await kept_place(services, before) == ("Saint-Denis", -20.88, 55.45)
+
+    await person.press(t("settings.button_location_change"))
+    await person.location(45.761234, 4.835678)  # snapped to the commune's centre
+    assert await kept_place(services, before) == ("Lyon", 45.75, 4.85)
 
     await person.press(t("settings.button_location_change"))
     await person.press(t("settings.button_back"))  # going back asks nothing and keeps it
-    assert t("settings.location_current", place="45.76, 4.84") in last_message(person).text
+    assert t("settings.location_current", place="Lyon") in last_message(person).text
     await person.press(t("settings.button_location_remove"))
     assert last_message(person).text.startswith(t("settings.location_removed"))
     assert await me(services) == before

@@ -128,7 +128,7 @@ async def test_area_counts_follow_pledges_and_withdrawals(services: Services) ->
     assert (row.area_key, row.label, row.pledgers) == ("lyon", "Lyon", 2)
     viewer = await services.members.get((await member(services, "a")).id)
     progress = await services.progress.of(challenge.id, viewer)
-    assert (progress.count, progress.near_count, progress.near_label) == (2, 2, "Lyon")
+    assert (progress.count, progress.near) == (2, ())  # 2: under the minimum count, not shown
 
 
 async def test_expiry_writes_one_event(services: Services, clock) -> None:

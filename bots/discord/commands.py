@@ -58,6 +58,7 @@ SLASH = (
     Slash("manage", CHALLENGE),
     Slash("broadcast", CHALLENGE),
     Slash("progress", CHALLENGE),
+    Slash("map", CHALLENGE),
     Slash("following", guild_only=True),
     Slash("follow", CHALLENGE, admin=True, guild_only=True),
     Slash("unfollow", CHALLENGE, admin=True, guild_only=True),

@@ -118,14 +118,15 @@ PRIVATE_COMMANDS = (
     "mypledges",
     "checkin",
     "withdraw",
+    "map",
     "settings",
     "language",
     "help",
     "cancel",
 )
 ORGANISER_COMMANDS = ("new", "manage", "broadcast")
-GROUP_COMMANDS = ("progress", "following", "help")
-ADMIN_COMMANDS = ("follow", "unfollow", "progress", "following", "help")
+GROUP_COMMANDS = ("progress", "map", "following", "help")
+ADMIN_COMMANDS = ("follow", "unfollow", "progress", "map", "following", "help")
 
 
 def capabilities(bot_username: str) -> Capabilities:

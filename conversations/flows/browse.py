@@ -50,7 +50,7 @@ async def visible_challenge(turn: Turn, slug: str) -> Challenge:
 async def show_card(
     turn: Turn, challenge: Challenge, page: int = 0, referrer_id: int | None = None
 ) -> None:
-    """Send the card with Pledge (crediting `referrer_id`) or Check in, Share and Back."""
+    """Send the card with Pledge (crediting `referrer_id`) or Check in, Share, Map and Back."""
     progress = await turn.services.progress.of(challenge.id, turn.member)
     pledge = await turn.services.pledges.get(turn.member.id, challenge.id)
     t = turn.t
@@ -63,11 +63,12 @@ async def show_card(
             turn.choice(t("browse.button_pledge"), "go", challenge.id, *credit, flow="pledge")
         )
     first.append(turn.choice(t("browse.button_share"), "share", challenge.id, flow="browse"))
+    where = turn.choice(t("browse.button_map"), "show", challenge.id, flow="map")
     back = turn.choice(t("browse.button_back"), "page", page, flow="browse")
     text = card_text(t, progress)
     if pledge is not None and pledge.active:
         text += "\n\n" + t("browse.you_take_part")
-    turn.send(text, [first, [back]])
+    turn.send(text, [first, [where, back]])
 
 
 class BrowseFlow(Flow):

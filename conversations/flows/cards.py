@@ -1,9 +1,10 @@
-"""A challenge card as text: progress bar, sponsor tiers, days left, impact, people near."""
+"""A challenge card as text: progress bar, sponsor tiers, days left, impact, people near,
+the member's area against the goal per area."""
 
 from __future__ import annotations
 
 from core.i18n import Translator
-from core.models import Challenge, ChallengeStatus, Progress, Tier
+from core.models import Challenge, ChallengeStatus, NearCount, Progress, Tier
 
 BAR_CELLS = 10
 
@@ -53,12 +54,29 @@ def card_text(t: Translator, progress: Progress) -> str:
             )
         else:
             lines.append(t("card.impact_no_unit", impact=progress.collective_impact))
-    if progress.near_count is not None and progress.near_label is not None:
-        if progress.near_count:
-            lines.append(t.plural("card.near", progress.near_count, place=progress.near_label))
-        else:
-            lines.append(t("card.near_none", place=progress.near_label))
+    if progress.area is not None:
+        area = progress.area
+        lines.append(t("card.area_goal", area=area.label, count=area.count, goal=area.goal))
+    near = near_line(t, progress.near)
+    if near:
+        lines.append(near)
     return "\n".join(lines)
+
+
+def near_line(t: Translator, near: tuple[NearCount, ...]) -> str | None:
+    """The social norm: "👥 23 people already act in Lyon · 140 in Rhône" (the member's own
+    area, then a wider one), from counts already kept at or above the minimum."""
+    parts: list[str] = []
+    for area in near:
+        if parts:
+            parts.append(t.plural("card.near_wider", area.count, area=area.label))
+        elif not area.own:  # the own area counts too few to be named: the wider one alone
+            parts.append(t.plural("card.near_area", area.count, area=area.label))
+        elif area.label:
+            parts.append(t.plural("card.near_here", area.count, place=area.label))
+        else:  # the member's own ~1 km cell, which has no name
+            parts.append(t.plural("card.near_you", area.count))
+    return " · ".join(parts) or None
 
 
 def _tier_lines(t: Translator, tiers: tuple[Tier, ...], count: int) -> list[str]:

@@ -135,7 +135,8 @@ def _group_card(turn: Turn, challenge: Challenge) -> None:
     text = card_text(turn.t, progress_of(challenge, turn.clock))
     template = turn.capabilities.share_link_template
     link = template.format(payload=make_payload(challenge.slug))
+    where = turn.choice(turn.t("browse.button_map"), "show", challenge.id, flow="map")
     if template.startswith(("https://", "http://")):
-        turn.send(text, [[turn.link(turn.t("group.pledge_in_private"), link)]])
+        turn.send(text, [[turn.link(turn.t("group.pledge_in_private"), link), where]])
     else:
-        turn.send(f"{text}\n\n{turn.t('group.pledge_hint', command=link)}")
+        turn.send(f"{text}\n\n{turn.t('group.pledge_hint', command=link)}", [[where]])

@@ -169,6 +169,6 @@ async def show_stats(turn: Turn, challenge_id: int) -> None:
         lines.append(t("organiser.stats.areas"))
         lines += [t.plural("organiser.stats.area", a.count, area=a.label) for a in stats.top_areas]
     else:
-        lines.append(t("organiser.stats.no_areas"))
+        lines.append(t("organiser.stats.no_areas", min=turn.settings.map_min_count))
     back = turn.choice(t("organiser.action.back"), "open", challenge_id)
     turn.send("\n".join(lines), [[back]])

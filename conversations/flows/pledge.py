@@ -11,11 +11,19 @@ from conversations.flows.browse import (
     short,
     visible_challenge,
 )
+from conversations.flows.cards import near_line
+from conversations.flows.place_input import picked_location, read_place
 from conversations.model import FormInput, LocationInput, TextInput
 from core.delivery.latest import send_latest
 from core.errors import Conflict, KoomError, NotFound
-from core.models import Challenge, EventKind, OutboxEvent, Progress, ReminderPreference
-from core.places import coarse_point, commune
+from core.models import (
+    Challenge,
+    EventKind,
+    Location,
+    OutboxEvent,
+    Progress,
+    ReminderPreference,
+)
 
 PLACE_STEP = "place"
 
@@ -57,7 +65,9 @@ class PledgeFlow(Flow):
         elif action == "yes":
             await self._offer_location(turn, challenge_id)
         elif action == "loc_give":
-            _ask_place(turn, challenge_id)
+            _ask_place(turn, challenge_id, "pledge.ask_place")
+        elif action == "place" and len(args) == 2:
+            await self._save_place(turn, challenge_id, await picked_location(args[1]))
         elif action in ("loc_keep", "loc_skip"):
             self._ask_reminder(turn, challenge_id)
         elif action == "remind" and len(args) == 2 and args[1] in set(ReminderPreference):
@@ -71,14 +81,16 @@ class PledgeFlow(Flow):
         self, turn: Turn, step: str, value: TextInput | LocationInput | FormInput
     ) -> None:
         challenge_id = int(turn.recall("challenge"))
-        match value:
-            case LocationInput(latitude=latitude, longitude=longitude):
-                location = coarse_point(latitude, longitude)
-            case TextInput(text=text):
-                location = commune(text)
-            case _:
-                _ask_place(turn, challenge_id)
-                return
+
+        def ask_again(key: str, /, **params: object) -> None:
+            _ask_place(turn, challenge_id, key, **params)
+
+        location = await read_place(turn, value, "place", challenge_id, ask_again=ask_again)
+        if location is not None:
+            await self._save_place(turn, challenge_id, location)
+
+    async def _save_place(self, turn: Turn, challenge_id: int, location: Location) -> None:
+        """Keep the member's coarse place (they consented by giving it), then go on."""
         member = await turn.services.members.set_location(turn.member.id, location)
         turn.set_member(member)
         if location.name:
@@ -181,18 +193,13 @@ async def _known_referrer(turn: Turn, referrer_id: int | None) -> int | None:
 
 
 def _social_norm(turn: Turn, progress: Progress) -> str:
-    """ "You are 412 pledging, 23 of you in Lyon"."""
+    """ "You are 412 pledging." then "👥 23 people already act in Lyon · 140 in Rhône"."""
     t = turn.t
     if progress.count <= 1:
         return t("pledge.social_first")
-    location = turn.member.location
-    if progress.near_count is None or location is None:
-        return t.plural("pledge.social", progress.count)
-    if location.name:
-        return t.plural(
-            "pledge.social_near", progress.count, near=progress.near_count, place=location.name
-        )
-    return t.plural("pledge.social_area", progress.count, near=progress.near_count)
+    near = near_line(t, progress.near)
+    together = t.plural("pledge.social", progress.count)
+    return together if near is None else f"{together}\n{near}"
 
 
 def _celebrations(turn: Turn, events: tuple[OutboxEvent, ...]) -> list[str]:
@@ -213,7 +220,7 @@ def _celebrations(turn: Turn, events: tuple[OutboxEvent, ...]) -> list[str]:
     return lines
 
 
-def _ask_place(turn: Turn, challenge_id: int) -> None:
-    """Ask for a commune name or a shared location, with a way to skip."""
+def _ask_place(turn: Turn, challenge_id: int, key: str, /, **params: object) -> None:
+    """Ask for a commune name, a postcode or a shared location, with a way to skip."""
     skip = turn.choice(turn.t("pledge.button_skip"), "loc_skip", challenge_id)
-    turn.ask_location(PLACE_STEP, "pledge.ask_place", skip=skip)
+    turn.ask_location(PLACE_STEP, key, skip=skip, button_key="engine.share_location", **params)

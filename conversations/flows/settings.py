@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 import re
-from functools import cache
+from functools import cache, partial
 from zoneinfo import available_timezones
 
 from conversations.flow import Flow, Turn
+from conversations.flows.place_input import picked_location, read_place
 from conversations.flows.settings_screens import (
     back,
     quiet_hours,
@@ -29,7 +30,6 @@ from conversations.model import FormInput, LocationInput, TextInput
 from core.errors import Invalid, KoomError
 from core.i18n import SUPPORTED_LOCALES
 from core.models import Location, ReminderPreference
-from core.places import coarse_point, commune
 
 _TIME = re.compile(r"^(\d{1,2})\s*(?:[h:.]\s*(\d{2})?)?\s*(?:([ap])\.?m\.?)?$", re.IGNORECASE)
 _RANGE_SEPARATOR = re.compile(r"\s*(?:[-–—]|\s(?:to|à)\s)\s*", re.IGNORECASE)
@@ -99,7 +99,9 @@ class SettingsFlow(Flow):
             case "loc", []:
                 show_location(turn)
             case "loc_change", []:
-                turn.ask_location("place", "settings.location_ask", skip=back(turn, "loc"))
+                _ask_place(turn, "settings.location_ask")
+            case "loc_pick", [place]:
+                await _set_place(turn, await picked_location(place))
             case "loc_del", []:
                 turn.set_member(await members.set_location(turn.member.id, None))
                 show_location(turn, note=turn.t("settings.location_removed"))
@@ -147,10 +149,11 @@ class SettingsFlow(Flow):
                 zone = timezone_name(text)
                 turn.set_member(await members.update(turn.member.id, timezone=zone))
                 show_reminders(turn, note=turn.t("settings.saved"), replaces=False)
-            case "place", TextInput(text=text):
-                await _set_place(turn, commune(text))
-            case "place", LocationInput(latitude=latitude, longitude=longitude):
-                await _set_place(turn, coarse_point(latitude, longitude))
+            case "place", TextInput() | LocationInput():
+                again = partial(_ask_place, turn)
+                place = await read_place(turn, value, "loc_pick", ask_again=again)
+                if place is not None:
+                    await _set_place(turn, place)
             case _:  # a location where a time or a time zone is awaited
                 raise KoomError("settings.type_answer")
 
@@ -215,6 +218,12 @@ async def _set_time(turn: Turn, when: tuple[int, int], *, replaces: bool) -> Non
         await members.update(turn.member.id, reminder_hour=hour, reminder_minute=minute)
     )
     show_reminders(turn, note=turn.t("settings.saved"), replaces=replaces)
+
+
+def _ask_place(turn: Turn, key: str, /, **params: object) -> None:
+    """Ask for a commune, a postcode or a shared location, with the way back."""
+    skip = back(turn, "loc")
+    turn.ask_location("place", key, skip=skip, button_key="engine.share_location", **params)
 
 
 async def _set_place(turn: Turn, place: Location) -> None:

@@ -96,6 +96,8 @@ challenges = Table(
     Column("area_kind", String(10)),
     Column("impact_per_action", Float),
     Column("impact_unit", String(40)),
+    # The goal of each commune on its own (its pledgers against it); NULL: no goal per area.
+    Column("area_goal", Integer),
     Column("pledge_count", Integer, nullable=False, server_default="0"),
     Column("checkin_count", Integer, nullable=False, server_default="0"),
     # The smallest milestone or tier threshold not reached yet: pledges only do milestone

@@ -33,7 +33,7 @@ class Services:
         self.challenges = ChallengeService(self.db, self.clock)
         self.pledges = PledgeService(self.db, self.clock)
         self.checkins = CheckInService(self.db, self.clock)
-        self.progress = ProgressService(self.db, self.clock)
+        self.progress = ProgressService(self.db, self.clock, self.settings.map_min_count)
         self.groups = GroupService(self.db, self.clock)
         self.privacy = PrivacyService(self.db, self.clock)
         self.updates = UpdateLog(self.db, self.clock)

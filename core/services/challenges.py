@@ -120,6 +120,7 @@ class ChallengeService:
                             area_name=draft.area_name,
                             area_kind=draft.area_kind.value if draft.area_kind else None,
                             impact_per_action=draft.impact_per_action,
+                            area_goal=draft.area_goal,
                             impact_unit=draft.impact_unit,
                             next_threshold=next_threshold(draft.goal, thresholds, 0),
                             created_by=created_by,

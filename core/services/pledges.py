@@ -64,18 +64,38 @@ async def release_pledge_counts(
 
 
 async def _add_area(
-    conn: AsyncConnection, challenge_id: int, member_id: int, area_key: str
-) -> None:
+    conn: AsyncConnection,
+    clock: Clock,
+    challenge_id: int,
+    member_id: int,
+    area_key: str,
+    area_goal: int | None,
+) -> OutboxEvent | None:
+    """Count the pledge in its area; the event of the area reaching its own goal, if now."""
     location = await _member_location(conn, member_id)
     label = location.label if location else area_key
     stmt = insert_for(conn, area_counts).values(
         challenge_id=challenge_id, area_key=area_key, label=label, pledgers=1
     )
-    await conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[area_counts.c.challenge_id, area_counts.c.area_key],
-            set_={"pledgers": area_counts.c.pledgers + 1, "label": label},
+    pledgers = (
+        await conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[area_counts.c.challenge_id, area_counts.c.area_key],
+                set_={"pledgers": area_counts.c.pledgers + 1, "label": label},
+            ).returning(area_counts.c.pledgers)
         )
+    ).scalar_one()
+    if area_goal is None or pledgers != area_goal:
+        return None
+    return await emit(
+        conn,
+        clock,
+        EventKind.AREA_GOAL,
+        challenge_id,
+        f"area_goal:{challenge_id}:{area_key}",
+        area=label,
+        count=pledgers,
+        goal=area_goal,
     )
 
 
@@ -117,7 +137,7 @@ _COUNT = (
         challenges.c.deadline > bindparam("now", type_=UTCDateTime),
     )
     .values(pledge_count=challenges.c.pledge_count + 1)
-    .returning(challenges.c.pledge_count, challenges.c.next_threshold)
+    .returning(challenges.c.pledge_count, challenges.c.next_threshold, challenges.c.area_goal)
 )
 
 
@@ -170,14 +190,17 @@ class PledgeService:
                 row = (await conn.execute(_UPSERT[conn.dialect.name], params)).first()
                 if row is None:
                     raise _AlreadyPledged  # rolls back the count
-                if row.area_key is not None:
-                    await _add_area(conn, challenge_id, member_id, row.area_key)
                 events: tuple[OutboxEvent, ...] = ()
+                if row.area_key is not None:
+                    reached = await _add_area(
+                        conn, self.clock, challenge_id, member_id, row.area_key, counted.area_goal
+                    )
+                    events = (reached,) if reached is not None else ()
                 if (
                     counted.next_threshold is not None
                     and counted.pledge_count >= counted.next_threshold
                 ):
-                    events = await cross_thresholds(
+                    events += await cross_thresholds(
                         conn, self.clock, challenge_id, counted.pledge_count
                     )
                 return PledgeResult(pledge_from_row(row), True, counted.pledge_count, events)

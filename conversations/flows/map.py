@@ -1,0 +1,69 @@
+"""/map [SLUG] and the card's Map button: a picture of where a challenge's pledgers are.
+
+One marker per area sized by its count, drawn offline; every area counts at least the minimum
+(KOOM_MAP_MIN_COUNT), smaller places being merged into a larger area or left out. Works in
+private and in groups (without a name, a group gets the challenges it follows).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from zoneinfo import ZoneInfo
+
+from conversations.flow import Flow, Turn
+from conversations.flows.browse import PAGE_SIZE, arg_id, short, visible_challenge
+from conversations.flows.groups import MAX_LISTED, register_group
+from core.errors import KoomError, NotFound
+from core.mapping import MapPoint, render_map
+from core.models import Challenge, ChallengeStatus
+
+
+async def send_map(turn: Turn, challenge: Challenge) -> None:
+    """The map picture of `challenge`, or a clear text while no area can be shown yet."""
+    t = turn.t
+    areas = await turn.services.progress.areas(challenge.id)
+    minimum = turn.settings.map_min_count
+    if not areas:
+        turn.say_plural("map.empty", minimum, title=challenge.title)
+        return
+    points = [MapPoint(a.latitude, a.longitude, a.count, a.label) for a in areas]
+    today = turn.clock.now().astimezone(ZoneInfo(turn.member.timezone)).date()
+    caption = t.plural("map.caption", challenge.pledge_count, date=today)
+    picture = await asyncio.to_thread(render_map, points, title=challenge.title, caption=caption)
+    text = t.plural("map.message", minimum, title=challenge.title)
+    turn.image(picture, text, filename=f"{challenge.slug}-map.png")
+
+
+class MapFlow(Flow):
+    """/map [SLUG]: without a name, the challenge is asked for when there are several."""
+
+    name = "map"
+    commands = ("map",)
+
+    async def on_command(self, turn: Turn, command: str, args: str) -> None:
+        slug = args.strip()
+        if slug:
+            await send_map(turn, await visible_challenge(turn, slug))
+            return
+        if turn.chat.is_group:
+            group = await register_group(turn)
+            found = (await turn.services.groups.followed_by(group.id))[:MAX_LISTED]
+            empty = "group.follows_nothing"
+        else:
+            found = await turn.services.challenges.list_open(0, PAGE_SIZE)
+            empty = "browse.empty"
+        if not found:
+            turn.say(empty)
+        elif len(found) == 1:
+            await send_map(turn, found[0])
+        else:
+            rows = [[turn.choice(short(c.title), "show", c.id)] for c in found]
+            turn.send(turn.t("map.which"), rows)
+
+    async def on_choice(self, turn: Turn, action: str, args: list[str]) -> None:
+        if action != "show":
+            raise KoomError("engine.stale_choice")
+        challenge = await turn.services.challenges.get(arg_id(args))
+        if challenge.status == ChallengeStatus.DRAFT:
+            raise NotFound("error.challenge_not_found", slug=challenge.slug)
+        await send_map(turn, challenge)

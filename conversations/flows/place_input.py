@@ -1,0 +1,90 @@
+"""A place given by a member, read the same way by every flow that asks for one (pledge,
+settings): a typed commune name, postcode or pair of coordinates, or a shared location, made
+into a coarse Location; homonyms are offered as buttons, unknown names asked again.
+
+    location = await read_place(turn, value, "place", challenge_id, ask_again=...)
+    if location is not None:
+        ...  # store it (with the member's consent, asked before)
+
+    # and in on_choice, for the button of the homonym picked (its last argument):
+    location = await picked_location(args[-1])
+
+Nothing is stored here: the flow stores what it gets, and gets nothing while the person still
+has to choose or type again.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Protocol
+
+from conversations.flow import Turn
+from conversations.flows.browse import short
+from conversations.model import FormInput, LocationInput, TextInput
+from core.errors import KoomError
+from core.geo import Place
+from core.models import Location
+from core.places import load_places, place_location, resolve_place, snap
+
+LABEL_LENGTH = 64  # "Saint-Denis, La Réunion (974)"; Discord's limit is 80
+ARG_SEPARATOR = "."
+"""Stands for the ":" of a place key in a choice argument ("fr:69123" -> "fr.69123"), since
+":" separates the parts of a choice id."""
+_COORDINATES = re.compile(r"^(-?\d{1,3}\.\d+)\s*[,;\s]\s*(-?\d{1,3}\.\d+)$")
+
+
+class AskAgain(Protocol):
+    """Ask for the place again, at the flow's own step, with this prompt."""
+
+    def __call__(self, key: str, /, **params: object) -> None: ...
+
+
+def place_arg(place: Place) -> str:
+    """The choice argument that names `place` (short enough for 64-byte choice ids)."""
+    return place.key.replace(":", ARG_SEPARATOR)
+
+
+async def picked_location(arg: str) -> Location:
+    """The Location of the place a homonym button names; a made-up one is a stale choice."""
+    place = (await load_places()).get(arg.replace(ARG_SEPARATOR, ":", 1))
+    if place is None:
+        raise KoomError("engine.stale_choice")
+    return place_location(place)
+
+
+async def read_place(
+    turn: Turn,
+    value: TextInput | LocationInput | FormInput,
+    action: str,
+    *args: str | int,
+    ask_again: AskAgain,
+) -> Location | None:
+    """The coarse Location `value` stands for, or None once the person has been asked again:
+    to pick one of several places of that name (buttons for `action` of the current flow,
+    with `args` then the place's `place_arg`), or to type another name. Out-of-range
+    coordinates raise Invalid("error.bad_coordinates")."""
+    await load_places()  # off the event loop the first time
+    match value:
+        case LocationInput(latitude=latitude, longitude=longitude):
+            return snap(latitude, longitude)
+        case TextInput(text=text):
+            typed = " ".join(text.split())
+            point = _COORDINATES.match(typed)
+            if point is not None:
+                return snap(float(point[1]), float(point[2]))
+            found = resolve_place(typed)
+            if len(found) == 1:
+                return place_location(found[0])
+            if not found:
+                ask_again("place.unknown", text=short(typed))
+                return None
+            rows = [
+                [turn.choice(short(place.label, LABEL_LENGTH), action, *args, place_arg(place))]
+                for place in found
+            ]
+            turn.send(turn.t("place.which", text=short(typed)), rows)
+            ask_again("place.ask_again")
+            return None
+        case _:  # a form where a place is awaited
+            ask_again("place.ask_again")
+            return None
