@@ -10,10 +10,12 @@ import sys
 from typing import Protocol, TextIO
 
 from bots.console.app import chat
+from bots.web.server import web_server
 from core.app import open_services
 from core.delivery.protocol import Deliverer
 from core.delivery.worker import DeliveryWorker
 from core.i18n import Translator
+from core.places import load_places
 from core.scheduler import build_scheduler
 from core.services import Services
 from core.settings import Settings
@@ -54,9 +56,10 @@ def build_adapters(services: Services, settings: Settings) -> list[Adapter]:
 
 
 async def serve(services: Services, adapters: list[Adapter], stop: asyncio.Event) -> None:
-    """Start every adapter, then the delivery worker sending through them; wait for `stop`,
-    then stop the worker and the adapters (the last started first)."""
+    """Start every adapter, then the delivery worker sending through them, then the web pages
+    when KOOM_WEB_PORT is set; wait for `stop`, then stop them all (the last started first)."""
     started: list[Adapter] = []
+    await load_places()  # the gazetteer, before anyone types a place and waits for it
     try:
         for adapter in adapters:
             await adapter.start()
@@ -65,7 +68,8 @@ async def serve(services: Services, adapters: list[Adapter], stop: asyncio.Event
         worker = DeliveryWorker(services, {adapter.platform: adapter for adapter in started})
         await worker.start()
         try:
-            await stop.wait()
+            async with web_server(services):  # when KOOM_WEB_PORT is set
+                await stop.wait()
         finally:
             await worker.stop()
     finally:
@@ -93,7 +97,8 @@ async def run(
         adapters = build_adapters(services, settings)
         if not adapters:
             print(t("console.no_token"), file=err)
-            await chat(services, name, language, language_code)
+            async with web_server(services):  # when KOOM_WEB_PORT is set
+                await chat(services, name, language, language_code)
             return 0
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -1,0 +1,92 @@
+"""The shipped country outlines for the map, as GeoJSON: the world at low detail, and finer
+detail for the region in view, snapped to a grid so that few variants exist and each is
+computed once (in a thread) and cached, gzipped, with an ETag."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+import math
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from bots.web.views import dumps
+from core.mapping.outlines import MAX_LATITUDE, outlines_geojson
+
+BBox = tuple[float, float, float, float]
+LEVELS: tuple[tuple[float, float], ...] = ((5.0, 0.01), (20.0, 0.05))
+"""(grid size, tolerance) in degrees: a view up to `size` wide gets that detail, for the
+grid cells it touches."""
+CACHED = 48
+
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """One GeoJSON document, plain and gzipped, with its ETag."""
+
+    body: bytes
+    gzipped: bytes
+    etag: str
+
+
+def snap(bbox: BBox | None) -> tuple[BBox | None, float | None]:
+    """The grid-aligned box and tolerance to serve for a view (None: the whole world)."""
+    if bbox is None:
+        return None, None
+    west, south, east, north = bbox
+    span = max(east - west, north - south)
+    for size, tolerance in LEVELS:
+        if span <= size:
+            snapped = (
+                max(-180.0, math.floor(west / size) * size),
+                max(-MAX_LATITUDE, math.floor(south / size) * size),
+                min(180.0, math.ceil(east / size) * size),
+                min(MAX_LATITUDE, math.ceil(north / size) * size),
+            )
+            return snapped, tolerance
+    return None, None
+
+
+def parse_bbox(text: str) -> BBox:
+    """`west,south,east,north` in degrees; ValueError when it is not one."""
+    parts = [float(part) for part in text.split(",")]
+    if len(parts) != 4 or not all(math.isfinite(p) for p in parts):
+        raise ValueError(text)
+    west, south, east, north = parts
+    if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+        raise ValueError(text)
+    return west, south, east, north
+
+
+class OutlineCache:
+    """Encoded outlines by snapped box, computed one at a time off the event loop."""
+
+    def __init__(self, size: int = CACHED) -> None:
+        self._size = size
+        self._found: OrderedDict[tuple[BBox | None, float | None], Encoded] = OrderedDict()
+        self._lock = asyncio.Lock()
+
+    async def get(self, bbox: BBox | None) -> Encoded:
+        """The outlines for a view (the world when `bbox` is None or wide)."""
+        key = snap(bbox)
+        found = self._found.get(key)
+        if found is None:
+            async with self._lock:
+                found = self._found.get(key)
+                if found is None:
+                    found = await asyncio.to_thread(_encode, *key)
+                    self._found[key] = found
+                    while len(self._found) > self._size:
+                        self._found.popitem(last=False)
+        self._found.move_to_end(key)
+        return found
+
+
+def _encode(bbox: BBox | None, tolerance: float | None) -> Encoded:
+    document = outlines_geojson(bbox, tolerance=tolerance)
+    if bbox is not None:
+        document["bbox"] = list(bbox)
+    body = dumps(document)
+    etag = '"o' + hashlib.sha256(body).hexdigest()[:16] + '"'
+    return Encoded(body, gzip.compress(body, 6), etag)
