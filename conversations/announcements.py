@@ -79,6 +79,10 @@ def _digest(t: Translator, p: Mapping[str, object], title: str) -> str:
     """The weekly digest: the week's pledges, the total, and the forecast at this pace."""
     lines = [t.plural("announce.digest", int(str(p["week"])), title=title)]
     lines.append(t("announce.digest_total", count=p["count"], goal=p["goal"]))
+    areas = p.get("areas")
+    if isinstance(areas, list) and areas:
+        places = " · ".join(t("announce.digest_area", area=a, n=n) for a, n in areas)
+        lines.append(t("announce.digest_areas", areas=places))
     reached_on = p.get("reached_on")
     if p.get("succeeded"):
         return "\n".join(lines)

@@ -198,3 +198,25 @@ async def test_an_area_reaching_its_own_goal_is_announced_once_by_name(
     [message] = await announcement_replies(services, [notice])
     assert isinstance(message, Message)
     assert "Lyon atteint son propre objectif" in message.text and "2 / 2" in message.text
+
+
+async def test_the_digest_says_where_this_weeks_pledges_come_from(
+    services: Services, clock: FakeClock
+) -> None:
+    from core.models import Location
+
+    challenge = await open_challenge(services, goal=100, days=30)
+    lyon = Location("Lyon", 45.76, 4.83, "fr:69123")
+    bron = Location("Bron", 45.74, 4.91, "fr:69029")
+    for name, place in (("1", lyon), ("2", lyon), ("3", lyon), ("4", bron)):
+        pledger = await member(services, name, "telegram")
+        await services.members.set_location(pledger.id, place)
+        await services.pledges.pledge(pledger.id, challenge.id)
+    clock.set(datetime(2026, 3, 16, 8, 30, tzinfo=UTC))
+    await services.challenge_reminders.sweep()
+    async with services.db.read() as conn:
+        [digest] = [e for e in await events_for(conn, challenge.id) if e.kind.value == "digest"]
+    assert digest.payload["areas"] == [["Lyon", 3]]  # Bron's one pledger is not shown
+    notice = Notice("digest", challenge.id, "fr", digest.payload)
+    [message] = await announcement_replies(services, [notice])
+    assert isinstance(message, Message) and "cette semaine : Lyon +3" in message.text

@@ -39,6 +39,6 @@ class Services:
         self.updates = UpdateLog(self.db, self.clock)
         self.reminders = ReminderService(self.db, self.clock, self.settings.default_locale)
         self.challenge_reminders = ChallengeReminderService(
-            self.db, self.clock, self.settings.default_timezone
+            self.db, self.clock, self.settings.default_timezone, self.progress
         )
         self.broadcasts = BroadcastService(self.db, self.clock, self.settings.default_locale)

@@ -18,15 +18,17 @@ from sqlalchemy import func, select
 
 from core.clock import Clock
 from core.db.database import Database
-from core.db.tables import challenges, pledges
+from core.db.tables import challenges, outbox, pledges
 from core.events import emit
 from core.models import ChallengeStatus, EventKind
+from core.services.progress import ProgressService
 
 DEADLINE_DAYS = (7, 1)
 DIGEST_WEEKDAY = 0
 """Monday."""
 DIGEST_TIME = time(9, 0)
 DIGEST_GRACE = timedelta(days=1)
+AREAS_IN_DIGEST = 3
 WEEK = timedelta(days=7)
 _DAY = timedelta(days=1)
 
@@ -84,10 +86,13 @@ def _deadline_reminder(left: timedelta) -> int | None:
 class ChallengeReminderService:
     """The sweep of deadline reminders, weekly digests and organiser nudges."""
 
-    def __init__(self, db: Database, clock: Clock, timezone: str) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, timezone: str, progress: ProgressService
+    ) -> None:
         self.db = db
         self.clock = clock
         self.timezone = timezone
+        self.progress = progress
 
     async def sweep(self) -> int:
         """Write the events that fell due; the number written."""
@@ -95,7 +100,8 @@ class ChallengeReminderService:
         moment = digest_moment(now, self.timezone)
         week_key = moment.strftime("%G-W%V")
         written = 0
-        async with self.db.write() as conn:
+        digest_due = moment <= now < moment + DIGEST_GRACE
+        async with self.db.read() as conn:
             week_pledges = (
                 select(func.count())
                 .where(
@@ -122,7 +128,23 @@ class ChallengeReminderService:
                     challenges.c.deadline > now,
                 )
             )
-            for c in rows.all():
+            due = rows.all()
+            keys = [f"digest:{c.id}:{week_key}" for c in due]
+            done = set(
+                (
+                    await conn.execute(
+                        select(outbox.c.dedupe_key).where(outbox.c.dedupe_key.in_(keys))
+                    )
+                ).scalars()
+            )
+        # Where this week's pledges come from, for the digests still to write.
+        areas = {
+            c.id: [[a.label, a.count] for a in await self.progress.areas_since(c.id, now - WEEK)]
+            for c in due
+            if digest_due and c.starts_at <= moment and f"digest:{c.id}:{week_key}" not in done
+        }
+        async with self.db.write() as conn:
+            for c in due:
                 seen = forecast(c.week, c.pledge_count, c.goal, now, c.deadline)
                 open_ = c.status == ChallengeStatus.OPEN.value
                 last_days = _deadline_reminder(c.deadline - now)
@@ -138,7 +160,7 @@ class ChallengeReminderService:
                         goal=c.goal,
                     )
                     written += event is not None
-                if not moment <= now < moment + DIGEST_GRACE or c.starts_at > moment:
+                if c.id not in areas:
                     continue
                 event = await emit(
                     conn,
@@ -153,6 +175,7 @@ class ChallengeReminderService:
                     deadline=c.deadline.isoformat(),
                     reached_on=seen.reached_on.isoformat() if seen.reached_on else None,
                     succeeded=not open_,
+                    areas=areas[c.id][:AREAS_IN_DIGEST],
                 )
                 written += event is not None
                 if open_ and seen.reached_on is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 from sqlalchemy import bindparam, func, select
@@ -168,6 +168,30 @@ class ProgressService:
             return []
         gazetteer = await load_places()
         # thousands of rows take tens of ms: off the event loop
+        return await asyncio.to_thread(visible_areas, rows, self.min_count, gazetteer)
+
+    async def areas_since(self, challenge_id: int, since: datetime) -> list[AreaTotal]:
+        """Where the pledges made since `since` (still standing) come from, largest first,
+        under the same minimum count as every other count by place."""
+        async with self.db.read() as conn:
+            result = await conn.execute(
+                select(pledges.c.area_key, func.min(area_counts.c.label), func.count())
+                .join(
+                    area_counts,
+                    (area_counts.c.challenge_id == pledges.c.challenge_id)
+                    & (area_counts.c.area_key == pledges.c.area_key),
+                )
+                .where(
+                    pledges.c.challenge_id == challenge_id,
+                    pledges.c.created_at > since,
+                    pledges.c.withdrawn_at.is_(None),
+                )
+                .group_by(pledges.c.area_key)
+            )
+            rows = [(key, label, count) for key, label, count in result.tuples()]
+        if not rows:
+            return []
+        gazetteer = await load_places()
         return await asyncio.to_thread(visible_areas, rows, self.min_count, gazetteer)
 
     async def stats(self, challenge_id: int) -> ChallengeStats:
