@@ -32,7 +32,7 @@ from core.db.tables import groups as groups_table
 from core.delivery.protocol import Outcome
 from core.i18n import Translator
 from core.identity import AccountRef, ChatRef, Platform
-from core.models import Challenge
+from core.models import Challenge, Location
 from core.services import Services
 from core.settings import Settings
 from tests.factories import open_challenge
@@ -707,3 +707,17 @@ async def test_an_interaction_acknowledged_elsewhere_is_left_alone(bot: Bot) -> 
     await bot.adapter.idle()
     assert again.attempts == 2
     assert again.message_ids == answered  # 40060: another process answers it
+
+
+async def test_map_is_a_picture_in_dms_and_in_a_channel(bot: Bot, server: Where) -> None:
+    demo = await bot.services.challenges.by_slug("trier-dechets-lyon")
+    for i in range(3):  # three pledgers in Lyon: enough to be shown
+        pledger = await bot.services.members.ensure(AccountRef.parse(f"console:l{i}"), f"L{i}")
+        lyon = Location("Lyon", 45.76, 4.83, "fr:69123")
+        await bot.services.members.set_location(pledger.id, lyon)
+        await bot.services.pledges.pledge(pledger.id, demo.id)
+    alice = member(42, "Alice")
+    for where in (bot.fake.dm(42), server):
+        shown = await bot.slash(alice, where, "map", challenge="trier-dechets-lyon")
+        files = [a for m in bot.fake.answers(shown) for a in m["attachments"]]
+        assert files and files[0]["filename"].endswith(".png")

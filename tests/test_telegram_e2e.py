@@ -37,7 +37,7 @@ from core.clock import SystemClock
 from core.db.tables import groups
 from core.drafts import ChallengeDraft
 from core.identity import AccountRef, ChatRef, Platform
-from core.models import Challenge, ChallengeStatus, Member
+from core.models import Challenge, ChallengeStatus, Location, Member
 from core.pacing import TELEGRAM_LIMITS, Pacer
 from core.services import Services
 from core.settings import Settings
@@ -593,3 +593,22 @@ async def test_an_organiser_answers_the_creation_form_one_field_at_a_time(
     assert "action each person pledges to" in await bot.say(olga, "Vélo au travail")
     assert "Description" in await bot.say(olga, "aller au travail à vélo")
     assert "how many people" in await bot.press(olga, "Skip")  # the description may wait
+
+
+async def _pledgers_in_lyon(services: Services, challenge: Challenge, n: int = 3) -> None:
+    """`n` pledgers who gave Lyon as their place: enough to be shown on the map."""
+    for i in range(n):
+        pledger = await services.members.ensure(AccountRef.parse(f"console:lyon{i}"), f"L{i}")
+        await services.members.set_location(pledger.id, Location("Lyon", 45.76, 4.83, "fr:69123"))
+        await services.pledges.pledge(pledger.id, challenge.id)
+
+
+async def test_map_is_a_photo_in_private_and_in_a_group(bot: Bot, services: Services) -> None:
+    await _pledgers_in_lyon(services, await demo(services))
+    sent = await bot.send(bot.fake.text(ALICE, f"/map {DEMO}"))
+    [photo] = [m for m in sent if m.photo is not None]
+    assert photo.photo is not None and photo.photo.startswith(b"\x89PNG")
+    assert "3" in (photo.caption or "")
+    await bot.say(BOB, "/help", CLUB)
+    in_group = await bot.send(bot.fake.text(BOB, f"/map {DEMO}", CLUB))
+    assert any(m.photo is not None for m in in_group)
