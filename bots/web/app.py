@@ -42,6 +42,8 @@ SERVICES = web.AppKey("services", Services)
 HUB = web.AppKey("hub", LiveHub)
 OUTLINES = web.AppKey("outlines", OutlineCache)
 LINKS = web.AppKey("links", views.Links)
+FRAMEABLE = web.RequestKey("frameable", bool)
+"""Set on the widget's requests: the only answers other sites may frame."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -173,7 +175,7 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
 
 async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
     """No script, style or frame from elsewhere; only the widget may be framed."""
-    frameable = bool(request.get("frameable"))
+    frameable = request.get(FRAMEABLE, False)
     headers = response.headers
     headers["Content-Security-Policy"] = CSP.format(ancestors="*" if frameable else "'none'")
     headers["X-Content-Type-Options"] = "nosniff"
@@ -261,7 +263,7 @@ async def page(request: web.Request) -> web.Response:
 
 async def widget(request: web.Request) -> web.Response:
     """The embeddable widget: framed by partners' sites."""
-    request["frameable"] = True
+    request[FRAMEABLE] = True
     snapshot = await snapshot_of(request)
     ctx = context(request)
     body = views.widget_page(ctx, snapshot)

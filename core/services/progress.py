@@ -81,7 +81,7 @@ _AREA_ROWS = select(area_counts.c.area_key, area_counts.c.label, area_counts.c.p
 
 async def _area_rows(conn: AsyncConnection, challenge_id: int) -> list[AreaRow]:
     result = await conn.execute(_AREA_ROWS, {"challenge_id": challenge_id})
-    return [(key, label, pledgers) for key, label, pledgers in result.tuples()]
+    return [(key, label, pledgers) for key, label, pledgers in result]
 
 
 @lru_cache(maxsize=LOCATED_CACHE)
@@ -188,7 +188,7 @@ class ProgressService:
                 )
                 .group_by(pledges.c.area_key)
             )
-            rows = [(key, label, count) for key, label, count in result.tuples()]
+            rows = [(key, label, count) for key, label, count in result]
         if not rows:
             return []
         gazetteer = await load_places()
