@@ -14,6 +14,10 @@ class Platform(StrEnum):
     CONSOLE = "console"
 
 
+PUSH_PLATFORMS = (Platform.TELEGRAM.value, Platform.DISCORD.value)
+"""Platforms where the bot can speak first (the console only answers)."""
+
+
 @dataclass(frozen=True, slots=True)
 class AccountRef:
     """One account of a person on one platform, e.g. `telegram:123`."""

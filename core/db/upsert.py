@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Table
@@ -20,3 +21,22 @@ async def insert_ignore(conn: AsyncConnection, table: Table, **values: object) -
     """Insert a row unless its key exists; True when it was inserted."""
     result = await conn.execute(insert_for(conn, table).values(**values).on_conflict_do_nothing())
     return bool(result.rowcount)
+
+
+CHUNK = 500
+"""Rows per multi-row INSERT: well under SQLite's limit of bound parameters."""
+
+
+async def insert_all_new(
+    conn: AsyncConnection, table: Table, rows: Sequence[Mapping[str, Any]]
+) -> int:
+    """Insert many rows, in chunks, skipping those whose unique key exists; the rows written."""
+    written = 0
+    for start in range(0, len(rows), CHUNK):
+        result = await conn.execute(
+            insert_for(conn, table)
+            .values(list(rows[start : start + CHUNK]))
+            .on_conflict_do_nothing()
+        )
+        written += max(result.rowcount, 0)
+    return written

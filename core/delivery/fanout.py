@@ -16,15 +16,14 @@ from core.db.tables import (
     accounts,
     challenges,
     deliveries,
-    group_follows,
-    groups,
     members,
     outbox,
     pledges,
 )
-from core.db.upsert import insert_for
-from core.identity import Platform
+from core.db.upsert import insert_all_new
+from core.identity import PUSH_PLATFORMS
 from core.models import ANNOUNCEMENTS, EventKind
+from core.services.groups import reachable_followers
 
 if TYPE_CHECKING:
     from core.services import Services
@@ -33,9 +32,6 @@ BATCH = 50
 """Events fanned out per call."""
 ANNOUNCEMENT_PRIORITY = 10
 """Announcements are bulk: replies to people talking to the bot go first."""
-PUSH_PLATFORMS = (Platform.TELEGRAM.value, Platform.DISCORD.value)
-"""Platforms where the bot can speak first (the console only answers)."""
-_CHUNK = 500  # rows per INSERT, well under SQLite's bound-parameter limit
 GROUPS, PLEDGERS, ORGANISERS = "groups", "pledgers", "organisers"
 AUDIENCES: dict[EventKind, frozenset[str]] = {
     **{kind: frozenset({GROUPS, PLEDGERS, ORGANISERS}) for kind in ANNOUNCEMENTS},
@@ -113,16 +109,7 @@ async def _fan_out_event(services: Services, conn: AsyncConnection, event_id: in
 
     audience = AUDIENCES[EventKind(event.kind)]
     if GROUPS in audience:
-        for group in await conn.execute(
-            select(groups.c.id, groups.c.platform, groups.c.chat_id, groups.c.language)
-            .join(group_follows, group_follows.c.group_id == groups.c.id)
-            .where(
-                group_follows.c.challenge_id == event.challenge_id,
-                groups.c.unreachable_at.is_(None),
-                groups.c.platform.in_(PUSH_PLATFORMS),
-            )
-            .order_by(groups.c.id)
-        ):
+        for group in await conn.execute(reachable_followers(event.challenge_id)):
             add(group.platform, group.chat_id, group.language, is_group=True, group_id=group.id)
 
     reached: set[int] = set()
@@ -149,16 +136,7 @@ async def _fan_out_event(services: Services, conn: AsyncConnection, event_id: in
         for platform, chat_id, language in await _organisers(services, conn, event.challenge_id):
             add(platform, chat_id, language)
 
-    values = list(rows.values())
-    written = 0
-    for start in range(0, len(values), _CHUNK):
-        result = await conn.execute(
-            insert_for(conn, deliveries)
-            .values(values[start : start + _CHUNK])
-            .on_conflict_do_nothing()
-        )
-        written += max(result.rowcount, 0)
-    return written
+    return await insert_all_new(conn, deliveries, list(rows.values()))
 
 
 async def _organisers(

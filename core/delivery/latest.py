@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from core.db.tables import accounts, deliveries, groups, members, outbox
 from core.db.upsert import insert_for
-from core.delivery.fanout import ANNOUNCEMENT_PRIORITY, PUSH_PLATFORMS, delivery_key
+from core.delivery.fanout import ANNOUNCEMENT_PRIORITY, delivery_key
+from core.identity import PUSH_PLATFORMS
 from core.models import ANNOUNCEMENTS
 
 if TYPE_CHECKING:

@@ -19,19 +19,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.clock import Clock
 from core.db.database import Database
-from core.db.tables import accounts, broadcasts, deliveries, group_follows, groups, members, pledges
-from core.db.upsert import insert_for
+from core.db.tables import accounts, broadcasts, deliveries, members, pledges
+from core.db.upsert import insert_all_new
 from core.errors import Conflict, Invalid, NotFound
+from core.identity import PUSH_PLATFORMS
+from core.services.groups import reachable_followers
 
 BROADCAST_KIND = "broadcast"
 BROADCAST_PRIORITY = 20
 """Broadcasts go after reminders and announcements."""
 MAX_TEXT = 3000
 """Room is left for the header and footer within every platform's message limit."""
-PUSH_PLATFORMS = ("telegram", "discord")
 RATE_WINDOW = timedelta(minutes=1)
 """The recent sends the ETA is reckoned from."""
-_CHUNK = 500
 
 
 class Audience(StrEnum):
@@ -279,14 +279,7 @@ class BroadcastService:
                 }
                 for key, target in targets.items()
             ]
-            written = 0
-            for start in range(0, len(values), _CHUNK):
-                result = await conn.execute(
-                    insert_for(conn, deliveries)
-                    .values(values[start : start + _CHUNK])
-                    .on_conflict_do_nothing()
-                )
-                written += max(result.rowcount, 0)
+            written = await insert_all_new(conn, deliveries, values)
             await conn.execute(
                 update(broadcasts)
                 .where(broadcasts.c.id == broadcast.id)
@@ -385,16 +378,7 @@ async def _targets(
     member's first reachable account."""
     targets: dict[str, dict[str, Any]] = {}
     if Audience.GROUPS in broadcast.audiences:
-        for group in await conn.execute(
-            select(groups.c.id, groups.c.platform, groups.c.chat_id, groups.c.language)
-            .join(group_follows, group_follows.c.group_id == groups.c.id)
-            .where(
-                group_follows.c.challenge_id == broadcast.challenge_id,
-                groups.c.unreachable_at.is_(None),
-                groups.c.platform.in_(PUSH_PLATFORMS),
-            )
-            .order_by(groups.c.id)
-        ):
+        for group in await conn.execute(reachable_followers(broadcast.challenge_id)):
             targets[f"{group.platform}:{group.chat_id}"] = {
                 "platform": group.platform,
                 "chat_id": group.chat_id,

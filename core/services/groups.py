@@ -11,7 +11,7 @@ from core.db.database import Database
 from core.db.tables import challenges, deliveries, group_follows, groups
 from core.db.upsert import insert_for, insert_ignore
 from core.errors import NotFound
-from core.identity import ChatRef
+from core.identity import PUSH_PLATFORMS, ChatRef
 from core.models import Challenge, Group
 from core.services.challenges import load_challenges
 
@@ -130,4 +130,19 @@ class GroupService:
 def _by_chat(chat: ChatRef) -> Any:
     return select(groups).where(
         groups.c.platform == chat.platform.value, groups.c.chat_id == chat.chat_id
+    )
+
+
+def reachable_followers(challenge_id: int | None) -> Any:
+    """The groups following a challenge that the bot may post to, on the platforms where it
+    can speak first: id, platform, chat_id and language."""
+    return (
+        select(groups.c.id, groups.c.platform, groups.c.chat_id, groups.c.language)
+        .join(group_follows, group_follows.c.group_id == groups.c.id)
+        .where(
+            group_follows.c.challenge_id == challenge_id,
+            groups.c.unreachable_at.is_(None),
+            groups.c.platform.in_(PUSH_PLATFORMS),
+        )
+        .order_by(groups.c.id)
     )

@@ -20,8 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from core.clock import Clock
 from core.db.database import Database
 from core.db.tables import accounts, challenges, deliveries, members, pledges, reminders
-from core.db.upsert import insert_for
+from core.db.upsert import CHUNK, insert_all_new, insert_for
 from core.errors import NotFound
+from core.identity import PUSH_PLATFORMS
 from core.models import Frequency, ReminderPreference
 from core.reminder_times import QuietHours, ReminderRule, catch_up, next_due, snooze
 from core.services.challenges import OPEN_FOR_PLEDGES
@@ -33,8 +34,6 @@ GRACE = timedelta(hours=3)
 """A reminder missed by longer than this (the bot was down) is skipped, not sent late."""
 SWEEP_BATCH = 2000
 """Due reminders handled per transaction."""
-PUSH_PLATFORMS = ("telegram", "discord")
-_CHUNK = 500
 _OPEN = [s.value for s in OPEN_FOR_PLEDGES]
 _RULE_COLUMNS = (
     members.c.reminder,
@@ -271,14 +270,7 @@ class ReminderService:
                     "created_at": now,
                 }
             )
-        written = 0
-        for start in range(0, len(rows), _CHUNK):
-            result = await conn.execute(
-                insert_for(conn, deliveries)
-                .values(rows[start : start + _CHUNK])
-                .on_conflict_do_nothing()
-            )
-            written += max(result.rowcount, 0)
+        written = await insert_all_new(conn, deliveries, rows)
         await conn.execute(
             update(reminders)
             .where(
@@ -353,11 +345,11 @@ async def _first_accounts(
     """Each member's first reachable account on a platform where the bot can speak first."""
     found: dict[int, tuple[str, str]] = {}
     ids = sorted(member_ids)
-    for start in range(0, len(ids), _CHUNK):
+    for start in range(0, len(ids), CHUNK):
         rows = await conn.execute(
             select(accounts.c.member_id, accounts.c.platform, accounts.c.external_id)
             .where(
-                accounts.c.member_id.in_(ids[start : start + _CHUNK]),
+                accounts.c.member_id.in_(ids[start : start + CHUNK]),
                 accounts.c.unreachable_at.is_(None),
                 accounts.c.platform.in_(PUSH_PLATFORMS),
             )
