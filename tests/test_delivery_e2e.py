@@ -22,6 +22,7 @@ from core.i18n import Translator
 from core.identity import AccountRef, ChatRef, Platform
 from core.models import Challenge, EventKind
 from core.services import Services
+from core.services.broadcasts import Audience
 from core.settings import Settings
 from tests import fake_discord
 from tests.factories import open_challenge
@@ -271,3 +272,40 @@ async def test_pledges_on_both_platforms_then_reminders_answered_with_one_tap(
         assert found is not None
         pledge_row = await services.pledges.get(found.id, challenge.id)
         assert pledge_row is not None and pledge_row.checkin_total == 1
+
+
+async def test_a_broadcast_on_discord_reaches_the_reachable_only(platforms: Platforms) -> None:
+    """Closed DMs are gone (and the member unreachable), an opt-out hears nothing, a following
+    channel and the other members get the broadcast once, through the real discord.py."""
+    services, discord = platforms.services, platforms.discord
+    challenge = await open_challenge(services, slug="velo-lyon", goal=100, tiers=())
+    channel: Where = await discord.add_guild("Lyon Climat")
+    await follow(
+        services, ChatRef(Platform.DISCORD, str(channel.channel_id), True, "general"), challenge
+    )
+    people = {user_id: AccountRef(Platform.DISCORD, str(user_id)) for user_id in (51, 52, 53, 54)}
+    for user_id, account in people.items():
+        await pledge(services, account, f"P{user_id}", challenge)
+    discord.closed_dms.add(52)
+    opted_out = await services.members.find(people[53])
+    assert opted_out is not None
+    await services.members.update(opted_out.id, news_opt_out=True)
+
+    audiences = {Audience.PLEDGERS, Audience.GROUPS}
+    draft = await services.broadcasts.create(None, audiences, "Rendez-vous samedi !", challenge.id)
+    await services.broadcasts.confirm(draft.id)
+    await services.broadcasts.launch_due()
+    worker = platforms.worker()
+    while await worker.run_once():
+        pass
+
+    def got(where: Where) -> int:
+        return sum(
+            "Rendez-vous samedi" in m["content"] for m in discord.messages_in(where.channel_id)
+        )
+
+    assert got(channel) == got(discord.dm(51)) == got(discord.dm(54)) == 1
+    assert got(discord.dm(52)) == got(discord.dm(53)) == 0
+    assert not await services.members.is_reachable(people[52])
+    progress = await services.broadcasts.progress(draft.id)
+    assert (progress.sent, progress.failed, progress.remaining) == (3, 1, 0)
