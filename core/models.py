@@ -155,6 +155,8 @@ class Member:
     quiet_start: int = 21 * 60
     """Quiet hours, in local minutes after midnight: [quiet_start, quiet_end)."""
     quiet_end: int = 8 * 60
+    stopped: bool = False
+    """The member said STOP: the bot sends nothing on its own until they take it back."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -100,9 +100,9 @@ async def test_stop_silences_news_queued_messages_and_reminders(
         "milestone": "cancelled",
         "reminder": "cancelled",
     }
-    assert await due_dates(services, member.id) == [None]
+    assert (await me(services)).stopped
     clock.set(due + timedelta(days=1))
-    assert await services.reminders.sweep() == 0
+    assert await services.reminders.sweep() == 0  # stopped: no reminder is queued
 
     await bob.command("/settings")  # the menu says so, and offers news again
     menu = bob.last_texts()[0]
@@ -117,12 +117,25 @@ async def test_undo_brings_news_and_reminders_back(services: Services, lang: str
     bob = await bob_with_a_reminder(services, chat, lang)
     member = await me(services)
     await bob.text("Stop")
-    assert await due_dates(services, member.id) == [None]
+    assert (await me(services)).stopped
 
     await bob.press(t("settings.button_restart"))
     assert bob.last_replies() == [Message(t("settings.restarted"), replaces=True)]
-    assert not (await me(services)).news_opt_out
+    assert not (await me(services)).news_opt_out and not (await me(services)).stopped
     assert None not in await due_dates(services, member.id)
+
+
+async def test_undo_leaves_a_reminder_paused_on_purpose_paused(services: Services) -> None:
+    t = Translator("en")
+    chat = ChatHarness(services)
+    bob = await bob_with_a_reminder(services, chat, "en")
+    member = await me(services)
+    [(_, challenge)] = await services.pledges.of_member(member.id)
+    await services.reminders.pause(member.id, challenge.id)
+    await bob.text("STOP")
+    await bob.press(t("settings.button_restart"))
+    assert await services.reminders.is_paused(member.id, challenge.id)
+    assert await due_dates(services, member.id) == [None]
 
 
 async def test_undo_works_from_a_later_session_and_only_for_who_presses(

@@ -189,13 +189,19 @@ async def test_concurrent_sweeps_queue_each_reminder_once(
     assert len(await _queued(services)) == 4
 
 
-async def test_stop_pauses_reminders_and_restart_resumes_them(services: Services) -> None:
+async def test_stop_silences_reminders_and_restart_brings_them_back(
+    services: Services, clock: FakeClock
+) -> None:
     alice, challenge_id = await _pledger(services, hour=18)
     await services.members.stop(alice.id)
+    clock.set(_utc(2026, 3, 10, 17, 0))
+    assert await services.reminders.sweep() == 0  # stopped: nothing queued, nothing planned
     assert await services.reminders.due_at(alice.id, challenge_id) is None
     restarted = await services.members.restart(alice.id)
-    assert not restarted.news_opt_out
-    assert await services.reminders.due_at(alice.id, challenge_id) == _utc(2026, 3, 10, 17, 0)
+    assert await services.reminders.due_at(alice.id, challenge_id) == _utc(2026, 3, 11, 17, 0)
+    assert not restarted.news_opt_out and not restarted.stopped
+    clock.set(_utc(2026, 3, 11, 17, 0))
+    assert await services.reminders.sweep() == 1
 
 
 async def test_an_unreachable_member_is_not_queued_but_moves_on(

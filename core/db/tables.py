@@ -52,6 +52,9 @@ members = Table(
     Column("quiet_start", Integer, nullable=False, server_default="1260"),
     Column("quiet_end", Integer, nullable=False, server_default="480"),
     Column("news_opt_out", Boolean, nullable=False, server_default="0"),
+    # Set by "STOP": nothing on the bot's own initiative (news, broadcasts, reminders) until
+    # the member takes it back; reminders paused one by one stay as they were.
+    Column("stopped_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
     Column("erased_at", UTCDateTime),
 )

@@ -223,6 +223,7 @@ def _unwanted() -> Any:
             members.c.erased_at.is_not(None),
             and_(~is_reminder, members.c.news_opt_out.is_(True)),
             and_(is_reminder, members.c.reminder == ReminderPreference.NONE.value),
+            members.c.stopped_at.is_not(None),
         ),
     )
     paused = exists().where(

@@ -18,7 +18,6 @@ from core.db.tables import (
     link_codes,
     members,
     pledges,
-    reminders,
 )
 from core.errors import Invalid, NotFound
 from core.identity import AccountRef
@@ -65,6 +64,7 @@ def member_from_row(row: Any) -> Member:
         reminder_weekday=row.reminder_weekday,
         quiet_start=row.quiet_start,
         quiet_end=row.quiet_end,
+        stopped=row.stopped_at is not None,
     )
 
 
@@ -174,28 +174,25 @@ class MemberService:
         """ "STOP": no news, no broadcast, no reminder from now on, queued ones included."""
         async with self.db.write() as conn:
             await conn.execute(
-                update(members).where(members.c.id == member_id).values(news_opt_out=True)
+                update(members)
+                .where(members.c.id == member_id)
+                .values(news_opt_out=True, stopped_at=self.clock.now())
             )
             await conn.execute(
                 update(deliveries)
                 .where(deliveries.c.member_id == member_id, deliveries.c.status == "pending")
                 .values(status="cancelled")
             )
-            await conn.execute(
-                update(reminders)
-                .where(reminders.c.member_id == member_id)
-                .values(paused=True, next_due_at=None)
-            )
             return member_from_row(await _member_row(conn, member_id))
 
     async def restart(self, member_id: int) -> Member:
-        """Undo "STOP": news again, and the reminders of standing pledges resume."""
+        """Undo "STOP": news again, and reminders as they were before it (one paused on
+        purpose stays paused)."""
         async with self.db.write() as conn:
             await conn.execute(
-                update(members).where(members.c.id == member_id).values(news_opt_out=False)
-            )
-            await conn.execute(
-                update(reminders).where(reminders.c.member_id == member_id).values(paused=False)
+                update(members)
+                .where(members.c.id == member_id)
+                .values(news_opt_out=False, stopped_at=None)
             )
             await reschedule_member(conn, member_id, self.clock.now())
             return member_from_row(await _member_row(conn, member_id))

@@ -206,6 +206,7 @@ class ReminderService:
                             pledges.c.last_checkin_on,
                             members.c.language,
                             members.c.erased_at,
+                            members.c.stopped_at,
                             *_RULE_COLUMNS,
                         )
                         .join(members, members.c.id == reminders.c.member_id)
@@ -238,6 +239,7 @@ class ReminderService:
             live = (
                 rule is not None
                 and r.erased_at is None
+                and r.stopped_at is None
                 and r.status in _OPEN
                 and r.pledged_at is not None
                 and r.withdrawn_at is None
