@@ -230,3 +230,11 @@ async def test_a_queued_reminder_survives_a_news_opt_out_but_not_a_pause(
     assert await worker.run_once() == 1
     [(chat, [notice])] = telegram.calls
     assert (chat.chat_id, notice.kind, notice.challenge_id) == ("alice", "reminder", challenge_id)
+
+
+async def test_news_switched_back_on_takes_back_a_stop(services: Services) -> None:
+    alice, challenge_id = await _pledger(services, hour=18)
+    await services.members.stop(alice.id)
+    back = await services.members.update(alice.id, news_opt_out=False)
+    assert not back.stopped
+    assert await services.reminders.due_at(alice.id, challenge_id) == _utc(2026, 3, 10, 17, 0)

@@ -135,7 +135,8 @@ class MemberService:
     async def update(self, member_id: int, **changes: object) -> Member:
         """Change profile fields: language, timezone, reminder settings, news_opt_out,
         display_name. Opting out of news cancels the member's queued news at once; a change
-        of reminder settings reschedules the member's reminders in the same transaction."""
+        of reminder settings reschedules the member's reminders in the same transaction, and
+        news switched back on also takes back a STOP."""
         allowed = {"language", "news_opt_out", "display_name", *REMINDER_SETTINGS}
         unknown = set(changes) - allowed
         if unknown:
@@ -154,7 +155,10 @@ class MemberService:
             except (ZoneInfoNotFoundError, ValueError) as exc:
                 raise Invalid("error.bad_timezone", timezone=changes["timezone"]) from exc
         async with self.db.write() as conn:
-            await conn.execute(update(members).where(members.c.id == member_id).values(**changes))
+            values = dict(changes)
+            if changes.get("news_opt_out") is False:  # news back on also takes back a STOP
+                values["stopped_at"] = None
+            await conn.execute(update(members).where(members.c.id == member_id).values(**values))
             if changes.get("news_opt_out"):
                 await conn.execute(
                     update(deliveries)
@@ -165,7 +169,7 @@ class MemberService:
                     )
                     .values(status="cancelled")
                 )
-            if REMINDER_SETTINGS & set(changes):
+            if REMINDER_SETTINGS & set(changes) or "stopped_at" in values:
                 await reschedule_member(conn, member_id, self.clock.now())
             row = await _member_row(conn, member_id)
         return member_from_row(row)
