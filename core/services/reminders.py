@@ -53,11 +53,19 @@ def rule_for(member: Any, frequency: Frequency) -> ReminderRule | None:
     if preference is ReminderPreference.NONE:
         return None
     weekly = frequency is Frequency.WEEKLY or preference is ReminderPreference.WEEKLY
+    return _member_rule(
+        member, member.reminder_weekday if weekly and frequency is not Frequency.ONCE else None
+    )
+
+
+def _member_rule(member: Any, weekday: int | None = None) -> ReminderRule:
+    """The member's time, time zone and quiet hours, on `weekday` or every day (also while
+    reminders are switched off: a snooze still needs them)."""
     return ReminderRule(
         timezone=member.timezone,
         hour=member.reminder_hour,
         minute=member.reminder_minute,
-        weekday=member.reminder_weekday if weekly and frequency is not Frequency.ONCE else None,
+        weekday=weekday,
         quiet=QuietHours(_clock_time(member.quiet_start), _clock_time(member.quiet_end)),
     )
 
@@ -149,7 +157,7 @@ class ReminderService:
         now = self.clock.now()
         async with self.db.write() as conn:
             row = await self._rule_row(conn, member_id, challenge_id)
-            rule = rule_for(row, Frequency(row.frequency)) or _default_rule(row)
+            rule = rule_for(row, Frequency(row.frequency)) or _member_rule(row)
             due = snooze(rule, now, hours=hours, tomorrow=tomorrow)
             await self._set(conn, member_id, challenge_id, next_due_at=due, paused=False)
         return due
@@ -329,16 +337,6 @@ def _done_already(row: Any, moment: datetime, frequency: Frequency) -> bool:
     if frequency is Frequency.WEEKLY:
         return bool(today - last < timedelta(days=7))
     return bool(last >= today)
-
-
-def _default_rule(row: Any) -> ReminderRule:
-    """The member's rule even while reminders are switched off (for a snooze)."""
-    return ReminderRule(
-        timezone=row.timezone,
-        hour=row.reminder_hour,
-        minute=row.reminder_minute,
-        quiet=QuietHours(_clock_time(row.quiet_start), _clock_time(row.quiet_end)),
-    )
 
 
 async def _first_accounts(
