@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
@@ -102,15 +102,25 @@ def _day(value: object) -> date:
 
 async def announcement_replies(services: Services, notices: list[Notice]) -> list[Reply]:
     """What one chat receives: the announcements coalesced in one message, each in its own
-    locale, then each reminder or broadcast as its own message."""
-    ids = {n.challenge_id for n in notices if n.challenge_id is not None}
-    async with services.db.read() as conn:
-        rows = await conn.execute(
-            select(
-                challenges.c.id, challenges.c.title, challenges.c.action, challenges.c.frequency
-            ).where(challenges.c.id.in_(ids))
-        )
-        found = {r.id: r for r in rows}
+    locale, then each reminder or broadcast as its own message. A broadcast carries its
+    challenge's title, so the bulk of a broadcast costs no read here."""
+    ids = {
+        n.challenge_id
+        for n in notices
+        if n.challenge_id is not None and not (n.kind == BROADCAST_KIND and "title" in n.payload)
+    }
+    found: dict[int, Any] = {}
+    if ids:
+        async with services.db.read() as conn:
+            rows = await conn.execute(
+                select(
+                    challenges.c.id,
+                    challenges.c.title,
+                    challenges.c.action,
+                    challenges.c.frequency,
+                ).where(challenges.c.id.in_(ids))
+            )
+            found = {r.id: r for r in rows}
     replies: list[Reply] = []
     texts: list[str] = []
     for notice in notices:
@@ -121,6 +131,7 @@ async def announcement_replies(services: Services, notices: list[Notice]) -> lis
             text = t(f"reminder.text_{challenge.frequency}", title=title, action=challenge.action)
             replies.append(Message(text, reminder_choices(t, challenge.id)))
         elif notice.kind == BROADCAST_KIND:
+            title = str(notice.payload.get("title", title))
             replies.append(Message(broadcast_text(t, notice.payload, title)))
         elif notice.kind != REMINDER_KIND:
             texts.append(announcement_text(t, notice, title))

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.clock import Clock
 from core.db.database import Database
-from core.db.tables import accounts, broadcasts, deliveries, members, pledges
+from core.db.tables import accounts, broadcasts, challenges, deliveries, members, pledges
 from core.db.upsert import insert_all_new
 from core.errors import Conflict, Invalid, NotFound
 from core.identity import PUSH_PLATFORMS
@@ -263,13 +263,24 @@ class BroadcastService:
                 return 0
             broadcast = _broadcast(row)
             targets = await _targets(conn, broadcast, self.default_locale)
+            title = ""
+            if broadcast.challenge_id is not None:
+                title = (
+                    await conn.execute(
+                        select(challenges.c.title).where(challenges.c.id == broadcast.challenge_id)
+                    )
+                ).scalar_one()
             values = [
                 {
                     **target,
                     "broadcast_id": broadcast.id,
                     "kind": BROADCAST_KIND,
                     "challenge_id": broadcast.challenge_id,
-                    "payload": {"text": broadcast.text, "group": target["is_group"]},
+                    "payload": {
+                        "text": broadcast.text,
+                        "title": title,
+                        "group": target["is_group"],
+                    },
                     "dedupe_key": f"broadcast:{broadcast.id}:{key}",
                     "priority": BROADCAST_PRIORITY,
                     "status": "pending",
