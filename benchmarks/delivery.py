@@ -35,17 +35,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
 from core.db.database import Database
 from core.db.migrate import upgrade
-from core.db.tables import accounts, deliveries, members
+from core.db.tables import deliveries
 from core.drafts import ChallengeDraft
 from core.models import ChallengeStatus
 from core.pacing import BULK_SHARE
 from core.services import Services
 from core.services.broadcasts import Audience
 from core.settings import Settings
+from tests.factories import add_telegram_members
 from tests.fake_telegram import TOKEN, FakeTelegram, Person, Sent
 
 FIRST_ID = 100_000
@@ -201,34 +202,7 @@ async def prepare(database: Path, people: list[Person]) -> int:
             status=ChallengeStatus.OPEN,
         )
     )
-    now = datetime.now(UTC)
-    async with db.write() as conn:
-        first = ((await conn.execute(select(func.max(members.c.id)))).scalar() or 0) + 1
-        await conn.execute(
-            insert(members),
-            [
-                {
-                    "id": first + i,
-                    "display_name": p.first_name,
-                    "language": p.language_code,
-                    "timezone": "Europe/Paris",
-                    "created_at": now,
-                }
-                for i, p in enumerate(people)
-            ],
-        )
-        await conn.execute(
-            insert(accounts),
-            [
-                {
-                    "platform": "telegram",
-                    "external_id": str(p.id),
-                    "member_id": first + i,
-                    "created_at": now,
-                }
-                for i, p in enumerate(people)
-            ],
-        )
+    await add_telegram_members(db, people)
     draft = await services.broadcasts.create(None, {Audience.MEMBERS}, TEXT, challenge.id)
     await services.broadcasts.confirm(draft.id)
     await db.dispose()

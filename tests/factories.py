@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.db.tables import broadcasts, outbox
+from core.db.database import Database
+from core.db.tables import accounts, broadcasts, members, outbox
 from core.drafts import ChallengeDraft, TierDraft
 from core.identity import AccountRef
 from core.models import Challenge, ChallengeStatus, EventKind, Frequency, Member, OutboxEvent
 from core.services import Services
 from core.services.broadcasts import Broadcast
+from tests.fake_telegram import Person
 
 
 async def open_challenge(
@@ -62,3 +65,35 @@ async def all_broadcasts(services: Services) -> list[Broadcast]:
         rows = await conn.execute(select(broadcasts.c.id).order_by(broadcasts.c.id.desc()))
         ids = list(rows.scalars())
     return [await services.broadcasts.get(i) for i in ids]
+
+
+async def add_telegram_members(db: Database, people: Sequence[Person]) -> None:
+    """One member with one Telegram account per person, written in bulk."""
+    now = datetime.now(UTC)
+    async with db.write() as conn:
+        first = ((await conn.execute(select(func.max(members.c.id)))).scalar() or 0) + 1
+        await conn.execute(
+            insert(members),
+            [
+                {
+                    "id": first + i,
+                    "display_name": p.first_name,
+                    "language": p.language_code,
+                    "timezone": "Europe/Paris",
+                    "created_at": now,
+                }
+                for i, p in enumerate(people)
+            ],
+        )
+        await conn.execute(
+            insert(accounts),
+            [
+                {
+                    "platform": "telegram",
+                    "external_id": str(p.id),
+                    "member_id": first + i,
+                    "created_at": now,
+                }
+                for i, p in enumerate(people)
+            ],
+        )

@@ -10,22 +10,21 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import select
 
 from core.db.database import Database
 from core.db.migrate import upgrade
-from core.db.tables import accounts, deliveries, members
+from core.db.tables import deliveries
 from core.delivery.worker import BATCH
 from core.services import Services
 from core.services.broadcasts import Audience
 from core.settings import Settings
-from tests.factories import open_challenge
+from tests.factories import add_telegram_members, open_challenge
 from tests.fake_telegram import TOKEN, FakeTelegram, Person
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,38 +35,6 @@ TEXT = "Grande collecte de vêtements dimanche : apportez ce qui dort dans vos p
 WITHIN = 45.0
 """Seconds allowed to each phase (never a measure of speed)."""
 POLL = 0.2
-
-
-async def add_members(db: Database, people: Sequence[Person]) -> None:
-    """One member with one Telegram account per person, written in bulk."""
-    now = datetime.now(UTC)
-    async with db.write() as conn:
-        first = ((await conn.execute(select(func.max(members.c.id)))).scalar() or 0) + 1
-        await conn.execute(
-            insert(members),
-            [
-                {
-                    "id": first + i,
-                    "display_name": p.first_name,
-                    "language": p.language_code,
-                    "timezone": "Europe/Paris",
-                    "created_at": now,
-                }
-                for i, p in enumerate(people)
-            ],
-        )
-        await conn.execute(
-            insert(accounts),
-            [
-                {
-                    "platform": "telegram",
-                    "external_id": str(p.id),
-                    "member_id": first + i,
-                    "created_at": now,
-                }
-                for i, p in enumerate(people)
-            ],
-        )
 
 
 async def statuses(db: Database, broadcast_id: int) -> dict[str, str]:
@@ -110,7 +77,7 @@ async def test_a_broadcast_killed_half_way_is_finished_after_a_restart_repeating
     people = [Person(FIRST_ID + i, f"Member {i}", "fr") for i in range(MEMBERS)]
     ids = {p.id for p in people}
     fake.know(*people)
-    await add_members(db, people)
+    await add_telegram_members(db, people)
     draft = await services.broadcasts.create(None, {Audience.MEMBERS}, TEXT, challenge.id)
     broadcast = await services.broadcasts.confirm(draft.id)  # the sweep launches it
 
