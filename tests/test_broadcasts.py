@@ -3,7 +3,7 @@ progress with its ETA while the delivery worker sends, cancelling, and the refus
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -12,12 +12,11 @@ from sqlalchemy import select
 
 from core.clock import FakeClock
 from core.db.tables import deliveries
-from core.delivery.protocol import DeliveryResult, Notice, Outcome
+from core.delivery.protocol import DeliveryResult, Outcome
 from core.delivery.worker import DeliveryWorker
 from core.errors import Conflict, Invalid, NotFound
 from core.identity import AccountRef, ChatRef, Platform
 from core.models import Challenge
-from core.pacing import Pacer
 from core.services import Services
 from core.services.broadcasts import (
     BROADCAST_KIND,
@@ -28,6 +27,7 @@ from core.services.broadcasts import (
     BroadcastStatus,
 )
 from tests.factories import member, open_challenge
+from tests.test_delivery import FakeDeliverer
 
 P, M, G = Audience.PLEDGERS, Audience.MEMBERS, Audience.GROUPS
 
@@ -208,19 +208,6 @@ async def test_confirm_is_refused_in_the_past_and_twice(
 # --- Progress while the worker sends ------------------------------------------------------
 
 
-@dataclass
-class FakeDeliverer:
-    """Answers SENT, or what `script` says for a chat, and records the chats."""
-
-    script: dict[str, DeliveryResult] = field(default_factory=dict)
-    chats: list[str] = field(default_factory=list)
-    pacer: Pacer | None = None
-
-    async def deliver(self, chat: ChatRef, notices: list[Notice]) -> DeliveryResult:
-        self.chats.append(chat.chat_id)
-        return self.script.pop(chat.chat_id, DeliveryResult(Outcome.SENT))
-
-
 async def test_progress_counts_and_eta_until_done(services: Services, clock: FakeClock) -> None:
     await world(services)
     broadcast = await launched(services, {M})  # chats 1, 2, 3, 4, 8
@@ -229,12 +216,13 @@ async def test_progress_counts_and_eta_until_done(services: Services, clock: Fak
     assert progress.eta is None  # nothing sent yet: no pace to go by
 
     telegram = FakeDeliverer(
-        {
-            "3": DeliveryResult(Outcome.GONE),
-            "4": DeliveryResult(Outcome.RETRY, retry_after=timedelta(seconds=30)),
-        }
+        Platform.TELEGRAM,
+        script={
+            "3": [DeliveryResult(Outcome.GONE)],
+            "4": [DeliveryResult(Outcome.RETRY, retry_after=timedelta(seconds=30))],
+        },
     )
-    discord = FakeDeliverer()
+    discord = FakeDeliverer(Platform.DISCORD)
     worker = DeliveryWorker(services, {Platform.TELEGRAM: telegram, Platform.DISCORD: discord})
     await worker.run_once()
     progress = await services.broadcasts.progress(broadcast.id)
@@ -248,7 +236,7 @@ async def test_progress_counts_and_eta_until_done(services: Services, clock: Fak
     assert (progress.sent, progress.failed, progress.cancelled, progress.remaining) == (4, 1, 0, 0)
     assert progress.eta is None
     assert progress.broadcast.status is BroadcastStatus.DONE
-    assert sorted(telegram.chats + discord.chats) == ["1", "2", "3", "4", "4", "8"]
+    assert sorted((telegram.chats() + discord.chats()).elements()) == ["1", "2", "3", "4", "4", "8"]
     with pytest.raises(Conflict) as over:
         await services.broadcasts.cancel(broadcast.id)
     assert over.value.key == "broadcast.error_finished"
@@ -260,7 +248,7 @@ async def test_progress_counts_and_eta_until_done(services: Services, clock: Fak
 async def test_cancel_stops_only_what_is_still_pending(services: Services) -> None:
     await world(services)
     broadcast = await launched(services, {M})
-    discord = FakeDeliverer()
+    discord = FakeDeliverer(Platform.DISCORD)
     await DeliveryWorker(services, {Platform.DISCORD: discord}).run_once()  # "2" only
 
     assert await services.broadcasts.cancel(broadcast.id) == 4

@@ -24,16 +24,15 @@ from conversations.registry import default_flows
 from conversations.testing import ChatHarness, Person, choices
 from core.clock import FakeClock
 from core.db.tables import deliveries
-from core.delivery.protocol import DeliveryResult, Notice, Outcome
 from core.delivery.worker import DeliveryWorker
 from core.errors import Invalid
 from core.i18n import SUPPORTED_LOCALES, Translator, catalogue
 from core.identity import ChatRef, Platform
 from core.models import Challenge
-from core.pacing import Pacer
 from core.services import Services
 from core.services.broadcasts import MAX_TEXT, Audience, Broadcast, BroadcastStatus
 from tests.factories import all_broadcasts, member, open_challenge
+from tests.test_delivery import FakeDeliverer
 
 LANGS = ["fr", "en"]
 T = {lang: Translator(lang) for lang in LANGS}
@@ -111,15 +110,6 @@ async def up_to_preview(orga: Person, t: Translator, challenge: Challenge) -> No
     await orga.text(TEXT)
 
 
-class Deliverer:
-    """Sends every message (a stand-in for an adapter)."""
-
-    pacer: Pacer | None = None
-
-    async def deliver(self, chat: ChatRef, notices: list[Notice]) -> DeliveryResult:
-        return DeliveryResult(Outcome.SENT)
-
-
 # --- The whole journey --------------------------------------------------------------------
 
 
@@ -184,7 +174,9 @@ async def test_audience_text_preview_send_progress_cancel(services: Services, la
     assert t("broadcast.eta_unknown") in text
     assert labels(orga) == [t("broadcast.button_refresh"), t("broadcast.button_stop")]
 
-    await DeliveryWorker(services, {Platform.TELEGRAM: Deliverer()}).run_once()  # not Discord
+    await DeliveryWorker(
+        services, {Platform.TELEGRAM: FakeDeliverer(Platform.TELEGRAM)}
+    ).run_once()  # not Discord
     await orga.press(t("broadcast.button_refresh"))
     [screen] = orga.last_replies()
     assert isinstance(screen, Message) and screen.replaces
