@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection as SyncConnection
@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from sqlalchemy.pool import ConnectionPoolEntry
 
 _WRITE = "koom_write"
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class Database:
@@ -53,6 +55,22 @@ class Database:
             conn = await conn.execution_options(**{_WRITE: True})
             async with conn.begin():
                 yield conn
+
+    async def transaction(
+        self,
+        unit: Callable[Concatenate[SyncConnection, P], T],
+        /,
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """Run `unit(conn, *args, **kwargs)`, a plain function over a synchronous connection,
+        in one write transaction; its result is returned once the transaction is committed.
+
+        This is the application's write path: a unit does its reads and writes without
+        awaiting, so the storage layer is free to run it wherever writes are cheapest.
+        """
+        async with self.write() as conn:
+            return await conn.run_sync(unit, *args, **kwargs)
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
