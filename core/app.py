@@ -10,15 +10,17 @@ import yaml
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 from sqlalchemy import delete, select
+from sqlalchemy.engine import Connection
 
 from core.db.database import Database
 from core.db.migrate import upgrade
 from core.db.tables import challenges
 from core.demo import DEMO_FILE
 from core.drafts import ChallengeDraft
-from core.errors import Conflict, KoomError
+from core.errors import KoomError
 from core.models import Challenge
 from core.services import Services
+from core.services.challenges import create_challenge, load_challenges
 from core.settings import Settings
 
 DEADLINE_IN_DAYS = "deadline_in_days"
@@ -101,32 +103,32 @@ async def load_demo(services: Services, replace: bool) -> Challenge:
     """Create the demo challenge; with `replace`, an existing one (and its pledges) goes first,
     else an existing one is kept."""
     draft = demo_draft(services.clock.now())
-    if replace:
-        async with services.db.write() as conn:
-            await conn.execute(delete(challenges).where(challenges.c.slug == draft.effective_slug))
-    try:
-        return await services.challenges.create(draft)
-    except Conflict:
+    slug = draft.effective_slug
+
+    def unit(conn: Connection) -> Challenge:
         if replace:
-            raise
-        return await services.challenges.by_slug(draft.effective_slug)
+            conn.execute(delete(challenges).where(challenges.c.slug == slug))
+        else:
+            found = load_challenges(conn, challenges.c.slug == slug)
+            if found:
+                return found[0]
+        return create_challenge(conn, services.clock, draft)
+
+    return await services.db.transaction(unit)
 
 
 async def import_challenges(
     services: Services, drafts: Sequence[ChallengeDraft]
 ) -> list[Challenge]:
-    """Create every challenge or none: a refusal removes those this import created."""
-    created: list[Challenge] = []
-    for index, draft in enumerate(drafts):
-        try:
-            created.append(await services.challenges.create(draft))
-        except Exception as exc:
-            if created:
-                async with services.db.write() as conn:
-                    await conn.execute(
-                        delete(challenges).where(challenges.c.id.in_([c.id for c in created]))
-                    )
-            if isinstance(exc, KoomError):
+    """Create every challenge or none: one unit of work, rolled back at the first refusal."""
+
+    def unit(conn: Connection) -> list[Challenge]:
+        created: list[Challenge] = []
+        for index, draft in enumerate(drafts):
+            try:
+                created.append(create_challenge(conn, services.clock, draft))
+            except KoomError as exc:
                 raise ImportFailed(index, exc) from exc
-            raise
-    return created
+        return created
+
+    return await services.db.transaction(unit)

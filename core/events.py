@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from core.clock import Clock
 from core.db.tables import outbox
@@ -10,8 +10,9 @@ from core.db.upsert import insert_for
 from core.models import EventKind, OutboxEvent
 
 
-async def emit(
-    conn: AsyncConnection,
+def emit(
+    conn: Connection,
+    /,
     clock: Clock,
     kind: EventKind,
     challenge_id: int,
@@ -32,7 +33,7 @@ async def emit(
         .on_conflict_do_nothing()
         .returning(outbox.c.id)
     )
-    event_id = (await conn.execute(stmt)).scalar_one_or_none()
+    event_id = conn.execute(stmt).scalar_one_or_none()
     if event_id is None:
         return None
     return OutboxEvent(event_id, kind, challenge_id, dict(payload), now)

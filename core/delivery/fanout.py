@@ -136,7 +136,7 @@ async def _fan_out_event(services: Services, conn: AsyncConnection, event_id: in
         for platform, chat_id, language in await _organisers(services, conn, event.challenge_id):
             add(platform, chat_id, language)
 
-    return await insert_all_new(conn, deliveries, list(rows.values()))
+    return await conn.run_sync(insert_all_new, deliveries, list(rows.values()))
 
 
 async def _organisers(

@@ -290,7 +290,7 @@ class BroadcastService:
                 }
                 for key, target in targets.items()
             ]
-            written = await insert_all_new(conn, deliveries, values)
+            written = await conn.run_sync(insert_all_new, deliveries, values)
             await conn.execute(
                 update(broadcasts)
                 .where(broadcasts.c.id == broadcast.id)

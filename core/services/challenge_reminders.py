@@ -149,8 +149,8 @@ class ChallengeReminderService:
                 open_ = c.status == ChallengeStatus.OPEN.value
                 last_days = _deadline_reminder(c.deadline - now)
                 if open_ and last_days is not None:
-                    event = await emit(
-                        conn,
+                    event = await conn.run_sync(
+                        emit,
                         self.clock,
                         EventKind.DEADLINE,
                         c.id,
@@ -162,8 +162,8 @@ class ChallengeReminderService:
                     written += event is not None
                 if c.id not in areas:
                     continue
-                event = await emit(
-                    conn,
+                event = await conn.run_sync(
+                    emit,
                     self.clock,
                     EventKind.DIGEST,
                     c.id,
@@ -179,8 +179,8 @@ class ChallengeReminderService:
                 )
                 written += event is not None
                 if open_ and seen.reached_on is None:
-                    event = await emit(
-                        conn,
+                    event = await conn.run_sync(
+                        emit,
                         self.clock,
                         EventKind.NUDGE,
                         c.id,

@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.clock import Clock
 from core.db.database import Database
@@ -61,14 +61,15 @@ def challenge_from_row(row: Any, tier_rows: tuple[Tier, ...] = ()) -> Challenge:
     )
 
 
-async def load_challenges(conn: AsyncConnection, where: Any, *order: Any) -> list[Challenge]:
-    """Challenges matching `where`, each with its tiers (two queries in all)."""
-    rows = (await conn.execute(select(challenges).where(where).order_by(*order))).all()
+def load_challenges(conn: Connection, where: Any, *order: Any) -> list[Challenge]:
+    """Challenges matching `where`, each with its tiers (two queries in all); async callers
+    go through `AsyncConnection.run_sync`."""
+    rows = conn.execute(select(challenges).where(where).order_by(*order)).all()
     if not rows:
         return []
     ids = [r.id for r in rows]
     by_challenge: dict[int, list[Tier]] = {i: [] for i in ids}
-    tier_rows = await conn.execute(
+    tier_rows = conn.execute(
         select(tiers).where(tiers.c.challenge_id.in_(ids)).order_by(tiers.c.threshold)
     )
     for t in tier_rows:
@@ -76,9 +77,9 @@ async def load_challenges(conn: AsyncConnection, where: Any, *order: Any) -> lis
     return [challenge_from_row(r, tuple(by_challenge[r.id])) for r in rows]
 
 
-async def load_challenge(conn: AsyncConnection, challenge_id: int) -> Challenge:
+def load_challenge(conn: Connection, challenge_id: int) -> Challenge:
     """One challenge with its tiers; NotFound when missing."""
-    found = await load_challenges(conn, challenges.c.id == challenge_id)
+    found = load_challenges(conn, challenges.c.id == challenge_id)
     if not found:
         raise NotFound("error.challenge_not_found", slug=str(challenge_id))
     return found[0]
@@ -93,60 +94,17 @@ class ChallengeService:
 
     async def create(self, draft: ChallengeDraft, created_by: int | None = None) -> Challenge:
         """Create a challenge (a draft unless the draft says open) with its tiers."""
-        now = self.clock.now()
-        if draft.deadline <= now:
-            raise Invalid("error.deadline_past")
-        slug = draft.effective_slug
-        async with self.db.write() as conn:
-            taken = await conn.execute(select(challenges.c.id).where(challenges.c.slug == slug))
-            if taken.first() is not None:
-                raise Conflict("error.slug_taken", slug=slug)
-            thresholds = [t.threshold for t in draft.tiers]
-            try:
-                challenge_id = (
-                    await conn.execute(
-                        insert(challenges)
-                        .values(
-                            slug=slug,
-                            title=draft.title,
-                            description=draft.description,
-                            action=draft.action,
-                            category=draft.category,
-                            goal=draft.goal,
-                            starts_at=draft.starts_at or now,
-                            deadline=draft.deadline,
-                            status=draft.status.value,
-                            frequency=draft.frequency.value,
-                            area_name=draft.area_name,
-                            area_kind=draft.area_kind.value if draft.area_kind else None,
-                            impact_per_action=draft.impact_per_action,
-                            area_goal=draft.area_goal,
-                            impact_unit=draft.impact_unit,
-                            next_threshold=next_threshold(draft.goal, thresholds, 0),
-                            created_by=created_by,
-                            created_at=now,
-                            updated_at=now,
-                        )
-                        .returning(challenges.c.id)
-                    )
-                ).scalar_one()
-            except IntegrityError as exc:  # a concurrent create took the slug
-                raise Conflict("error.slug_taken", slug=slug) from exc
-            for tier in draft.tiers:
-                await conn.execute(
-                    insert(tiers).values(challenge_id=challenge_id, **tier.model_dump())
-                )
-            return await load_challenge(conn, challenge_id)
+        return await self.db.transaction(create_challenge, self.clock, draft, created_by)
 
     async def get(self, challenge_id: int) -> Challenge:
         """The challenge with this id."""
         async with self.db.read() as conn:
-            return await load_challenge(conn, challenge_id)
+            return await conn.run_sync(load_challenge, challenge_id)
 
     async def by_slug(self, slug: str) -> Challenge:
         """The challenge with this slug; NotFound otherwise."""
         async with self.db.read() as conn:
-            found = await load_challenges(conn, challenges.c.slug == slug.strip().lower())
+            found = await conn.run_sync(load_challenges, challenges.c.slug == slug.strip().lower())
         if not found:
             raise NotFound("error.challenge_not_found", slug=slug)
         return found[0]
@@ -162,7 +120,7 @@ class ChallengeService:
                 .limit(limit)
             )
             ids = [r.id for r in rows]
-            found = await load_challenges(conn, challenges.c.id.in_(ids))
+            found = await conn.run_sync(load_challenges, challenges.c.id.in_(ids))
         order = {challenge_id: i for i, challenge_id in enumerate(ids)}
         return sorted(found, key=lambda c: order[c.id])
 
@@ -182,7 +140,7 @@ class ChallengeService:
     async def list_all(self) -> list[Challenge]:
         """Every challenge, newest first (organisers and the CLI)."""
         async with self.db.read() as conn:
-            return await load_challenges(conn, challenges.c.id > 0, challenges.c.id.desc())
+            return await conn.run_sync(load_challenges, challenges.c.id > 0, challenges.c.id.desc())
 
     async def publish(self, challenge_id: int) -> Challenge:
         """Open a draft for pledges."""
@@ -218,39 +176,41 @@ class ChallengeService:
                 values[name] = text
             else:
                 raise Invalid("error.not_editable", field=name)
-        async with self.db.write() as conn:
-            current = await load_challenge(conn, challenge_id)
+
+        def unit(conn: Connection) -> Challenge:
+            current = load_challenge(conn, challenge_id)
             if current.status == ChallengeStatus.CLOSED:
                 raise Conflict("error.challenge_closed")
             values["updated_at"] = self.clock.now()
-            await conn.execute(
-                update(challenges).where(challenges.c.id == challenge_id).values(**values)
-            )
-            return await load_challenge(conn, challenge_id)
+            conn.execute(update(challenges).where(challenges.c.id == challenge_id).values(**values))
+            return load_challenge(conn, challenge_id)
+
+        return await self.db.transaction(unit)
 
     async def add_tier(self, challenge_id: int, tier: TierDraft) -> Challenge:
         """Add a sponsor tier, also a stretch tier after success, above the current count."""
-        async with self.db.write() as conn:
-            current = await load_challenge(conn, challenge_id)
+
+        def unit(conn: Connection) -> Challenge:
+            current = load_challenge(conn, challenge_id)
             if current.status in (ChallengeStatus.CLOSED, ChallengeStatus.EXPIRED):
                 raise Conflict("error.challenge_closed")
             if tier.threshold <= current.pledge_count:
                 raise Invalid("error.tier_below_count", count=current.pledge_count)
             if any(t.threshold == tier.threshold for t in current.tiers):
                 raise Invalid("error.tier_duplicate", threshold=tier.threshold)
-            await conn.execute(insert(tiers).values(challenge_id=challenge_id, **tier.model_dump()))
-            row = (
-                await conn.execute(
-                    select(challenges.c.next_threshold).where(challenges.c.id == challenge_id)
-                )
+            conn.execute(insert(tiers).values(challenge_id=challenge_id, **tier.model_dump()))
+            row = conn.execute(
+                select(challenges.c.next_threshold).where(challenges.c.id == challenge_id)
             ).one()
             if row.next_threshold is None or tier.threshold < row.next_threshold:
-                await conn.execute(
+                conn.execute(
                     update(challenges)
                     .where(challenges.c.id == challenge_id)
                     .values(next_threshold=tier.threshold, updated_at=self.clock.now())
                 )
-            return await load_challenge(conn, challenge_id)
+            return load_challenge(conn, challenge_id)
+
+        return await self.db.transaction(unit)
 
     async def record_promise_kept(self, tier_id: int, proof: str) -> Tier:
         """Record that a sponsor kept an unlocked tier's promise, with a proof text."""
@@ -259,8 +219,9 @@ class ChallengeService:
             raise Invalid("error.empty_text")
         if len(proof) > MAX_TEXT:
             raise Invalid("error.text_too_long", limit=MAX_TEXT)
-        async with self.db.write() as conn:
-            row = (await conn.execute(select(tiers).where(tiers.c.id == tier_id))).first()
+
+        def unit(conn: Connection) -> Tier:
+            row = conn.execute(select(tiers).where(tiers.c.id == tier_id)).first()
             if row is None:
                 raise NotFound("error.tier_not_found")
             if row.unlocked_at is None:
@@ -268,10 +229,10 @@ class ChallengeService:
             if row.kept_at is not None:
                 raise Conflict("error.tier_already_kept")
             now = self.clock.now()
-            await conn.execute(
+            conn.execute(
                 update(tiers).where(tiers.c.id == tier_id).values(kept_at=now, proof=proof)
             )
-            await emit(
+            emit(
                 conn,
                 self.clock,
                 EventKind.PROMISE_KEPT,
@@ -282,25 +243,27 @@ class ChallengeService:
                 reward=row.reward,
                 proof=proof,
             )
-            kept = (await conn.execute(select(tiers).where(tiers.c.id == tier_id))).one()
-        return tier_from_row(kept)
+            return tier_from_row(conn.execute(select(tiers).where(tiers.c.id == tier_id)).one())
+
+        return await self.db.transaction(unit)
 
     async def expire_due(self) -> list[Challenge]:
         """Mark open challenges past their deadline as expired, each with its event."""
         now = self.clock.now()
-        async with self.db.write() as conn:
-            due = await load_challenges(
+
+        def unit(conn: Connection) -> list[Challenge]:
+            due = load_challenges(
                 conn,
                 (challenges.c.status == ChallengeStatus.OPEN.value)
                 & (challenges.c.deadline <= now),
             )
             for challenge in due:
-                await conn.execute(
+                conn.execute(
                     update(challenges)
                     .where(challenges.c.id == challenge.id)
                     .values(status=ChallengeStatus.EXPIRED.value, updated_at=now)
                 )
-                await emit(
+                emit(
                     conn,
                     self.clock,
                     EventKind.EXPIRED,
@@ -309,7 +272,9 @@ class ChallengeService:
                     count=challenge.pledge_count,
                     goal=challenge.goal,
                 )
-            return [await load_challenge(conn, c.id) for c in due]
+            return [load_challenge(conn, c.id) for c in due]
+
+        return await self.db.transaction(unit)
 
     async def _transition(
         self,
@@ -317,13 +282,60 @@ class ChallengeService:
         allowed: tuple[ChallengeStatus, ...],
         target: ChallengeStatus,
     ) -> Challenge:
-        async with self.db.write() as conn:
-            current = await load_challenge(conn, challenge_id)
+        def unit(conn: Connection) -> Challenge:
+            current = load_challenge(conn, challenge_id)
             if current.status not in allowed:
                 raise Conflict("error.bad_transition", status=current.status.value)
-            await conn.execute(
+            conn.execute(
                 update(challenges)
                 .where(challenges.c.id == challenge_id)
                 .values(status=target.value, updated_at=self.clock.now())
             )
-            return await load_challenge(conn, challenge_id)
+            return load_challenge(conn, challenge_id)
+
+        return await self.db.transaction(unit)
+
+
+def create_challenge(
+    conn: Connection, clock: Clock, draft: ChallengeDraft, created_by: int | None = None
+) -> Challenge:
+    """Unit of work: create a challenge (a draft unless the draft says open) with its tiers;
+    Invalid when its deadline is past, Conflict when its slug is taken."""
+    now = clock.now()
+    if draft.deadline <= now:
+        raise Invalid("error.deadline_past")
+    slug = draft.effective_slug
+    if conn.execute(select(challenges.c.id).where(challenges.c.slug == slug)).first() is not None:
+        raise Conflict("error.slug_taken", slug=slug)
+    thresholds = [t.threshold for t in draft.tiers]
+    try:
+        challenge_id = conn.execute(
+            insert(challenges)
+            .values(
+                slug=slug,
+                title=draft.title,
+                description=draft.description,
+                action=draft.action,
+                category=draft.category,
+                goal=draft.goal,
+                starts_at=draft.starts_at or now,
+                deadline=draft.deadline,
+                status=draft.status.value,
+                frequency=draft.frequency.value,
+                area_name=draft.area_name,
+                area_kind=draft.area_kind.value if draft.area_kind else None,
+                impact_per_action=draft.impact_per_action,
+                area_goal=draft.area_goal,
+                impact_unit=draft.impact_unit,
+                next_threshold=next_threshold(draft.goal, thresholds, 0),
+                created_by=created_by,
+                created_at=now,
+                updated_at=now,
+            )
+            .returning(challenges.c.id)
+        ).scalar_one()
+    except IntegrityError as exc:  # a concurrent create took the slug
+        raise Conflict("error.slug_taken", slug=slug) from exc
+    for tier in draft.tiers:
+        conn.execute(insert(tiers).values(challenge_id=challenge_id, **tier.model_dump()))
+    return load_challenge(conn, challenge_id)

@@ -59,8 +59,8 @@ class CheckInService:
             if row.status in (ChallengeStatus.CLOSED.value, ChallengeStatus.DRAFT.value):
                 raise Conflict("error.challenge_closed")
             today = now.astimezone(ZoneInfo(row.timezone)).date()
-            recorded = await insert_ignore(
-                conn,
+            recorded = await conn.run_sync(
+                insert_ignore,
                 checkins,
                 member_id=member_id,
                 challenge_id=challenge_id,

@@ -65,8 +65,8 @@ class GroupService:
     async def follow(self, group_id: int, challenge_id: int) -> bool:
         """Follow a challenge; False when the group already followed it."""
         async with self.db.write() as conn:
-            return await insert_ignore(
-                conn,
+            return await conn.run_sync(
+                insert_ignore,
                 group_follows,
                 group_id=group_id,
                 challenge_id=challenge_id,
@@ -88,7 +88,9 @@ class GroupService:
         """The challenges a group follows."""
         async with self.db.read() as conn:
             ids = select(group_follows.c.challenge_id).where(group_follows.c.group_id == group_id)
-            return await load_challenges(conn, challenges.c.id.in_(ids), challenges.c.deadline)
+            return await conn.run_sync(
+                load_challenges, challenges.c.id.in_(ids), challenges.c.deadline
+            )
 
     async def followers(self, challenge_id: int) -> list[Group]:
         """The groups that follow a challenge, on every platform."""

@@ -323,7 +323,7 @@ async def _merge_members(conn: AsyncConnection, *, source: int, target: int) -> 
     for pledge in source_pledges:
         if pledge.challenge_id in target_challenges:
             if pledge.withdrawn_at is None:
-                await release_pledge_counts(conn, pledge.challenge_id, pledge.area_key)
+                await conn.run_sync(release_pledge_counts, pledge.challenge_id, pledge.area_key)
             await conn.execute(
                 delete(checkins).where(
                     checkins.c.member_id == source, checkins.c.challenge_id == pledge.challenge_id

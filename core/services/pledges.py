@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import Integer, and_, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -46,17 +47,15 @@ def pledge_from_row(row: Any) -> Pledge:
     )
 
 
-async def release_pledge_counts(
-    conn: AsyncConnection, challenge_id: int, area_key: str | None
-) -> None:
+def release_pledge_counts(conn: Connection, challenge_id: int, area_key: str | None) -> None:
     """Give back one pledge from the challenge's counters (withdrawal, merge)."""
-    await conn.execute(
+    conn.execute(
         update(challenges)
         .where(challenges.c.id == challenge_id)
         .values(pledge_count=challenges.c.pledge_count - 1)
     )
     if area_key is not None:
-        await conn.execute(
+        conn.execute(
             update(area_counts)
             .where(area_counts.c.challenge_id == challenge_id, area_counts.c.area_key == area_key)
             .values(pledgers=area_counts.c.pledgers - 1)
@@ -87,8 +86,8 @@ async def _add_area(
     ).scalar_one()
     if area_goal is None or pledgers != area_goal:
         return None
-    return await emit(
-        conn,
+    return await conn.run_sync(
+        emit,
         clock,
         EventKind.AREA_GOAL,
         challenge_id,
@@ -237,7 +236,7 @@ class PledgeService:
                 .where(pledges.c.member_id == member_id, pledges.c.challenge_id == challenge_id)
                 .values(withdrawn_at=self.clock.now())
             )
-            await release_pledge_counts(conn, challenge_id, row.area_key)
+            await conn.run_sync(release_pledge_counts, challenge_id, row.area_key)
             return int(
                 (
                     await conn.execute(
@@ -269,8 +268,8 @@ class PledgeService:
                 )
             ).all()
             by_id = {r.challenge_id: pledge_from_row(r) for r in rows}
-            found = await load_challenges(
-                conn, challenges.c.id.in_(list(by_id)), challenges.c.deadline
+            found = await conn.run_sync(
+                load_challenges, challenges.c.id.in_(list(by_id)), challenges.c.deadline
             )
         return [(by_id[c.id], c) for c in found]
 
@@ -292,7 +291,7 @@ async def _member_location(conn: AsyncConnection, member_id: int) -> Location | 
 
 
 async def _refuse_pledge(conn: AsyncConnection, challenge_id: int) -> None:
-    found = await load_challenges(conn, challenges.c.id == challenge_id)
+    found = await conn.run_sync(load_challenges, challenges.c.id == challenge_id)
     if not found:
         raise NotFound("error.challenge_not_found", slug=str(challenge_id))
     raise Conflict("error.challenge_not_open", title=found[0].title)
@@ -331,7 +330,9 @@ async def cross_thresholds(
         )
         if not inserted.rowcount:
             return False
-        emitted = await emit(conn, clock, event, challenge_id, dedupe, count=count, **payload)
+        emitted = await conn.run_sync(
+            emit, clock, event, challenge_id, dedupe, count=count, **payload
+        )
         if emitted is not None:
             events.append(emitted)
         return True
@@ -364,8 +365,8 @@ async def cross_thresholds(
     if count >= challenge.goal and challenge.status == ChallengeStatus.OPEN.value:
         values["status"] = ChallengeStatus.SUCCEEDED.value
         values["updated_at"] = now
-        succeeded = await emit(
-            conn,
+        succeeded = await conn.run_sync(
+            emit,
             clock,
             EventKind.SUCCEEDED,
             challenge_id,

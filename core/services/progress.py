@@ -139,7 +139,7 @@ class ProgressService:
         their area against the goal per area."""
         location = None if member is None else member.location
         async with self.db.read() as conn:
-            challenge = await load_challenge(conn, challenge_id)
+            challenge = await conn.run_sync(load_challenge, challenge_id)
             if location is None:
                 return progress_of(challenge, self.clock)
             rows = await _area_rows(conn, challenge_id)
@@ -198,7 +198,7 @@ class ProgressService:
         """Numbers for the organiser: recent pledges, referrals, withdrawals, top areas."""
         since = self.clock.now() - timedelta(days=7)
         async with self.db.read() as conn:
-            challenge = await load_challenge(conn, challenge_id)
+            challenge = await conn.run_sync(load_challenge, challenge_id)
             of_challenge = pledges.c.challenge_id == challenge_id
             recent, referred, withdrawn = (
                 await conn.execute(

@@ -280,7 +280,7 @@ class ReminderService:
                     "created_at": now,
                 }
             )
-        written = await insert_all_new(conn, deliveries, rows)
+        written = await conn.run_sync(insert_all_new, deliveries, rows)
         await conn.execute(
             update(reminders)
             .where(

@@ -24,8 +24,8 @@ class UpdateLog:
     async def first_time(self, platform: str, update_key: str) -> bool:
         """Record the update; False when it was processed before."""
         async with self.db.write() as conn:
-            return await insert_ignore(
-                conn,
+            return await conn.run_sync(
+                insert_ignore,
                 processed_updates,
                 platform=platform,
                 update_key=update_key[:64],
