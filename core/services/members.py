@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from core.clock import Clock
 from core.db.database import Database
@@ -79,26 +79,25 @@ class MemberService:
     async def ensure(self, account: AccountRef, display_name: str) -> Member:
         """The member behind `account`, created on first contact."""
         async with self.db.read() as conn:
-            found = await self._by_account(conn, account)
+            found = (await conn.execute(_by_account(account))).first()
         if found is not None:
-            return found
-        async with self.db.write() as conn:
-            found = await self._by_account(conn, account)
+            return member_from_row(found)
+
+        def unit(conn: Connection) -> Member:
+            found = conn.execute(_by_account(account)).first()
             if found is not None:
-                return found
+                return member_from_row(found)
             now = self.clock.now()
-            member_id = (
-                await conn.execute(
-                    insert(members)
-                    .values(
-                        display_name=display_name[:100] or str(account),
-                        timezone=self.default_timezone,
-                        created_at=now,
-                    )
-                    .returning(members.c.id)
+            member_id = conn.execute(
+                insert(members)
+                .values(
+                    display_name=display_name[:100] or str(account),
+                    timezone=self.default_timezone,
+                    created_at=now,
                 )
+                .returning(members.c.id)
             ).scalar_one()
-            await conn.execute(
+            conn.execute(
                 insert(accounts).values(
                     platform=account.platform.value,
                     external_id=account.external_id,
@@ -106,13 +105,15 @@ class MemberService:
                     created_at=now,
                 )
             )
-            row = (await conn.execute(select(members).where(members.c.id == member_id))).one()
-            return member_from_row(row)
+            return member_from_row(_member_row(conn, member_id))
+
+        return await self.db.transaction(unit)
 
     async def find(self, account: AccountRef) -> Member | None:
         """The member behind `account`, or None."""
         async with self.db.read() as conn:
-            return await self._by_account(conn, account)
+            row = (await conn.execute(_by_account(account))).first()
+        return None if row is None else member_from_row(row)
 
     async def get(self, member_id: int) -> Member:
         """The member with this id."""
@@ -154,13 +155,14 @@ class MemberService:
                 ZoneInfo(str(changes["timezone"]))
             except (ZoneInfoNotFoundError, ValueError) as exc:
                 raise Invalid("error.bad_timezone", timezone=changes["timezone"]) from exc
-        async with self.db.write() as conn:
+
+        def unit(conn: Connection) -> Member:
             values = dict(changes)
             if changes.get("news_opt_out") is False:  # news back on also takes back a STOP
                 values["stopped_at"] = None
-            await conn.execute(update(members).where(members.c.id == member_id).values(**values))
+            conn.execute(update(members).where(members.c.id == member_id).values(**values))
             if changes.get("news_opt_out"):
-                await conn.execute(
+                conn.execute(
                     update(deliveries)
                     .where(
                         deliveries.c.member_id == member_id,
@@ -170,36 +172,43 @@ class MemberService:
                     .values(status="cancelled")
                 )
             if REMINDER_SETTINGS & set(changes) or "stopped_at" in values:
-                await reschedule_member(conn, member_id, self.clock.now())
-            row = await _member_row(conn, member_id)
-        return member_from_row(row)
+                reschedule_member(conn, member_id, self.clock.now())
+            return member_from_row(_member_row(conn, member_id))
+
+        return await self.db.transaction(unit)
 
     async def stop(self, member_id: int) -> Member:
         """ "STOP": no news, no broadcast, no reminder from now on, queued ones included."""
-        async with self.db.write() as conn:
-            await conn.execute(
+
+        def unit(conn: Connection) -> Member:
+            conn.execute(
                 update(members)
                 .where(members.c.id == member_id)
                 .values(news_opt_out=True, stopped_at=self.clock.now())
             )
-            await conn.execute(
+            conn.execute(
                 update(deliveries)
                 .where(deliveries.c.member_id == member_id, deliveries.c.status == "pending")
                 .values(status="cancelled")
             )
-            return member_from_row(await _member_row(conn, member_id))
+            return member_from_row(_member_row(conn, member_id))
+
+        return await self.db.transaction(unit)
 
     async def restart(self, member_id: int) -> Member:
         """Undo "STOP": news again, and reminders as they were before it (one paused on
         purpose stays paused)."""
-        async with self.db.write() as conn:
-            await conn.execute(
+
+        def unit(conn: Connection) -> Member:
+            conn.execute(
                 update(members)
                 .where(members.c.id == member_id)
                 .values(news_opt_out=False, stopped_at=None)
             )
-            await reschedule_member(conn, member_id, self.clock.now())
-            return member_from_row(await _member_row(conn, member_id))
+            reschedule_member(conn, member_id, self.clock.now())
+            return member_from_row(_member_row(conn, member_id))
+
+        return await self.db.transaction(unit)
 
     async def set_location(self, member_id: int, location: Location | None) -> Member:
         """Store a coarse location (given with consent), or remove it with None."""
@@ -213,15 +222,20 @@ class MemberService:
                 "longitude": location.longitude,
                 "area_key": location.area_key,
             }
-        async with self.db.write() as conn:
-            await conn.execute(update(members).where(members.c.id == member_id).values(**values))
-            row = (await conn.execute(select(members).where(members.c.id == member_id))).one()
-        return member_from_row(row)
+
+        def unit(conn: Connection) -> Member:
+            conn.execute(update(members).where(members.c.id == member_id).values(**values))
+            return member_from_row(
+                conn.execute(select(members).where(members.c.id == member_id)).one()
+            )
+
+        return await self.db.transaction(unit)
 
     async def set_reachable(self, account: AccountRef, reachable: bool) -> None:
         """Mark an account reachable again (it wrote to us) or not (blocked, DMs closed)."""
-        async with self.db.write() as conn:
-            await conn.execute(
+
+        def unit(conn: Connection) -> None:
+            conn.execute(
                 update(accounts)
                 .where(
                     accounts.c.platform == account.platform.value,
@@ -229,6 +243,8 @@ class MemberService:
                 )
                 .values(unreachable_at=None if reachable else self.clock.now())
             )
+
+        await self.db.transaction(unit)
 
     async def is_reachable(self, account: AccountRef) -> bool:
         """False when the platform told us we may not message this account."""
@@ -246,29 +262,38 @@ class MemberService:
     async def create_link_code(self, member_id: int) -> str:
         """A one-time code that links another platform account to this member."""
         code = "".join(secrets.choice(_LINK_ALPHABET) for _ in range(8))
-        async with self.db.write() as conn:
-            await conn.execute(delete(link_codes).where(link_codes.c.member_id == member_id))
-            await conn.execute(
+
+        def unit(conn: Connection) -> None:
+            conn.execute(delete(link_codes).where(link_codes.c.member_id == member_id))
+            conn.execute(
                 insert(link_codes).values(
                     code=code, member_id=member_id, expires_at=self.clock.now() + LINK_CODE_TTL
                 )
             )
+
+        await self.db.transaction(unit)
         return code
 
     async def redeem_link_code(self, account: AccountRef, code: str) -> Member:
         """Attach `account` to the member who made `code`, merging what the account had."""
         code = code.strip().upper()
-        async with self.db.write() as conn:
-            row = (await conn.execute(select(link_codes).where(link_codes.c.code == code))).first()
+
+        def unit(conn: Connection) -> Member:
+            row = conn.execute(select(link_codes).where(link_codes.c.code == code)).first()
             if row is None or row.expires_at < self.clock.now():
                 raise Invalid("error.link_code_invalid")
-            await conn.execute(delete(link_codes).where(link_codes.c.code == code))
+            conn.execute(delete(link_codes).where(link_codes.c.code == code))
             target = row.member_id
-            source = await self._member_id(conn, account)
+            source = conn.execute(
+                select(accounts.c.member_id).where(
+                    accounts.c.platform == account.platform.value,
+                    accounts.c.external_id == account.external_id,
+                )
+            ).scalar_one_or_none()
             if source == target:
                 raise Invalid("error.link_code_same")
             if source is None:
-                await conn.execute(
+                conn.execute(
                     insert(accounts).values(
                         platform=account.platform.value,
                         external_id=account.external_id,
@@ -277,35 +302,27 @@ class MemberService:
                     )
                 )
             else:
-                await _merge_members(conn, source=source, target=target)
-            merged = (await conn.execute(select(members).where(members.c.id == target))).one()
-        return member_from_row(merged)
-
-    async def _by_account(self, conn: AsyncConnection, account: AccountRef) -> Member | None:
-        row = (
-            await conn.execute(
-                select(members)
-                .join(accounts, accounts.c.member_id == members.c.id)
-                .where(
-                    accounts.c.platform == account.platform.value,
-                    accounts.c.external_id == account.external_id,
-                )
+                _merge_members(conn, source=source, target=target)
+            return member_from_row(
+                conn.execute(select(members).where(members.c.id == target)).one()
             )
-        ).first()
-        return None if row is None else member_from_row(row)
 
-    async def _member_id(self, conn: AsyncConnection, account: AccountRef) -> int | None:
-        return (
-            await conn.execute(
-                select(accounts.c.member_id).where(
-                    accounts.c.platform == account.platform.value,
-                    accounts.c.external_id == account.external_id,
-                )
-            )
-        ).scalar_one_or_none()
+        return await self.db.transaction(unit)
 
 
-async def _merge_members(conn: AsyncConnection, *, source: int, target: int) -> None:
+def _by_account(account: AccountRef) -> Any:
+    """The member row behind a platform account."""
+    return (
+        select(members)
+        .join(accounts, accounts.c.member_id == members.c.id)
+        .where(
+            accounts.c.platform == account.platform.value,
+            accounts.c.external_id == account.external_id,
+        )
+    )
+
+
+def _merge_members(conn: Connection, *, source: int, target: int) -> None:
     """Move accounts, pledges and check-ins of `source` onto `target`, then drop `source`.
 
     A challenge both pledged keeps the target's pledge; the duplicate's count is given back.
@@ -313,51 +330,43 @@ async def _merge_members(conn: AsyncConnection, *, source: int, target: int) -> 
     from core.services.pledges import release_pledge_counts
 
     target_challenges = set(
-        (
-            await conn.execute(select(pledges.c.challenge_id).where(pledges.c.member_id == target))
-        ).scalars()
+        conn.execute(select(pledges.c.challenge_id).where(pledges.c.member_id == target)).scalars()
     )
-    source_pledges = (
-        await conn.execute(select(pledges).where(pledges.c.member_id == source))
-    ).all()
+    source_pledges = conn.execute(select(pledges).where(pledges.c.member_id == source)).all()
     for pledge in source_pledges:
         if pledge.challenge_id in target_challenges:
             if pledge.withdrawn_at is None:
-                await conn.run_sync(release_pledge_counts, pledge.challenge_id, pledge.area_key)
-            await conn.execute(
+                release_pledge_counts(conn, pledge.challenge_id, pledge.area_key)
+            conn.execute(
                 delete(checkins).where(
                     checkins.c.member_id == source, checkins.c.challenge_id == pledge.challenge_id
                 )
             )
-            await conn.execute(
+            conn.execute(
                 delete(pledges).where(
                     pledges.c.member_id == source, pledges.c.challenge_id == pledge.challenge_id
                 )
             )
         else:
-            await conn.execute(
+            conn.execute(
                 update(checkins)
                 .where(
                     checkins.c.member_id == source, checkins.c.challenge_id == pledge.challenge_id
                 )
                 .values(member_id=target)
             )
-            await conn.execute(
+            conn.execute(
                 update(pledges)
                 .where(pledges.c.member_id == source, pledges.c.challenge_id == pledge.challenge_id)
                 .values(member_id=target)
             )
-    await conn.execute(
-        update(accounts).where(accounts.c.member_id == source).values(member_id=target)
-    )
-    await conn.execute(
-        update(pledges).where(pledges.c.referrer_id == source).values(referrer_id=target)
-    )
-    await conn.execute(delete(members).where(members.c.id == source))
+    conn.execute(update(accounts).where(accounts.c.member_id == source).values(member_id=target))
+    conn.execute(update(pledges).where(pledges.c.referrer_id == source).values(referrer_id=target))
+    conn.execute(delete(members).where(members.c.id == source))
 
 
-async def _member_row(conn: AsyncConnection, member_id: int) -> Any:
-    row = (await conn.execute(select(members).where(members.c.id == member_id))).first()
+def _member_row(conn: Connection, member_id: int) -> Any:
+    row = conn.execute(select(members).where(members.c.id == member_id)).first()
     if row is None:
         raise NotFound("error.member_not_found")
     return row

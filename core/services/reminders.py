@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from core.clock import Clock
 from core.db.database import Database
@@ -82,26 +82,24 @@ def first_due(
     return next_due(rule, now)
 
 
-async def reschedule_member(conn: AsyncConnection, member_id: int, now: datetime) -> None:
+def reschedule_member(conn: Connection, member_id: int, now: datetime) -> None:
     """Recompute every unpaused reminder of a member after a change of settings, inside
-    the caller's transaction."""
-    rows = (
-        await conn.execute(
-            select(
-                reminders.c.challenge_id,
-                challenges.c.frequency,
-                challenges.c.starts_at,
-                *_RULE_COLUMNS,
-            )
-            .join(challenges, challenges.c.id == reminders.c.challenge_id)
-            .join(members, members.c.id == reminders.c.member_id)
-            .where(reminders.c.member_id == member_id, reminders.c.paused.is_(False))
+    the caller's unit of work."""
+    rows = conn.execute(
+        select(
+            reminders.c.challenge_id,
+            challenges.c.frequency,
+            challenges.c.starts_at,
+            *_RULE_COLUMNS,
         )
+        .join(challenges, challenges.c.id == reminders.c.challenge_id)
+        .join(members, members.c.id == reminders.c.member_id)
+        .where(reminders.c.member_id == member_id, reminders.c.paused.is_(False))
     ).all()
     for row in rows:
         frequency = Frequency(row.frequency)
         due = first_due(rule_for(row, frequency), frequency, row.starts_at, now)
-        await conn.execute(
+        conn.execute(
             update(reminders)
             .where(
                 reminders.c.member_id == member_id,
@@ -126,28 +124,29 @@ class ReminderService:
     async def schedule(self, member_id: int, challenge_id: int) -> datetime | None:
         """Start (or restart, unpaused) the reminders of a pledge; the first due moment."""
         now = self.clock.now()
-        async with self.db.write() as conn:
-            row = (
-                await conn.execute(
-                    select(*_RULE_COLUMNS, challenges.c.frequency, challenges.c.starts_at)
-                    .select_from(members)
-                    .join(challenges, challenges.c.id == challenge_id)
-                    .where(members.c.id == member_id)
-                )
+
+        def unit(conn: Connection) -> datetime | None:
+            row = conn.execute(
+                select(*_RULE_COLUMNS, challenges.c.frequency, challenges.c.starts_at)
+                .select_from(members)
+                .join(challenges, challenges.c.id == challenge_id)
+                .where(members.c.id == member_id)
             ).first()
             if row is None:
                 raise NotFound("error.challenge_not_found")
             frequency = Frequency(row.frequency)
             due = first_due(rule_for(row, frequency), frequency, row.starts_at, now)
             values = {"next_due_at": due, "paused": False}
-            await conn.execute(
+            conn.execute(
                 insert_for(conn, reminders)
                 .values(member_id=member_id, challenge_id=challenge_id, created_at=now, **values)
                 .on_conflict_do_update(
                     index_elements=[reminders.c.member_id, reminders.c.challenge_id], set_=values
                 )
             )
-        return due
+            return due
+
+        return await self.db.transaction(unit)
 
     async def snooze(
         self, member_id: int, challenge_id: int, *, hours: int | None = None, tomorrow: bool = False
@@ -155,18 +154,24 @@ class ReminderService:
         """Bring the reminder back `hours` later or tomorrow at the usual time (quiet hours
         respected); the moment it comes back."""
         now = self.clock.now()
-        async with self.db.write() as conn:
-            row = await self._rule_row(conn, member_id, challenge_id)
+
+        def unit(conn: Connection) -> datetime:
+            row = _rule_row(conn, member_id, challenge_id)
             rule = rule_for(row, Frequency(row.frequency)) or _member_rule(row)
             due = snooze(rule, now, hours=hours, tomorrow=tomorrow)
-            await self._set(conn, member_id, challenge_id, next_due_at=due, paused=False)
-        return due
+            _set(conn, member_id, challenge_id, next_due_at=due, paused=False)
+            return due
+
+        return await self.db.transaction(unit)
 
     async def pause(self, member_id: int, challenge_id: int) -> None:
         """Stop this pledge's reminders until the member resumes them."""
-        async with self.db.write() as conn:
-            await self._rule_row(conn, member_id, challenge_id)
-            await self._set(conn, member_id, challenge_id, next_due_at=None, paused=True)
+
+        def unit(conn: Connection) -> None:
+            _rule_row(conn, member_id, challenge_id)
+            _set(conn, member_id, challenge_id, next_due_at=None, paused=True)
+
+        await self.db.transaction(unit)
 
     async def is_paused(self, member_id: int, challenge_id: int) -> bool:
         """Whether the member paused this pledge's reminders."""
@@ -200,45 +205,47 @@ class ReminderService:
         now = self.clock.now()
         queued = 0
         while True:
-            async with self.db.write() as conn:
-                due = (
-                    await conn.execute(
-                        select(
-                            reminders.c.member_id,
-                            reminders.c.challenge_id,
-                            reminders.c.next_due_at,
-                            challenges.c.frequency,
-                            challenges.c.status,
-                            pledges.c.created_at.label("pledged_at"),
-                            pledges.c.withdrawn_at,
-                            pledges.c.last_checkin_on,
-                            members.c.language,
-                            members.c.erased_at,
-                            members.c.stopped_at,
-                            *_RULE_COLUMNS,
-                        )
-                        .join(members, members.c.id == reminders.c.member_id)
-                        .join(challenges, challenges.c.id == reminders.c.challenge_id)
-                        .outerjoin(
-                            pledges,
-                            and_(
-                                pledges.c.member_id == reminders.c.member_id,
-                                pledges.c.challenge_id == reminders.c.challenge_id,
-                            ),
-                        )
-                        .where(reminders.c.next_due_at <= now)
-                        .order_by(reminders.c.next_due_at)
-                        .limit(SWEEP_BATCH)
-                    )
-                ).all()
-                if not due:
-                    return queued
-                queued += await self._queue(conn, due, now)
-            if len(due) < SWEEP_BATCH:
+            due_count, written = await self.db.transaction(self._sweep_batch, now)
+            queued += written
+            if due_count < SWEEP_BATCH:
                 return queued
 
-    async def _queue(self, conn: AsyncConnection, due: Sequence[Any], now: datetime) -> int:
-        targets = await _first_accounts(conn, {r.member_id for r in due})
+    def _sweep_batch(self, conn: Connection, now: datetime) -> tuple[int, int]:
+        """Unit of work: queue one batch of due reminders; (reminders due, rows written)."""
+        due = conn.execute(
+            select(
+                reminders.c.member_id,
+                reminders.c.challenge_id,
+                reminders.c.next_due_at,
+                challenges.c.frequency,
+                challenges.c.status,
+                pledges.c.created_at.label("pledged_at"),
+                pledges.c.withdrawn_at,
+                pledges.c.last_checkin_on,
+                members.c.language,
+                members.c.erased_at,
+                members.c.stopped_at,
+                *_RULE_COLUMNS,
+            )
+            .join(members, members.c.id == reminders.c.member_id)
+            .join(challenges, challenges.c.id == reminders.c.challenge_id)
+            .outerjoin(
+                pledges,
+                and_(
+                    pledges.c.member_id == reminders.c.member_id,
+                    pledges.c.challenge_id == reminders.c.challenge_id,
+                ),
+            )
+            .where(reminders.c.next_due_at <= now)
+            .order_by(reminders.c.next_due_at)
+            .limit(SWEEP_BATCH)
+        ).all()
+        if not due:
+            return 0, 0
+        return len(due), self._queue(conn, due, now)
+
+    def _queue(self, conn: Connection, due: Sequence[Any], now: datetime) -> int:
+        targets = _first_accounts(conn, {r.member_id for r in due})
         rows: list[dict[str, Any]] = []
         moves: list[dict[str, Any]] = []
         for r in due:
@@ -280,8 +287,8 @@ class ReminderService:
                     "created_at": now,
                 }
             )
-        written = await conn.run_sync(insert_all_new, deliveries, rows)
-        await conn.execute(
+        written = insert_all_new(conn, deliveries, rows)
+        conn.execute(
             update(reminders)
             .where(
                 reminders.c.member_id == bindparam("m"),
@@ -292,28 +299,26 @@ class ReminderService:
         )
         return written
 
-    async def _rule_row(self, conn: AsyncConnection, member_id: int, challenge_id: int) -> Any:
-        row = (
-            await conn.execute(
-                select(*_RULE_COLUMNS, challenges.c.frequency)
-                .select_from(reminders)
-                .join(members, members.c.id == reminders.c.member_id)
-                .join(challenges, challenges.c.id == reminders.c.challenge_id)
-                .where(reminders.c.member_id == member_id, reminders.c.challenge_id == challenge_id)
-            )
-        ).first()
-        if row is None:
-            raise NotFound("error.not_pledged")
-        return row
 
-    async def _set(
-        self, conn: AsyncConnection, member_id: int, challenge_id: int, **values: object
-    ) -> None:
-        await conn.execute(
-            update(reminders)
-            .where(reminders.c.member_id == member_id, reminders.c.challenge_id == challenge_id)
-            .values(**values)
-        )
+def _rule_row(conn: Connection, member_id: int, challenge_id: int) -> Any:
+    row = conn.execute(
+        select(*_RULE_COLUMNS, challenges.c.frequency)
+        .select_from(reminders)
+        .join(members, members.c.id == reminders.c.member_id)
+        .join(challenges, challenges.c.id == reminders.c.challenge_id)
+        .where(reminders.c.member_id == member_id, reminders.c.challenge_id == challenge_id)
+    ).first()
+    if row is None:
+        raise NotFound("error.not_pledged")
+    return row
+
+
+def _set(conn: Connection, member_id: int, challenge_id: int, **values: object) -> None:
+    conn.execute(
+        update(reminders)
+        .where(reminders.c.member_id == member_id, reminders.c.challenge_id == challenge_id)
+        .values(**values)
+    )
 
 
 def _moment_to_send(
@@ -339,14 +344,12 @@ def _done_already(row: Any, moment: datetime, frequency: Frequency) -> bool:
     return bool(last >= today)
 
 
-async def _first_accounts(
-    conn: AsyncConnection, member_ids: set[int]
-) -> dict[int, tuple[str, str]]:
+def _first_accounts(conn: Connection, member_ids: set[int]) -> dict[int, tuple[str, str]]:
     """Each member's first reachable account on a platform where the bot can speak first."""
     found: dict[int, tuple[str, str]] = {}
     ids = sorted(member_ids)
     for start in range(0, len(ids), CHUNK):
-        rows = await conn.execute(
+        rows = conn.execute(
             select(accounts.c.member_id, accounts.c.platform, accounts.c.external_id)
             .where(
                 accounts.c.member_id.in_(ids[start : start + CHUNK]),
