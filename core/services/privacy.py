@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from core.clock import Clock
 from core.db.database import Database
@@ -38,7 +38,7 @@ class PrivacyService:
     async def export(self, member_id: int) -> dict[str, Any]:
         """Everything stored about the member, as JSON-ready data."""
         async with self.db.read() as conn:
-            member = await _member_row(conn, member_id)
+            member = await conn.run_sync(_member_row, member_id)
             account_rows = await conn.execute(
                 select(accounts.c.platform, accounts.c.external_id, accounts.c.created_at).where(
                     accounts.c.member_id == member_id
@@ -94,32 +94,31 @@ class PrivacyService:
 
     async def forget(self, member_id: int) -> None:
         """Erase the member's personal data and accounts; pledges stay as anonymous counts."""
-        async with self.db.write() as conn:
-            await _member_row(conn, member_id)
-            account_rows = (
-                await conn.execute(
-                    select(accounts.c.platform, accounts.c.external_id).where(
-                        accounts.c.member_id == member_id
-                    )
+
+        def unit(conn: Connection) -> None:
+            _member_row(conn, member_id)
+            account_rows = conn.execute(
+                select(accounts.c.platform, accounts.c.external_id).where(
+                    accounts.c.member_id == member_id
                 )
             ).all()
             for account in account_rows:
-                await conn.execute(
+                conn.execute(
                     delete(conversations).where(
                         conversations.c.platform == account.platform,
                         conversations.c.account_id == account.external_id,
                     )
                 )
-            await conn.execute(delete(accounts).where(accounts.c.member_id == member_id))
-            await conn.execute(delete(deliveries).where(deliveries.c.member_id == member_id))
-            await conn.execute(delete(link_codes).where(link_codes.c.member_id == member_id))
-            await conn.execute(
+            conn.execute(delete(accounts).where(accounts.c.member_id == member_id))
+            conn.execute(delete(deliveries).where(deliveries.c.member_id == member_id))
+            conn.execute(delete(link_codes).where(link_codes.c.member_id == member_id))
+            conn.execute(
                 update(pledges).where(pledges.c.referrer_id == member_id).values(referrer_id=None)
             )
-            await conn.execute(
+            conn.execute(
                 update(pledges).where(pledges.c.member_id == member_id).values(referrer_id=None)
             )
-            await conn.execute(
+            conn.execute(
                 update(members)
                 .where(members.c.id == member_id)
                 .values(
@@ -135,9 +134,11 @@ class PrivacyService:
                 )
             )
 
+        await self.db.transaction(unit)
 
-async def _member_row(conn: AsyncConnection, member_id: int) -> Any:
-    row = (await conn.execute(select(members).where(members.c.id == member_id))).first()
+
+def _member_row(conn: Connection, member_id: int) -> Any:
+    row = conn.execute(select(members).where(members.c.id == member_id)).first()
     if row is None or row.erased_at is not None:
         raise NotFound("error.member_not_found")
     return row
