@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.engine import Connection
 
 from core.clock import Clock
 from core.db.database import Database
@@ -30,7 +31,8 @@ class GroupService:
 
     async def register(self, chat: ChatRef, title: str, language: str | None = None) -> Group:
         """The group for this chat, created or renamed."""
-        async with self.db.write() as conn:
+
+        def unit(conn: Connection) -> Group:
             stmt = insert_for(conn, groups).values(
                 platform=chat.platform.value,
                 chat_id=chat.chat_id,
@@ -38,14 +40,15 @@ class GroupService:
                 language=language,
                 created_at=self.clock.now(),
             )
-            await conn.execute(
+            conn.execute(
                 stmt.on_conflict_do_update(
                     index_elements=[groups.c.platform, groups.c.chat_id],
                     set_={"title": title[:200], "unreachable_at": None},
                 )
             )
-            row = (await conn.execute(_by_chat(chat))).one()
-        return group_from_row(row)
+            return group_from_row(conn.execute(_by_chat(chat)).one())
+
+        return await self.db.transaction(unit)
 
     async def find(self, chat: ChatRef) -> Group | None:
         """The group registered for this chat, or None."""
@@ -55,34 +58,39 @@ class GroupService:
 
     async def set_reachable(self, chat: ChatRef, reachable: bool) -> None:
         """Mark a group reachable (the bot is in it) or not (removed, may not post)."""
-        async with self.db.write() as conn:
-            await conn.execute(
+
+        def unit(conn: Connection) -> None:
+            conn.execute(
                 update(groups)
                 .where(groups.c.platform == chat.platform.value, groups.c.chat_id == chat.chat_id)
                 .values(unreachable_at=None if reachable else self.clock.now())
             )
 
+        await self.db.transaction(unit)
+
     async def follow(self, group_id: int, challenge_id: int) -> bool:
         """Follow a challenge; False when the group already followed it."""
-        async with self.db.write() as conn:
-            return await conn.run_sync(
-                insert_ignore,
-                group_follows,
-                group_id=group_id,
-                challenge_id=challenge_id,
-                created_at=self.clock.now(),
-            )
+        return await self.db.transaction(
+            insert_ignore,
+            group_follows,
+            group_id=group_id,
+            challenge_id=challenge_id,
+            created_at=self.clock.now(),
+        )
 
     async def unfollow(self, group_id: int, challenge_id: int) -> bool:
         """Stop following; False when the group did not follow it."""
-        async with self.db.write() as conn:
-            result = await conn.execute(
+
+        def unit(conn: Connection) -> bool:
+            result = conn.execute(
                 delete(group_follows).where(
                     group_follows.c.group_id == group_id,
                     group_follows.c.challenge_id == challenge_id,
                 )
             )
             return bool(result.rowcount)
+
+        return await self.db.transaction(unit)
 
     async def followed_by(self, group_id: int) -> list[Challenge]:
         """The challenges a group follows."""
@@ -106,15 +114,16 @@ class GroupService:
     async def migrate(self, old: ChatRef, new_chat_id: str) -> Group:
         """A group got a new chat id (Telegram supergroup migration): keep its follows, and
         send what is queued for it to the new id."""
-        async with self.db.write() as conn:
-            result = await conn.execute(
+
+        def unit(conn: Connection) -> Group:
+            result = conn.execute(
                 update(groups)
                 .where(groups.c.platform == old.platform.value, groups.c.chat_id == old.chat_id)
                 .values(chat_id=new_chat_id)
             )
             if not result.rowcount:
                 raise NotFound("error.group_not_found")
-            await conn.execute(
+            conn.execute(
                 update(deliveries)
                 .where(
                     deliveries.c.platform == old.platform.value,
@@ -123,10 +132,10 @@ class GroupService:
                 )
                 .values(chat_id=new_chat_id)
             )
-            row = (
-                await conn.execute(_by_chat(ChatRef(old.platform, new_chat_id, is_group=True)))
-            ).one()
-        return group_from_row(row)
+            new = ChatRef(old.platform, new_chat_id, is_group=True)
+            return group_from_row(conn.execute(_by_chat(new)).one())
+
+        return await self.db.transaction(unit)
 
 
 def _by_chat(chat: ChatRef) -> Any:
