@@ -6,6 +6,7 @@ from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
+from sqlalchemy.engine import Connection
 
 from core.clock import Clock
 from core.db.database import Database
@@ -37,30 +38,29 @@ class CheckInService:
     async def check_in(self, member_id: int, challenge_id: int) -> CheckInResult:
         """At most one check-in per local day per challenge; a second one changes nothing."""
         now = self.clock.now()
-        async with self.db.write() as conn:
-            row = (
-                await conn.execute(
-                    select(
-                        pledges.c.streak,
-                        pledges.c.best_streak,
-                        pledges.c.last_checkin_on,
-                        pledges.c.checkin_total,
-                        members.c.timezone,
-                        challenges.c.frequency,
-                        challenges.c.status,
-                    )
-                    .join(members, members.c.id == pledges.c.member_id)
-                    .join(challenges, challenges.c.id == pledges.c.challenge_id)
-                    .where(active_pledge(member_id, challenge_id))
+
+        def unit(conn: Connection) -> CheckInResult:
+            row = conn.execute(
+                select(
+                    pledges.c.streak,
+                    pledges.c.best_streak,
+                    pledges.c.last_checkin_on,
+                    pledges.c.checkin_total,
+                    members.c.timezone,
+                    challenges.c.frequency,
+                    challenges.c.status,
                 )
+                .join(members, members.c.id == pledges.c.member_id)
+                .join(challenges, challenges.c.id == pledges.c.challenge_id)
+                .where(active_pledge(member_id, challenge_id))
             ).first()
             if row is None:
                 raise NotFound("error.not_pledged")
             if row.status in (ChallengeStatus.CLOSED.value, ChallengeStatus.DRAFT.value):
                 raise Conflict("error.challenge_closed")
             today = now.astimezone(ZoneInfo(row.timezone)).date()
-            recorded = await conn.run_sync(
-                insert_ignore,
+            recorded = insert_ignore(
+                conn,
                 checkins,
                 member_id=member_id,
                 challenge_id=challenge_id,
@@ -82,14 +82,16 @@ class CheckInService:
                 streak = 1
             best = max(row.best_streak, streak)
             total = row.checkin_total + 1
-            await conn.execute(
+            conn.execute(
                 update(pledges)
                 .where(pledges.c.member_id == member_id, pledges.c.challenge_id == challenge_id)
                 .values(streak=streak, best_streak=best, last_checkin_on=today, checkin_total=total)
             )
-            await conn.execute(
+            conn.execute(
                 update(challenges)
                 .where(challenges.c.id == challenge_id)
                 .values(checkin_count=challenges.c.checkin_count + 1)
             )
-        return CheckInResult(True, today, streak, best, total)
+            return CheckInResult(True, today, streak, best, total)
+
+        return await self.db.transaction(unit)
