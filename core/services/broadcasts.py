@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from core.clock import Clock
 from core.db.database import Database
@@ -121,33 +121,28 @@ class BroadcastService:
             raise Invalid("broadcast.error_no_audience")
         if challenge_id is None and audiences - {Audience.MEMBERS}:
             raise Invalid("broadcast.error_needs_challenge")
-        now = self.clock.now()
-        async with self.db.write() as conn:
-            row = (
-                await conn.execute(
-                    insert(broadcasts)
-                    .values(
-                        created_by=created_by,
-                        challenge_id=challenge_id,
-                        audience=",".join(sorted(a.value for a in audiences)),
-                        text=text,
-                        status=BroadcastStatus.DRAFT.value,
-                        created_at=now,
-                    )
-                    .returning(*broadcasts.c)
-                )
-            ).one()
-        return _broadcast(row)
+        statement = (
+            insert(broadcasts)
+            .values(
+                created_by=created_by,
+                challenge_id=challenge_id,
+                audience=",".join(sorted(a.value for a in audiences)),
+                text=text,
+                status=BroadcastStatus.DRAFT.value,
+                created_at=self.clock.now(),
+            )
+            .returning(*broadcasts.c)
+        )
+
+        def unit(conn: Connection) -> Broadcast:
+            return _broadcast(conn.execute(statement).one())
+
+        return await self.db.transaction(unit)
 
     async def get(self, broadcast_id: int) -> Broadcast:
         """One broadcast; NotFound when there is none."""
         async with self.db.read() as conn:
-            row = (
-                await conn.execute(select(broadcasts).where(broadcasts.c.id == broadcast_id))
-            ).first()
-        if row is None:
-            raise NotFound("broadcast.error_not_found")
-        return _broadcast(row)
+            return await conn.run_sync(_load, broadcast_id)
 
     async def recent(self, limit: int = 10) -> list[Broadcast]:
         """The latest confirmed broadcasts (scheduled, sending, done or cancelled), newest
@@ -163,42 +158,46 @@ class BroadcastService:
 
     async def edit_text(self, broadcast_id: int, text: str) -> Broadcast:
         """Change a draft's text (checked as in `create`); Conflict once confirmed."""
-        draft = await self.get(broadcast_id)
-        checked = _checked_text(text)
-        async with self.db.write() as conn:
-            row = (
-                await conn.execute(
-                    update(broadcasts)
-                    .where(
-                        broadcasts.c.id == draft.id,
-                        broadcasts.c.status == BroadcastStatus.DRAFT.value,
-                    )
-                    .values(text=checked)
-                    .returning(*broadcasts.c)
+
+        def unit(conn: Connection) -> Broadcast:
+            _load(conn, broadcast_id)  # NotFound when it does not exist
+            checked = _checked_text(text)
+            row = conn.execute(
+                update(broadcasts)
+                .where(
+                    broadcasts.c.id == broadcast_id,
+                    broadcasts.c.status == BroadcastStatus.DRAFT.value,
                 )
+                .values(text=checked)
+                .returning(*broadcasts.c)
             ).first()
-        if row is None:
-            raise Conflict("broadcast.error_not_draft")
-        return _broadcast(row)
+            if row is None:
+                raise Conflict("broadcast.error_not_draft")
+            return _broadcast(row)
+
+        return await self.db.transaction(unit)
 
     async def discard(self, broadcast_id: int) -> None:
         """Delete a draft nobody will read; Conflict once confirmed."""
-        async with self.db.write() as conn:
-            result = await conn.execute(
+
+        def unit(conn: Connection) -> None:
+            result = conn.execute(
                 broadcasts.delete().where(
                     broadcasts.c.id == broadcast_id,
                     broadcasts.c.status == BroadcastStatus.DRAFT.value,
                 )
             )
-        if not result.rowcount:
-            await self.get(broadcast_id)  # NotFound when it does not exist
-            raise Conflict("broadcast.error_not_draft")
+            if not result.rowcount:
+                _load(conn, broadcast_id)  # NotFound when it does not exist
+                raise Conflict("broadcast.error_not_draft")
+
+        await self.db.transaction(unit)
 
     async def audience_size(self, broadcast_id: int) -> dict[str, int]:
         """How many chats would receive the broadcast now, by language."""
         broadcast = await self.get(broadcast_id)
         async with self.db.read() as conn:
-            targets = await _targets(conn, broadcast, self.default_locale)
+            targets = await conn.run_sync(_targets, broadcast, self.default_locale)
         sizes: dict[str, int] = {}
         for target in targets.values():
             sizes[target["locale"]] = sizes.get(target["locale"], 0) + 1
@@ -210,22 +209,23 @@ class BroadcastService:
         when = now if send_at is None else send_at
         if when < now - timedelta(minutes=1):
             raise Invalid("broadcast.error_in_past")
-        async with self.db.write() as conn:
-            row = (
-                await conn.execute(
-                    update(broadcasts)
-                    .where(
-                        broadcasts.c.id == broadcast_id,
-                        broadcasts.c.status == BroadcastStatus.DRAFT.value,
-                    )
-                    .values(status=BroadcastStatus.SCHEDULED.value, send_at=when)
-                    .returning(*broadcasts.c)
+
+        def unit(conn: Connection) -> Broadcast:
+            row = conn.execute(
+                update(broadcasts)
+                .where(
+                    broadcasts.c.id == broadcast_id,
+                    broadcasts.c.status == BroadcastStatus.DRAFT.value,
                 )
+                .values(status=BroadcastStatus.SCHEDULED.value, send_at=when)
+                .returning(*broadcasts.c)
             ).first()
-        if row is None:
-            await self.get(broadcast_id)  # NotFound when it does not exist
-            raise Conflict("broadcast.error_not_draft")
-        return _broadcast(row)
+            if row is None:
+                _load(conn, broadcast_id)  # NotFound when it does not exist
+                raise Conflict("broadcast.error_not_draft")
+            return _broadcast(row)
+
+        return await self.db.transaction(unit)
 
     async def launch_due(self) -> int:
         """Fan out every scheduled broadcast whose time has come; the rows written."""
@@ -243,61 +243,55 @@ class BroadcastService:
             )
         written = 0
         for broadcast_id in due:
-            written += await self._launch(broadcast_id, now)
+            written += await self.db.transaction(self._launch, broadcast_id, now)
         return written
 
-    async def _launch(self, broadcast_id: int, now: datetime) -> int:
-        async with self.db.write() as conn:
-            row = (
-                await conn.execute(
-                    update(broadcasts)
-                    .where(
-                        broadcasts.c.id == broadcast_id,
-                        broadcasts.c.status == BroadcastStatus.SCHEDULED.value,
-                    )
-                    .values(status=BroadcastStatus.SENDING.value, launched_at=now)
-                    .returning(*broadcasts.c)
-                )
-            ).first()
-            if row is None:  # launched or cancelled meanwhile
-                return 0
-            broadcast = _broadcast(row)
-            targets = await _targets(conn, broadcast, self.default_locale)
-            title = ""
-            if broadcast.challenge_id is not None:
-                title = (
-                    await conn.execute(
-                        select(challenges.c.title).where(challenges.c.id == broadcast.challenge_id)
-                    )
-                ).scalar_one()
-            values = [
-                {
-                    **target,
-                    "broadcast_id": broadcast.id,
-                    "kind": BROADCAST_KIND,
-                    "challenge_id": broadcast.challenge_id,
-                    "payload": {
-                        "text": broadcast.text,
-                        "title": title,
-                        "group": target["is_group"],
-                    },
-                    "dedupe_key": f"broadcast:{broadcast.id}:{key}",
-                    "priority": BROADCAST_PRIORITY,
-                    "status": "pending",
-                    "attempts": 0,
-                    "not_before": now,
-                    "created_at": now,
-                }
-                for key, target in targets.items()
-            ]
-            written = await conn.run_sync(insert_all_new, deliveries, values)
-            await conn.execute(
-                update(broadcasts)
-                .where(broadcasts.c.id == broadcast.id)
-                .values(recipients=len(values))
+    def _launch(self, conn: Connection, broadcast_id: int, now: datetime) -> int:
+        """Unit of work: mark a due broadcast sending and write its delivery rows."""
+        row = conn.execute(
+            update(broadcasts)
+            .where(
+                broadcasts.c.id == broadcast_id,
+                broadcasts.c.status == BroadcastStatus.SCHEDULED.value,
             )
-            if not values:
-                await _finish(conn, broadcast.id, BroadcastStatus.DONE)
+            .values(status=BroadcastStatus.SENDING.value, launched_at=now)
+            .returning(*broadcasts.c)
+        ).first()
+        if row is None:  # launched or cancelled meanwhile
+            return 0
+        broadcast = _broadcast(row)
+        targets = _targets(conn, broadcast, self.default_locale)
+        title = ""
+        if broadcast.challenge_id is not None:
+            title = conn.execute(
+                select(challenges.c.title).where(challenges.c.id == broadcast.challenge_id)
+            ).scalar_one()
+        values = [
+            {
+                **target,
+                "broadcast_id": broadcast.id,
+                "kind": BROADCAST_KIND,
+                "challenge_id": broadcast.challenge_id,
+                "payload": {
+                    "text": broadcast.text,
+                    "title": title,
+                    "group": target["is_group"],
+                },
+                "dedupe_key": f"broadcast:{broadcast.id}:{key}",
+                "priority": BROADCAST_PRIORITY,
+                "status": "pending",
+                "attempts": 0,
+                "not_before": now,
+                "created_at": now,
+            }
+            for key, target in targets.items()
+        ]
+        written = insert_all_new(conn, deliveries, values)
+        conn.execute(
+            update(broadcasts).where(broadcasts.c.id == broadcast.id).values(recipients=len(values))
+        )
+        if not values:
+            _finish(conn, broadcast.id, BroadcastStatus.DONE)
         return written
 
     async def progress(self, broadcast_id: int) -> BroadcastProgress:
@@ -322,12 +316,15 @@ class BroadcastService:
                     )
                 )
             ).scalar_one()
-        broadcast = await self.get(broadcast_id)
+            broadcast = await conn.run_sync(_load, broadcast_id)
         remaining = counts.get("pending", 0)
         if broadcast.status is BroadcastStatus.SENDING and remaining == 0:
-            async with self.db.write() as conn:
-                await _finish(conn, broadcast_id, BroadcastStatus.DONE)
-            broadcast = await self.get(broadcast_id)
+
+            def finish(conn: Connection) -> Broadcast:
+                _finish(conn, broadcast_id, BroadcastStatus.DONE)
+                return _load(conn, broadcast_id)
+
+            broadcast = await self.db.transaction(finish)
         eta = None
         if remaining and recent:
             eta = timedelta(seconds=remaining * RATE_WINDOW.total_seconds() / recent)
@@ -344,21 +341,26 @@ class BroadcastService:
         """Stop a broadcast: its pending rows are cancelled at once; the number cancelled.
         Refused once it is done."""
         now = self.clock.now()
-        broadcast = await self.get(broadcast_id)
-        if broadcast.status in (BroadcastStatus.DONE, BroadcastStatus.CANCELLED):
-            raise Conflict("broadcast.error_finished")
-        async with self.db.write() as conn:
-            result = await conn.execute(
+
+        def unit(conn: Connection) -> int:
+            if _load(conn, broadcast_id).status in (
+                BroadcastStatus.DONE,
+                BroadcastStatus.CANCELLED,
+            ):
+                raise Conflict("broadcast.error_finished")
+            result = conn.execute(
                 update(deliveries)
                 .where(deliveries.c.broadcast_id == broadcast_id, deliveries.c.status == "pending")
                 .values(status="cancelled")
             )
-            await conn.execute(
+            conn.execute(
                 update(broadcasts)
                 .where(broadcasts.c.id == broadcast_id)
                 .values(status=BroadcastStatus.CANCELLED.value, cancelled_at=now)
             )
-        return max(result.rowcount, 0)
+            return max(result.rowcount, 0)
+
+        return await self.db.transaction(unit)
 
 
 def _checked_text(text: str) -> str:
@@ -371,8 +373,16 @@ def _checked_text(text: str) -> str:
     return text
 
 
-async def _finish(conn: AsyncConnection, broadcast_id: int, status: BroadcastStatus) -> None:
-    await conn.execute(
+def _load(conn: Connection, broadcast_id: int) -> Broadcast:
+    """One broadcast; NotFound when there is none."""
+    row = conn.execute(select(broadcasts).where(broadcasts.c.id == broadcast_id)).first()
+    if row is None:
+        raise NotFound("broadcast.error_not_found")
+    return _broadcast(row)
+
+
+def _finish(conn: Connection, broadcast_id: int, status: BroadcastStatus) -> None:
+    conn.execute(
         update(broadcasts)
         .where(
             broadcasts.c.id == broadcast_id,
@@ -382,14 +392,14 @@ async def _finish(conn: AsyncConnection, broadcast_id: int, status: BroadcastSta
     )
 
 
-async def _targets(
-    conn: AsyncConnection, broadcast: Broadcast, default_locale: str
+def _targets(
+    conn: Connection, broadcast: Broadcast, default_locale: str
 ) -> dict[str, dict[str, Any]]:
     """One target per chat (`platform:chat_id` -> delivery columns): the groups, then each
     member's first reachable account."""
     targets: dict[str, dict[str, Any]] = {}
     if Audience.GROUPS in broadcast.audiences:
-        for group in await conn.execute(reachable_followers(broadcast.challenge_id)):
+        for group in conn.execute(reachable_followers(broadcast.challenge_id)):
             targets[f"{group.platform}:{group.chat_id}"] = {
                 "platform": group.platform,
                 "chat_id": group.chat_id,
@@ -412,7 +422,7 @@ async def _targets(
             pledges.c.challenge_id == broadcast.challenge_id, pledges.c.withdrawn_at.is_(None)
         )
     reached: set[int] = set()
-    for person in await conn.execute(people.order_by(members.c.id, accounts.c.id)):
+    for person in conn.execute(people.order_by(members.c.id, accounts.c.id)):
         if person.id in reached:
             continue
         reached.add(person.id)
