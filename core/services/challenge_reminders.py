@@ -15,6 +15,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
+from sqlalchemy.engine import Connection
 
 from core.clock import Clock
 from core.db.database import Database
@@ -99,7 +100,6 @@ class ChallengeReminderService:
         now = self.clock.now()
         moment = digest_moment(now, self.timezone)
         week_key = moment.strftime("%G-W%V")
-        written = 0
         digest_due = moment <= now < moment + DIGEST_GRACE
         async with self.db.read() as conn:
             week_pledges = (
@@ -143,14 +143,18 @@ class ChallengeReminderService:
             for c in due
             if digest_due and c.starts_at <= moment and f"digest:{c.id}:{week_key}" not in done
         }
-        async with self.db.write() as conn:
+        if not due:
+            return 0
+
+        def unit(conn: Connection) -> int:
+            written = 0
             for c in due:
                 seen = forecast(c.week, c.pledge_count, c.goal, now, c.deadline)
                 open_ = c.status == ChallengeStatus.OPEN.value
                 last_days = _deadline_reminder(c.deadline - now)
                 if open_ and last_days is not None:
-                    event = await conn.run_sync(
-                        emit,
+                    event = emit(
+                        conn,
                         self.clock,
                         EventKind.DEADLINE,
                         c.id,
@@ -162,8 +166,8 @@ class ChallengeReminderService:
                     written += event is not None
                 if c.id not in areas:
                     continue
-                event = await conn.run_sync(
-                    emit,
+                event = emit(
+                    conn,
                     self.clock,
                     EventKind.DIGEST,
                     c.id,
@@ -179,8 +183,8 @@ class ChallengeReminderService:
                 )
                 written += event is not None
                 if open_ and seen.reached_on is None:
-                    event = await conn.run_sync(
-                        emit,
+                    event = emit(
+                        conn,
                         self.clock,
                         EventKind.NUDGE,
                         c.id,
@@ -192,4 +196,6 @@ class ChallengeReminderService:
                         needed_per_day=seen.needed_per_day,
                     )
                     written += event is not None
-        return written
+            return written
+
+        return await self.db.transaction(unit)
