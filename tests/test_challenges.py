@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from pydantic import ValidationError
 
+from core.clock import FakeClock
 from core.drafts import ChallengeDraft, TierDraft, slugify
 from core.errors import Conflict, Invalid
 from core.models import ChallengeStatus, EventKind
@@ -136,3 +137,23 @@ async def test_progress_numbers(services: Services) -> None:
     assert progress.next_tier is not None and progress.next_tier.threshold == 4
     assert progress.collective_impact == 2.5
     assert progress.near == () and progress.area is None
+
+
+async def test_expiry_expires_every_due_challenge_at_once_and_no_other(
+    services: Services, clock: FakeClock
+) -> None:
+    soon = await open_challenge(services, slug="soon", days=1)
+    sooner = await open_challenge(services, slug="sooner", days=1)
+    later = await open_challenge(services, slug="later", days=3)
+    clock.advance(timedelta(days=1, seconds=1))
+    expired = await services.challenges.expire_due()
+    assert [(c.id, c.status) for c in expired] == [
+        (soon.id, ChallengeStatus.EXPIRED),
+        (sooner.id, ChallengeStatus.EXPIRED),
+    ]
+    assert expired[0].tiers == soon.tiers  # whole challenges, tiers included
+    assert (await services.challenges.get(later.id)).status == ChallengeStatus.OPEN
+    async with services.db.read() as conn:
+        for challenge in (soon, sooner, later):
+            found = [e.kind for e in await events_for(conn, challenge.id)]
+            assert found == ([] if challenge is later else [EventKind.EXPIRED])

@@ -252,17 +252,23 @@ class ChallengeService:
         now = self.clock.now()
 
         def unit(conn: Connection) -> list[Challenge]:
-            due = load_challenges(
-                conn,
-                (challenges.c.status == ChallengeStatus.OPEN.value)
-                & (challenges.c.deadline <= now),
+            due = conn.execute(
+                select(challenges.c.id, challenges.c.pledge_count, challenges.c.goal)
+                .where(
+                    challenges.c.status == ChallengeStatus.OPEN.value,
+                    challenges.c.deadline <= now,
+                )
+                .order_by(challenges.c.id)
+            ).all()
+            if not due:
+                return []
+            ids = [c.id for c in due]
+            conn.execute(
+                update(challenges)
+                .where(challenges.c.id.in_(ids))
+                .values(status=ChallengeStatus.EXPIRED.value, updated_at=now)
             )
             for challenge in due:
-                conn.execute(
-                    update(challenges)
-                    .where(challenges.c.id == challenge.id)
-                    .values(status=ChallengeStatus.EXPIRED.value, updated_at=now)
-                )
                 emit(
                     conn,
                     self.clock,
@@ -272,7 +278,7 @@ class ChallengeService:
                     count=challenge.pledge_count,
                     goal=challenge.goal,
                 )
-            return [load_challenge(conn, c.id) for c in due]
+            return load_challenges(conn, challenges.c.id.in_(ids), challenges.c.id)
 
         return await self.db.transaction(unit)
 
