@@ -167,16 +167,6 @@ def test_odd_input_is_tolerated() -> None:
     assert decode(png).size == (1200, 800)
 
 
-def test_fonts_fall_back_to_pillows_own(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(render, "FONT_FILES", {True: ("missing.ttf",), False: ("missing.ttf",)})
-    render._font.cache_clear()
-    try:
-        image = decode(render_map(LYON, title="Sans DejaVu", caption="182 personnes"))
-    finally:
-        render._font.cache_clear()
-    assert image.size == (1200, 800)
-
-
 def test_five_thousand_areas_render_quickly() -> None:
     rng = random.Random(5)
     points = [

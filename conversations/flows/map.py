@@ -14,7 +14,7 @@ from conversations.flow import Flow, Turn
 from conversations.flows.browse import PAGE_SIZE, arg_id, short, visible_challenge
 from conversations.flows.groups import MAX_LISTED, register_group
 from core.errors import KoomError, NotFound
-from core.mapping import MapPoint, render_map
+from core.mapping import MapPoint, marked_area, render_map
 from core.models import Challenge, ChallengeStatus
 
 
@@ -29,7 +29,12 @@ async def send_map(turn: Turn, challenge: Challenge) -> None:
     points = [MapPoint(a.latitude, a.longitude, a.count, a.label) for a in areas]
     today = turn.clock.now().astimezone(ZoneInfo(turn.member.timezone)).date()
     caption = t.plural("map.caption", challenge.pledge_count, date=today)
-    picture = await asyncio.to_thread(render_map, points, title=challenge.title, caption=caption)
+
+    def draw() -> bytes:
+        area = marked_area(challenge.area_name, challenge.area_kind)
+        return render_map(points, title=challenge.title, caption=caption, area=area)
+
+    picture = await asyncio.to_thread(draw)
     text = t.plural("map.message", minimum, title=challenge.title)
     turn.image(picture, text, filename=f"{challenge.slug}-map.png")
 

@@ -17,6 +17,8 @@ from functools import cache
 
 from PIL import Image, ImageDraw, ImageFont, ImagePath
 
+from core import fonts
+from core.mapping.departements import projected_departements
 from core.mapping.outlines import (
     UNITS,
     BBox,
@@ -26,8 +28,10 @@ from core.mapping.outlines import (
     outlines_geojson,
     projected_outlines,
 )
+from core.mapping.places import MarkedArea, largest_places
 
-__all__ = ["MapPoint", "Viewport", "outlines_geojson", "render_map", "view_for"]
+__all__ = ["MapPoint", "MarkedArea", "Viewport", "draw_map", "outlines_geojson", "render_map"]
+__all__ += ["view_for"]
 
 SUPERSAMPLE = 2
 WORLD = 360 * UNITS
@@ -42,16 +46,18 @@ COUNT_INK = (10, 58, 30)
 SOFT_INK = (84, 96, 110)
 HALO = (255, 255, 255)
 BAND = (255, 255, 255, 222)
+DEPARTEMENT_LINE = (222, 212, 200)
+AREA_FILL = (255, 214, 120, 110)
+AREA_EDGE = (214, 120, 0)
+PLACE_INK = (96, 104, 112)
 
 MIN_SPAN_KM = 30.0  # a single city still shows about this much around it
 KM_PER_UNIT = 40_075.0 / WORLD  # at the equator
 DEFAULT_VIEW: BBox = (-5.3, 41.2, 9.7, 51.3)  # France with Corsica, when there is nobody yet
 WORLD_VIEW: BBox = (-180.0, -56.0, 180.0, 80.0)  # world views show these latitudes if they can
 MAX_LABELS = 12  # on a 1200 x 800 image; fewer on smaller ones
-FONT_FILES = {
-    True: ("DejaVuSans-Bold.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
-    False: ("DejaVuSans.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
-}
+DEPARTEMENTS_BELOW = 25.0  # degrees of longitude in view: French départements are outlined
+DEPARTEMENT_NAMES_BELOW = 6.0  # ... and named
 
 Font = ImageFont.FreeTypeFont | ImageFont.ImageFont
 Box = tuple[float, float, float, float]
@@ -153,14 +159,25 @@ def _min_span(latitude: float) -> float:
     return MIN_SPAN_KM / KM_PER_UNIT / max(0.05, math.cos(math.radians(latitude)))
 
 
-def view_for(points: Sequence[MapPoint], width: int = 1200, height: int = 800) -> Viewport:
-    """Zoom onto the points (padded, at least MIN_SPAN_KM, at most the whole world).
+def view_for(
+    points: Sequence[MapPoint],
+    width: int = 1200,
+    height: int = 800,
+    area: MarkedArea | None = None,
+) -> Viewport:
+    """Zoom onto the points and the challenge's area (padded, at least MIN_SPAN_KM, at most
+    the whole world).
 
-    With no points: France and its neighbours. Points spread over more than half of the world's
+    With neither: France and its neighbours. Points spread over more than half of the world's
     longitudes get the whole world, centred on Greenwich.
     """
     layout = Layout(width, height)
     people = _people(points)
+    if area is not None:
+        people.append(MapPoint(area.latitude, area.longitude, 1, area.name))
+        if area.departement is not None:
+            west, south, east, north = area.departement.bbox
+            people += [MapPoint(south, west, 1, ""), MapPoint(north, east, 1, "")]
     if people:
         west, east = _longitude_range(p.longitude for p in people)
         south = min(p.latitude for p in people)
@@ -249,19 +266,28 @@ def _radius(count: int, unit: float, layout: Layout) -> float:
     return max(layout.unit * 0.4, unit * math.sqrt(count))
 
 
-def _draw_outlines(image: Image.Image, view: Viewport) -> None:
-    """Land, borders and coasts inside the view, in supersampled pixels."""
-    draw = ImageDraw.Draw(image)
+def _draw_outlines(image: Image.Image, view: Viewport, area: MarkedArea | None) -> None:
+    """Land, (when close enough) French départements and the challenge's own one, borders and
+    coasts inside the view, in supersampled pixels."""
+    draw = ImageDraw.Draw(image, "RGBA")
     projected = projected_outlines()
     scale = view.scale * SUPERSAMPLE
     x1, y1 = view.x0 + view.width / view.scale, view.y0 - view.height / view.scale
     tiny = 1 / scale  # shapes below a supersampled pixel are skipped
     line = max(1, round(SUPERSAMPLE * 0.9))
-    layers: list[tuple[tuple[Shape, ...], str, tuple[int, int, int], int]] = [
+    layers: list[tuple[tuple[Shape, ...], str, tuple[int, ...], int]] = [
         (projected.land, "fill", LAND, 0),
         (projected.borders, "line", BORDER, line),
         (projected.coasts, "line", COAST, line),
     ]
+    west, _, east, _ = view.bbox
+    if east - west < DEPARTEMENTS_BELOW:
+        departements = projected_departements()
+        mine = area.departement if area is not None else None
+        outlined = tuple(shape for _, shapes in departements for shape in shapes)
+        tinted = tuple(shape for dep, shapes in departements if dep == mine for shape in shapes)
+        layers[1:1] = [(tinted, "fill", AREA_FILL, 0), (outlined, "ring", DEPARTEMENT_LINE, line)]
+        layers.append((tinted, "ring", AREA_EDGE, 2 * line))
     half = WORLD / 2
     shifts = [s for s in (-WORLD, 0, WORLD) if view.x0 < half + s and x1 > s - half]
     for shapes, how, colour, width in layers:
@@ -281,6 +307,8 @@ def _draw_outlines(image: Image.Image, view: Viewport) -> None:
                     continue
                 if how == "fill":
                     draw.polygon(path, fill=colour)
+                elif how == "ring":
+                    draw.polygon(path, outline=colour, width=width)
                 else:
                     draw.line(path, fill=colour, width=width)
 
@@ -295,15 +323,9 @@ def _draw_markers(image: Image.Image, clusters: Sequence[Cluster], layout: Layou
         )
 
 
-@cache
 def _font(size: int, bold: bool) -> Font:
-    """DejaVu Sans when installed, else Pillow's built-in font."""
-    for name in FONT_FILES[bold]:
-        try:
-            return ImageFont.truetype(name, size)
-        except OSError:
-            continue
-    return ImageFont.load_default(size=size)
+    """The shipped DejaVu Sans (core/fonts)."""
+    return fonts.font(size, bold)
 
 
 def format_count(count: int, font: Font | None = None) -> str:
@@ -329,13 +351,20 @@ def _hits_disc(box: Box, x: float, y: float, r: float) -> bool:
     return (nearest_x - x) ** 2 + (nearest_y - y) ** 2 < r * r
 
 
-def _draw_labels(image: Image.Image, clusters: Sequence[Cluster], layout: Layout) -> None:
+Disc = tuple[float, float, float, int]
+
+
+def _draw_labels(
+    image: Image.Image, clusters: Sequence[Cluster], layout: Layout
+) -> tuple[list[Box], list[Disc], list[str]]:
     """Counts inside big markers; names (and counts when not inside) of the largest areas.
 
     A name goes right, left, above or below its marker, wherever it hits neither the bands,
-    another label or count, nor another sizeable marker; else it is left out.
+    another label or count, nor another sizeable marker; else it is left out. Returns the boxes
+    taken, the sizeable markers and the names drawn.
     """
     draw = ImageDraw.Draw(image)
+    names: list[str] = []
     halo = max(1, round(layout.unit * 0.3))
     inside_font = _font(max(9, round(layout.unit * 1.7)), True)
     name_font = _font(max(9, round(layout.unit * 1.8)), True)
@@ -394,22 +423,111 @@ def _draw_labels(image: Image.Image, clusters: Sequence[Cluster], layout: Layout
                 stroke_fill=HALO,
             )
             taken.append(box)
+            names.append(name)
             placed += 1
             break
+    return taken, discs, names
 
 
-def _fit(
-    draw: ImageDraw.ImageDraw, text: str, size: int, bold: bool, room: float
-) -> tuple[str, Font]:
-    """The text and a font so it fits ``room`` pixels: smaller font first, then an ellipsis."""
+def _free(box: Box, layout: Layout, taken: list[Box], discs: list[Disc]) -> bool:
+    return (
+        box[0] >= 0
+        and box[2] <= layout.width
+        and not any(_overlaps(box, t) for t in taken)
+        and not any(_hits_disc(box, x, y, r) for x, y, r, _ in discs)
+    )
+
+
+def _draw_names(
+    image: Image.Image,
+    view: Viewport,
+    layout: Layout,
+    area: MarkedArea | None,
+    labels: tuple[list[Box], list[Disc], list[str]],
+) -> list[str]:
+    """The challenge's own area (a pin and its name), then the largest places in view (a dot
+    and a name) and, close up, the départements' names, wherever they fit; `labels` are the
+    markers' (see :func:`_draw_labels`). Returns the names drawn."""
+    taken, discs, names = labels
+    draw = ImageDraw.Draw(image, "RGBA")
+    halo = max(1, round(layout.unit * 0.3))
+    drawn: list[str] = []
+    west, _, east, _ = view.bbox
+    top = latitude_of(view.y0 - layout.header / view.scale)
+    bottom = latitude_of(view.y0 - (layout.height - layout.footer) / view.scale)
+
+    def put(x: float, y: float, text: str, font: Font, ink: tuple[int, ...], gap: float) -> bool:
+        for xy, anchor in (((x + gap, y), "lm"), ((x - gap, y), "rm"), ((x, y - gap), "md")):
+            x0, y0, x1, y1 = draw.textbbox(xy, text, font=font, anchor=anchor)
+            space = halo + layout.unit * 0.3
+            box = (x0 - space, y0 - space, x1 + space, y1 + space)
+            if _free(box, layout, taken, discs):
+                draw.text(
+                    xy,
+                    text,
+                    font=font,
+                    anchor=anchor,
+                    fill=ink,
+                    stroke_width=halo,
+                    stroke_fill=HALO,
+                )
+                taken.append(box)
+                drawn.append(text)
+                return True
+        return False
+
+    named = {name.split(" · ")[0] for name in names}
+    if area is not None:
+        x, y = view.pixel(area.latitude, area.longitude)
+        covering = [d for d in discs if (d[0] - x) ** 2 + (d[1] - y) ** 2 < d[2] ** 2]
+        if area.departement is not None:
+            pass  # tinted with its outline
+        elif covering:  # ring the marker holding the area
+            cx, cy, r, _ = min(covering, key=lambda d: d[2])
+            r += 2
+            draw.ellipse((cx - r, cy - r, cx + r, cy + r), outline=AREA_EDGE, width=3)
+        else:
+            r = layout.unit * 0.9
+            draw.ellipse((x - r, y - r, x + r, y + r), fill=HALO, outline=AREA_EDGE, width=3)
+            draw.ellipse((x - r / 2.5, y - r / 2.5, x + r / 2.5, y + r / 2.5), fill=AREA_EDGE)
+        if area.name not in named:
+            font = _font(max(10, round(layout.unit * 2.1)), True)
+            put(x, y, area.name, font, AREA_EDGE, layout.unit * 1.3)
+        named.add(area.name)
+    place_font = _font(max(9, round(layout.unit * 1.6)), False)
+    dot = max(1.5, layout.unit * 0.35)
+    limit = max(3, layout.max_labels // 2)
+    shown = 0
+    for place in largest_places(west, bottom, east, top, limit * 3):
+        if shown >= limit:
+            break
+        if place.name in named:
+            continue
+        x, y = view.pixel(place.latitude, place.longitude)
+        if put(x, y, place.name, place_font, PLACE_INK, dot * 2.5):
+            draw.ellipse((x - dot, y - dot, x + dot, y + dot), fill=PLACE_INK)
+            shown += 1
+    if east - west < DEPARTEMENT_NAMES_BELOW:
+        dep_font = _font(max(9, round(layout.unit * 1.5)), False)
+        for departement, _ in projected_departements():
+            if not (bottom < departement.latitude < top and west < departement.longitude < east):
+                continue
+            x, y = view.pixel(departement.latitude, departement.longitude)
+            if departement.name not in named:
+                put(x, y, departement.name.upper(), dep_font, (*PLACE_INK, 170), 0)
+    return drawn
+
+
+def fit(text: str, size: int, bold: bool, room: float) -> tuple[str, int]:
+    """The text and a font size so it fits ``room`` pixels (emoji included): smaller font
+    first, then an ellipsis."""
     text = " ".join(text.split())
     for candidate in (size, round(size * 0.85), round(size * 0.72)):
-        font = _font(candidate, bold)
-        if draw.textlength(text, font=font) <= room:
-            return text, font
-    while text and draw.textlength(text + "…", font=font) > room:
+        if fonts.text_width(text, candidate, bold) <= room:
+            return text, candidate
+    while text and fonts.text_width(text + "…", candidate, bold) > room:
         text = text[:-1]
-    return text.rstrip() + "…", font
+    return text.rstrip() + "…", candidate
 
 
 def _scale_bar(view: Viewport) -> tuple[float, str] | None:
@@ -439,12 +557,15 @@ def _draw_frame(
     bar = _scale_bar(view)
     bar_room = layout.width * 0.22 if bar else 0
     if title:
-        text, font = _fit(draw, title, round(layout.unit * 3.6), True, layout.width - 2 * pad)
-        draw.text((pad, layout.header / 2), text, font=font, fill=INK, anchor="lm")
+        text, size = fit(title, round(layout.unit * 3.6), True, layout.width - 2 * pad)
+        fonts.draw_text(
+            draw, (pad, layout.header / 2), text, size, bold=True, fill=INK, anchor="lm"
+        )
     if caption:
         room = layout.width - 2 * pad - bar_room
-        text, font = _fit(draw, caption, round(layout.unit * 2.4), False, room)
-        draw.text((pad, bottom + layout.footer / 2), text, font=font, fill=SOFT_INK, anchor="lm")
+        text, size = fit(caption, round(layout.unit * 2.4), False, room)
+        xy = (pad, bottom + layout.footer / 2)
+        fonts.draw_text(draw, xy, text, size, fill=SOFT_INK, anchor="lm")
     if bar:
         length, label = bar
         font = _font(max(9, round(layout.unit * 1.6)), False)
@@ -465,22 +586,39 @@ def render_map(
     caption: str,
     width: int = 1200,
     height: int = 800,
+    area: MarkedArea | None = None,
 ) -> bytes:
     """A PNG of the points on the shipped outlines, zoomed onto them (see :func:`view_for`).
 
     One marker per area (merged when they would overlap at this zoom), its area proportional
     to the count; counts inside big markers; the largest areas named. ``title`` goes top left,
     ``caption`` (already translated, e.g. "1 234 people act · 26 November 2026") at the bottom.
+    ``area``, the challenge's own, is marked (its département tinted) and kept in view. Close
+    up, French départements are outlined; the largest places in view are named.
     """
-    layout = Layout(width, height)
-    view = view_for(points, width, height)
-    clusters = _clusters(points, view, layout)
-    image = Image.new("RGB", (width * SUPERSAMPLE, height * SUPERSAMPLE), SEA)
-    _draw_outlines(image, view)
-    _draw_markers(image, clusters, layout)
-    image = image.resize((width, height), Image.Resampling.LANCZOS)
-    _draw_frame(image, view, layout, title, caption)
-    _draw_labels(image, clusters, layout)
+    image, _ = draw_map(points, title=title, caption=caption, size=(width, height), area=area)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", compress_level=6)
     return buffer.getvalue()
+
+
+def draw_map(
+    points: Sequence[MapPoint],
+    *,
+    title: str,
+    caption: str,
+    size: tuple[int, int] = (1200, 800),
+    area: MarkedArea | None = None,
+) -> tuple[Image.Image, list[str]]:
+    """The picture of :func:`render_map`, and every name written on it."""
+    width, height = size
+    layout = Layout(width, height)
+    view = view_for(points, width, height, area)
+    clusters = _clusters(points, view, layout)
+    image = Image.new("RGB", (width * SUPERSAMPLE, height * SUPERSAMPLE), SEA)
+    _draw_outlines(image, view, area)
+    _draw_markers(image, clusters, layout)
+    image = image.resize((width, height), Image.Resampling.LANCZOS)
+    _draw_frame(image, view, layout, title, caption)
+    labels = _draw_labels(image, clusters, layout)
+    return image, labels[2] + _draw_names(image, view, layout, area, labels)
