@@ -28,7 +28,7 @@ from fontTools import subset  # type: ignore[import-untyped]
 
 OUTPUT = Path(__file__).resolve().parent.parent / "core" / "fonts"
 UNICODES = (
-    "U+0020-024F,U+0259,U+02BB-02BC,U+02C6-02DD,U+0300-036F,U+0370-03FF,U+0400-04FF,"
+    "U+0020-024F,U+0259,U+02B0-02FF,U+1D00-1DBF,U+0300-036F,U+0370-03FF,U+0400-04FF,"
     "U+1E00-1EFF,U+2000-206F,U+20A0-20CF,U+2100-215F,U+2190-21FF,U+2212,U+2248,U+2260,"
     "U+2264-2265,U+2713-2714,U+25A0-25FF,U+FB01-FB02,U+FFFD"
 )

@@ -20,7 +20,7 @@ from sqlalchemy import text
 
 from bots.web import views
 from bots.web.live import LiveConfig, LiveHub, Snapshot
-from bots.web.outlines import OutlineCache, parse_bbox
+from bots.web.outlines import OutlineCache, parse_bbox, warm_up
 from core.drafts import SLUG_PATTERN
 from core.errors import NotFound
 from core.i18n import SUPPORTED_LOCALES, Translator
@@ -42,6 +42,7 @@ SERVICES = web.AppKey("services", Services)
 HUB = web.AppKey("hub", LiveHub)
 OUTLINES = web.AppKey("outlines", OutlineCache)
 LINKS = web.AppKey("links", views.Links)
+WARMING = web.AppKey("warming", asyncio.Task[None])
 FRAMEABLE = web.RequestKey("frameable", bool)
 """Set on the widget's requests: the only answers other sites may frame."""
 
@@ -67,8 +68,14 @@ def create_app(services: Services, config: LiveConfig | None = None) -> web.Appl
     app.router.add_get("/c/{slug}/areas.csv", areas_csv, name="areas_csv")
     app.router.add_get("/c/{slug}/areas.geojson", areas_geojson, name="areas_geojson")
     app.on_response_prepare.append(security_headers)
+    app.on_startup.append(_warm_up_outlines)
     app.on_shutdown.append(_close_hub)
     return app
+
+
+async def _warm_up_outlines(app: web.Application) -> None:
+    """Simplify the map's outlines in the background once per process."""
+    app[WARMING] = asyncio.create_task(asyncio.to_thread(warm_up))
 
 
 async def _close_hub(app: web.Application) -> None:

@@ -1,6 +1,9 @@
-"""The shipped country outlines for the map, as GeoJSON: the world at low detail, and finer
-detail for the region in view, snapped to a grid so that few variants exist and each is
-computed once (in a thread) and cached, gzipped, with an ETag."""
+"""The shipped outlines for the map, as GeoJSON: the world at low detail, and finer detail
+(French départements included) for the region in view, snapped to a grid.
+
+Each level is simplified once per process (:func:`core.mapping.levels.outline_level`, warmed
+up at start); a new box only joins precomputed text and gzips it, in a thread, and the last
+answers are kept, gzipped, with an ETag."""
 
 from __future__ import annotations
 
@@ -11,13 +14,15 @@ import math
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from bots.web.views import dumps
-from core.mapping.outlines import MAX_LATITUDE, outlines_geojson
+from core.mapping.levels import level_geojson, outline_level
+from core.mapping.outlines import MAX_LATITUDE
 
 BBox = tuple[float, float, float, float]
 LEVELS: tuple[tuple[float, float], ...] = ((5.0, 0.01), (20.0, 0.05))
 """(grid size, tolerance) in degrees: a view up to `size` wide gets that detail, for the
 grid cells it touches."""
+WORLD_TOLERANCE = 0.36
+"""The whole world's detail: about 0.5 MB of JSON."""
 CACHED = 48
 
 
@@ -30,10 +35,10 @@ class Encoded:
     etag: str
 
 
-def snap(bbox: BBox | None) -> tuple[BBox | None, float | None]:
+def snap(bbox: BBox | None) -> tuple[BBox | None, float]:
     """The grid-aligned box and tolerance to serve for a view (None: the whole world)."""
     if bbox is None:
-        return None, None
+        return None, WORLD_TOLERANCE
     west, south, east, north = bbox
     span = max(east - west, north - south)
     for size, tolerance in LEVELS:
@@ -45,7 +50,14 @@ def snap(bbox: BBox | None) -> tuple[BBox | None, float | None]:
                 min(MAX_LATITUDE, math.ceil(north / size) * size),
             )
             return snapped, tolerance
-    return None, None
+    return None, WORLD_TOLERANCE
+
+
+def warm_up() -> None:
+    """Simplify every level now (about a second), so no request waits for it."""
+    outline_level(WORLD_TOLERANCE)
+    for _, tolerance in LEVELS:
+        outline_level(tolerance, True)
 
 
 def parse_bbox(text: str) -> BBox:
@@ -60,33 +72,27 @@ def parse_bbox(text: str) -> BBox:
 
 
 class OutlineCache:
-    """Encoded outlines by snapped box, computed one at a time off the event loop."""
+    """Encoded outlines by snapped box, cut from the precomputed levels off the event loop."""
 
     def __init__(self, size: int = CACHED) -> None:
         self._size = size
-        self._found: OrderedDict[tuple[BBox | None, float | None], Encoded] = OrderedDict()
-        self._lock = asyncio.Lock()
+        self._found: OrderedDict[tuple[BBox | None, float], Encoded] = OrderedDict()
 
     async def get(self, bbox: BBox | None) -> Encoded:
         """The outlines for a view (the world when `bbox` is None or wide)."""
         key = snap(bbox)
         found = self._found.get(key)
         if found is None:
-            async with self._lock:
-                found = self._found.get(key)
-                if found is None:
-                    found = await asyncio.to_thread(_encode, *key)
-                    self._found[key] = found
-                    while len(self._found) > self._size:
-                        self._found.popitem(last=False)
+            found = await asyncio.to_thread(_encode, *key)
+            self._found[key] = found
+            while len(self._found) > self._size:
+                self._found.popitem(last=False)
         self._found.move_to_end(key)
         return found
 
 
-def _encode(bbox: BBox | None, tolerance: float | None) -> Encoded:
-    document = outlines_geojson(bbox, tolerance=tolerance)
-    if bbox is not None:
-        document["bbox"] = list(bbox)
-    body = dumps(document)
+def _encode(bbox: BBox | None, tolerance: float) -> Encoded:
+    level = outline_level(tolerance, bbox is not None)
+    body = level_geojson(level, bbox).encode()
     etag = '"o' + hashlib.sha256(body).hexdigest()[:16] + '"'
     return Encoded(body, gzip.compress(body, 6), etag)

@@ -138,17 +138,17 @@ def projected_outlines() -> Projected:
     return Projected(land, coasts, borders)
 
 
-def _intersects(a: BBox, b: BBox) -> bool:
+def intersects(a: BBox, b: BBox) -> bool:
     return a[0] <= b[2] and b[0] <= a[2] and a[1] <= b[3] and b[1] <= a[3]
 
 
 def _touches(ring: array[int], boxes: list[BBox]) -> bool:
     xs, ys = ring[0::2], ring[1::2]
     extent = (min(xs) / UNITS, min(ys) / UNITS, max(xs) / UNITS, max(ys) / UNITS)
-    return any(_intersects(extent, box) for box in boxes)
+    return any(intersects(extent, box) for box in boxes)
 
 
-def _ring_coordinates(points: array[int], tolerance: int) -> list[list[float]]:
+def ring_coordinates(points: array[int], tolerance: int) -> list[list[float]]:
     """Closed GeoJSON ring in degrees, dropping vertices within ``tolerance`` of the last kept."""
     coords: list[list[float]] = []
     last_x = last_y = -(10**9)
@@ -185,11 +185,11 @@ def outlines_geojson(bbox: BBox | None = None, *, tolerance: float | None = None
         shown = [p for p in country.polygons if not boxes or _touches(p[0], boxes)]
         polygons: list[list[list[list[float]]]] = []
         for polygon in shown:
-            rings = [_ring_coordinates(ring, step) for ring in polygon]
+            rings = [ring_coordinates(ring, step) for ring in polygon]
             if len(rings[0]) >= 4:
                 polygons.append([ring for ring in rings if len(ring) >= 4])
         if shown and not polygons:  # a tiny country keeps its largest part, in full detail
-            polygons.append([_ring_coordinates(max(shown, key=lambda p: len(p[0]))[0], 1)])
+            polygons.append([ring_coordinates(max(shown, key=lambda p: len(p[0]))[0], 1)])
         if not polygons:
             continue
         geometry: dict[str, Any] = (
