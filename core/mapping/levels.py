@@ -10,7 +10,7 @@ from functools import cache
 from typing import Any
 
 from core.mapping.departements import SCALE, departements
-from core.mapping.outlines import UNITS, BBox, intersects, ring_coordinates, load_outlines
+from core.mapping.outlines import UNITS, BBox, intersects, load_outlines, ring_coordinates
 
 
 @dataclass(frozen=True, slots=True)
