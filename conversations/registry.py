@@ -12,6 +12,7 @@ from conversations.flows.organiser import OrganiserFlow
 from conversations.flows.pledge import PledgeFlow
 from conversations.flows.reminders import ReminderFlow
 from conversations.flows.settings import SettingsFlow
+from conversations.flows.share import ShareFlow
 from conversations.flows.start import StartFlow
 
 
@@ -32,4 +33,5 @@ def default_flows() -> list[Flow]:
         GroupFlow(),
         MapFlow(),
         ReminderFlow(),
+        ShareFlow(),
     ]

@@ -90,6 +90,14 @@ class Settings(BaseSettings):
         validation_alias="DISCORD_INVITE_URL",
         description="For the web page's 'open in Discord' link",
     )
+    public_url: str | None = Field(
+        default=None,
+        validation_alias="KOOM_PUBLIC_URL",
+        description="The web pages' public address: link previews, share links and QR codes",
+    )
+    web_operator: str | None = Field(default=None, validation_alias="KOOM_WEB_OPERATOR")
+    web_contact: str | None = Field(default=None, validation_alias="KOOM_WEB_CONTACT")
+    web_privacy_url: str | None = Field(default=None, validation_alias="KOOM_WEB_PRIVACY_URL")
     log_level: str = Field(default="INFO", validation_alias="KOOM_LOG_LEVEL")
 
     @field_validator("organisers", mode="before")
@@ -102,6 +110,21 @@ class Settings(BaseSettings):
                 v if isinstance(v, AccountRef) else AccountRef.parse(str(v)) for v in value
             )
         raise ValueError("KOOM_ORGANISERS must be a comma-separated list of platform:id")
+
+    @field_validator("public_url", "web_privacy_url", mode="before")
+    @classmethod
+    def _web_address(cls, value: object, info: ValidationInfo) -> object:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if not isinstance(value, str) or not value.strip().startswith(("https://", "http://")):
+            name = "KOOM_PUBLIC_URL" if info.field_name == "public_url" else "KOOM_WEB_PRIVACY_URL"
+            raise ValueError(f"{name} must be an http(s) address")
+        return value.strip().rstrip("/")
+
+    @field_validator("web_operator", "web_contact", mode="before")
+    @classmethod
+    def _optional_text(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("default_locale")
     @classmethod

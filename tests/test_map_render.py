@@ -10,7 +10,7 @@ import time
 import pytest
 from PIL import Image
 
-from core.mapping import MapPoint, outlines_geojson, render, render_map, view_for
+from core.mapping import MapPoint, outlines_geojson, render_map, view_for
 from core.mapping.render import LAND, SEA
 
 LYON = [

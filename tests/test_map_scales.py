@@ -87,7 +87,9 @@ def test_a_departement_challenge_is_tinted_and_in_view() -> None:
     image, names = draw_map(LYON[:1], title="Rhône", caption="", area=area)
     save(image, "map-departement.png")
     alpha = AREA_FILL[3] / 255
-    tint = tuple(round(land + (fill - land) * alpha) for land, fill in zip(LAND, AREA_FILL[:3]))
+    tint = tuple(
+        round(land + (fill - land) * alpha) for land, fill in zip(LAND, AREA_FILL[:3], strict=True)
+    )
     assert count_pixels(image, tint, 4) > 50_000  # the tint over the land
     assert "Rhône" in names
     assert AREA_FILL[3] < 255  # a tint, the land and markers stay visible

@@ -92,7 +92,13 @@ class BrowseFlow(Flow):
             await show_card(turn, challenge, page=arg_id(args, 1))
         elif action == "share":
             challenge = await turn.services.challenges.get(arg_id(args))
-            turn.say("browse.share", title=challenge.title, link=share_link(turn, challenge.slug))
+            text = turn.t(
+                "browse.share", title=challenge.title, link=share_link(turn, challenge.slug)
+            )
+            picture = turn.choice(
+                turn.t("sharing.button_picture"), "picture", challenge.id, flow="share"
+            )
+            turn.send(text, [[picture]])
         else:
             raise KoomError("engine.stale_choice")
 

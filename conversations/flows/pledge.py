@@ -169,7 +169,8 @@ class PledgeFlow(Flow):
         ]
         mine = turn.choice(t("pledge.button_mine"), "list", flow="mine")
         card = turn.choice(t("pledge.button_card"), "open", challenge.id, 0, flow="browse")
-        turn.send("\n".join(lines), [[mine, card]])
+        picture = turn.choice(t("sharing.button_picture"), "picture", challenge.id, flow="share")
+        turn.send("\n".join(lines), [[picture], [mine, card]])
         turn.end()
 
 

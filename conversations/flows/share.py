@@ -1,0 +1,57 @@
+"""The share picture: a pledger's own picture for social networks (square, or wide on
+request), carrying their share link, which credits them for whoever joins through it."""
+
+from __future__ import annotations
+
+import asyncio
+
+from conversations.deeplinks import make_payload
+from conversations.flow import Flow, Turn
+from conversations.flows.browse import arg_id, share_link
+from core.errors import KoomError, NotFound
+from core.models import ChallengeStatus
+from core.sharing import SQUARE, WIDE, render_share, share_card
+
+SIZES = {"s": SQUARE, "w": WIDE}
+
+
+def share_url(turn: Turn, slug: str) -> str:
+    """The member's share link of `slug` as an address when there is one: this platform's own
+    (Telegram), else the web page's (KOOM_PUBLIC_URL), else the `/start` command to type."""
+    link = share_link(turn, slug)
+    if link.startswith(("https://", "http://")):
+        return link
+    public = turn.settings.public_url
+    if public:
+        return f"{public}/c/{slug}?start={make_payload(slug, turn.member.id)}"
+    return link
+
+
+async def send_share_picture(turn: Turn, challenge_id: int, size: str = "s") -> None:
+    """The member's share picture of a challenge, then a button for the other size."""
+    progress = await turn.services.progress.of(challenge_id, turn.member)
+    challenge = progress.challenge
+    if challenge.status == ChallengeStatus.DRAFT:
+        raise NotFound("error.challenge_not_found", slug=challenge.slug)
+    t = turn.t
+    link = share_url(turn, challenge.slug)
+    card = share_card(t, progress, link, personal=True)
+    picture = await asyncio.to_thread(render_share, card, SIZES[size])
+    caption = t("sharing.caption", title=challenge.title, link=link)
+    turn.image(picture, caption, filename=f"{challenge.slug}-{size}.png")
+    other = "w" if size == "s" else "s"
+    button = turn.choice(t(f"sharing.button_{other}"), "picture", challenge_id, other)
+    turn.send(t("sharing.other_size"), [[button]])
+
+
+class ShareFlow(Flow):
+    """The share picture's buttons (after a pledge, on the card's Share)."""
+
+    name = "share"
+    private_only = True
+
+    async def on_choice(self, turn: Turn, action: str, args: list[str]) -> None:
+        size = args[1] if len(args) > 1 else "s"
+        if action != "picture" or size not in SIZES:
+            raise KoomError("engine.stale_choice")
+        await send_share_picture(turn, arg_id(args), size)
