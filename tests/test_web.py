@@ -117,7 +117,9 @@ async def test_the_page_shows_the_challenge_in_french_by_default(
     assert 'data-bar-fill x="0" y="0" width="12.5%"' in page  # 1 of 8
     assert 'id="map"' in page and "/static/map.js?v=" in page
     assert "Dernières nouvelles" in page
-    assert "t.me" not in page and "discord" not in page.lower().replace("discord.", "")
+    assert "t.me" not in page  # no bot configured: no bot button, but a way to join all the same
+    assert 'data-button="telegram"' not in page and 'data-button="discord"' not in page
+    assert "data-join" in page and "<code data-command>/start tri-lyon</code>" in page
 
 
 async def test_the_language_comes_from_the_url_then_the_browser(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import hashlib
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -18,9 +19,10 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from sqlalchemy import text
 
-from bots.web import views
+from bots.web import sharing, views
 from bots.web.live import LiveConfig, LiveHub, Snapshot
 from bots.web.outlines import OutlineCache, parse_bbox, warm_up
+from conversations.deeplinks import parse_payload
 from core.drafts import SLUG_PATTERN
 from core.errors import NotFound
 from core.i18n import SUPPORTED_LOCALES, Translator
@@ -43,6 +45,7 @@ HUB = web.AppKey("hub", LiveHub)
 OUTLINES = web.AppKey("outlines", OutlineCache)
 LINKS = web.AppKey("links", views.Links)
 WARMING = web.AppKey("warming", asyncio.Task[None])
+SITE = web.AppKey("site", sharing.Site)
 FRAMEABLE = web.RequestKey("frameable", bool)
 """Set on the widget's requests: the only answers other sites may frame."""
 
@@ -57,12 +60,15 @@ def create_app(services: Services, config: LiveConfig | None = None) -> web.Appl
     app[HUB] = LiveHub(services, config)
     app[OUTLINES] = OutlineCache()
     app[LINKS] = views.Links(settings.telegram_bot_username, settings.discord_invite_url)
+    app[SITE] = sharing.Site(settings.web_operator, settings.web_contact, settings.web_privacy_url)
     app.router.add_get("/", index, name="index")
     app.router.add_get("/healthz", healthz, name="healthz")
     app.router.add_get("/outlines.geojson", outlines, name="outlines")
     app.router.add_get("/static/{name}", static, name="static")
     app.router.add_get("/c/{slug}", page, name="page")
     app.router.add_get("/c/{slug}/widget", widget, name="widget")
+    app.router.add_get("/c/{slug}/og.png", picture, name="og")
+    app.router.add_get("/c/{slug}/share.png", picture, name="share")
     app.router.add_get("/c/{slug}/state.json", state, name="state")
     app.router.add_get("/c/{slug}/events", events, name="events")
     app.router.add_get("/c/{slug}/areas.csv", areas_csv, name="areas_csv")
@@ -117,11 +123,34 @@ def reader(request: web.Request) -> tuple[Translator, bool]:
     return Translator(request.app[SERVICES].settings.default_locale), False
 
 
+def base_url(request: web.Request) -> str:
+    """The site's absolute address: KOOM_PUBLIC_URL, else the one the request came to."""
+    public = request.app[SERVICES].settings.public_url
+    return public or f"{request.scheme}://{request.host}"
+
+
+def shared_ref(request: web.Request) -> str | None:
+    """The payload of a share link of this page (`?start=slug_ref`), when it is one."""
+    raw = request.query.get("start", "")
+    link = parse_payload(raw) if raw else None
+    if link is None or link.referrer_id is None or link.slug != request.match_info.get("slug"):
+        return None
+    return raw.strip()
+
+
 def context(request: web.Request) -> views.PageContext:
     """What pages need to know about the reader and the deployment."""
     t, chosen = reader(request)
     min_count = request.app[SERVICES].settings.map_min_count
-    return views.PageContext(t, request.app[LINKS], min_count, chosen)
+    return views.PageContext(
+        t,
+        request.app[LINKS],
+        min_count,
+        chosen,
+        base=base_url(request),
+        site=request.app[SITE],
+        ref=shared_ref(request),
+    )
 
 
 def _format(request: web.Request) -> str:
@@ -262,7 +291,9 @@ async def page(request: web.Request) -> web.Response:
     snapshot = await snapshot_of(request)
     ctx = context(request)
     body = views.challenge_page(ctx, snapshot)
-    etag = _etag("p", snapshot, ctx.t.locale, int(ctx.chosen_lang), _static_versions())
+    etag = _etag(
+        "p", snapshot, ctx.t.locale, int(ctx.chosen_lang), _static_versions(), ctx.ref or ""
+    )
     response = cached(request, body, "text/html; charset=utf-8", etag, "no-cache")
     response.headers["Vary"] = "Accept-Language, Accept-Encoding"
     return response
@@ -277,6 +308,28 @@ async def widget(request: web.Request) -> web.Response:
     etag = _etag("w", snapshot, ctx.t.locale, int(ctx.chosen_lang), _static_versions())
     response = cached(request, body, "text/html; charset=utf-8", etag, "no-cache")
     response.headers["Vary"] = "Accept-Language, Accept-Encoding"
+    return response
+
+
+async def picture(request: web.Request) -> web.Response:
+    """The page's picture: the link preview (og.png, 1200 x 630) or the picture to share
+    (share.png, square; `?size=wide` for the other), redrawn when the count changes."""
+    snapshot = await snapshot_of(request)
+    t, _ = reader(request)
+    if request.match_info.route.name == "og":
+        size = "wide"
+    else:
+        size = request.query.get("size", "square")
+        if size not in sharing.PICTURE_SIZES:
+            return error_response(request, 400, "sharing.bad_size")
+    base = base_url(request)
+    body = await sharing.picture(t, snapshot, base, size)
+    etag = _etag("i", snapshot, t.locale, size, hashlib.sha256(base.encode()).hexdigest()[:8])
+    response = cached(request, body, "image/png", etag, "public, max-age=300")
+    response.headers["Vary"] = "Accept-Language"
+    if size == "square" and request.match_info.route.name == "share":
+        name = f"{snapshot.challenge.slug}.png"
+        response.headers["Content-Disposition"] = f'inline; filename="{name}"'
     return response
 
 

@@ -13,13 +13,14 @@ import html
 import io
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from string import Template
 from typing import Any
 from urllib.parse import quote
 
+from bots.web import sharing
 from bots.web.live import Announcement, Snapshot
 from conversations.announcements import announcement_text
 from conversations.deeplinks import make_payload
@@ -27,6 +28,7 @@ from core.areas import AreaTotal
 from core.delivery.protocol import Notice
 from core.i18n import SUPPORTED_LOCALES, Translator
 from core.models import Challenge, ChallengeStatus, Progress, Tier
+from core.sharing.words import progress_summary
 
 STATIC_FILES = ("style.css", "live.js", "map.js", "icon.svg")
 STATIC_TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
@@ -85,12 +87,13 @@ class Links:
     telegram_bot_username: str | None = None
     discord_invite_url: str | None = None
 
-    def telegram(self, slug: str) -> str | None:
-        """The Telegram deep link that opens the bot on this challenge."""
+    def telegram(self, slug: str, payload: str | None = None) -> str | None:
+        """The Telegram deep link that opens the bot on this challenge (with `payload`, a
+        share link's, crediting whoever shared it)."""
         name = (self.telegram_bot_username or "").strip().lstrip("@")
         if not name:
             return None
-        return f"https://t.me/{quote(name)}?start={make_payload(slug)}"
+        return f"https://t.me/{quote(name)}?start={payload or make_payload(slug)}"
 
     def discord(self) -> str | None:
         """The Discord invite, when it is an http(s) address."""
@@ -206,7 +209,7 @@ def state(t: Translator, snapshot: Snapshot) -> dict[str, Any]:
         "bar_percent": _bar_percent(progress),
         "count_text": t.number(count),
         "count_label": t.plural("web.pledged", count),
-        "summary": t("web.summary", percent=progress.percent, goal=challenge.goal),
+        "summary": progress_summary(t, progress),
         "next_tier_text": _next_tier_text(t, progress),
         "deadline_text": _status_text(t, progress),
         "days_left": progress.days_left,
@@ -296,6 +299,11 @@ class PageContext:
     min_count: int
     chosen_lang: bool
     """The language came from `?lang=` (links then keep it)."""
+    base: str = ""
+    """The site's absolute address (KOOM_PUBLIC_URL, else the request's), for link previews."""
+    site: sharing.Site = field(default_factory=sharing.Site)
+    ref: str | None = None
+    """A share link's payload (`?start=`) crediting whoever shared the page."""
 
 
 def with_lang(path: str, context: PageContext) -> str:
@@ -346,7 +354,7 @@ def progress_bar(t: Translator, snapshot: Snapshot, ticks: bool = True) -> Html:
 def _buttons(context: PageContext, slug: str) -> Html:
     t = context.t
     buttons = []
-    telegram = context.links.telegram(slug)
+    telegram = context.links.telegram(slug, context.ref)
     if telegram:
         buttons.append(
             f'<a class="button telegram" href="{escape(telegram)}" rel="noopener" '
@@ -359,7 +367,10 @@ def _buttons(context: PageContext, slug: str) -> Html:
             f'data-button="discord">{escape(t("web.open_discord"))}</a>'
         )
     if not buttons:
-        return Html("")
+        buttons.append(
+            f'<a class="button" href="#join-title" data-button="join">'
+            f"{escape(t('sharing.how_to_join'))}</a>"
+        )
     return Html(f'<p class="buttons">{"".join(buttons)}</p>')
 
 
@@ -421,8 +432,11 @@ def _scripts(*names: str) -> str:
 
 
 def challenge_page(context: PageContext, snapshot: Snapshot) -> bytes:
-    """The public page of a challenge, made once per snapshot and language."""
-    key = ("page", context.t.locale, context.chosen_lang)
+    """The public page of a challenge, made once per snapshot, language and address (a
+    shared link's page, crediting its sharer, is made each time)."""
+    if context.ref is not None:
+        return _challenge_page(context, snapshot)
+    key = ("page", context.t.locale, context.chosen_lang, context.base)
     return snapshot.cached(key, lambda: _challenge_page(context, snapshot))
 
 
@@ -481,6 +495,9 @@ def _challenge_page(context: PageContext, snapshot: Snapshot) -> bytes:
             f'<p class="impact" data-bind="impact_text">{escape(impact)}</p>' if impact else ""
         ),
         buttons=_buttons(context, challenge.slug),
+        join=Html(
+            sharing.join_section(t, context.links, challenge.slug, context.base, context.ref)
+        ),
         tiers=_tiers(t, challenge, data),
         map_title=t("web.map.title"),
         areas_text=data["areas_text"],
@@ -501,7 +518,7 @@ def _challenge_page(context: PageContext, snapshot: Snapshot) -> bytes:
         embed_hint=t("web.embed_hint"),
         widget_url=widget,
         embed_code=embed,
-        footer=t("web.footer"),
+        footer=Html(sharing.footer(t, context.site)),
     )
     return _page(
         t,
@@ -509,6 +526,7 @@ def _challenge_page(context: PageContext, snapshot: Snapshot) -> bytes:
         challenge.description or challenge.action,
         body,
         scripts=_scripts("live.js", "map.js"),
+        head_extra=sharing.preview_tags(t, snapshot, context.base),
     )
 
 
@@ -563,7 +581,7 @@ def index_page(context: PageContext, challenges: list[tuple[Challenge, Progress]
             f'height="100%" rx="5"/><rect class="bar-fill" width="{pct}%" height="100%" rx="5"/>'
             "</svg>"
             f'<span class="card-count">{escape(t.plural("web.pledged_count", progress.count))}'
-            f" · {escape(t('web.summary', percent=progress.percent, goal=challenge.goal))}"
+            f" · {escape(progress_summary(t, progress))}"
             "</span></a></li>"
         )
     if not cards:
@@ -577,7 +595,7 @@ def index_page(context: PageContext, challenges: list[tuple[Challenge, Progress]
         heading=t("web.index.title"),
         intro=t("web.index.intro"),
         cards=Html("".join(cards)),
-        footer=t("web.footer"),
+        footer=Html(sharing.footer(t, context.site)),
     )
     return _page(t, t("web.index.head_title"), t("web.index.intro"), body)
 

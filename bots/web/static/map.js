@@ -97,7 +97,11 @@
       }
       var key = featureKey(feature);
       keys[key] = true;
-      el("path", { d: featurePath(feature.geometry), "data-country": key }, fragment);
+      var attributes = { d: featurePath(feature.geometry), "data-country": key };
+      if (feature.properties && feature.properties.level === "departement") {
+        attributes["class"] = "departement"; /* drawn over its country, outline only */
+      }
+      el("path", attributes, fragment);
     });
     while (layer.firstChild) {
       layer.removeChild(layer.firstChild);
