@@ -227,3 +227,49 @@ async def test_the_widget_renders_framed_by_another_site(
         ARTIFACTS.mkdir(exist_ok=True)
         await asyncio.sleep(0.5)
         assert await asyncio.to_thread(frame.screenshot, str(ARTIFACTS / "web-widget.png"))
+
+
+async def test_screenshots_of_the_page_with_its_join_section_and_of_the_share_picture(
+    services: Services, server: WebServer, browser: Any
+) -> None:
+    await open_challenge(services, goal=1000, tiers=((500, "Acme", "plants 100 trees"),))
+    challenge = await services.challenges.by_slug("tri-lyon")
+    for index in range(9):
+        someone = await member(services, f"p{index}")
+        await services.members.set_location(someone.id, LYON)
+        await services.pledges.pledge(someone.id, challenge.id)
+    await asyncio.to_thread(browser.get, f"{server.url}/c/tri-lyon?lang=en")
+    assert await wait_for(browser, lambda d: count_on_page(d) == "9")
+    summary = await asyncio.to_thread(
+        browser.execute_script, "return document.querySelector('[data-bind=summary]').textContent"
+    )
+    assert summary == "9 people have started — be the 10th"
+    qr = await wait_for(
+        browser, js("const i = document.querySelector('img.qr'); return i && i.complete && i")
+    )
+    assert int(qr.get_attribute("naturalWidth")) > 0  # the QR code's data URI passed the CSP
+    image = await asyncio.to_thread(
+        browser.execute_script,
+        "return document.querySelector('meta[property=\"og:image\"]').content",
+    )
+    assert errors_in(browser) == []
+    ARTIFACTS.mkdir(exist_ok=True)
+    await asyncio.sleep(1)
+    height = await asyncio.to_thread(
+        browser.execute_script, "return document.documentElement.scrollHeight"
+    )
+    await asyncio.to_thread(browser.set_window_size, 1280, min(int(height) + 40, 4000))
+    await asyncio.sleep(0.5)
+    assert await asyncio.to_thread(browser.save_screenshot, str(ARTIFACTS / "web-join.png"))
+    for url, name in (
+        (image, "web-og.png"),
+        (f"{server.url}/c/tri-lyon/share.png", "web-share.png"),
+    ):
+        await asyncio.to_thread(browser.set_window_size, 1280, 1200)
+        await asyncio.to_thread(browser.get, url)
+        size = await wait_for(
+            browser,
+            js("const i = document.querySelector('img'); return i && i.complete && i.naturalWidth"),
+        )
+        assert size in (1200, 1080)
+        assert await asyncio.to_thread(browser.save_screenshot, str(ARTIFACTS / name))
