@@ -8,8 +8,9 @@ Targets (2-core machine): share picture and OG image < 200 ms each.
   from the press to the picture's reply (count read, card built, PNG drawn), after each round
   adds a pledger, so nothing is reused.
 - OG image: the web server in a process of its own; each round adds a pledger, waits for the
-  page's snapshot to be older than its refresh period (1 s), then times GET /c/SLUG/og.png:
-  the snapshot read again and the picture drawn.
+  page's snapshot to be older than its refresh period (1 s), then times GET /c/SLUG/og.png
+  the way a link preview's crawler asks it, after the page (the picture drawn for the new
+  count), then alone (the page's snapshot read again first, counts by area included when due).
 - outlines: 60 distinct `?bbox=` views (none cached) asked one after another while another
   client keeps asking a cached one (the world); the time of each new box, and the worst wait
   of the cached requests meanwhile (issue 14: 250 ms a box, cached ones delayed 1.2 s).
@@ -69,13 +70,17 @@ async def share_pictures(path: Path, rounds: int) -> list[float]:
     return took[1:]  # the first loads the fonts
 
 
-async def og_images(base: str, db: Database, rounds: int) -> list[float]:
-    """Milliseconds of GET og.png after each change of the count."""
+async def og_images(base: str, db: Database, rounds: int, page_first: bool) -> list[float]:
+    """Milliseconds of GET og.png after each change of the count: as a link preview's crawler
+    asks it, after the page (`page_first`), or alone (the snapshot then read again first)."""
     took: list[float] = []
     async with aiohttp.ClientSession() as http:
         for _ in range(rounds + 1):
             await add_pledger(db)
             await asyncio.sleep(1.1)
+            if page_first:
+                async with http.get(f"{base}/c/{SLUG}") as response:
+                    assert response.status == 200 and b"og:image" in await response.read()
             started = time.perf_counter()
             async with http.get(f"{base}/c/{SLUG}/og.png") as response:
                 body = await response.read()
@@ -143,8 +148,10 @@ async def main(pledgers: int, areas: int, rounds: int) -> None:
         try:
             assert (await server.stdout.readline()).strip() == b"ready"
             base = f"http://127.0.0.1:{port}"
-            og = await og_images(base, db, rounds)
-            print(line("OG image after a count change", og))
+            og = await og_images(base, db, rounds, page_first=True)
+            print(line("OG image after a count change, the page read first", og))
+            alone = await og_images(base, db, rounds, page_first=False)
+            print(line("OG image after a count change, alone", alone))
             boxes, worst = await outlines(base, 60)
             print(line("outlines, 60 distinct boxes", boxes))
             print(f"cached outline requests meanwhile: worst {worst:.0f} ms")
@@ -155,6 +162,7 @@ async def main(pledgers: int, areas: int, rounds: int) -> None:
     print(
         f"share_p50_ms={statistics.median(share):.0f} share_max_ms={max(share):.0f} "
         f"og_p50_ms={statistics.median(og):.0f} og_max_ms={max(og):.0f} "
+        f"og_alone_p50_ms={statistics.median(alone):.0f} og_alone_max_ms={max(alone):.0f} "
         f"box_p50_ms={statistics.median(boxes):.0f} box_max_ms={max(boxes):.0f} "
         f"cached_worst_ms={worst:.0f}"
     )

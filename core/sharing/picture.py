@@ -211,5 +211,5 @@ def _draw_link(
 def render_share(card: ShareCard, size: tuple[int, int] = SQUARE) -> bytes:
     """The share picture as PNG bytes."""
     buffer = io.BytesIO()
-    draw_share(card, size).save(buffer, format="PNG", compress_level=6)
+    draw_share(card, size).save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
