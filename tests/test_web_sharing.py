@@ -16,6 +16,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from PIL import Image
 
 from bots.web import LiveConfig, create_app
+from bots.web.app import HUB
+from bots.web.sharing import MAX_BASES
 from conversations.deeplinks import make_payload
 from core.clock import FakeClock
 from core.services import Services
@@ -210,3 +212,20 @@ async def test_progress_words_encourage_at_any_count(
     assert state["summary"] == "10% of the goal of 1,000"
     index = await (await client.get("/?lang=en")).text()
     assert "10% of the goal of 1,000" in index
+
+
+async def test_made_up_host_names_are_answered_but_not_kept(
+    services: Services, client: TestClient[Any, Any]
+) -> None:
+    await open_challenge(services)
+    for index in range(10):
+        host = {"Host": f"site{index}.example"}
+        page = await (await client.get(f"/c/{SLUG}", headers=host)).text()
+        assert f'content="http://site{index}.example/c/{SLUG}"' in page
+        answer = await client.get(f"/c/{SLUG}/og.png", headers=host)
+        assert answer.status == 200 and png(await answer.read()).size == WIDE
+    snapshot = await client.app[HUB].snapshot(SLUG)
+    kept = [
+        key for key in snapshot.cache if isinstance(key, tuple) and key[0] in ("page", "picture")
+    ]
+    assert len(kept) <= 2 * MAX_BASES

@@ -291,9 +291,9 @@ async def page(request: web.Request) -> web.Response:
     snapshot = await snapshot_of(request)
     ctx = context(request)
     body = views.challenge_page(ctx, snapshot)
-    etag = _etag(
-        "p", snapshot, ctx.t.locale, int(ctx.chosen_lang), _static_versions(), ctx.ref or ""
-    )
+    where = hashlib.sha256(ctx.base.encode()).hexdigest()[:8]
+    tail = (_static_versions(), where, ctx.ref or "")
+    etag = _etag("p", snapshot, ctx.t.locale, int(ctx.chosen_lang), *tail)
     response = cached(request, body, "text/html; charset=utf-8", etag, "no-cache")
     response.headers["Vary"] = "Accept-Language, Accept-Encoding"
     return response

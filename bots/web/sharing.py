@@ -24,6 +24,8 @@ from core.sharing.words import progress_summary
 if TYPE_CHECKING:
     from bots.web.views import Links
 
+MAX_BASES = 4
+"""Addresses whose answers are kept with a snapshot (see :func:`keeps`)."""
 PICTURE_SIZES = {"wide": WIDE, "square": SQUARE}
 OG_LOCALES = {"fr": "fr_FR", "en": "en_GB"}
 
@@ -40,6 +42,16 @@ class Site:
     operator: str | None = None
     contact: str | None = None
     privacy_url: str | None = None
+
+
+def keeps(snapshot: Snapshot, base: str) -> bool:
+    """Whether answers made for the address `base` may be kept with the snapshot: the first
+    few only, since without KOOM_PUBLIC_URL the address is the request's Host header, which
+    the client chooses."""
+    bases: set[str] = snapshot.cached("bases", set)
+    if base not in bases and len(bases) < MAX_BASES:
+        bases.add(base)
+    return base in bases
 
 
 def page_url(base: str, slug: str) -> str:
@@ -142,11 +154,12 @@ def footer(t: Translator, site: Site) -> str:
 def picture(t: Translator, snapshot: Snapshot, base: str, size: str) -> Awaitable[bytes]:
     """The page's picture (not a member's: nobody is credited), drawn once per snapshot,
     language, address and size; concurrent readers share the one drawing."""
-    key = ("picture", t.locale, base, size)
 
     def make() -> asyncio.Future[bytes]:
         link = page_url(base, snapshot.challenge.slug)
         card = share_card(t, snapshot.progress, link, personal=False)
         return asyncio.ensure_future(asyncio.to_thread(render_share, card, PICTURE_SIZES[size]))
 
-    return snapshot.cached(key, make)
+    if not keeps(snapshot, base):
+        return make()
+    return snapshot.cached(("picture", t.locale, base, size), make)

@@ -433,8 +433,9 @@ def _scripts(*names: str) -> str:
 
 def challenge_page(context: PageContext, snapshot: Snapshot) -> bytes:
     """The public page of a challenge, made once per snapshot, language and address (a
-    shared link's page, crediting its sharer, is made each time)."""
-    if context.ref is not None:
+    shared link's page, crediting its sharer, and one for an unexpected address are made
+    each time)."""
+    if context.ref is not None or not sharing.keeps(snapshot, context.base):
         return _challenge_page(context, snapshot)
     key = ("page", context.t.locale, context.chosen_lang, context.base)
     return snapshot.cached(key, lambda: _challenge_page(context, snapshot))
