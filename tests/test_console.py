@@ -192,7 +192,7 @@ def test_a_full_pledge_piped_through_the_console(tmp_path: Path) -> None:
             "1",  # 📍 Indiquer ma commune ou ma position
             "Villeurbanne",
             "3",  # Chaque semaine
-            "1",  # 📋 Mes engagements
+            "2",  # 📋 Mes engagements (after 🖼 Image à partager)
             "1",  # ✅ Je l'ai fait
             "/challenge trier-dechets-lyon",
         ],
