@@ -30,8 +30,15 @@ from core.mapping.outlines import (
 )
 from core.mapping.places import MarkedArea, largest_places
 
-__all__ = ["MapPoint", "MarkedArea", "Viewport", "draw_map", "outlines_geojson", "render_map"]
-__all__ += ["view_for"]
+__all__ = [
+    "MapPoint",
+    "MarkedArea",
+    "Viewport",
+    "draw_map",
+    "outlines_geojson",
+    "render_map",
+    "view_for",
+]
 
 SUPERSAMPLE = 2
 WORLD = 360 * UNITS

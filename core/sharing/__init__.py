@@ -4,5 +4,12 @@ and the words they carry, in the reader's language."""
 from core.sharing.picture import SQUARE, WIDE, ShareCard, qr_matrix, render_share
 from core.sharing.words import encouragement, share_card
 
-__all__ = ["SQUARE", "WIDE", "ShareCard", "encouragement", "qr_matrix", "render_share"]
-__all__ += ["share_card"]
+__all__ = [
+    "SQUARE",
+    "WIDE",
+    "ShareCard",
+    "encouragement",
+    "qr_matrix",
+    "render_share",
+    "share_card",
+]
