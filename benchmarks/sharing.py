@@ -31,6 +31,7 @@ from pathlib import Path
 
 import aiohttp
 from sqlalchemy import update
+from sqlalchemy.engine import Connection
 
 from benchmarks.web import ROOT, SLUG, _settings, free_port, percentile, seed
 from conversations.testing import ChatHarness
@@ -40,14 +41,17 @@ from core.db.tables import challenges
 from core.services import Services
 
 
+def _count_one_more(conn: Connection) -> None:
+    conn.execute(
+        update(challenges)
+        .where(challenges.c.slug == SLUG)
+        .values(pledge_count=challenges.c.pledge_count + 1)
+    )
+
+
 async def add_pledger(db: Database) -> None:
     """One more pledger on the challenge's counter (as a pledge leaves it)."""
-    async with db.write() as conn:
-        await conn.execute(
-            update(challenges)
-            .where(challenges.c.slug == SLUG)
-            .values(pledge_count=challenges.c.pledge_count + 1)
-        )
+    await db.transaction(_count_one_more)
 
 
 async def share_pictures(path: Path, rounds: int) -> list[float]:
