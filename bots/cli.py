@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-import logging
-import os
 import re
-import sys
 import time
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from enum import StrEnum
+from functools import partial
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
@@ -22,7 +21,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from bots.cli_help import HELP, Debug, KoomCommand, KoomGroup, terminal_locale
 from bots.console.app import chat as console_chat
+from bots.logs import configure_logging
 from bots.run import run as run_bot
 from conversations.flows.broadcast import (
     LIVE,
@@ -35,7 +36,7 @@ from conversations.flows.broadcast import (
 from core.app import ChallengeEntry, ImportFailed, import_challenges, load_demo, open_services
 from core.app import open_database as open_db
 from core.db.migrate import current_revision, head_revision
-from core.errors import KoomError
+from core.errors import KoomError, Misconfigured
 from core.i18n import SUPPORTED_LOCALES, Translator, resolve_locale
 from core.models import Challenge
 from core.services import Services
@@ -75,48 +76,81 @@ ERROR_KEYS = {
 }
 
 
-def terminal_locale() -> str | None:
-    """The terminal's language (LC_ALL, LC_MESSAGES, LANG) when climat-koom speaks it."""
-    for variable in ("LC_ALL", "LC_MESSAGES", "LANG"):
-        if value := os.environ.get(variable):
-            return resolve_locale(None, value, "") or None
-    return None
-
-
-HELP = Translator(terminal_locale() or os.environ.get("KOOM_DEFAULT_LOCALE", "fr"))
-
-app = typer.Typer(help=HELP("console.cli.help"), no_args_is_help=True, add_completion=False)
-challenge_app = typer.Typer(help=HELP("console.cli.challenge"), no_args_is_help=True)
-db_app = typer.Typer(help=HELP("console.cli.db"), no_args_is_help=True)
+SETTINGS = {"help_option_names": ["-h", "--help"]}
+app = typer.Typer(
+    cls=KoomGroup,
+    help=HELP("console.cli.help"),
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings=SETTINGS,
+    pretty_exceptions_show_locals=False,
+)
+challenge_app = typer.Typer(
+    cls=KoomGroup,
+    help=HELP("console.cli.challenge"),
+    no_args_is_help=True,
+    context_settings=SETTINGS,
+)
+db_app = typer.Typer(
+    cls=KoomGroup, help=HELP("console.cli.db"), no_args_is_help=True, context_settings=SETTINGS
+)
 app.add_typer(challenge_app, name="challenge")
 app.add_typer(db_app, name="db")
+command = partial(app.command, cls=KoomCommand)
 
 Language = StrEnum("Language", [(code, code) for code in SUPPORTED_LOCALES])  # type: ignore[misc]
 LangOption = Annotated[Language | None, typer.Option("--lang", help=HELP("console.cli.lang"))]
 
 
+def show_version(value: bool) -> None:
+    """`--version`: print the installed version and stop."""
+    if value:
+        typer.echo(f"koom {package_version('climat-koom')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def options(
+    debug: Annotated[bool, typer.Option("--debug", help=HELP("operations.cli.debug"))] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=show_version, is_eager=True, help=HELP("operations.cli.version")
+        ),
+    ] = False,
+) -> None:
+    Debug.enabled = debug
+
+
 def load_settings(*, chatting: bool = False) -> Settings:
-    """Settings from the environment and `.env`; logging set up from them, quieter in a chat."""
+    """Settings from the environment and `.env`, each refused one told in one line (exit 2);
+    logging set up from them, quieter in a chat."""
     try:
         settings = Settings()
     except ValidationError as exc:
-        for error in exc.errors():
-            name = ".".join(str(part) for part in error["loc"])
-            typer.echo(HELP("console.bad_setting", name=name, problem=error["msg"]), err=True)
+        for line in setting_problems(exc, HELP):
+            typer.echo(line, err=True)
         raise typer.Exit(2) from None
-    level = logging.getLevelNamesMapping().get(settings.log_level.upper())
-    if level is None:
-        t = translator(settings)
-        typer.echo(
-            t("console.bad_setting", name="KOOM_LOG_LEVEL", problem=settings.log_level), err=True
-        )
-        raise typer.Exit(2)
-    logging.basicConfig(
-        level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
-    )
-    for package in ("bots", "conversations", "core"):
-        logging.getLogger(package).setLevel(max(level, logging.WARNING) if chatting else level)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise Misconfigured("operations.error.env_file", problem=str(exc)) from exc
+    Debug.enabled = Debug.enabled or settings.log_level == "DEBUG"
+    Debug.words = translator(settings)
+    configure_logging(settings, chatting=chatting)
     return settings
+
+
+def setting_problems(exc: ValidationError, t: Translator) -> list[str]:
+    """One line per refused setting: its name, what is wrong and what to do."""
+    lines = []
+    for error in exc.errors():
+        context = error.get("ctx", {})
+        name = ".".join(str(part) for part in error["loc"]) or str(context.get("setting", ""))
+        key = f"operations.setting.{error['type']}"
+        if not t.has(key):
+            key = ERROR_KEYS.get(error["type"], "")
+        problem = t(key, **context) if key else error["msg"]
+        lines.append(t("operations.bad_setting", name=name, problem=problem))
+    return lines
 
 
 def translator(settings: Settings, language: str | None = None) -> Translator:
@@ -148,7 +182,7 @@ async def services_for(settings: Settings) -> AsyncIterator[Services]:
         await services.db.dispose()
 
 
-@app.command(help=HELP("console.cli.chat"))
+@command(help=HELP("console.cli.chat"))
 def chat(
     name: Annotated[str, typer.Option("--as", help=HELP("console.cli.as"))],
     lang: LangOption = None,
@@ -164,12 +198,12 @@ def chat(
     asyncio.run(work())
 
 
-@app.command(help=HELP("console.cli.run"))
+@command(help=HELP("console.cli.run"))
 def run(
     name: Annotated[str | None, typer.Option("--as", help=HELP("console.cli.as_run"))] = None,
     lang: LangOption = None,
 ) -> None:
-    settings = load_settings(chatting=True)
+    settings = load_settings()
     language = lang.value if lang else None
     t = translator(settings, language)
     name = account_name(name, t)
@@ -177,7 +211,7 @@ def run(
     raise typer.Exit(asyncio.run(run_bot(settings, name, language, code, t)))
 
 
-@app.command(help=HELP("console.cli.demo"))
+@command(help=HELP("console.cli.demo"))
 def demo() -> None:
     settings = load_settings()
     t = translator(settings)
@@ -193,7 +227,7 @@ def demo() -> None:
     asyncio.run(work())
 
 
-@app.command(help=HELP("console.cli.stats"))
+@command(help=HELP("console.cli.stats"))
 def stats() -> None:
     settings = load_settings()
     t = translator(settings)
@@ -231,7 +265,7 @@ def stats_table(found: list[Challenge], t: Translator) -> Table:
     return table
 
 
-@app.command(help=HELP("broadcast.cli.help"))
+@command(help=HELP("broadcast.cli.help"))
 def broadcast(
     audience: Annotated[
         list[str] | None,
@@ -437,7 +471,7 @@ def confirmed(question: str) -> bool:
         return False
 
 
-@challenge_app.command("import", help=HELP("console.cli.import"))
+@challenge_app.command("import", cls=KoomCommand, help=HELP("console.cli.import"))
 def import_command(
     file: Annotated[Path, typer.Argument(help=HELP("console.cli.file"), show_default=False)],
 ) -> None:
@@ -565,7 +599,7 @@ def entry_problem(file: Path, index: int, node: yaml.Node, message: str, t: Tran
     )
 
 
-@app.command("web", help=HELP("web.cli.help"))
+@command("web", help=HELP("web.cli.help"))
 def web_command(
     port: Annotated[
         int | None, typer.Option("--port", min=1, max=65535, help=HELP("web.cli.port"))
@@ -580,7 +614,7 @@ def web_command(
     raise typer.Exit(asyncio.run(serve_web(settings, address, number, t)))
 
 
-@db_app.command("upgrade", help=HELP("console.cli.upgrade"))
+@db_app.command("upgrade", cls=KoomCommand, help=HELP("console.cli.upgrade"))
 def db_upgrade() -> None:
     settings = load_settings()
     t = translator(settings)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -11,13 +13,14 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 from sqlalchemy import delete, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 
 from core.db.database import Database
 from core.db.migrate import upgrade
 from core.db.tables import challenges
 from core.demo import DEMO_FILE
 from core.drafts import ChallengeDraft
-from core.errors import KoomError
+from core.errors import KoomError, Misconfigured
 from core.models import Challenge
 from core.services import Services
 from core.services.challenges import create_challenge, load_challenges
@@ -70,16 +73,38 @@ class ImportFailed(Exception):
 
 
 async def open_database(settings: Settings) -> Database:
-    """The configured database, created when missing and migrated to the newest schema."""
-    if settings.sqlite_path is not None:
-        settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.database_url)
+    """The configured database, created when missing (a SQLite file readable by its owner
+    only) and migrated to the newest schema; Misconfigured when it cannot be opened."""
+    try:
+        if settings.sqlite_path is not None:
+            create_private(settings.sqlite_path)
+        db = Database(settings.database_url)
+    except (OSError, SQLAlchemyError) as exc:
+        raise Misconfigured("operations.error.database", problem=first_line(exc)) from exc
     try:
         await upgrade(db)
+    except (OSError, SQLAlchemyError) as exc:
+        await db.dispose()
+        raise Misconfigured("operations.error.database", problem=first_line(exc)) from exc
     except BaseException:
         await db.dispose()
         raise
     return db
+
+
+def create_private(path: Path) -> None:
+    """Create the SQLite file with mode 600, so that no other account reads it (SQLite gives
+    its -wal and -shm companions the same mode); an existing file is left as it is."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if str(path) != ":memory:" and not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+
+
+def first_line(exc: BaseException) -> str:
+    """The driver's own words for a database failure, without SQLAlchemy's SQL and links."""
+    origin = getattr(exc, "orig", None) or exc
+    lines = str(origin).strip().splitlines()
+    return lines[0] if lines else type(origin).__name__
 
 
 async def open_services(settings: Settings) -> Services:

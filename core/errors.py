@@ -26,3 +26,7 @@ class Forbidden(KoomError):
 
 class Conflict(KoomError):
     """The state does not allow it (withdrawing after success...)."""
+
+
+class Misconfigured(KoomError):
+    """A setting or the environment prevents starting: whoever runs the bot must fix it."""

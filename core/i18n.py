@@ -108,6 +108,10 @@ class Translator:
         log.warning("missing translation %r for %s", key, self.locale)
         return None
 
+    def has(self, key: str) -> bool:
+        """True when the catalogues hold `key`."""
+        return key in self._catalogue.messages or key in self._fallback.messages
+
     def __call__(self, key: str, /, **params: object) -> str:
         """The text of `key` with its `{placeholders}` filled in."""
         found = self._lookup(key)

@@ -6,15 +6,38 @@ import re
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from core.identity import AccountRef
 
 TELEGRAM_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 DISCORD_API = "https://discord.com/api/v10"
 DISCORD_GATEWAY = "wss://gateway.discord.gg/"
+DATABASE_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOG_FORMATS = ("text", "json")
+
+
+def invalid(kind: str, message: str, **context: object) -> PydanticCustomError:
+    """A refused setting; `kind` names its catalogue message `operations.setting.<kind>`."""
+    return PydanticCustomError(kind, message, context or None)
+
+
+def is_time_zone(name: str) -> bool:
+    """True when `name` is an IANA time zone known here (tzdata ships them everywhere)."""
+    if not name or name != name.strip() or name.startswith("/") or ".." in name:
+        return False
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
 
 
 class Settings(BaseSettings):
@@ -99,17 +122,87 @@ class Settings(BaseSettings):
     web_contact: str | None = Field(default=None, validation_alias="KOOM_WEB_CONTACT")
     web_privacy_url: str | None = Field(default=None, validation_alias="KOOM_WEB_PRIVACY_URL")
     log_level: str = Field(default="INFO", validation_alias="KOOM_LOG_LEVEL")
+    log_format: str = Field(default="text", validation_alias="KOOM_LOG_FORMAT")
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        validation_alias="KOOM_METRICS_PORT",
+        description="Serve /metrics, /healthz and /readyz on this port (koom run)",
+    )
+    metrics_host: str = Field(default="127.0.0.1", validation_alias="KOOM_METRICS_HOST")
+    keep_deliveries_days: int = Field(
+        default=30,
+        ge=1,
+        validation_alias="KOOM_KEEP_DELIVERIES_DAYS",
+        description="Sent and abandoned deliveries older than this are purged daily",
+    )
+    keep_conversations_days: int = Field(
+        default=30,
+        ge=1,
+        validation_alias="KOOM_KEEP_CONVERSATIONS_DAYS",
+        description="Conversations idle longer than this are purged daily",
+    )
+    keep_updates_days: int = Field(
+        default=2,
+        ge=1,
+        validation_alias="KOOM_KEEP_UPDATES_DAYS",
+        description="Processed update ids older than this are purged daily",
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        try:
+            driver = make_url(value).drivername
+        except ArgumentError:
+            driver = None
+        if driver not in DATABASE_DRIVERS:
+            raise invalid("database_url", "not a supported database URL")
+        return value
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _time_zone(cls, value: str) -> str:
+        if not is_time_zone(value):
+            raise invalid("timezone", "not an IANA time zone", value=value)
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().upper() in LOG_LEVELS:
+            return value.strip().upper()
+        raise invalid("one_of", "unknown log level", expected=", ".join(LOG_LEVELS))
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _log_format(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() in LOG_FORMATS:
+            return value.strip().lower()
+        raise invalid("one_of", "unknown log format", expected=", ".join(LOG_FORMATS))
+
+    @field_validator("metrics_port", "web_port", mode="before")
+    @classmethod
+    def _optional_port(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
 
     @field_validator("organisers", mode="before")
     @classmethod
     def _parse_organisers(cls, value: object) -> tuple[AccountRef, ...]:
-        if isinstance(value, str):
-            return tuple(AccountRef.parse(p) for p in value.split(",") if p.strip())
-        if isinstance(value, list | tuple):
+        parts = value.split(",") if isinstance(value, str) else value
+        if not isinstance(parts, list | tuple):
+            raise invalid("organisers", "a comma-separated list of platform:id")
+        try:
             return tuple(
-                v if isinstance(v, AccountRef) else AccountRef.parse(str(v)) for v in value
+                p if isinstance(p, AccountRef) else AccountRef.parse(str(p))
+                for p in parts
+                if isinstance(p, AccountRef) or str(p).strip()
             )
-        raise ValueError("KOOM_ORGANISERS must be a comma-separated list of platform:id")
+        except ValueError:
+            raise invalid("organisers", "a comma-separated list of platform:id") from None
 
     @field_validator("public_url", "web_privacy_url", mode="before")
     @classmethod
@@ -132,7 +225,7 @@ class Settings(BaseSettings):
         from core.i18n import SUPPORTED_LOCALES
 
         if value not in SUPPORTED_LOCALES:
-            raise ValueError(f"KOOM_DEFAULT_LOCALE must be one of {', '.join(SUPPORTED_LOCALES)}")
+            raise invalid("one_of", "unknown language", expected=", ".join(SUPPORTED_LOCALES))
         return value
 
     @field_validator("telegram_base_url", mode="before")
@@ -141,7 +234,7 @@ class Settings(BaseSettings):
         if value is None or (isinstance(value, str) and not value.strip()):
             return "https://api.telegram.org/bot"
         if not isinstance(value, str) or not value.startswith(("https://", "http://")):
-            raise ValueError("TELEGRAM_BASE_URL must be an http(s) URL")
+            raise invalid("http_url", "must be an http(s) URL")
         return value.strip()
 
     @field_validator("telegram_webhook_url", mode="before")
@@ -150,7 +243,7 @@ class Settings(BaseSettings):
         if value is None or (isinstance(value, str) and not value.strip()):
             return None
         if not isinstance(value, str) or not value.startswith(("https://", "http://")):
-            raise ValueError("TELEGRAM_WEBHOOK_URL must be an http(s) URL")
+            raise invalid("http_url", "must be an http(s) URL")
         return value.strip()
 
     @field_validator("telegram_webhook_secret", mode="before")
@@ -161,13 +254,17 @@ class Settings(BaseSettings):
         if value is None or (isinstance(value, str) and not value.strip()):
             return None
         if not isinstance(value, str) or not TELEGRAM_SECRET.fullmatch(value):
-            raise ValueError("TELEGRAM_WEBHOOK_SECRET must be 1-256 of A-Z a-z 0-9 _ -")
+            raise invalid("webhook_secret", "must be 1-256 of A-Z a-z 0-9 _ -")
         return value
 
     @model_validator(mode="after")
     def _webhook_needs_secret(self) -> Settings:
         if self.telegram_webhook_url and self.telegram_webhook_secret is None:
-            raise ValueError("TELEGRAM_WEBHOOK_URL needs TELEGRAM_WEBHOOK_SECRET")
+            raise invalid(
+                "webhook_needs_secret",
+                "TELEGRAM_WEBHOOK_URL needs a secret",
+                setting="TELEGRAM_WEBHOOK_SECRET",
+            )
         return self
 
     @field_validator("discord_api_base_url", "discord_gateway_url", mode="before")
@@ -178,10 +275,7 @@ class Settings(BaseSettings):
             return DISCORD_API if api else DISCORD_GATEWAY
         schemes = ("https://", "http://") if api else ("wss://", "ws://")
         if not isinstance(value, str) or not value.strip().startswith(schemes):
-            name, kind = (
-                ("DISCORD_API_BASE_URL", "http(s)") if api else ("DISCORD_GATEWAY_URL", "ws(s)")
-            )
-            raise ValueError(f"{name} must be a {kind} URL")
+            raise invalid("http_url" if api else "ws_url", "not a URL of the right kind")
         return value.strip().rstrip("/") if api else value.strip()
 
     @field_validator("discord_guild_id", mode="before")
