@@ -528,6 +528,9 @@ def read_entries(file: Path, t: Translator) -> list[tuple[Any, yaml.Node]]:
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
+    except ValueError as exc:  # a well-formed value that is no date, such as 2027-02-30
+        typer.echo(t("operations.error.yaml_value", file=str(file), problem=str(exc)), err=True)
+        raise typer.Exit(2) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = str(mark.line + 1) if mark is not None else "?"

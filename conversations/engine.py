@@ -9,6 +9,7 @@ a refusal (KoomError) or a crash leaves the state as it was.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import assert_never
@@ -41,6 +42,7 @@ from conversations.state import (
 from core.errors import KoomError
 from core.i18n import Translator, resolve_locale
 from core.keyed_locks import KeyedLocks
+from core.metrics import UPDATE_SECONDS, UPDATES
 from core.models import Member
 from core.services import Services
 
@@ -96,12 +98,15 @@ class Engine:
         else is logged and becomes an apology.
         """
         sender = envelope.sender
+        started = time.perf_counter()
+        flow = None
         async with self._locks.hold(SessionKey.of(envelope)):
             t = self._translator(None, sender)
             try:
                 member = await self.services.members.find(sender.account)
                 t = self._translator(member, sender)
-                return fit(await self._run(envelope, member, t), self.capabilities)
+                replies, flow = await self._run(envelope, member, t)
+                return fit(replies, self.capabilities)
             except KoomError as error:
                 return [Message(t(error.key, **error.params))]
             except Exception:
@@ -113,6 +118,8 @@ class Engine:
                 if self.reraise:
                     raise
                 return [Message(t("engine.internal_error"))]
+            finally:
+                _handled(envelope, flow, time.perf_counter() - started)
 
     def _translator(self, member: Member | None, sender: Sender) -> Translator:
         """Speak the member's chosen language, else their app's, else the default."""
@@ -120,18 +127,21 @@ class Engine:
         default = self.settings.default_locale
         return Translator(resolve_locale(chosen, sender.language_code, default))
 
-    async def _run(self, envelope: Envelope, member: Member | None, t: Translator) -> list[Reply]:
+    async def _run(
+        self, envelope: Envelope, member: Member | None, t: Translator
+    ) -> tuple[list[Reply], str]:
+        """The replies to one input, and the name of the flow that handled it."""
         key = SessionKey.of(envelope)
         state = loaded = await self.store.load(key)
         value = envelope.input
         if _longest_text(value) > MAX_INPUT_LENGTH:
-            return [Message(t("error.text_too_long", limit=MAX_INPUT_LENGTH))]
+            return [Message(t("error.text_too_long", limit=MAX_INPUT_LENGTH))], ENGINE_FLOW
         if (
             isinstance(value, ChoiceInput)
             and not self._unsolicited(value.choice_id)
             and not await self._was_offered(envelope, state)
         ):
-            return [Message(t("engine.stale_choice"))]
+            return [Message(t("engine.stale_choice"))], ENGINE_FLOW
         sender = envelope.sender
         if member is None:
             member = await self.services.members.ensure(sender.account, sender.display_name)
@@ -156,7 +166,24 @@ class Engine:
                 await self.store.save(key, outcome, at=now)
             if envelope.chat.is_group and outcome.offered != loaded.offered:
                 await self._share_offered(envelope, turn, now)
-        return turn.replies
+        return turn.replies, self._handler(value, state)
+
+    def _handler(self, value: Input, state: ConversationState) -> str:
+        """The name of the flow an input went to (for logs and metrics)."""
+        flow: Flow | None = None
+        match value:
+            case Command(name=name):
+                flow = self._commands.get(name.lower())
+            case ChoiceInput(choice_id=choice_id):
+                try:
+                    flow = self._flows.get(unpack(choice_id)[0])
+                except ValueError:
+                    flow = None
+            case TextInput(text=text) if text.strip() in self._keywords:
+                flow = self._keywords[text.strip()]
+            case _:
+                flow = self._flows.get(state.flow or "")
+        return flow.name if flow is not None else ENGINE_FLOW
 
     def _unsolicited(self, choice_id: str) -> bool:
         """A choice on a message the bot sent on its own, which every session accepts."""
@@ -303,6 +330,24 @@ class Engine:
             return False
         accounts = await self.services.members.accounts_of(member.id)
         return any(self.settings.is_organiser(account) for account in accounts)
+
+
+def _handled(envelope: Envelope, flow: str | None, seconds: float) -> None:
+    """One log line and the metrics of a handled input: where, what kind, which flow, how
+    long; never what the person wrote."""
+    platform = envelope.chat.platform.value
+    kind = type(envelope.input).__name__.removesuffix("Input").lower()
+    UPDATES.labels(platform, kind).inc()
+    UPDATE_SECONDS.labels(platform).observe(seconds)
+    milliseconds = round(seconds * 1000, 1)
+    logger.info(
+        "handled %s %s in flow %s in %s ms",
+        platform,
+        kind,
+        flow or "-",
+        milliseconds,
+        extra={"platform": platform, "kind": kind, "flow": flow, "duration_ms": milliseconds},
+    )
 
 
 async def _enter(turn: Turn, flow: Flow, *, keep_data: bool) -> bool:

@@ -21,6 +21,7 @@ from core.db.tables import challenges
 from core.demo import DEMO_FILE
 from core.drafts import ChallengeDraft
 from core.errors import KoomError, Misconfigured
+from core.metrics import watch_database
 from core.models import Challenge
 from core.services import Services
 from core.services.challenges import create_challenge, load_challenges
@@ -81,6 +82,7 @@ async def open_database(settings: Settings) -> Database:
         db = Database(settings.database_url)
     except (OSError, SQLAlchemyError) as exc:
         raise Misconfigured("operations.error.database", problem=first_line(exc)) from exc
+    watch_database(db)
     try:
         await upgrade(db)
     except (OSError, SQLAlchemyError) as exc:

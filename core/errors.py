@@ -30,3 +30,10 @@ class Conflict(KoomError):
 
 class Misconfigured(KoomError):
     """A setting or the environment prevents starting: whoever runs the bot must fix it."""
+
+
+def port_taken(setting: str, port: int, exc: OSError) -> Misconfigured:
+    """The start-up problem of a port, named by its setting, that cannot be listened on."""
+    return Misconfigured(
+        "operations.error.port", setting=setting, port=str(port), problem=exc.strerror or str(exc)
+    )

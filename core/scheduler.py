@@ -8,10 +8,12 @@ because their state lives in the tables they sweep.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from core.metrics import SCHEDULER_TICK_SECONDS
 from core.services import Services
 
 log = logging.getLogger(__name__)
@@ -58,12 +60,17 @@ def build_scheduler(services: Services) -> AsyncIOScheduler:
 
 
 def _logged(sweep: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
-    """Run a sweep; a failure is logged and the next tick tries again."""
+    """Run a sweep, its duration measured; a failure is logged and the next tick tries
+    again."""
+    name = getattr(sweep, "__qualname__", None) or getattr(sweep, "__name__", str(sweep))
 
     async def run() -> None:
+        started = time.perf_counter()
         try:
             await sweep()
         except Exception:
-            log.exception("sweep %s failed", getattr(sweep, "__name__", sweep))
+            log.exception("sweep %s failed", name)
+        finally:
+            SCHEDULER_TICK_SECONDS.labels(name).observe(time.perf_counter() - started)
 
     return run

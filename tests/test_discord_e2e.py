@@ -30,6 +30,7 @@ from core.clock import FakeClock
 from core.db.database import Database
 from core.db.tables import groups as groups_table
 from core.delivery.protocol import Outcome
+from core.errors import Misconfigured
 from core.i18n import Translator
 from core.identity import AccountRef, ChatRef, Platform
 from core.models import Challenge, Location
@@ -247,8 +248,9 @@ async def test_a_wrong_token_is_refused_at_start(db: Database, clock: FakeClock)
     )
     adapter = DiscordAdapter(Services(db=db, settings=settings, clock=clock), settings)
     try:
-        with pytest.raises(discord.LoginFailure):
+        with pytest.raises(Misconfigured) as refused:
             await adapter.start()
+        assert refused.value.key == "operations.error.discord_token"
     finally:
         await fake.close()
 

@@ -51,6 +51,7 @@ from conversations.model import Capabilities, Command, Envelope, Input, Reply, S
 from conversations.registry import default_flows
 from conversations.state import SessionKey
 from core.delivery.protocol import DeliveryResult, Notice, Outcome
+from core.errors import Misconfigured
 from core.i18n import Translator, resolve_locale
 from core.identity import ChatRef, Platform
 from core.pacing import Pacer
@@ -174,6 +175,12 @@ class DiscordAdapter:
         try:
             await self.client.login(token.get_secret_value().strip())
             await self._sync()
+        except discord.LoginFailure:
+            await self.client.close()
+            raise Misconfigured("operations.error.discord_token") from None
+        except (aiohttp.ClientConnectionError, TimeoutError) as exc:
+            await self.client.close()
+            raise Misconfigured("operations.error.discord_unreachable", problem=str(exc)) from exc
         except BaseException:
             await self.client.close()
             raise

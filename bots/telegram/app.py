@@ -72,10 +72,11 @@ from conversations.flows.cards import card_text
 from conversations.model import AskLocation, Capabilities, Command, Reply, Sender
 from conversations.registry import default_flows
 from core.delivery.protocol import DeliveryResult, Notice, Outcome
-from core.errors import NotFound
+from core.errors import Misconfigured, NotFound, port_taken
 from core.i18n import SUPPORTED_LOCALES, Translator, resolve_locale
 from core.identity import ChatRef, Platform
 from core.keyed_locks import KeyedLocks
+from core.metrics import RATE_LIMITED
 from core.models import Challenge, Member
 from core.pacing import TELEGRAM_LIMITS, Pacer
 from core.services import Services
@@ -198,16 +199,34 @@ class FloodLimits(AIORateLimiter):
         rate_limit_args: int | None,
     ) -> Any:
         if endpoint == "getChatMember" or _unthrottled.get():
-            return await callback(*args, **kwargs)
+            return await _counting_429s(callback)(*args, **kwargs)
         if endpoint.startswith(("send", "copy", "forward")):
             self.pacer.note()
         return await super().process_request(
-            callback, args, kwargs, endpoint, data, rate_limit_args
+            _counting_429s(callback), args, kwargs, endpoint, data, rate_limit_args
         )
 
 
-class TokenRefused(RuntimeError):
+def _counting_429s(
+    callback: Callable[..., Coroutine[Any, Any, Any]],
+) -> Callable[..., Coroutine[Any, Any, Any]]:
+    """The Bot API call, with each 429 it receives counted in the metrics."""
+
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await callback(*args, **kwargs)
+        except RetryAfter:
+            RATE_LIMITED.labels(Platform.TELEGRAM.value).inc()
+            raise
+
+    return call
+
+
+class TokenRefused(Misconfigured):
     """Telegram does not know the configured token."""
+
+    def __init__(self) -> None:
+        super().__init__("operations.error.telegram_token")
 
 
 class HideToken(logging.Filter):
@@ -297,8 +316,11 @@ class TelegramAdapter:
             try:
                 await app.initialize()
             except InvalidToken:  # its message holds the token
-                raise TokenRefused(
-                    "Telegram refused TELEGRAM_TOKEN: check it with @BotFather"
+                raise TokenRefused() from None
+            except NetworkError as exc:
+                raise Misconfigured(
+                    "operations.error.telegram_unreachable",
+                    problem=str(exc).replace(self._hide_token.token, "<token>"),
                 ) from None
             self._engine = Engine(self.services, default_flows(), capabilities(self.username))
             await self._set_commands()
@@ -545,7 +567,10 @@ class TelegramAdapter:
         self._webhook = web.AppRunner(server, access_log=None)
         await self._webhook.setup()
         port = self.settings.telegram_webhook_port
-        await web.TCPSite(self._webhook, self.webhook_listen, port).start()
+        try:
+            await web.TCPSite(self._webhook, self.webhook_listen, port).start()
+        except OSError as exc:
+            raise port_taken("TELEGRAM_WEBHOOK_PORT", port, exc) from exc
         await self.application.bot.set_webhook(
             url, secret_token=secret.get_secret_value(), allowed_updates=ALLOWED_UPDATES
         )

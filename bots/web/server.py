@@ -15,6 +15,7 @@ from aiohttp import web
 from bots.web.app import create_app
 from bots.web.live import LiveConfig
 from core.app import open_services
+from core.errors import port_taken
 from core.i18n import Translator
 from core.services import Services
 from core.settings import Settings
@@ -77,7 +78,10 @@ async def web_server(services: Services) -> AsyncIterator[WebServer | None]:
         yield None
         return
     server = WebServer(services, settings.web_host, settings.web_port)
-    await server.start()
+    try:
+        await server.start()
+    except OSError as exc:
+        raise port_taken("KOOM_WEB_PORT", settings.web_port, exc) from exc
     log.info("web pages on %s", server.url)
     try:
         yield server

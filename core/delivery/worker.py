@@ -21,6 +21,7 @@ from core.db.tables import accounts, deliveries, groups, members, reminders
 from core.delivery.fanout import fan_out
 from core.delivery.protocol import Deliverer, DeliveryResult, Notice, Outcome
 from core.identity import AccountRef, ChatRef, Platform
+from core.metrics import DELIVERY_ATTEMPTS, RATE_LIMITED
 from core.models import ReminderPreference
 from core.pacing import DISCORD_LIMITS, TELEGRAM_LIMITS, Limits, Pacer
 from core.services.reminders import REMINDER_KIND
@@ -156,6 +157,9 @@ class DeliveryWorker:
         except Exception as exc:
             result = DeliveryResult(Outcome.RETRY, detail=self._redact(exc))
         limited = result.outcome is Outcome.RETRY and result.retry_after is not None
+        DELIVERY_ATTEMPTS.labels(platform.value, result.outcome.value).inc()
+        if limited:
+            RATE_LIMITED.labels(platform.value).inc()
         # A rate limit is the platform asking to wait, not a failure: it costs no attempt.
         attempts = max(r.attempts for r in rows) + (0 if limited else 1)
         await self._record(chat, [r.id for r in rows], attempts, result)
