@@ -122,7 +122,7 @@ async def serve_koom(base_url: str, database: Path) -> None:
         TELEGRAM_BASE_URL=base_url,
         KOOM_DEFAULT_LOCALE="fr",
     )
-    services = await open_services(settings)
+    services = await open_services(settings, demo=True)
     adapter = TelegramAdapter(services, settings, rate_limiter=unlimited())
     await adapter.start()
     await stopped()

@@ -173,9 +173,9 @@ def account_name(name: str | None, t: Translator) -> str:
 
 
 @asynccontextmanager
-async def services_for(settings: Settings) -> AsyncIterator[Services]:
-    """Services over the migrated database, closed afterwards."""
-    services = await open_services(settings)
+async def services_for(settings: Settings, *, demo: bool = False) -> AsyncIterator[Services]:
+    """Services over the migrated database (`demo`: see open_services), closed afterwards."""
+    services = await open_services(settings, demo=demo)
     try:
         yield services
     finally:
@@ -192,7 +192,7 @@ def chat(
     name = account_name(name, translator(settings, language))
 
     async def work() -> None:
-        async with services_for(settings) as services:
+        async with services_for(settings, demo=True) as services:
             await console_chat(services, name, language, terminal_locale())
 
     asyncio.run(work())

@@ -10,6 +10,8 @@ import sys
 from typing import Protocol, TextIO
 
 from bots.console.app import chat
+from bots.logs import quiet_for_chat
+from bots.web.health import Readiness, metrics_server
 from bots.web.server import web_server
 from core.app import open_services
 from core.delivery.protocol import Deliverer
@@ -59,6 +61,7 @@ async def serve(services: Services, adapters: list[Adapter], stop: asyncio.Event
     """Start every adapter, then the delivery worker sending through them, then the web pages
     when KOOM_WEB_PORT is set; wait for `stop`, then stop them all (the last started first)."""
     started: list[Adapter] = []
+    Readiness.wait_for("adapters")
     await load_places()  # the gazetteer, before anyone types a place and waits for it
     try:
         for adapter in adapters:
@@ -69,7 +72,9 @@ async def serve(services: Services, adapters: list[Adapter], stop: asyncio.Event
         await worker.start()
         try:
             async with web_server(services):  # when KOOM_WEB_PORT is set
+                Readiness.done("adapters")
                 await stop.wait()
+                Readiness.wait_for("adapters")  # stopping: no new traffic
         finally:
             await worker.stop()
     finally:
@@ -90,14 +95,18 @@ async def run(
 ) -> int:
     """Run the bot until it is stopped (Ctrl-C or SIGTERM); the exit status."""
     err = err or sys.stderr
-    services = await open_services(settings)
+    adapters_wanted = bool(configured_platforms(settings))
+    services = await open_services(settings, demo=not adapters_wanted)
+    if adapters_wanted and not await services.challenges.list_all():
+        print(t("operations.demo_hint"), file=err)
     scheduler = build_scheduler(services)
     scheduler.start()
     try:
         adapters = build_adapters(services, settings)
         if not adapters:
+            quiet_for_chat()
             print(t("console.no_token"), file=err)
-            async with web_server(services):  # when KOOM_WEB_PORT is set
+            async with web_server(services), metrics_server(services):
                 await chat(services, name, language, language_code)
             return 0
         stop = asyncio.Event()
@@ -107,7 +116,8 @@ async def run(
         print(
             t("console.adapters_running", platforms=", ".join(a.name for a in adapters)), file=err
         )
-        await serve(services, adapters, stop)
+        async with metrics_server(services):  # when KOOM_METRICS_PORT is set
+            await serve(services, adapters, stop)
         return 0
     finally:
         scheduler.shutdown(wait=False)

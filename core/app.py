@@ -84,7 +84,7 @@ async def open_database(settings: Settings) -> Database:
         raise Misconfigured("operations.error.database", problem=first_line(exc)) from exc
     watch_database(db)
     try:
-        await upgrade(db)
+        await upgrade(db, default_timezone=settings.default_timezone)
     except (OSError, SQLAlchemyError) as exc:
         await db.dispose()
         raise Misconfigured("operations.error.database", problem=first_line(exc)) from exc
@@ -109,10 +109,12 @@ def first_line(exc: BaseException) -> str:
     return lines[0] if lines else type(origin).__name__
 
 
-async def open_services(settings: Settings) -> Services:
-    """Every service over the migrated database; the demo challenge is loaded on first run."""
+async def open_services(settings: Settings, *, demo: bool = False) -> Services:
+    """Every service over the migrated database; with `demo` (the console chat), the demo
+    challenge is loaded when the database holds no challenge and KOOM_LOAD_DEMO allows it.
+    A bot with tokens never loads it: real members would see a fictional challenge."""
     services = Services(db=await open_database(settings), settings=settings)
-    if settings.load_demo:
+    if demo and settings.load_demo:
         async with services.db.read() as conn:
             empty = (await conn.execute(select(challenges.c.id).limit(1))).first() is None
         if empty:

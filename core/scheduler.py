@@ -22,14 +22,15 @@ EXPIRY_SECONDS = 60
 REMINDER_SECONDS = 60
 CHALLENGE_REMINDER_SECONDS = 900
 BROADCAST_SECONDS = 10
-PRUNE_SECONDS = 3600
+PURGE_SECONDS = 3600
+"""Every instance looks hourly; one of them purges once a day (RetentionService)."""
 
 
 def build_scheduler(services: Services) -> AsyncIOScheduler:
     """A scheduler with the sweeps: challenges past their deadline expire (with their
     outbox event); due member reminders are queued; deadline reminders, weekly digests and
-    organiser nudges are written; scheduled broadcasts are launched; the processed-updates
-    log is pruned."""
+    organiser nudges are written; scheduled broadcasts are launched; old rows are purged
+    once a day."""
     scheduler = AsyncIOScheduler(
         timezone="UTC",
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -54,7 +55,11 @@ def build_scheduler(services: Services) -> AsyncIOScheduler:
             next_run_time=services.clock.now(),
         )
     scheduler.add_job(
-        _logged(services.updates.prune), "interval", seconds=PRUNE_SECONDS, id="prune-updates"
+        _logged(services.retention.purge_daily),
+        "interval",
+        seconds=PURGE_SECONDS,
+        id="purge",
+        next_run_time=services.clock.now(),
     )
     return scheduler
 

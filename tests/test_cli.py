@@ -122,11 +122,14 @@ def test_demo_loads_and_reloads(koom: CliRunner) -> None:
     assert "0 / 1,000" in stats
 
 
-def test_first_run_loads_the_demo_once(koom: CliRunner) -> None:
+def test_the_console_chat_loads_the_demo_once(koom: CliRunner) -> None:
+    demo = {"KOOM_LOAD_DEMO": "true"}
+    stats = koom.invoke(app, ["stats"], env=demo)
+    assert "trier-dechets-lyon" not in stats.stdout  # only the chat and `koom demo` load it
     for _ in range(2):
-        result = koom.invoke(app, ["stats"], env={"KOOM_LOAD_DEMO": "true"})
+        result = koom.invoke(app, ["chat", "--as", "alice"], input="", env=demo)
         assert result.exit_code == 0, result.output
-        assert result.stdout.count("trier-dechets-lyon") == 1
+    assert koom.invoke(app, ["stats"], env=demo).stdout.count("trier-dechets-lyon") == 1
 
 
 def test_db_upgrade_prints_the_revision(koom: CliRunner) -> None:

@@ -113,5 +113,5 @@ async def test_an_update_is_processed_once(services: Services, clock) -> None:
     assert not await services.updates.first_time("telegram", "1001")
     assert await services.updates.first_time("discord", "1001")
     clock.advance(timedelta(days=3))
-    assert await services.updates.prune() == 2
+    assert (await services.retention.purge()).updates == 2
     assert await services.updates.first_time("telegram", "1001")

@@ -22,7 +22,7 @@ async def test_the_expiry_sweep_runs_at_start(services: Services, clock: FakeClo
         "member-reminders",
         "challenge-reminders",
         "launch-broadcasts",
-        "prune-updates",
+        "purge",
     }
     try:
         for _ in range(100):  # the first run is due now; wait for it without a fixed delay

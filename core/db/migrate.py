@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 from core.db.database import Database
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+DEFAULT_TIMEZONE = "Europe/Paris"
 
 
 def alembic_config() -> Config:
@@ -22,12 +23,16 @@ def alembic_config() -> Config:
     return config
 
 
-async def upgrade(db: Database, revision: str = "head") -> None:
-    """Bring the schema to `revision` (default: the newest)."""
+async def upgrade(
+    db: Database, revision: str = "head", *, default_timezone: str = DEFAULT_TIMEZONE
+) -> None:
+    """Bring the schema to `revision` (default: the newest); `default_timezone` replaces
+    invalid stored time zones (revision 0008)."""
 
     def run(sync_conn: Connection) -> None:
         config = alembic_config()
         config.attributes["connection"] = sync_conn
+        config.attributes["default_timezone"] = default_timezone
         command.upgrade(config, revision)
 
     async with db.write() as conn:

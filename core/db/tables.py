@@ -288,3 +288,12 @@ broadcasts = Table(
     Column("cancelled_at", UTCDateTime),
     Index("ix_broadcasts_status_send_at", "status", "send_at"),
 )
+
+job_runs = Table(
+    "job_runs",
+    metadata,
+    # A periodic job that one instance at a time runs (the daily purge): claimed by moving
+    # last_run_at forward in one UPDATE, so two processes on one database never both run it.
+    Column("name", String(40), primary_key=True),
+    Column("last_run_at", UTCDateTime),
+)

@@ -16,6 +16,7 @@ from core.services.pledges import PledgeService
 from core.services.privacy import PrivacyService
 from core.services.progress import ProgressService
 from core.services.reminders import ReminderService
+from core.services.retention import RetentionService
 from core.services.updates import UpdateLog
 from core.settings import Settings
 
@@ -37,6 +38,7 @@ class Services:
         self.groups = GroupService(self.db, self.clock)
         self.privacy = PrivacyService(self.db, self.clock)
         self.updates = UpdateLog(self.db, self.clock)
+        self.retention = RetentionService(self.db, self.clock, self.settings)
         self.reminders = ReminderService(self.db, self.clock, self.settings.default_locale)
         self.challenge_reminders = ChallengeReminderService(
             self.db, self.clock, self.settings.default_timezone, self.progress

@@ -24,6 +24,7 @@ from core.identity import AccountRef
 from core.models import Location, Member, ReminderPreference
 from core.places import stored_location
 from core.services.reminders import REMINDER_KIND, reschedule_member
+from core.settings import is_time_zone
 
 LINK_CODE_TTL = timedelta(minutes=15)
 REMINDER_SETTINGS = frozenset(
@@ -148,13 +149,8 @@ class MemberService:
                 raise Invalid(error)
         if "reminder" in changes:
             changes["reminder"] = ReminderPreference(str(changes["reminder"])).value
-        if "timezone" in changes:
-            from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-            try:
-                ZoneInfo(str(changes["timezone"]))
-            except (ZoneInfoNotFoundError, ValueError) as exc:
-                raise Invalid("error.bad_timezone", timezone=changes["timezone"]) from exc
+        if "timezone" in changes and not is_time_zone(str(changes["timezone"])):
+            raise Invalid("error.bad_timezone", timezone=changes["timezone"])
 
         def unit(conn: Connection) -> Member:
             values = dict(changes)

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from sqlalchemy import delete
-
 from core.clock import Clock
 from core.db.database import Database
 from core.db.tables import processed_updates
 from core.db.upsert import insert_ignore
 
-KEEP_FOR = timedelta(days=2)
-
 
 class UpdateLog:
-    """Remembers processed update ids per platform for a while."""
+    """Remembers processed update ids per platform, until the daily purge (KOOM_KEEP_UPDATES_DAYS)."""
 
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
@@ -31,13 +25,3 @@ class UpdateLog:
                 update_key=update_key[:64],
                 received_at=self.clock.now(),
             )
-
-    async def prune(self) -> int:
-        """Forget updates older than the redelivery window; returns how many."""
-        async with self.db.write() as conn:
-            result = await conn.execute(
-                delete(processed_updates).where(
-                    processed_updates.c.received_at < self.clock.now() - KEEP_FOR
-                )
-            )
-            return int(result.rowcount)
