@@ -33,10 +33,18 @@ from conversations.flows.broadcast import (
     preview_texts,
     progress_text,
 )
-from core.app import ChallengeEntry, ImportFailed, import_challenges, load_demo, open_services
+from core.app import (
+    ChallengeEntry,
+    ImportFailed,
+    demo_draft,
+    import_challenges,
+    load_demo,
+    open_services,
+)
 from core.app import open_database as open_db
+from core.backup import backup_sqlite, pg_dump_command
 from core.db.migrate import current_revision, head_revision
-from core.errors import KoomError, Misconfigured
+from core.errors import KoomError, Misconfigured, NotFound
 from core.i18n import SUPPORTED_LOCALES, Translator, resolve_locale
 from core.models import Challenge
 from core.services import Services
@@ -212,19 +220,31 @@ def run(
 
 
 @command(help=HELP("console.cli.demo"))
-def demo() -> None:
+def demo(
+    yes: Annotated[bool, typer.Option("--yes", "-y", help=HELP("operations.demo.yes"))] = False,
+) -> None:
     settings = load_settings()
     t = translator(settings)
-
-    async def work() -> None:
-        services = Services(db=await open_db(settings), settings=settings)
+    with asyncio.Runner() as runner:
+        services = Services(db=runner.run(open_db(settings)), settings=settings)
         try:
-            challenge = await load_demo(services, replace=True)
+            slug = demo_draft(services.clock.now()).effective_slug
+            pledges = runner.run(demo_pledges(services, slug))
+            if pledges and not (yes or confirmed(t.plural("operations.demo.confirm", pledges))):
+                typer.echo(t("operations.demo.kept"))
+                raise typer.Exit(1)
+            challenge = runner.run(load_demo(services, replace=True))
         finally:
-            await services.db.dispose()
-        typer.echo(t("console.demo_loaded", title=challenge.title, slug=challenge.slug))
+            runner.run(services.db.dispose())
+    typer.echo(t("console.demo_loaded", title=challenge.title, slug=challenge.slug))
 
-    asyncio.run(work())
+
+async def demo_pledges(services: Services, slug: str) -> int:
+    """The pledges that reloading the demo challenge would delete (0 when it is absent)."""
+    try:
+        return (await services.challenges.by_slug(slug)).pledge_count
+    except NotFound:
+        return 0
 
 
 @command(help=HELP("console.cli.stats"))
@@ -631,6 +651,24 @@ def db_upgrade() -> None:
         typer.echo(t("console.db.revision", revision=revision or "-", head=head_revision() or "-"))
 
     asyncio.run(work())
+
+
+@db_app.command("backup", cls=KoomCommand, help=HELP("operations.backup.help"))
+def db_backup(
+    file: Annotated[Path, typer.Argument(help=HELP("operations.backup.file"), show_default=False)],
+) -> None:
+    settings = load_settings()
+    t = translator(settings)
+    if settings.sqlite_path is None:
+        command = pg_dump_command(settings.database_url, file)
+        typer.echo(t("operations.backup.postgres", command=command), err=True)
+        raise typer.Exit(1)
+    try:
+        backup_sqlite(settings.sqlite_path, file)
+    except KoomError as error:
+        typer.echo(t(error.key, **error.params), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(t("operations.backup.done", file=str(file)))
 
 
 def main() -> None:

@@ -64,6 +64,7 @@ from bots.telegram.inbound import (
     parse,
     sender_of,
 )
+from bots.telegram.outage import OutageLog
 from bots.telegram.render import TEXT_LIMIT, execute, fit_text, plan
 from conversations.announcements import announcement_replies
 from conversations.deeplinks import make_payload
@@ -289,6 +290,7 @@ class TelegramAdapter:
         self._keyboards: set[int] = set()
         self._default_words = Translator(settings.default_locale)
         self._webhook: web.AppRunner | None = None
+        self.outage = OutageLog()
 
     @property
     def engine(self) -> Engine:
@@ -333,6 +335,7 @@ class TelegramAdapter:
                     timeout=POLL_TIMEOUT,
                     bootstrap_retries=3,
                     allowed_updates=ALLOWED_UPDATES,
+                    error_callback=self.outage.failed,
                 )
         except BaseException:
             await self.stop()
@@ -357,6 +360,7 @@ class TelegramAdapter:
     # --- updates ----------------------------------------------------------------------
 
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        self.outage.recovered()
         key = f"{self.me.id}:{update.update_id}"
         if not await self.services.updates.first_time(Platform.TELEGRAM.value, key):
             log.info("Telegram update %s was handled before: skipped", update.update_id)

@@ -9,7 +9,7 @@ from core.db.upsert import insert_ignore
 
 
 class UpdateLog:
-    """Remembers processed update ids per platform, until the daily purge (KOOM_KEEP_UPDATES_DAYS)."""
+    """Remembers processed update ids per platform until the daily purge forgets them."""
 
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
