@@ -493,7 +493,14 @@ def confirmed(question: str) -> bool:
 
 @challenge_app.command("import", cls=KoomCommand, help=HELP("console.cli.import"))
 def import_command(
-    file: Annotated[Path, typer.Argument(help=HELP("console.cli.file"), show_default=False)],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            metavar=HELP("operations.cli.file_metavar"),
+            help=HELP("console.cli.file"),
+            show_default=False,
+        ),
+    ],
 ) -> None:
     settings = load_settings()
     t = translator(settings)
@@ -655,7 +662,14 @@ def db_upgrade() -> None:
 
 @db_app.command("backup", cls=KoomCommand, help=HELP("operations.backup.help"))
 def db_backup(
-    file: Annotated[Path, typer.Argument(help=HELP("operations.backup.file"), show_default=False)],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            metavar=HELP("operations.cli.file_metavar"),
+            help=HELP("operations.backup.file"),
+            show_default=False,
+        ),
+    ],
 ) -> None:
     settings = load_settings()
     t = translator(settings)
@@ -673,7 +687,7 @@ def db_backup(
 
 def main() -> None:
     """Entry point of the `koom` command."""
-    app()
+    app(prog_name="koom")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Protocol, TextIO
 
 from bots.console.app import chat
@@ -59,7 +61,8 @@ def build_adapters(services: Services, settings: Settings) -> list[Adapter]:
 
 async def serve(services: Services, adapters: list[Adapter], stop: asyncio.Event) -> None:
     """Start every adapter, then the delivery worker sending through them, then the web pages
-    when KOOM_WEB_PORT is set; wait for `stop`, then stop them all (the last started first)."""
+    when KOOM_WEB_PORT is set and the scheduler's sweeps; wait for `stop`, then stop them all
+    (the last started first)."""
     started: list[Adapter] = []
     Readiness.wait_for("adapters")
     await load_places()  # the gazetteer, before anyone types a place and waits for it
@@ -71,7 +74,7 @@ async def serve(services: Services, adapters: list[Adapter], stop: asyncio.Event
         worker = DeliveryWorker(services, {adapter.platform: adapter for adapter in started})
         await worker.start()
         try:
-            async with web_server(services):  # when KOOM_WEB_PORT is set
+            async with web_server(services), sweeping(services):  # web: with KOOM_WEB_PORT
                 Readiness.done("adapters")
                 await stop.wait()
                 Readiness.wait_for("adapters")  # stopping: no new traffic
@@ -99,14 +102,12 @@ async def run(
     services = await open_services(settings, demo=not adapters_wanted)
     if adapters_wanted and not await services.challenges.list_all():
         print(t("operations.demo_hint"), file=err)
-    scheduler = build_scheduler(services)
-    scheduler.start()
     try:
         adapters = build_adapters(services, settings)
         if not adapters:
             quiet_for_chat()
             print(t("console.no_token"), file=err)
-            async with web_server(services), metrics_server(services):
+            async with web_server(services), metrics_server(services), sweeping(services):
                 await chat(services, name, language, language_code)
             return 0
         stop = asyncio.Event()
@@ -120,5 +121,16 @@ async def run(
             await serve(services, adapters, stop)
         return 0
     finally:
-        scheduler.shutdown(wait=False)
         await services.db.dispose()
+
+
+@asynccontextmanager
+async def sweeping(services: Services) -> AsyncIterator[None]:
+    """The scheduler's sweeps while the block runs, started once every port is open (a
+    start-up problem then stops nothing half-way)."""
+    scheduler = build_scheduler(services)
+    scheduler.start()
+    try:
+        yield
+    finally:
+        scheduler.shutdown(wait=False)

@@ -517,10 +517,13 @@ def test_koom_web_serves_until_interrupted(tmp_path: Path) -> None:
         "KOOM_LOAD_DEMO": "true",
         "LANG": "en_US.UTF-8",
     }
+    env["PYTHONPATH"] = str(Path(__file__).parent.parent)
+    demo = [sys.executable, "-m", "bots.cli", "demo"]  # only `koom demo` and the chat load it
+    subprocess.run(demo, cwd=tmp_path, env=env, check=True, capture_output=True)
     process = subprocess.Popen(
         [sys.executable, "-m", "bots.cli", "web", "--port", str(port), "--host", "127.0.0.1"],
         cwd=tmp_path,
-        env={**env, "PYTHONPATH": str(Path(__file__).parent.parent)},
+        env=env,
         stderr=subprocess.PIPE,
         text=True,
     )
