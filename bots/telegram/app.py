@@ -199,7 +199,9 @@ class FloodLimits(AIORateLimiter):
         data: dict[str, Any],
         rate_limit_args: int | None,
     ) -> Any:
-        if endpoint == "getChatMember" or _unthrottled.get():
+        if _unthrottled.get():  # a delivery: the worker counts its 429s
+            return await callback(*args, **kwargs)
+        if endpoint == "getChatMember":
             return await _counting_429s(callback)(*args, **kwargs)
         if endpoint.startswith(("send", "copy", "forward")):
             self.pacer.note()
