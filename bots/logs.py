@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -16,9 +17,24 @@ JSON_FIELDS = ("asctime", "levelname", "name", "message")
 OURS = "koom_handler"
 
 
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is when a record comes (a test runner may swap it)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
+
+
 def configure_logging(settings: Settings, *, chatting: bool = False) -> None:
     """Send logs to stderr in the configured format; in a terminal chat, warnings only."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler()
     if settings.log_format == "json":
         handler.setFormatter(
             JsonFormatter(

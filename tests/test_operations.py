@@ -18,7 +18,7 @@ from telegram.error import NetworkError, TimedOut
 from typer.testing import CliRunner
 
 from bots.cli import app
-from bots.logs import configure_logging
+from bots.logs import OURS, configure_logging
 from bots.telegram.outage import QUIET_SECONDS, OutageLog
 from bots.web.health import Readiness, create_health_app
 from core.app import open_database
@@ -152,8 +152,13 @@ async def test_readyz_waits_for_the_adapters(db: Database) -> None:
 def test_the_text_log_line(capsys: pytest.CaptureFixture[str]) -> None:
     settings = Settings(_env_file=None, KOOM_LOG_LEVEL="INFO")
     configure_logging(settings)
-    logging.getLogger("conversations.engine").info("handled %s", "telegram command")
-    logging.getLogger("telegram.ext").info("a library's chatter")
+    try:
+        logging.getLogger("conversations.engine").info("handled %s", "telegram command")
+        logging.getLogger("telegram.ext").info("a library's chatter")
+    finally:
+        root = logging.getLogger()
+        for handler in [h for h in root.handlers if getattr(h, OURS, False)]:
+            root.removeHandler(handler)
     err = capsys.readouterr().err
     assert "INFO conversations.engine: handled telegram command" in err
     assert "chatter" not in err
