@@ -18,10 +18,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from core.db.database import Database
 from core.db.migrate import upgrade
 from core.db.tables import challenges
+from core.db.watch import watch_database
 from core.demo import DEMO_FILE
 from core.drafts import ChallengeDraft
 from core.errors import KoomError, Misconfigured
-from core.metrics import watch_database
 from core.models import Challenge
 from core.services import Services
 from core.services.challenges import create_challenge, load_challenges

@@ -1,8 +1,8 @@
 """Prometheus series of the running bot (prometheus-client, default registry).
 
 Counters and histograms are fed where things happen (the engine, the delivery worker, the
-scheduler, the database engine); the state of the tables (deliveries by status, broadcasts
-in progress) is read at each scrape by `refresh`.
+scheduler, the database engine in core/db/watch.py); the state of the tables (deliveries by
+status, broadcasts in progress) is read at each scrape by `refresh`.
 """
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
-from sqlalchemy import event, func, select
-from sqlalchemy.engine import ExceptionContext
+from sqlalchemy import func, select
 
 from core.db.database import Database
 from core.db.tables import broadcasts, deliveries
@@ -56,14 +55,6 @@ SCHEDULER_TICK_SECONDS = Histogram(
 DATABASE_ERRORS = Counter("koom_database_errors", "Errors raised by the database driver")
 
 DELIVERY_STATUSES = ("pending", "failed", "sent", "dead", "cancelled")
-
-
-def watch_database(db: Database) -> None:
-    """Count every error the database driver raises on this engine."""
-
-    @event.listens_for(db.engine.sync_engine, "handle_error")
-    def _count(_context: ExceptionContext) -> None:
-        DATABASE_ERRORS.inc()
 
 
 async def refresh(db: Database) -> None:

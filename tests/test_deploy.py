@@ -9,6 +9,7 @@ import configparser
 import re
 import shlex
 import signal
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
@@ -125,7 +126,7 @@ async def test_the_compose_processes_start_and_pass_their_health_checks(tmp_path
                     env=env,
                     stdin=asyncio.subprocess.DEVNULL,
                     stdout=asyncio.subprocess.DEVNULL,
-                    stderr=asyncio.subprocess.DEVNULL,
+                    stderr=asyncio.subprocess.PIPE,
                 )
             )
             check = [*service["healthcheck"]["test"][1:-1], str(port)]
@@ -135,9 +136,13 @@ async def test_the_compose_processes_start_and_pass_their_health_checks(tmp_path
         for process in processes:
             if process.returncode is None:
                 process.send_signal(signal.SIGTERM)
-        codes = [await asyncio.wait_for(process.wait(), 30) for process in processes]
+        outputs = [await asyncio.wait_for(process.communicate(), 30) for process in processes]
         await fake.close()
-    assert codes == [0, 0]
+    assert [process.returncode for process in processes] == [0, 0]
+    bot_log = outputs[0][1].decode()
+    assert "koom demo" in bot_log  # a bot with a token tells how to load the demo challenge...
+    with sqlite3.connect(tmp_path / "koom.db") as conn:  # ...and does not load it itself
+        assert conn.execute("SELECT count(*) FROM challenges").fetchone() == (0,)
 
 
 async def healthy(check: list[str], cwd: Path) -> None:
