@@ -17,6 +17,7 @@ from typing import assert_never
 from conversations.flow import ENGINE_FLOW, Flow, Turn
 from conversations.ids import unpack
 from conversations.model import (
+    Answer,
     AskLocation,
     Capabilities,
     Choice,
@@ -40,7 +41,7 @@ from conversations.state import (
     SessionKey,
 )
 from core.errors import KoomError
-from core.i18n import Translator, resolve_locale
+from core.i18n import Translator, resolve_locale, supported_locale
 from core.keyed_locks import KeyedLocks
 from core.metrics import UPDATE_SECONDS, UPDATES
 from core.models import Member
@@ -92,7 +93,12 @@ class Engine:
         self._locks: KeyedLocks[SessionKey] = KeyedLocks()
 
     async def handle(self, envelope: Envelope) -> list[Reply]:
-        """Run one input through its session and return the replies, fitted to the platform.
+        """Run one input through its session and return the replies, fitted to the platform."""
+        return (await self.answer(envelope)).replies
+
+    async def answer(self, envelope: Envelope) -> Answer:
+        """Run one input through its session: the replies, fitted to the platform, and the
+        language they speak (the turn's last: a language change speaks the new one).
 
         Never raises (unless `reraise`): a KoomError becomes its translated message, anything
         else is logged and becomes an apology.
@@ -101,14 +107,16 @@ class Engine:
         started = time.perf_counter()
         flow = None
         async with self._locks.hold(SessionKey.of(envelope)):
-            t = self._translator(None, sender)
+            t = Translator(self.locale_of(None, sender))
             try:
                 member = await self.services.members.find(sender.account)
-                t = self._translator(member, sender)
-                replies, flow = await self._run(envelope, member, t)
-                return fit(replies, self.capabilities)
+                if member is not None and (app := supported_locale(sender.language_code)):
+                    member = await self.services.members.note_app_language(member, app)
+                t = Translator(self.locale_of(member, sender))
+                replies, flow, t = await self._run(envelope, member, t)
+                return Answer(fit(replies, self.capabilities), t.locale)
             except KoomError as error:
-                return [Message(t(error.key, **error.params))]
+                return Answer([Message(t(error.key, **error.params))], t.locale)
             except Exception:
                 logger.exception(
                     "conversation turn failed (%s, %s input)",
@@ -117,34 +125,40 @@ class Engine:
                 )
                 if self.reraise:
                     raise
-                return [Message(t("engine.internal_error"))]
+                return Answer([Message(t("engine.internal_error"))], t.locale)
             finally:
                 _handled(envelope, flow, time.perf_counter() - started)
 
-    def _translator(self, member: Member | None, sender: Sender) -> Translator:
-        """Speak the member's chosen language, else their app's, else the default."""
+    def locale_of(self, member: Member | None, sender: Sender) -> str:
+        """The one rule for a person's language: the one stored for the member (chosen, or
+        their app's noted earlier), else the app's of this input, else the default."""
         chosen = None if member is None else member.language
-        default = self.settings.default_locale
-        return Translator(resolve_locale(chosen, sender.language_code, default))
+        return resolve_locale(chosen, sender.language_code, self.settings.default_locale)
+
+    async def locale_for(self, sender: Sender) -> str:
+        """The person's language, for words an adapter says outside a turn."""
+        return self.locale_of(await self.services.members.find(sender.account), sender)
 
     async def _run(
         self, envelope: Envelope, member: Member | None, t: Translator
-    ) -> tuple[list[Reply], str]:
-        """The replies to one input, and the name of the flow that handled it."""
+    ) -> tuple[list[Reply], str, Translator]:
+        """The replies to one input, the name of the flow that handled it, and the language
+        the turn ended in."""
         key = SessionKey.of(envelope)
         state = loaded = await self.store.load(key)
         value = envelope.input
         if _longest_text(value) > MAX_INPUT_LENGTH:
-            return [Message(t("error.text_too_long", limit=MAX_INPUT_LENGTH))], ENGINE_FLOW
+            return [Message(t("error.text_too_long", limit=MAX_INPUT_LENGTH))], ENGINE_FLOW, t
         if (
             isinstance(value, ChoiceInput)
             and not self._unsolicited(value.choice_id)
             and not await self._was_offered(envelope, state)
         ):
-            return [Message(t("engine.stale_choice"))], ENGINE_FLOW
+            return [Message(t("engine.stale_choice"))], ENGINE_FLOW, t
         sender = envelope.sender
         if member is None:
-            member = await self.services.members.ensure(sender.account, sender.display_name)
+            app = supported_locale(sender.language_code)
+            member = await self.services.members.ensure(sender.account, sender.display_name, app)
         now = self.services.clock.now()
         expired = state.expired(now, timedelta(minutes=self.settings.conversation_ttl_minutes))
         if expired:
@@ -166,7 +180,7 @@ class Engine:
                 await self.store.save(key, outcome, at=now)
             if envelope.chat.is_group and outcome.offered != loaded.offered:
                 await self._share_offered(envelope, turn, now)
-        return turn.replies, self._handler(value, state)
+        return turn.replies, self._handler(value, state), turn.t
 
     def _handler(self, value: Input, state: ConversationState) -> str:
         """The name of the flow an input went to (for logs and metrics)."""

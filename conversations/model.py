@@ -164,6 +164,15 @@ Reply = Message | Image | AskText | AskLocation | AskForm | End
 
 
 @dataclass(frozen=True, slots=True)
+class Answer:
+    """The replies to one input and the language they speak, which the adapter's own words
+    (buttons, hints) follow too."""
+
+    replies: list[Reply]
+    locale: str
+
+
+@dataclass(frozen=True, slots=True)
 class Capabilities:
     """What an adapter can render; the engine degrades to fit."""
 

@@ -63,14 +63,17 @@ def catalogue(locale: str, directory: Path = LOCALES_DIR) -> Catalogue:
     return _load(locale, directory)
 
 
+def supported_locale(code: str | None) -> str | None:
+    """The shipped locale a language code ("en-GB", "fr_FR", "en") names, or None."""
+    if not code:
+        return None
+    short = code.replace("_", "-").split("-")[0].lower()
+    return short if short in SUPPORTED_LOCALES else None
+
+
 def resolve_locale(chosen: str | None, platform_code: str | None, default: str) -> str:
     """The member's choice, else the platform's language code, else the default."""
-    for candidate in (chosen, platform_code):
-        if candidate:
-            short = candidate.replace("_", "-").split("-")[0].lower()
-            if short in SUPPORTED_LOCALES:
-                return short
-    return default
+    return supported_locale(chosen) or supported_locale(platform_code) or default
 
 
 def format_value(value: object, locale: str) -> str:

@@ -157,6 +157,8 @@ class Member:
     quiet_end: int = 8 * 60
     stopped: bool = False
     """The member said STOP: the bot sends nothing on its own until they take it back."""
+    language_chosen: bool = False
+    """`language` was chosen by the member, not taken from their app's language."""
 
 
 @dataclass(frozen=True, slots=True)

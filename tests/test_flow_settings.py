@@ -116,7 +116,7 @@ async def test_language_changes_only_the_language_and_confirms_in_it(
     assert screen.replaces
     assert screen.text.startswith(new("settings.language_set"))
     assert new("settings.menu_title") in screen.text
-    assert await me(services) == replace(before, language=other)
+    assert await me(services) == replace(before, language=other, language_chosen=True)
     await person.command("/settings")  # the app still says `lang`: the choice wins
     assert new("settings.menu_title") in person.last_texts()[0]
 

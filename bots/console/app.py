@@ -98,20 +98,13 @@ class ConsoleChat:
 
     async def send(self, message: Input) -> None:
         """Hand one input to the engine and show its replies."""
-        replies = await self.engine.handle(Envelope(self.sender, self.chat, message))
-        await self._follow_language()
-        screen = render(replies, self.t, save_image)
+        answer = await self.engine.answer(Envelope(self.sender, self.chat, message))
+        self.t = Translator(answer.locale)  # the console's own hints follow a change too
+        screen = render(answer.replies, self.t, save_image)
         self.terminal.show([Line(""), *screen.lines] if self.started else screen.lines)
         self.started = True
         # Replies without choices leave the last ones on screen, and so pickable.
         self.screen = screen if screen.choices else replace(screen, choices=self.screen.choices)
-
-    async def _follow_language(self) -> None:
-        """Speak the member's language in the console's own hints, also after a change."""
-        member = await self.services.members.find(self.sender.account)
-        chosen = None if member is None else member.language
-        default = self.services.settings.default_locale
-        self.t = Translator(resolve_locale(chosen, self.sender.language_code, default))
 
     async def receive(self, line: str) -> None:
         """Read one typed line against the last replies and act on it."""

@@ -41,18 +41,17 @@ from bots.discord.render import (
     answer_modal,
     clip,
     form_modal,
-    needs_words,
     render,
 )
 from conversations.announcements import announcement_replies
 from conversations.engine import Engine
 from conversations.flow import Flow
-from conversations.model import Capabilities, Command, Envelope, Input, Reply, Sender
+from conversations.model import Answer, Capabilities, Command, Envelope, Input, Reply, Sender
 from conversations.registry import default_flows
 from conversations.state import SessionKey
 from core.delivery.protocol import DeliveryResult, Notice, Outcome
 from core.errors import Misconfigured
-from core.i18n import Translator, resolve_locale
+from core.i18n import Translator
 from core.identity import ChatRef, Platform
 from core.pacing import Pacer
 from core.services import Services
@@ -300,12 +299,12 @@ class DiscordAdapter:
             log.warning("Discord: interaction %s not acknowledged: %s", interaction.id, error)
             return
         try:
-            replies = await self.engine.handle(envelope)
+            answer = await self.engine.answer(envelope)
             if isinstance(value, Command) and value.name == "start" and not in_guild:
                 await self.services.members.set_reachable(envelope.sender.account, True)
             message = interaction.message
             editable = not in_guild or public or (message is not None and message.flags.ephemeral)
-            await self._deliver(interaction, replies, envelope.sender, ephemeral, pressed, editable)
+            await self._deliver(interaction, answer, ephemeral, pressed, editable)
         except Exception:
             log.exception("Discord: interaction %s failed", interaction.id)
             await self._apologise(interaction, envelope.sender)
@@ -313,8 +312,7 @@ class DiscordAdapter:
     async def _deliver(
         self,
         interaction: discord.Interaction[Any],
-        replies: Sequence[Reply],
-        sender: Sender,
+        answer: Answer,
         ephemeral: bool,
         pressed: bool,
         editable: bool,
@@ -324,7 +322,7 @@ class DiscordAdapter:
         After "thinking", the first follow-up takes the place of the thinking message, which
         goes away when there is nothing to say.
         """
-        out = render(replies, await self._words(sender, replies), Component)
+        out = render(answer.replies, Translator(answer.locale), Component)
         if not out and not pressed:
             await interaction.delete_original_response()
         for index, outgoing in enumerate(out):
@@ -389,9 +387,9 @@ class DiscordAdapter:
         sender = Sender(account, message.author.display_name)
         envelope = Envelope(sender, ChatRef(Platform.DISCORD, account.external_id), value)
         try:
-            replies = await self.engine.handle(envelope)
+            answer = await self.engine.answer(envelope)
             await self.services.members.set_reachable(account, True)
-            for outgoing in render(replies, await self._words(sender, replies), Component):
+            for outgoing in render(answer.replies, Translator(answer.locale), Component):
                 await message.channel.send(**outgoing.send_kwargs())
         except Exception:
             log.exception("Discord: DM message %s failed", message.id)
@@ -446,16 +444,6 @@ class DiscordAdapter:
 
     # --- words ----------------------------------------------------------------------------
 
-    async def _words(self, sender: Sender, replies: Sequence[Reply]) -> Translator:
-        """The adapter's own words in the language the engine spoke (read only when needed)."""
-        if not needs_words(replies):
-            return self._client_words(sender)
-        member = await self.services.members.find(sender.account)
-        chosen = None if member is None else member.language
-        return Translator(
-            resolve_locale(chosen, sender.language_code, self.settings.default_locale)
-        )
-
     def _client_words(self, sender: Sender) -> Translator:
         """Words in the language of the member's Discord client (no database needed)."""
-        return Translator(resolve_locale(None, sender.language_code, self.settings.default_locale))
+        return Translator(self.engine.locale_of(None, sender))

@@ -105,11 +105,6 @@ class Outgoing:
         }
 
 
-def needs_words(replies: Sequence[Reply]) -> bool:
-    """Whether rendering needs the adapter's own words (labels of the buttons it adds)."""
-    return any(isinstance(reply, AskText | AskLocation | AskForm) for reply in replies)
-
-
 def render(replies: Sequence[Reply], t: Translator, wrap: ComponentFactory) -> list[Outgoing]:
     """The messages that show `replies`, in order."""
     out: list[Outgoing] = []

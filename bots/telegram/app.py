@@ -70,15 +70,15 @@ from conversations.announcements import announcement_replies
 from conversations.deeplinks import make_payload
 from conversations.engine import Engine
 from conversations.flows.cards import card_text
-from conversations.model import AskLocation, Capabilities, Command, Reply, Sender
+from conversations.model import Capabilities, Command, Reply, Sender
 from conversations.registry import default_flows
 from core.delivery.protocol import DeliveryResult, Notice, Outcome
 from core.errors import Misconfigured, NotFound, port_taken
-from core.i18n import SUPPORTED_LOCALES, Translator, resolve_locale
+from core.i18n import SUPPORTED_LOCALES, Translator
 from core.identity import ChatRef, Platform
 from core.keyed_locks import KeyedLocks
 from core.metrics import RATE_LIMITED
-from core.models import Challenge, Member
+from core.models import Challenge
 from core.pacing import TELEGRAM_LIMITS, Pacer
 from core.services import Services
 from core.services.progress import progress_of
@@ -290,7 +290,6 @@ class TelegramAdapter:
         self.application.add_error_handler(self._on_error)
         self._engine: Engine | None = None
         self._keyboards: set[int] = set()
-        self._default_words = Translator(settings.default_locale)
         self._webhook: web.AppRunner | None = None
         self.outage = OutageLog()
 
@@ -390,19 +389,16 @@ class TelegramAdapter:
                 envelope = replace(envelope, sender=replace(sender, is_chat_admin=admin))
             elif isinstance(envelope.input, Command) and envelope.input.name == "start":
                 await self._reachable_again(sender)
-            replies = await self.engine.handle(envelope)
-            await self._show(incoming, replies)
+            answer = await self.engine.answer(envelope)
+            await self._show(incoming, answer.replies, Translator(answer.locale))
         finally:
             if incoming.callback_id is not None:
                 await self._answer(incoming.callback_id)
 
-    async def _show(self, incoming: Incoming, replies: Sequence[Reply]) -> None:
+    async def _show(self, incoming: Incoming, replies: Sequence[Reply], t: Translator) -> None:
         envelope = incoming.envelope
         chat_id = incoming.chat_id
         private = not envelope.chat.is_group
-        # Only a location request shows words of the adapter's own: look up the language then.
-        asks_place = any(isinstance(reply, AskLocation) for reply in replies)
-        t = await self._words(envelope.sender) if asks_place else self._default_words
         calls = plan(
             replies,
             t,
@@ -448,15 +444,6 @@ class TelegramAdapter:
         except BadRequest as error:
             log.info("callback query not answered: %s", error.message)
 
-    async def _words(self, sender: Sender) -> Translator:
-        """The person's language: chosen in the settings, else their app's, else the default."""
-        return self._translator(await self.services.members.find(sender.account), sender)
-
-    def _translator(self, member: Member | None, sender: Sender) -> Translator:
-        chosen = member.language if member is not None else None
-        default = self.settings.default_locale
-        return Translator(resolve_locale(chosen, sender.language_code, default))
-
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log the failure with the update id, then apologise briefly where someone waits."""
         update_id = update.update_id if isinstance(update, Update) else None
@@ -467,7 +454,7 @@ class TelegramAdapter:
         if chat is None or user is None:
             return
         try:
-            t = await self._words(sender_of(user))
+            t = Translator(await self.engine.locale_for(sender_of(user)))
             await self.application.bot.send_message(chat.id, t("telegram.sorry"))
         except Exception:
             log.exception("the apology for update %s failed too", update_id)
@@ -508,7 +495,7 @@ class TelegramAdapter:
         """Challenge cards matching the typed words, each with a button that opens the bot
         on that challenge (crediting the person who shares it, when they are a member)."""
         member = await self.services.members.find(search.sender.account)
-        t = self._translator(member, search.sender)
+        t = Translator(self.engine.locale_of(member, search.sender))
         words = _folded(search.query).split()
         found = [
             challenge

@@ -26,7 +26,7 @@ class StartFlow(Flow):
             self._ask_language(turn, "start.language_prompt")
         elif turn.chat.is_group:
             await introduce(turn)
-        elif turn.member.language is None:
+        elif not turn.member.language_chosen:
             turn.data["payload"] = args.strip()
             self._ask_language(turn, "start.choose_language", WELCOME)
         else:

@@ -36,7 +36,10 @@ members = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("display_name", String(100), nullable=False),
+    # The member's language: chosen by them, else their app's, noted at each input until
+    # they choose one (language_chosen).
     Column("language", String(10)),
+    Column("language_chosen", Boolean, nullable=False, server_default="0"),
     Column("timezone", String(64), nullable=False),
     Column("location_name", String(120)),
     Column("latitude", Float),

@@ -66,6 +66,7 @@ def member_from_row(row: Any) -> Member:
         quiet_start=row.quiet_start,
         quiet_end=row.quiet_end,
         stopped=row.stopped_at is not None,
+        language_chosen=bool(row.language_chosen),
     )
 
 
@@ -77,8 +78,11 @@ class MemberService:
         self.clock = clock
         self.default_timezone = default_timezone
 
-    async def ensure(self, account: AccountRef, display_name: str) -> Member:
-        """The member behind `account`, created on first contact."""
+    async def ensure(
+        self, account: AccountRef, display_name: str, language: str | None = None
+    ) -> Member:
+        """The member behind `account`, created on first contact with `language` (their
+        app's, not a choice)."""
         async with self.db.read() as conn:
             found = (await conn.execute(_by_account(account))).first()
         if found is not None:
@@ -93,6 +97,7 @@ class MemberService:
                 insert(members)
                 .values(
                     display_name=display_name[:100] or str(account),
+                    language=language,
                     timezone=self.default_timezone,
                     created_at=now,
                 )
@@ -154,6 +159,8 @@ class MemberService:
 
         def unit(conn: Connection) -> Member:
             values = dict(changes)
+            if "language" in changes:  # set here, it is the member's choice
+                values["language_chosen"] = changes["language"] is not None
             if changes.get("news_opt_out") is False:  # news back on also takes back a STOP
                 values["stopped_at"] = None
             conn.execute(update(members).where(members.c.id == member_id).values(**values))
@@ -172,6 +179,13 @@ class MemberService:
             return member_from_row(_member_row(conn, member_id))
 
         return await self.db.transaction(unit)
+
+    async def note_app_language(self, member: Member, locale: str) -> Member:
+        """Keep the language of the member's app as theirs while they have chosen none, so
+        that what the bot sends later speaks it too."""
+        if member.language_chosen or member.language == locale:
+            return member
+        return await self.db.transaction(_note_app_language, member.id, locale)
 
     async def stop(self, member_id: int) -> Member:
         """ "STOP": no news, no broadcast, no reminder from now on, queued ones included."""
@@ -359,6 +373,15 @@ def _merge_members(conn: Connection, *, source: int, target: int) -> None:
     conn.execute(update(accounts).where(accounts.c.member_id == source).values(member_id=target))
     conn.execute(update(pledges).where(pledges.c.referrer_id == source).values(referrer_id=target))
     conn.execute(delete(members).where(members.c.id == source))
+
+
+def _note_app_language(conn: Connection, member_id: int, locale: str) -> Member:
+    conn.execute(
+        update(members)
+        .where(members.c.id == member_id, members.c.language_chosen.is_(False))
+        .values(language=locale)
+    )
+    return member_from_row(_member_row(conn, member_id))
 
 
 def _member_row(conn: Connection, member_id: int) -> Any:

@@ -1,0 +1,30 @@
+"""Whether a member chose their language, so that their app's is noted until they do.
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-12-04
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0007"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("members") as batch:
+        batch.add_column(
+            sa.Column("language_chosen", sa.Boolean(), nullable=False, server_default="0")
+        )
+    # Until now only a choice stored a language.
+    op.execute("UPDATE members SET language_chosen = (language IS NOT NULL)")
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("members") as batch:
+        batch.drop_column("language_chosen")
