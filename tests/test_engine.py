@@ -489,6 +489,31 @@ async def test_a_chosen_language_applies_at_once_and_after(services: Services) -
     assert await chat.command("/cancel") == [Message("There is nothing to cancel.")]
 
 
+async def test_the_apps_language_is_kept_until_the_member_chooses_one(
+    services: Services,
+) -> None:
+    chat = ChatHarness(services, flows())
+    bob = chat.person("telegram:5", name="Bob", lang="en-GB")
+    await bob.command("/cancel")
+    account = AccountRef.parse("telegram:5")
+
+    async def stored() -> tuple[str | None, bool]:
+        member = await services.members.find(account)
+        assert member is not None
+        return member.language, member.language_chosen
+
+    assert await stored() == ("en", False)  # noted at first contact
+    await chat.send(Command("cancel"), account="telegram:5", lang="fr-FR")
+    assert await stored() == ("fr", False)  # the app changed: followed
+    await chat.send(Command("cancel"), account="telegram:5", lang="")
+    assert await stored() == ("fr", False)  # no language given (Discord DMs): kept
+    await chat.send(Command("lang", "en"), account="telegram:5", lang="fr-FR")
+    assert await stored() == ("en", True)
+    replies = await chat.send(Command("cancel"), account="telegram:5", lang="fr-FR")
+    assert replies == [Message("There is nothing to cancel.")]  # the choice wins
+    assert await stored() == ("en", True)
+
+
 # --- concurrency ------------------------------------------------------------------------
 
 

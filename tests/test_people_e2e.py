@@ -1,0 +1,114 @@
+"""Each person in their own language, through the real clients and the fakes: a member who
+never answered the language question hears their app's language in everything the bot sends
+later (broadcasts with their STOP line, announcements, reminders), and the organiser's preview
+counts them in it."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from core.delivery.fanout import fan_out
+from core.i18n import Translator
+from core.identity import AccountRef, Platform
+from core.services.broadcasts import Audience
+from tests import fake_discord
+from tests.factories import open_challenge
+from tests.fake_discord import FakeDiscord, Where
+from tests.fake_telegram import Person
+from tests.test_delivery_e2e import Platforms, platforms, pledge  # noqa: F401 (a fixture)
+
+EMMA = Person(7, "Emma", "en")
+ALICE = Person(1, "Alice", "fr")
+SAM = 77  # on Discord, whose client is in English
+en, fr = Translator("en"), Translator("fr")
+
+
+def button(message: dict[str, Any], label: str) -> str:
+    return next(
+        c["custom_id"]
+        for row in message["components"]
+        for c in row["components"]
+        if c.get("label") == label
+    )
+
+
+async def pledge_on_discord(discord: FakeDiscord, platforms: Platforms, slug: str) -> Where:
+    """Sam pledges with /pledge in DMs, from an English client, and never sees /start."""
+    sam, dm = fake_discord.user_payload(SAM, "Sam"), discord.dm(SAM)
+    step = await discord.slash(sam, dm, "pledge", locale="en-US", challenge=slug)
+    await platforms.discord_adapter.idle()
+    for label in ("pledge.button_yes", "pledge.button_skip", "pledge.reminder_daily"):
+        message = discord.messages[(step.message_ids or step.edited_ids)[-1]]
+        step = await discord.press(sam, dm, message, button(message, en(label)), locale="en-US")
+        await platforms.discord_adapter.idle()
+    return dm
+
+
+async def deliver_all(platforms: Platforms) -> None:
+    await fan_out(platforms.services)
+    worker = platforms.worker()
+    while await worker.run_once():
+        pass
+
+
+async def test_members_who_never_chose_hear_their_apps_language_in_everything_sent_later(
+    platforms: Platforms,
+) -> None:
+    services, telegram, discord = platforms.services, platforms.telegram, platforms.discord
+    bot = platforms.telegram_bot
+    challenge = await open_challenge(services, slug="velo-lyon", goal=12, tiers=())
+
+    await bot.say(EMMA, "/pledge velo-lyon")  # no /start, so no language question
+    await bot.press(EMMA, en("pledge.button_yes"))
+    await bot.press(EMMA, en("pledge.button_skip"))
+    await bot.press(EMMA, en("pledge.reminder_daily"))
+    dm = await pledge_on_discord(discord, platforms, "velo-lyon")
+    await bot.say(ALICE, "/help")
+    await pledge(services, AccountRef(Platform.TELEGRAM, str(ALICE.id)), "Alice", challenge)
+
+    # In Discord DMs, typed words have no locale: the stored one answers them.
+    sam = fake_discord.user_payload(SAM, "Sam")
+    before = len(discord.messages_in(dm.channel_id))
+    await discord.type(sam, "hello")
+    for _ in range(500):  # the bot answers DMs on its own time
+        await platforms.discord_adapter.idle()
+        if len(discord.messages_in(dm.channel_id)) == before + 2:
+            break
+        await asyncio.sleep(0.01)
+    [typed, answer] = discord.messages_in(dm.channel_id)[before:]
+    assert (typed["content"], answer["content"]) == ("hello", en("engine.not_understood"))
+
+    # 3 of 12 pledges: the 25 % milestone, announced to each pledger in their language.
+    await deliver_all(platforms)
+    emma_news = telegram.texts(EMMA.id)[-1]
+    assert "25" in emma_news and emma_news == en(
+        "announce.milestone", percent=25, title=challenge.title, count=3, goal=12
+    )
+    [sam_news] = [m["content"] for m in discord.messages_in(dm.channel_id) if "25" in m["content"]]
+    assert sam_news == emma_news
+
+    draft = await services.broadcasts.create(
+        None, {Audience.PLEDGERS}, "See you Saturday!", challenge.id
+    )
+    assert await services.broadcasts.audience_size(draft.id) == {"en": 2, "fr": 1}
+    await services.broadcasts.confirm(draft.id)
+    await services.broadcasts.launch_due()
+    await deliver_all(platforms)
+    for text in (telegram.texts(EMMA.id)[-1], discord.messages_in(dm.channel_id)[-1]["content"]):
+        assert "See you Saturday!" in text and text.endswith(en("broadcast.footer_stop"))
+    assert telegram.texts(ALICE.id)[-1].endswith(fr("broadcast.footer_stop"))
+
+    platforms.clock.set(platforms.clock.now().replace(hour=17, minute=0))  # 18:00 in Paris
+    assert await services.reminders.sweep() == 2
+    await deliver_all(platforms)
+    reminder = bot.last_with(EMMA.id, en("reminder.button_done"))
+    assert reminder.text == en(
+        "reminder.text_daily", title=challenge.title, action=challenge.action
+    )
+    [sam_reminder] = [
+        m
+        for m in discord.messages_in(dm.channel_id)
+        if en("reminder.button_done") in str(m["components"])
+    ]
+    assert sam_reminder["content"] == reminder.text
