@@ -16,7 +16,11 @@ from tests import fake_discord
 from tests.factories import open_challenge
 from tests.fake_discord import FakeDiscord, Where
 from tests.fake_telegram import Person
-from tests.test_delivery_e2e import Platforms, platforms, pledge  # noqa: F401 (a fixture)
+from tests.test_delivery_e2e import Platforms, pledge
+from tests.test_delivery_e2e import platforms as both_platforms
+
+platforms = both_platforms
+"""Both fakes and both adapters (the fixture of the delivery tests)."""
 
 EMMA = Person(7, "Emma", "en")
 ALICE = Person(1, "Alice", "fr")
