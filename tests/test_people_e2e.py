@@ -116,3 +116,39 @@ async def test_members_who_never_chose_hear_their_apps_language_in_everything_se
         if en("reminder.button_done") in str(m["components"])
     ]
     assert sam_reminder["content"] == reminder.text
+
+
+async def test_a_pledge_is_made_at_yes_and_its_reminder_choice_is_its_own(
+    platforms: Platforms,
+) -> None:
+    """Emma pledges twice on Telegram: daily reminders for the first, none for the second,
+    which leaves the first one's alone; Sam stops on Discord at the place question and has
+    pledged all the same."""
+    services, discord, bot = platforms.services, platforms.discord, platforms.telegram_bot
+    first = await open_challenge(services, slug="velo-lyon", goal=100, tiers=())
+    second = await open_challenge(services, slug="tri-lyon", goal=100, tiers=())
+
+    for challenge, reminder in ((first, "pledge.reminder_daily"), (second, "pledge.reminder_none")):
+        await bot.say(EMMA, f"/pledge {challenge.slug}")
+        await bot.press(EMMA, en("pledge.button_yes"))
+        await bot.press(EMMA, en("pledge.button_skip"))
+        await bot.press(EMMA, en(reminder))
+    emma = await services.members.find(AccountRef(Platform.TELEGRAM, str(EMMA.id)))
+    assert emma is not None
+    assert await services.reminders.due_at(emma.id, first.id) is not None
+    assert not await services.reminders.is_paused(emma.id, first.id)
+    assert await services.reminders.is_paused(emma.id, second.id)
+    assert await services.reminders.due_at(emma.id, second.id) is None
+
+    sam, dm = fake_discord.user_payload(SAM, "Sam"), discord.dm(SAM)
+    confirm = await discord.slash(sam, dm, "pledge", locale="en-US", challenge="velo-lyon")
+    await platforms.discord_adapter.idle()
+    message = discord.messages[confirm.message_ids[-1]]
+    yes = await discord.press(sam, dm, message, button(message, en("pledge.button_yes")), "en-US")
+    await platforms.discord_adapter.idle()
+    assert en("pledge.location_consent") in [m["content"] for m in discord.answers(yes)]
+    member = await services.members.find(AccountRef(Platform.DISCORD, str(SAM)))
+    assert member is not None
+    pledge_row = await services.pledges.get(member.id, first.id)
+    assert pledge_row is not None and pledge_row.active  # no answer to the place question
+    assert (await services.challenges.get(first.id)).pledge_count == 2

@@ -204,7 +204,8 @@ async def test_full_pledge_by_buttons_with_a_shared_location(
     card = await bot.press(ALICE, "Trier mes déchets")
     assert "Trier mes déchets à Lyon" in card
     await bot.press(ALICE, "🤝 Je m'engage")
-    await bot.press(ALICE, "✅ Oui, je m'engage")
+    assert "Merci, Alice" in await bot.press(ALICE, "✅ Oui, je m'engage")
+    assert (await demo(services)).pledge_count == 1  # pledged at "Yes"
     await bot.press(ALICE, "📍 Indiquer ma commune")
     prompt, skip = fake.sent(ALICE.id)[-2:]
     assert prompt.reply_markup is not None
@@ -216,8 +217,8 @@ async def test_full_pledge_by_buttons_with_a_shared_location(
     assert "C'est noté" in (saved.text or "")
     assert saved.reply_markup == {"remove_keyboard": True}  # the location keyboard goes
     assert "rappel" in (reminder.text or "")
-    thanks = await bot.press(ALICE, "Pas de rappel")
-    assert "Merci, Alice" in thanks
+    share = await bot.press(ALICE, "Pas de rappel")
+    assert "https://t.me/koom_test_bot?start=trier-dechets-lyon_" in share
 
     alice = await member_of(services, ALICE)
     pledge = await services.pledges.get(alice.id, (await demo(services)).id)
@@ -426,7 +427,7 @@ async def test_the_same_update_delivered_twice_counts_once(
     await bot.press(ALICE, "✅ Oui, je m'engage")
     await bot.press(ALICE, "Passer")
     press = fake.press(ALICE, bot.last_with(ALICE.id, "Pas de rappel"), "Pas de rappel")
-    assert "Merci" in _joined(await bot.send(press))
+    assert "Embarquez vos proches" in _joined(await bot.send(press))
     assert await bot.send(press, again=True) == []  # redelivered after a crash
     assert (await demo(services)).pledge_count == 1
     assert len(fake.calls_of("answerCallbackQuery")) == 4
@@ -444,7 +445,7 @@ async def test_a_restart_in_the_middle_of_a_flow_continues_where_it_was(
         consent = await bot.press(ALICE, "✅ Oui, je m'engage")
         assert "commune" in consent
         await bot.press(ALICE, "Passer")
-        assert "Merci" in await bot.press(ALICE, "Pas de rappel")
+        assert "Embarquez vos proches" in await bot.press(ALICE, "Pas de rappel")
     assert (await demo(services)).pledge_count == 1
 
 

@@ -1,4 +1,5 @@
-"""Pledge: confirm -> optional coarse location (with consent) -> reminders -> thanks."""
+"""Pledge: confirm (the pledge is recorded at "Yes", with thanks) -> optional coarse location
+(with consent) -> this pledge's reminders -> the link to share."""
 
 from __future__ import annotations
 
@@ -63,7 +64,8 @@ class PledgeFlow(Flow):
             turn.say("pledge.declined")
             turn.end()
         elif action == "yes":
-            await self._offer_location(turn, challenge_id)
+            if await self._pledge(turn, challenge_id):
+                await self._offer_location(turn, challenge_id)
         elif action == "loc_give":
             _ask_place(turn, challenge_id, "pledge.ask_place")
         elif action == "place" and len(args) == 2:
@@ -71,9 +73,7 @@ class PledgeFlow(Flow):
         elif action in ("loc_keep", "loc_skip"):
             self._ask_reminder(turn, challenge_id)
         elif action == "remind" and len(args) == 2 and args[1] in set(ReminderPreference):
-            member = await turn.services.members.update(turn.member.id, reminder=args[1])
-            turn.set_member(member)
-            await self._pledge(turn, challenge_id)
+            await self._remind(turn, challenge_id, ReminderPreference(args[1]))
         else:
             raise KoomError("engine.stale_choice")
 
@@ -90,9 +90,11 @@ class PledgeFlow(Flow):
             await self._save_place(turn, challenge_id, location)
 
     async def _save_place(self, turn: Turn, challenge_id: int, location: Location) -> None:
-        """Keep the member's coarse place (they consented by giving it), then go on."""
+        """Keep the member's coarse place (they consented by giving it) and count the pledge
+        there, then go on."""
         member = await turn.services.members.set_location(turn.member.id, location)
         turn.set_member(member)
+        await turn.services.pledges.follow_place(member.id, challenge_id)
         if location.name:
             turn.say("pledge.place_saved", place=location.name)
         else:
@@ -144,26 +146,45 @@ class PledgeFlow(Flow):
         ]
         turn.send(t("pledge.ask_reminder"), [row])
 
-    async def _pledge(self, turn: Turn, challenge_id: int) -> None:
-        """Pledge, then thank with the social norm, what this pledge unlocked and a link."""
+    async def _pledge(self, turn: Turn, challenge_id: int) -> bool:
+        """Pledge, then thank with what this pledge unlocked; False when the member had
+        pledged already (the flow ends)."""
         referrer = turn.data.get("referrer")
         services = turn.services
         result = await services.pledges.pledge(
             turn.member.id, challenge_id, referrer if isinstance(referrer, int) else None
         )
-        progress = await services.progress.of(challenge_id, turn.member)
-        challenge = progress.challenge
+        challenge = await services.challenges.get(challenge_id)
         t = turn.t
         if not result.created:
             turn.say("pledge.already", title=challenge.title)
             turn.end()
-            return
+            return False
         await services.reminders.schedule(turn.member.id, challenge_id)
         await send_latest(services, challenge_id, member_id=turn.member.id)
         lines = [
             t("pledge.thanks", name=turn.member.display_name, action=challenge.action),
-            _social_norm(turn, progress),
             *_celebrations(turn, result.events),
+        ]
+        turn.send("\n".join(lines))
+        return True
+
+    async def _remind(self, turn: Turn, challenge_id: int, preference: ReminderPreference) -> None:
+        """This pledge's reminders: none pauses them (the others keep theirs); daily or weekly
+        sets the member's rhythm and starts them. Then who acts with them (near their place,
+        now known) and the link to share."""
+        services = turn.services
+        if preference is ReminderPreference.NONE:
+            await services.reminders.pause(turn.member.id, challenge_id)
+        else:
+            if turn.member.reminder is not preference:
+                turn.set_member(await services.members.update(turn.member.id, reminder=preference))
+            await services.reminders.schedule(turn.member.id, challenge_id)
+        progress = await services.progress.of(challenge_id, turn.member)
+        challenge = progress.challenge
+        t = turn.t
+        lines = [
+            _social_norm(turn, progress),
             "",
             t("pledge.share", link=share_link(turn, challenge.slug)),
         ]

@@ -245,6 +245,11 @@ class PledgeService:
                 ).scalar_one()
             )
 
+    async def follow_place(self, member_id: int, challenge_id: int) -> tuple[OutboxEvent, ...]:
+        """Count an active pledge in the member's place as it is now (given after the pledge);
+        the event of that area reaching its goal, if it does now."""
+        return await self.db.transaction(_follow_place, self.clock, member_id, challenge_id)
+
     async def get(self, member_id: int, challenge_id: int) -> Pledge | None:
         """The member's pledge to the challenge (active or withdrawn), or None."""
         async with self.db.read() as conn:
@@ -272,6 +277,61 @@ class PledgeService:
                 load_challenges, challenges.c.id.in_(list(by_id)), challenges.c.deadline
             )
         return [(by_id[c.id], c) for c in found]
+
+
+def _follow_place(
+    conn: Connection, clock: Clock, member_id: int, challenge_id: int
+) -> tuple[OutboxEvent, ...]:
+    row = conn.execute(
+        select(
+            pledges.c.area_key.label("counted"),
+            members.c.area_key,
+            members.c.location_name,
+            members.c.latitude,
+            members.c.longitude,
+            challenges.c.area_goal,
+        )
+        .join(members, members.c.id == pledges.c.member_id)
+        .join(challenges, challenges.c.id == pledges.c.challenge_id)
+        .where(active_pledge(member_id, challenge_id))
+    ).first()
+    if row is None or row.counted == row.area_key:
+        return ()
+    mine = active_pledge(member_id, challenge_id)
+    conn.execute(update(pledges).where(mine).values(area_key=row.area_key))
+    if row.counted is not None:
+        conn.execute(
+            update(area_counts)
+            .where(
+                area_counts.c.challenge_id == challenge_id, area_counts.c.area_key == row.counted
+            )
+            .values(pledgers=area_counts.c.pledgers - 1)
+        )
+    if row.area_key is None:
+        return ()
+    place = stored_location(row.location_name, row.latitude, row.longitude, row.area_key)
+    label = place.label if place else row.area_key
+    pledgers = conn.execute(
+        insert_for(conn, area_counts)
+        .values(challenge_id=challenge_id, area_key=row.area_key, label=label, pledgers=1)
+        .on_conflict_do_update(
+            index_elements=[area_counts.c.challenge_id, area_counts.c.area_key],
+            set_={"pledgers": area_counts.c.pledgers + 1, "label": label},
+        )
+        .returning(area_counts.c.pledgers)
+    ).scalar_one()
+    if row.area_goal is None or pledgers != row.area_goal:
+        return ()
+    payload = {"area": label, "count": pledgers, "goal": row.area_goal}
+    event = emit(
+        conn,
+        clock,
+        EventKind.AREA_GOAL,
+        challenge_id,
+        f"area_goal:{challenge_id}:{row.area_key}",
+        **payload,
+    )
+    return () if event is None else (event,)
 
 
 async def _member_location(conn: AsyncConnection, member_id: int) -> Location | None:
