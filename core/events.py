@@ -9,6 +9,9 @@ from core.db.tables import outbox
 from core.db.upsert import insert_for
 from core.models import EventKind, OutboxEvent
 
+CROSSED_BY = "by"
+"""The payload key of the member whose own action caused an event (and who was told of it)."""
+
 
 def emit(
     conn: Connection,

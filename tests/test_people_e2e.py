@@ -6,6 +6,7 @@ counts them in it."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 from core.delivery.fanout import fan_out
@@ -152,3 +153,39 @@ async def test_a_pledge_is_made_at_yes_and_its_reminder_choice_is_its_own(
     pledge_row = await services.pledges.get(member.id, first.id)
     assert pledge_row is not None and pledge_row.active  # no answer to the place question
     assert (await services.challenges.get(first.id)).pledge_count == 2
+
+
+async def test_announcements_come_once_and_in_order(platforms: Platforms) -> None:
+    """Emma's pledge crosses 25 %: her thanks say it and no announcement repeats it, while
+    Alice hears it. Then Dave crosses 50 % before the news went out, and Zoe pledges
+    later still: she hears the 50 % alone, never the older 25 % after it."""
+    services, telegram, bot = platforms.services, platforms.telegram, platforms.telegram_bot
+    challenge = await open_challenge(services, slug="velo-lyon", goal=8, tiers=())
+    zoe = Person(9, "Zoe", "en")
+    for person in (ALICE, zoe):
+        await bot.say(person, "/help")
+    await pledge(services, AccountRef(Platform.TELEGRAM, str(ALICE.id)), "Alice", challenge)
+
+    await bot.say(EMMA, "/pledge velo-lyon")
+    thanks = await bot.press(EMMA, en("pledge.button_yes"))
+    assert en("pledge.milestone", percent=25) in thanks
+    told = len(telegram.sent(EMMA.id))
+    platforms.clock.advance(timedelta(minutes=1))
+    await pledge(services, AccountRef(Platform.TELEGRAM, "20"), "Dan", challenge)
+    await pledge(services, AccountRef(Platform.TELEGRAM, "21"), "Dave", challenge)  # 4/8
+
+    platforms.clock.advance(timedelta(minutes=1))
+    await bot.say(zoe, "/pledge velo-lyon")
+    await bot.press(zoe, en("pledge.button_yes"))
+    heard_before = len(telegram.sent(zoe.id))
+    await deliver_all(platforms)
+
+    def milestone(percent: int, count: int, lang: Translator) -> str:
+        return lang(
+            "announce.milestone", percent=percent, title=challenge.title, count=count, goal=8
+        )
+
+    assert telegram.texts(zoe.id)[heard_before:] == [milestone(50, 4, en)]
+    assert telegram.texts(EMMA.id)[told:] == [milestone(50, 4, en)]
+    alice_news = telegram.texts(ALICE.id)[1:]  # after her /help answer
+    assert alice_news == ["\n\n".join((milestone(25, 2, fr), milestone(50, 4, fr)))]

@@ -16,11 +16,13 @@ from core.db.tables import (
     accounts,
     challenges,
     deliveries,
+    group_follows,
     members,
     outbox,
     pledges,
 )
 from core.db.upsert import insert_all_new
+from core.events import CROSSED_BY
 from core.identity import PUSH_PLATFORMS
 from core.models import ANNOUNCEMENTS, EventKind
 from core.services.groups import reachable_followers
@@ -74,7 +76,13 @@ async def _fan_out_event(services: Services, conn: AsyncConnection, event_id: in
             update(outbox)
             .where(outbox.c.id == event_id, outbox.c.fanned_out_at.is_(None))
             .values(fanned_out_at=now)
-            .returning(outbox.c.id, outbox.c.kind, outbox.c.challenge_id, outbox.c.payload)
+            .returning(
+                outbox.c.id,
+                outbox.c.kind,
+                outbox.c.challenge_id,
+                outbox.c.payload,
+                outbox.c.created_at,
+            )
         )
     ).first()
     if event is None:
@@ -107,9 +115,14 @@ async def _fan_out_event(services: Services, conn: AsyncConnection, event_id: in
             },
         )
 
+    # Who joined after the event heard the latest announcement then (`send_latest`), and who
+    # caused it was told in their thanks: neither hears it again, nor older news after newer.
     audience = AUDIENCES[EventKind(event.kind)]
     if GROUPS in audience:
-        for group in await conn.execute(reachable_followers(event.challenge_id)):
+        followers = reachable_followers(event.challenge_id).where(
+            group_follows.c.created_at <= event.created_at
+        )
+        for group in await conn.execute(followers):
             add(group.platform, group.chat_id, group.language, is_group=True, group_id=group.id)
 
     reached: set[int] = set()
@@ -121,6 +134,8 @@ async def _fan_out_event(services: Services, conn: AsyncConnection, event_id: in
             .where(
                 pledges.c.challenge_id == event.challenge_id,
                 pledges.c.withdrawn_at.is_(None),
+                pledges.c.created_at <= event.created_at,
+                members.c.id != (event.payload or {}).get(CROSSED_BY, 0),
                 members.c.news_opt_out.is_(False),
                 members.c.erased_at.is_(None),
                 accounts.c.unreachable_at.is_(None),

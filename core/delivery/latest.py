@@ -9,11 +9,17 @@ from sqlalchemy import select
 from core.db.tables import accounts, deliveries, groups, members, outbox
 from core.db.upsert import insert_for
 from core.delivery.fanout import ANNOUNCEMENT_PRIORITY, delivery_key
+from core.events import CROSSED_BY
 from core.identity import PUSH_PLATFORMS
 from core.models import ANNOUNCEMENTS
 
 if TYPE_CHECKING:
     from core.services import Services
+
+
+def _told(payload: Any, member_id: int) -> bool:
+    """Whether the member caused the event, and so heard of it in their thanks."""
+    return isinstance(payload, dict) and payload.get(CROSSED_BY) == member_id
 
 
 async def send_latest(
@@ -24,8 +30,9 @@ async def send_latest(
     group_id: int | None = None,
 ) -> bool:
     """Queue the challenge's latest announcement for a new pledger (unless they opted out of
-    news) or a newly following group; False when there is none or they cannot be reached.
-    The row's dedupe key is the fan-out's, so nobody hears one announcement twice."""
+    news, or their own pledge caused it: their thanks said it) or a newly following group;
+    False when there is none or they cannot be reached. The row's dedupe key is the
+    fan-out's, so nobody hears one announcement twice."""
     now = services.clock.now()
     async with services.db.write() as conn:
         event = (
@@ -39,7 +46,7 @@ async def send_latest(
                 .limit(1)
             )
         ).first()
-        if event is None:
+        if event is None or (member_id is not None and _told(event.payload, member_id)):
             return False
         target: Any
         if group_id is not None:

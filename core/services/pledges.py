@@ -16,7 +16,7 @@ from core.db.tables import area_counts, challenges, members, milestones, pledges
 from core.db.types import UTCDateTime
 from core.db.upsert import insert_for
 from core.errors import Conflict, NotFound
-from core.events import emit
+from core.events import CROSSED_BY, emit
 from core.milestones import next_threshold, percent_thresholds
 from core.models import (
     Challenge,
@@ -200,7 +200,7 @@ class PledgeService:
                     and counted.pledge_count >= counted.next_threshold
                 ):
                     events += await cross_thresholds(
-                        conn, self.clock, challenge_id, counted.pledge_count
+                        conn, self.clock, challenge_id, counted.pledge_count, by=member_id
                     )
                 return PledgeResult(pledge_from_row(row), True, counted.pledge_count, events)
         except _AlreadyPledged:
@@ -358,14 +358,16 @@ async def _refuse_pledge(conn: AsyncConnection, challenge_id: int) -> None:
 
 
 async def cross_thresholds(
-    conn: AsyncConnection, clock: Clock, challenge_id: int, count: int
+    conn: AsyncConnection, clock: Clock, challenge_id: int, count: int, *, by: int | None = None
 ) -> tuple[OutboxEvent, ...]:
     """Record every milestone and tier reached at `count`, once each, with its events.
 
     Runs in the pledge's transaction. The unique milestone row decides: under concurrent
-    pledges only the transaction that inserts it emits the event.
+    pledges only the transaction that inserts it emits the event. `by` is the member whose
+    pledge crossed them: their thanks celebrate these, so the events are not sent to them.
     """
     now = clock.now()
+    told = {} if by is None else {CROSSED_BY: by}
     challenge = (
         await conn.execute(
             select(challenges.c.goal, challenges.c.status).where(challenges.c.id == challenge_id)
@@ -391,7 +393,7 @@ async def cross_thresholds(
         if not inserted.rowcount:
             return False
         emitted = await conn.run_sync(
-            emit, clock, event, challenge_id, dedupe, count=count, **payload
+            emit, clock, event, challenge_id, dedupe, count=count, **payload, **told
         )
         if emitted is not None:
             events.append(emitted)
@@ -433,6 +435,7 @@ async def cross_thresholds(
             f"succeeded:{challenge_id}",
             count=count,
             goal=challenge.goal,
+            **told,
         )
         if succeeded is not None:
             events.append(succeeded)
