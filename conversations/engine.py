@@ -23,6 +23,7 @@ from conversations.model import (
     Choice,
     ChoiceInput,
     Command,
+    End,
     Envelope,
     FormField,
     FormInput,
@@ -281,9 +282,12 @@ class Engine:
         if flow is None:  # a flow that no longer exists offered it
             turn.say("engine.stale_choice")
             return False
+        waiting = state.step is not None and state.flow != flow.name
         if not await _enter(turn, flow, keep_data=flow.name == state.flow):
             return False
         await flow.on_choice(turn, action, args)
+        if waiting and turn.step is None and turn.form is None:
+            _keep_waiting(turn, state)
         return True
 
     async def _answer(
@@ -362,6 +366,15 @@ def _handled(envelope: Envelope, flow: str | None, seconds: float) -> None:
         milliseconds,
         extra={"platform": platform, "kind": kind, "flow": flow, "duration_ms": milliseconds},
     )
+
+
+def _keep_waiting(turn: Turn, state: ConversationState) -> None:
+    """A button of another conversation acted without asking anything: the conversation
+    that was waiting for an answer goes on waiting, with what it had gathered."""
+    turn.flow_name, turn.step, turn.form = state.flow, state.step, state.form
+    turn.data = dict(state.data)
+    turn.ended = False
+    turn.replies = [reply for reply in turn.replies if not isinstance(reply, End)]
 
 
 async def _enter(turn: Turn, flow: Flow, *, keep_data: bool) -> bool:

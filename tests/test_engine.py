@@ -203,10 +203,12 @@ async def test_choices_keep_data_in_their_flow_and_start_fresh_in_another(
     await chat.command("/menu")
     assert (await chat.press("ab1"))[0] == Message("picked 1 data=['seen']")
     await chat.command("/note")
+    await chat.text("one")
     await chat.press_id("menu:pick:0")  # an older button of another flow still works
     assert chat.last_texts()[0] == "picked 0 data=[]"
     left = await state(services)
-    assert (left.flow, left.data) == (None, {})  # the note flow's data is gone; nothing awaits
+    assert (left.flow, left.data) == ("note", {"notes": ["one"]})  # the note still waits
+    assert await chat.text("two") == [Message("noted two"), AskText("note.prompt")]
 
 
 async def test_recall_after_cancel_explains_the_data_is_gone(services: Services) -> None:
