@@ -30,8 +30,10 @@ from conversations.model import (
     Input,
     LocationInput,
     Message,
+    OtherInput,
     Reply,
     Sender,
+    StepInput,
     TextInput,
 )
 from conversations.state import (
@@ -267,7 +269,7 @@ class Engine:
                 else:
                     turn.say("engine.not_understood")
                 return False
-            case TextInput() | LocationInput() | FormInput():
+            case TextInput() | LocationInput() | FormInput() | OtherInput():
                 if not await _enter(turn, awaiting, keep_data=True):
                     return False
                 return await self._answer(turn, awaiting, state, value)
@@ -295,7 +297,7 @@ class Engine:
         turn: Turn,
         flow: Flow,
         state: ConversationState,
-        value: TextInput | LocationInput | FormInput,
+        value: StepInput,
     ) -> bool:
         assert state.step is not None
         form = state.form

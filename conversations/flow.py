@@ -15,13 +15,11 @@ from conversations.model import (
     Choice,
     End,
     FormField,
-    FormInput,
     Image,
-    LocationInput,
     Message,
     Reply,
     Sender,
-    TextInput,
+    StepInput,
 )
 from conversations.state import PendingForm
 from core.errors import KoomError
@@ -232,8 +230,6 @@ class Flow:
         """Handle a pressed choice of this flow."""
         raise NotImplementedError(f"{type(self).__name__} offers no choice")
 
-    async def on_input(
-        self, turn: Turn, step: str, value: TextInput | LocationInput | FormInput
-    ) -> None:
+    async def on_input(self, turn: Turn, step: str, value: StepInput) -> None:
         """Handle the answer to what the flow asked at `step`."""
         raise NotImplementedError(f"{type(self).__name__} asks for nothing")

@@ -56,7 +56,15 @@ class FormInput:
     values: Mapping[str, str]
 
 
-Input = Command | TextInput | ChoiceInput | LocationInput | FormInput
+@dataclass(frozen=True, slots=True)
+class OtherInput:
+    """Something sent that is neither text nor a place (a sticker, photo, file, contact):
+    where an answer is awaited, the flow says what to type instead."""
+
+
+Input = Command | TextInput | ChoiceInput | LocationInput | FormInput | OtherInput
+StepInput = TextInput | LocationInput | FormInput | OtherInput
+"""What answers a flow's question (`Flow.on_input`)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -507,6 +507,26 @@ class FakeTelegram:
         message["location"] = {"latitude": latitude, "longitude": longitude}
         return {"update_id": next(self._ids), "message": message}
 
+    def attachment(self, person: Person, kind: str) -> dict[str, Any]:
+        """An update: `person` sends a sticker, photo, document or contact (no text)."""
+        file = {"file_id": f"f{kind}", "file_unique_id": f"u{kind}"}
+        content: dict[str, Any] = {
+            "sticker": {
+                **file,
+                "width": 512,
+                "height": 512,
+                "is_animated": False,
+                "is_video": False,
+                "type": "regular",
+            },
+            "photo": [{**file, "width": 90, "height": 90}],
+            "document": file,
+            "contact": {"phone_number": "+33600000000", "first_name": "Zoe"},
+        }
+        message = self._message(person, None)
+        message[kind] = content[kind]
+        return {"update_id": next(self._ids), "message": message}
+
     def press(
         self, person: Person, message: Sent, label: str | None = None, *, data: str | None = None
     ) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from conversations.model import (
     FormInput,
     Image,
     Message,
+    OtherInput,
     TextInput,
 )
 from conversations.registry import default_flows
@@ -188,6 +189,7 @@ def test_typed_dm_messages() -> None:
     assert typed_input("/start trier-dechets-lyon_2s") == Command("start", "trier-dechets-lyon_2s")
     assert typed_input("  Villeurbanne ") == TextInput("Villeurbanne")
     assert typed_input("   ") is None
+    assert typed_input("", attached=True) == OtherInput()  # a picture or sticker alone
 
 
 def test_every_flow_command_has_a_slash_command_or_a_reason() -> None:

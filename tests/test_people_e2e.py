@@ -189,3 +189,22 @@ async def test_announcements_come_once_and_in_order(platforms: Platforms) -> Non
     assert telegram.texts(EMMA.id)[told:] == [milestone(50, 4, en)]
     alice_news = telegram.texts(ALICE.id)[1:]  # after her /help answer
     assert alice_news == ["\n\n".join((milestone(25, 2, fr), milestone(50, 4, fr)))]
+
+
+async def test_a_sticker_photo_file_or_contact_where_an_answer_is_awaited_gets_the_hint(
+    platforms: Platforms,
+) -> None:
+    services, telegram, bot = platforms.services, platforms.telegram, platforms.telegram_bot
+    await open_challenge(services, slug="velo-lyon", goal=100, tiers=())
+    await bot.say(EMMA, "/pledge velo-lyon")
+    await bot.press(EMMA, en("pledge.button_yes"))
+    await bot.press(EMMA, en("pledge.button_give_location"))
+    for kind in ("sticker", "photo", "document", "contact"):
+        answer = await bot.send(telegram.attachment(EMMA, kind))
+        assert answer[0].text == en("place.ask_again"), kind
+        assert [b["text"] for b in answer[-1].buttons] == [en("pledge.button_skip")]
+    emma = await services.members.find(AccountRef(Platform.TELEGRAM, str(EMMA.id)))
+    assert emma is not None and emma.location is None  # nothing changed
+    await bot.say(EMMA, "Villeurbanne")
+    found = await services.members.get(emma.id)
+    assert found.location is not None and found.location.name == "Villeurbanne"

@@ -379,7 +379,7 @@ class DiscordAdapter:
 
     async def on_dm(self, message: discord.Message) -> None:
         """A message typed in the bot's DMs: text for the step awaiting it, or a command."""
-        value = typed_input(message.content)
+        value = typed_input(message.content, bool(message.attachments or message.stickers))
         if value is None:
             return
         self._track()

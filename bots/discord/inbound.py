@@ -12,7 +12,15 @@ from typing import Any
 import discord
 
 from bots.discord.render import ANSWER
-from conversations.model import ChoiceInput, Command, FormInput, Input, Sender, TextInput
+from conversations.model import (
+    ChoiceInput,
+    Command,
+    FormInput,
+    Input,
+    OtherInput,
+    Sender,
+    TextInput,
+)
 from core.identity import AccountRef, ChatRef, Platform
 
 
@@ -59,9 +67,10 @@ def modal_input(data: Mapping[str, Any]) -> TextInput | FormInput:
     return FormInput(values)
 
 
-def typed_input(text: str) -> Input | None:
-    """A typed DM message: `/name args` is a command (a pasted share link), else text."""
+def typed_input(text: str, attached: bool = False) -> Input | None:
+    """A typed DM message: `/name args` is a command (a pasted share link), else text; with
+    no text, an attachment or sticker is something else than an answer."""
     text = text.strip()
     if not text:
-        return None
+        return OtherInput() if attached else None
     return Command.parse(text) or TextInput(text)

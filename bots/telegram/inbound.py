@@ -14,6 +14,7 @@ from conversations.model import (
     Envelope,
     Input,
     LocationInput,
+    OtherInput,
     Sender,
     TextInput,
 )
@@ -140,6 +141,8 @@ def _input(message: Message, bot: User) -> Input | None:
     location = message.location or (message.venue.location if message.venue else None)
     if location is not None:
         return LocationInput(location.latitude, location.longitude)
+    if message.effective_attachment is not None:  # a sticker, photo, file, contact...
+        return OtherInput()
     return None
 
 

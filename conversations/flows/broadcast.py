@@ -23,7 +23,7 @@ from babel.dates import format_timedelta
 from conversations.announcements import broadcast_text
 from conversations.flow import Flow, Turn
 from conversations.flows.organiser_manage import short
-from conversations.model import Choice, FormField, FormInput, LocationInput, TextInput
+from conversations.model import Choice, FormField, FormInput, StepInput, TextInput
 from core.errors import Conflict, Invalid, KoomError, NotFound
 from core.i18n import SUPPORTED_LOCALES, Translator
 from core.models import Challenge
@@ -99,9 +99,7 @@ class BroadcastFlow(Flow):
             case _:
                 raise KoomError("engine.stale_choice")
 
-    async def on_input(
-        self, turn: Turn, step: str, value: TextInput | LocationInput | FormInput
-    ) -> None:
+    async def on_input(self, turn: Turn, step: str, value: StepInput) -> None:
         match value:
             case TextInput(text=text) if step == STEP_TEXT:
                 await on_text(turn, text)

@@ -15,7 +15,7 @@ from conversations.flow import Flow, Turn
 from conversations.flows import organiser_changes as changes
 from conversations.flows import organiser_manage as manage
 from conversations.flows import organiser_new as new
-from conversations.model import FormInput, LocationInput, TextInput
+from conversations.model import FormInput, StepInput, TextInput
 from core.errors import KoomError
 
 _BY_ID: dict[str, Callable[[Turn, int], Awaitable[None]]] = {
@@ -77,9 +77,7 @@ class OrganiserFlow(Flow):
             case _:
                 raise KoomError("engine.stale_choice")
 
-    async def on_input(
-        self, turn: Turn, step: str, value: TextInput | LocationInput | FormInput
-    ) -> None:
+    async def on_input(self, turn: Turn, step: str, value: StepInput) -> None:
         match step, value:
             case new.STEP_DETAILS, FormInput():
                 new.on_details(turn, value)

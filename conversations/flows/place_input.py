@@ -20,7 +20,7 @@ from typing import Protocol
 
 from conversations.flow import Turn
 from conversations.flows.browse import short
-from conversations.model import FormInput, LocationInput, TextInput
+from conversations.model import LocationInput, StepInput, TextInput
 from core.errors import KoomError
 from core.geo import Place
 from core.models import Location
@@ -54,7 +54,7 @@ async def picked_location(arg: str) -> Location:
 
 async def read_place(
     turn: Turn,
-    value: TextInput | LocationInput | FormInput,
+    value: StepInput,
     action: str,
     *args: str | int,
     ask_again: AskAgain,

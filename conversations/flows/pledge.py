@@ -14,7 +14,7 @@ from conversations.flows.browse import (
 )
 from conversations.flows.cards import near_line
 from conversations.flows.place_input import picked_location, read_place
-from conversations.model import FormInput, LocationInput, TextInput
+from conversations.model import StepInput
 from core.delivery.latest import send_latest
 from core.errors import Conflict, KoomError, NotFound
 from core.models import (
@@ -77,9 +77,7 @@ class PledgeFlow(Flow):
         else:
             raise KoomError("engine.stale_choice")
 
-    async def on_input(
-        self, turn: Turn, step: str, value: TextInput | LocationInput | FormInput
-    ) -> None:
+    async def on_input(self, turn: Turn, step: str, value: StepInput) -> None:
         challenge_id = int(turn.recall("challenge"))
 
         def ask_again(key: str, /, **params: object) -> None:

@@ -26,7 +26,7 @@ from conversations.flows.settings_screens import (
     show_menu,
     show_reminders,
 )
-from conversations.model import FormInput, LocationInput, TextInput
+from conversations.model import LocationInput, StepInput, TextInput
 from core.errors import Invalid, KoomError
 from core.i18n import SUPPORTED_LOCALES
 from core.models import Location, ReminderPreference
@@ -132,9 +132,7 @@ class SettingsFlow(Flow):
             case _:  # e.g. "forget me" pressed again after forgetting: another member now
                 raise KoomError("engine.stale_choice")
 
-    async def on_input(
-        self, turn: Turn, step: str, value: TextInput | LocationInput | FormInput
-    ) -> None:
+    async def on_input(self, turn: Turn, step: str, value: StepInput) -> None:
         members = turn.services.members
         match step, value:
             case "hour", TextInput(text=text):
