@@ -119,7 +119,8 @@ class Engine:
                 replies, flow, t = await self._run(envelope, member, t)
                 return Answer(fit(replies, self.capabilities), t.locale)
             except KoomError as error:
-                return Answer([Message(t(error.key, **error.params))], t.locale)
+                refusal = Message(t(error.key, **error.params), personal=True)
+                return Answer([refusal], t.locale)
             except Exception:
                 logger.exception(
                     "conversation turn failed (%s, %s input)",
@@ -382,7 +383,7 @@ def _keep_waiting(turn: Turn, state: ConversationState) -> None:
 async def _enter(turn: Turn, flow: Flow, *, keep_data: bool) -> bool:
     """Switch the turn to `flow`; False, with a refusal, when the person may not use it."""
     if flow.organiser_only and not await turn.is_organiser():
-        turn.say("error.not_organiser")
+        turn.replies.append(Message(turn.t("error.not_organiser"), personal=True))
         return False
     if flow.private_only and turn.chat.is_group and not turn.capabilities.private_in_groups:
         _refuse_in_group(turn)
@@ -486,7 +487,9 @@ def fit(replies: Sequence[Reply], capabilities: Capabilities) -> list[Reply]:
         parts = split_text(reply.text, capabilities.max_text_length)
         for index, part in enumerate(parts):
             last = index == len(parts) - 1
-            fitted.append(Message(part, rows if last else (), reply.replaces and index == 0))
+            fitted.append(
+                Message(part, rows if last else (), reply.replaces and index == 0, reply.personal)
+            )
     return fitted
 
 

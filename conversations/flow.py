@@ -128,8 +128,13 @@ class Turn:
         button_key: str = "engine.share_location",
         **params: object,
     ) -> None:
-        """Ask for a location (typed text also comes to `on_input`); `skip` goes on without."""
+        """Ask for a location (typed text also comes to `on_input`); `skip` goes on without.
+
+        Where no location can be shared, the prompt is `key`'s "_typed" variant, which asks
+        for a typed place only."""
         self._await(step)
+        if not self.capabilities.location_requests:
+            key = f"{key}_typed"
         self.replies.append(AskLocation(self.t(key, **params), self.t(button_key), skip))
 
     def ask_form(self, step: str, title_key: str, fields: Sequence[FormField]) -> None:

@@ -109,12 +109,14 @@ class Message:
     """Text with optional rows of choices.
 
     `replaces` says the message may replace the one whose button was pressed (paging,
-    settings toggles) where the platform can edit messages in place.
+    settings toggles) where the platform can edit messages in place. `personal` says it is
+    for the sender alone (a refusal), even where the conversation speaks to a whole channel.
     """
 
     text: str
     choices: tuple[tuple[Choice, ...], ...] = ()
     replaces: bool = False
+    personal: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

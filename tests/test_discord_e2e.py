@@ -350,7 +350,7 @@ async def test_a_typed_dm_answers_a_request_for_a_place(bot: Bot) -> None:
     consent = await bot.press(alice, dm, bot.last(confirm), t("pledge.button_yes"))
     ask = await bot.press(alice, dm, bot.last(consent), t("pledge.button_give_location"))
     prompt = bot.last(ask)
-    assert prompt["content"] == t("pledge.ask_place")
+    assert prompt["content"] == t("pledge.ask_place_typed")  # no position to share here
     assert labels(prompt) == [t("discord.answer"), t("pledge.button_skip")]
     before = len(bot.fake.messages_in(dm.channel_id))
     await bot.fake.type(alice, "Villeurbanne")
@@ -370,7 +370,7 @@ async def test_a_request_for_text_is_answered_in_a_modal(bot: Bot) -> None:
     assert opened.ack_type == 9 and opened.modal is not None
     assert opened.modal["title"] == t("discord.answer")
     [[field]] = [row["components"] for row in opened.modal["components"]]
-    assert field["placeholder"] == clip(t("pledge.ask_place").replace("\n", " "), 100)
+    assert field["placeholder"] == clip(t("pledge.ask_place_typed").replace("\n", " "), 100)
     answered = await bot.submit(alice, dm, ANSWER, answer="Villeurbanne")
     assert bot.texts(answered) == [
         t("pledge.place_saved", place="Villeurbanne"),
@@ -412,6 +412,8 @@ async def test_a_server_manager_makes_a_channel_follow_a_challenge(bot: Bot, ser
 
     refused = await bot.slash(carol, server, "follow", challenge="trier-dechets-lyon")
     assert bot.texts(refused) == [t("group.admin_only")]
+    [refusal] = bot.fake.answers(refused)
+    assert refusal["flags"] & EPHEMERAL  # told to Carol alone, not to the channel
     assert await bot.services.groups.followers(demo.id) == []
 
     followed = await bot.slash(bob, manager_here, "follow", challenge="trier-dechets-lyon")
@@ -425,7 +427,8 @@ async def test_a_server_manager_makes_a_channel_follow_a_challenge(bot: Bot, ser
     progress = await bot.slash(carol, server, "progress", challenge="trier-dechets-lyon")
     [card] = bot.fake.answers(progress)
     assert not card["flags"] & EPHEMERAL and demo.title in card["content"]
-    assert "/start trier-dechets-lyon" in card["content"]
+    assert "/start" not in card["content"]  # no /start on Discord: /pledge works right here
+    assert t("group.pledge_here", command="/pledge trier-dechets-lyon") in card["content"]
 
     channel = ChatRef(Platform.DISCORD, str(server.channel_id), is_group=True)
     sent = await bot.adapter.send(channel, [Message("🎉 @everyone 500 engagements !")], FR)

@@ -429,7 +429,7 @@ async def test_an_unknown_place_is_refused_and_asked_again(services: Services) -
     await chat.press("Oui, je m'engage")
     await chat.press("Indiquer ma commune")
     await chat.text("12345")  # no such postcode
-    assert chat.last_texts() == [FR("place.unknown", text="12345")]
+    assert chat.last_texts() == [FR("place.unknown_typed", text="12345")]
     assert (await member_of(services, chat.alice)).location is None
     await chat.location(45.7, 4.8)
     location = (await member_of(services, chat.alice)).location

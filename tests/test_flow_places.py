@@ -110,7 +110,7 @@ async def test_an_unknown_name_is_refused_asked_again_and_nothing_stored(
     chat = ChatHarness(services)
     await up_to_the_place(chat.alice)
     await chat.text("Xyzzyville")
-    assert chat.last_texts() == [FR("place.unknown", text="Xyzzyville")]
+    assert chat.last_texts() == [FR("place.unknown_typed", text="Xyzzyville")]
     assert asks_the_place_again(chat.alice)
     assert (await member_of(services, chat.alice)).location is None
     await chat.text("Lyon")  # the question still stands

@@ -362,9 +362,9 @@ async def test_place_typed_shared_and_removed(services: Services, lang: str) -> 
 
     await person.press(t("settings.button_location_change"))
     ask = person.last_replies()[-1]
-    assert isinstance(ask, AskLocation) and ask.prompt == t("settings.location_ask")
+    assert isinstance(ask, AskLocation) and ask.prompt == t("settings.location_ask_typed")
     await person.text("12 rue ###")  # no such place: asked again, nothing kept
-    assert person.last_texts() == [t("place.unknown", text="12 rue ###")]
+    assert person.last_texts() == [t("place.unknown_typed", text="12 rue ###")]
     assert await person.location(123.0, 4.0) == [Message(t("error.bad_coordinates"))]
     assert await me(services) == before
 

@@ -46,7 +46,16 @@ from bots.discord.render import (
 from conversations.announcements import announcement_replies
 from conversations.engine import Engine
 from conversations.flow import Flow
-from conversations.model import Answer, Capabilities, Command, Envelope, Input, Reply, Sender
+from conversations.model import (
+    Answer,
+    Capabilities,
+    Command,
+    Envelope,
+    Input,
+    Message,
+    Reply,
+    Sender,
+)
 from conversations.registry import default_flows
 from conversations.state import SessionKey
 from core.delivery.protocol import DeliveryResult, Notice, Outcome
@@ -320,9 +329,15 @@ class DiscordAdapter:
         """Send the rendered replies as follow-ups; the first may replace the pressed message.
 
         After "thinking", the first follow-up takes the place of the thinking message, which
-        goes away when there is nothing to say.
+        goes away when there is nothing to say. In a channel, what is for the sender alone (a
+        refusal) is seen by them alone.
         """
-        out = render(answer.replies, Translator(answer.locale), Component)
+        t = Translator(answer.locale)
+        shown, aside = answer.replies, []
+        if interaction.guild_id is not None and not ephemeral:
+            shown = [r for r in answer.replies if not (isinstance(r, Message) and r.personal)]
+            aside = [r for r in answer.replies if isinstance(r, Message) and r.personal]
+        out = render(shown, t, Component)
         if not out and not pressed:
             await interaction.delete_original_response()
         for index, outgoing in enumerate(out):
@@ -330,6 +345,8 @@ class DiscordAdapter:
                 await interaction.edit_original_response(**outgoing.edit_kwargs())
             else:
                 await interaction.followup.send(**outgoing.send_kwargs(), ephemeral=ephemeral)
+        for outgoing in render(aside, t, Component):
+            await interaction.followup.send(**outgoing.send_kwargs(), ephemeral=True)
 
     async def _open_answer(self, interaction: discord.Interaction[Any], label: str) -> None:
         """The modal to answer a request for text, at once (the prompt is the message's)."""

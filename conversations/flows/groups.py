@@ -138,5 +138,8 @@ def _group_card(turn: Turn, challenge: Challenge) -> None:
     where = turn.choice(turn.t("browse.button_map"), "show", challenge.id, flow="map")
     if template.startswith(("https://", "http://")):
         turn.send(text, [[turn.link(turn.t("group.pledge_in_private"), link), where]])
+    elif turn.capabilities.private_in_groups:  # pledging works right here, privately
+        command = f"/pledge {challenge.slug}"
+        turn.send(f"{text}\n\n{turn.t('group.pledge_here', command=command)}", [[where]])
     else:
         turn.send(f"{text}\n\n{turn.t('group.pledge_hint', command=link)}", [[where]])
