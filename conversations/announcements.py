@@ -118,6 +118,7 @@ async def announcement_replies(services: Services, notices: list[Notice]) -> lis
                     challenges.c.title,
                     challenges.c.action,
                     challenges.c.frequency,
+                    challenges.c.translations,
                 ).where(challenges.c.id.in_(ids))
             )
             found = {r.id: r for r in rows}
@@ -126,9 +127,10 @@ async def announcement_replies(services: Services, notices: list[Notice]) -> lis
     for notice in notices:
         t = Translator(notice.locale)
         challenge = found.get(notice.challenge_id) if notice.challenge_id else None
-        title = challenge.title if challenge is not None else ""
+        read = _read_in(challenge, notice.locale)
+        title = read.get("title", "")
         if notice.kind == REMINDER_KIND and challenge is not None:
-            text = t(f"reminder.text_{challenge.frequency}", title=title, action=challenge.action)
+            text = t(f"reminder.text_{challenge.frequency}", title=title, action=read["action"])
             replies.append(Message(text, reminder_choices(t, challenge.id)))
         elif notice.kind == BROADCAST_KIND:
             title = str(notice.payload.get("title", title))
@@ -138,6 +140,17 @@ async def announcement_replies(services: Services, notices: list[Notice]) -> lis
     if texts:
         replies.insert(0, Message("\n\n".join(texts)))
     return replies
+
+
+def _read_in(challenge: Any, locale: str) -> dict[str, str]:
+    """A challenge row's title and action in `locale` where given, else the original."""
+    if challenge is None:
+        return {}
+    given = (challenge.translations or {}).get(locale, {})
+    return {
+        "title": given.get("title") or challenge.title,
+        "action": given.get("action") or challenge.action,
+    }
 
 
 def broadcast_text(t: Translator, payload: Mapping[str, object], title: str) -> str:

@@ -44,7 +44,7 @@ from conversations.state import (
     SessionKey,
 )
 from core.errors import KoomError
-from core.i18n import Translator, resolve_locale, supported_locale
+from core.i18n import Translator, read_in, reading_in, resolve_locale, supported_locale
 from core.keyed_locks import KeyedLocks
 from core.metrics import UPDATE_SECONDS, UPDATES
 from core.models import Member
@@ -106,6 +106,10 @@ class Engine:
         Never raises (unless `reraise`): a KoomError becomes its translated message, anything
         else is logged and becomes an apology.
         """
+        with reading_in(None):  # the turn's language, for challenges too, stays in the turn
+            return await self._turn(envelope)
+
+    async def _turn(self, envelope: Envelope) -> Answer:
         sender = envelope.sender
         started = time.perf_counter()
         flow = None
@@ -385,6 +389,8 @@ async def _enter(turn: Turn, flow: Flow, *, keep_data: bool) -> bool:
     if flow.organiser_only and not await turn.is_organiser():
         turn.replies.append(Message(turn.t("error.not_organiser"), personal=True))
         return False
+    if flow.organiser_only:
+        read_in(None)  # organisers work on the original texts
     if flow.private_only and turn.chat.is_group and not turn.capabilities.private_in_groups:
         _refuse_in_group(turn)
         return False

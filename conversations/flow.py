@@ -23,7 +23,7 @@ from conversations.model import (
 )
 from conversations.state import PendingForm
 from core.errors import KoomError
-from core.i18n import Translator
+from core.i18n import Translator, read_in
 from core.identity import ChatRef
 from core.models import Member
 from core.services import Services
@@ -191,6 +191,7 @@ class Turn:
         """Speak `locale` for the rest of the turn (after a language change)."""
         self.t = Translator(locale)
         self.locale = self.t.locale
+        read_in(self.locale)  # challenges loaded from now on speak it too
 
     def set_member(self, member: Member) -> None:
         """Use the updated member for the rest of the turn."""

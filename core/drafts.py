@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import UTC, datetime
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from core.i18n import SUPPORTED_LOCALES
 from core.models import AreaKind, ChallengeStatus, Frequency
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
@@ -29,6 +31,32 @@ class TierDraft(BaseModel):
     threshold: int = Field(gt=0)
     sponsor: str = Field(min_length=1, max_length=120)
     reward: str = Field(min_length=1, max_length=300)
+    translations: dict[str, Annotated[str, Field(min_length=1, max_length=300)]] = Field(
+        default_factory=dict
+    )
+    """The reward in other languages, by locale ("en")."""
+
+    @field_validator("translations")
+    @classmethod
+    def _locales(cls, value: dict[str, str]) -> dict[str, str]:
+        return _known_locales(value)
+
+
+class ChallengeTexts(BaseModel):
+    """A challenge's texts in another language; what is left out reads as the original."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    title: str | None = Field(default=None, min_length=3, max_length=120)
+    action: str | None = Field(default=None, min_length=3, max_length=200)
+    description: str | None = Field(default=None, max_length=MAX_TEXT)
+
+
+def _known_locales(value: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(value) - set(SUPPORTED_LOCALES))
+    if unknown:
+        raise ValueError(f"translations: unknown language {unknown[0]!r}")
+    return value
 
 
 class ChallengeDraft(BaseModel):
@@ -53,6 +81,18 @@ class ChallengeDraft(BaseModel):
     impact_unit: str | None = Field(default=None, max_length=40)
     tiers: list[TierDraft] = Field(default_factory=list, max_length=20)
     status: ChallengeStatus = ChallengeStatus.DRAFT
+    translations: dict[str, ChallengeTexts] = Field(default_factory=dict)
+    """Title, action and description in other languages, by locale ("en")."""
+
+    @field_validator("translations")
+    @classmethod
+    def _locales(cls, value: dict[str, ChallengeTexts]) -> dict[str, ChallengeTexts]:
+        return _known_locales(value)
+
+    def stored_translations(self) -> dict[str, dict[str, str]] | None:
+        """The translations as stored (None when there are none)."""
+        stored = {k: v.model_dump(exclude_none=True) for k, v in self.translations.items()}
+        return {k: v for k, v in stored.items() if v} or None
 
     @field_validator("slug")
     @classmethod

@@ -9,7 +9,9 @@ from __future__ import annotations
 import gettext
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
@@ -74,6 +76,30 @@ def supported_locale(code: str | None) -> str | None:
 def resolve_locale(chosen: str | None, platform_code: str | None, default: str) -> str:
     """The member's choice, else the platform's language code, else the default."""
     return supported_locale(chosen) or supported_locale(platform_code) or default
+
+
+_reader: ContextVar[str | None] = ContextVar("reader", default=None)
+
+
+@contextmanager
+def reading_in(locale: str | None) -> Iterator[None]:
+    """Challenges loaded meanwhile speak `locale` where their organiser gave it (None: the
+    original, as organisers edit it)."""
+    token = _reader.set(locale)
+    try:
+        yield
+    finally:
+        _reader.reset(token)
+
+
+def read_in(locale: str | None) -> None:
+    """From now on in this task (within `reading_in`), read challenges in `locale`."""
+    _reader.set(locale)
+
+
+def reader_locale() -> str | None:
+    """The language challenges are read in now (see `reading_in`)."""
+    return _reader.get()
 
 
 def format_value(value: object, locale: str) -> str:

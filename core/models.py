@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
 
@@ -83,6 +84,8 @@ class Tier:
     unlocked_at: datetime | None = None
     kept_at: datetime | None = None
     proof: str | None = None
+    translations: Mapping[str, str] = field(default_factory=dict, compare=False)
+    """The reward in other languages, by locale."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +111,26 @@ class Challenge:
     impact_unit: str | None = None
     created_by: int | None = None
     tiers: tuple[Tier, ...] = ()
+    translations: Mapping[str, Mapping[str, str]] = field(default_factory=dict, compare=False)
+    """Title, action and description in other languages: {"en": {"title": ...}}."""
+
+    def read_in(self, locale: str | None) -> Challenge:
+        """The challenge as a reader of `locale` sees it: their language where the organiser
+        gave one, else the original."""
+        if locale is None:
+            return self
+        texts = self.translations.get(locale, {})
+        tiers = tuple(
+            replace(t, reward=t.translations[locale]) if t.translations.get(locale) else t
+            for t in self.tiers
+        )
+        return replace(
+            self,
+            title=texts.get("title") or self.title,
+            action=texts.get("action") or self.action,
+            description=texts.get("description") or self.description,
+            tiers=tiers,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,7 +74,7 @@ from conversations.model import Capabilities, Command, Reply, Sender
 from conversations.registry import default_flows
 from core.delivery.protocol import DeliveryResult, Notice, Outcome
 from core.errors import Misconfigured, NotFound, port_taken
-from core.i18n import SUPPORTED_LOCALES, Translator
+from core.i18n import SUPPORTED_LOCALES, Translator, reading_in
 from core.identity import ChatRef, Platform
 from core.keyed_locks import KeyedLocks
 from core.metrics import RATE_LIMITED
@@ -497,11 +497,10 @@ class TelegramAdapter:
         member = await self.services.members.find(search.sender.account)
         t = Translator(self.engine.locale_of(member, search.sender))
         words = _folded(search.query).split()
-        found = [
-            challenge
-            for challenge in await self.services.challenges.list_open(0, INLINE_SCANNED)
-            if all(word in _searchable(challenge) for word in words)
-        ][:INLINE_RESULTS]
+        with reading_in(t.locale):
+            scanned = await self.services.challenges.list_open(0, INLINE_SCANNED)
+        found = [c for c in scanned if all(word in _searchable(c) for word in words)]
+        found = found[:INLINE_RESULTS]
         results = []
         for challenge in found:
             progress = progress_of(challenge, self.services.clock)

@@ -104,6 +104,8 @@ challenges = Table(
     Column("impact_unit", String(40)),
     # The goal of each commune on its own (its pledgers against it); NULL: no goal per area.
     Column("area_goal", Integer),
+    # Title, action and description in other languages: {"en": {"title": ..., ...}}.
+    Column("translations", JSON),
     Column("pledge_count", Integer, nullable=False, server_default="0"),
     Column("checkin_count", Integer, nullable=False, server_default="0"),
     # The smallest milestone or tier threshold not reached yet: pledges only do milestone
@@ -129,6 +131,8 @@ tiers = Table(
     Column("unlocked_at", UTCDateTime),
     Column("kept_at", UTCDateTime),
     Column("proof", Text),
+    # The reward in other languages: {"en": "..."}.
+    Column("translations", JSON),
     CheckConstraint("threshold > 0", name="threshold_positive"),
 )
 

@@ -15,6 +15,7 @@ from core.db.tables import challenges, tiers
 from core.drafts import MAX_TEXT, ChallengeDraft, TierDraft
 from core.errors import Conflict, Invalid, NotFound
 from core.events import emit
+from core.i18n import reader_locale
 from core.milestones import next_threshold
 from core.models import AreaKind, Challenge, ChallengeStatus, EventKind, Frequency, Tier
 
@@ -33,12 +34,13 @@ def tier_from_row(row: Any) -> Tier:
         unlocked_at=row.unlocked_at,
         kept_at=row.kept_at,
         proof=row.proof,
+        translations=row.translations or {},
     )
 
 
 def challenge_from_row(row: Any, tier_rows: tuple[Tier, ...] = ()) -> Challenge:
-    """Build a Challenge from a `challenges` row and its tiers."""
-    return Challenge(
+    """Build a Challenge from a `challenges` row and its tiers, in the reader's language."""
+    challenge = Challenge(
         id=row.id,
         slug=row.slug,
         title=row.title,
@@ -58,7 +60,9 @@ def challenge_from_row(row: Any, tier_rows: tuple[Tier, ...] = ()) -> Challenge:
         impact_unit=row.impact_unit,
         created_by=row.created_by,
         tiers=tier_rows,
+        translations=row.translations or {},
     )
+    return challenge.read_in(reader_locale())
 
 
 def load_challenges(conn: Connection, where: Any, *order: Any) -> list[Challenge]:
@@ -333,6 +337,7 @@ def create_challenge(
                 impact_per_action=draft.impact_per_action,
                 area_goal=draft.area_goal,
                 impact_unit=draft.impact_unit,
+                translations=draft.stored_translations(),
                 next_threshold=next_threshold(draft.goal, thresholds, 0),
                 created_by=created_by,
                 created_at=now,

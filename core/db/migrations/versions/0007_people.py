@@ -1,4 +1,5 @@
-"""Whether a member chose their language, so that their app's is noted until they do.
+"""Whether a member chose their language, so that their app's is noted until they do; a
+challenge's and its tiers' texts in other languages.
 
 Revision ID: 0007
 Revises: 0006
@@ -23,8 +24,14 @@ def upgrade() -> None:
         )
     # Until now only a choice stored a language.
     op.execute("UPDATE members SET language_chosen = (language IS NOT NULL)")
+    for table in ("challenges", "tiers"):
+        with op.batch_alter_table(table) as batch:
+            batch.add_column(sa.Column("translations", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
+    for table in ("challenges", "tiers"):
+        with op.batch_alter_table(table) as batch:
+            batch.drop_column("translations")
     with op.batch_alter_table("members") as batch:
         batch.drop_column("language_chosen")

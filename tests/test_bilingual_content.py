@@ -1,0 +1,88 @@
+"""A challenge in two languages: imported from YAML with its translations, each person reads
+their language (cards, the pledge, reminders), else the original; organisers edit the
+original."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from conversations.announcements import announcement_replies
+from conversations.model import Message
+from conversations.testing import ChatHarness
+from core.app import ChallengeEntry, import_challenges
+from core.delivery.protocol import Notice
+from core.i18n import Translator
+from core.models import Challenge
+from core.services import Services
+from core.services.reminders import REMINDER_KIND
+
+EN, FR = Translator("en"), Translator("fr")
+ENTRY = """\
+slug: tri-lyon
+title: Trier mes déchets à Lyon
+action: trier mes déchets
+goal: 100
+frequency: daily
+deadline: 2099-01-01
+status: open
+translations:
+  en:
+    title: Sort my waste in Lyon
+    action: sort my waste
+tiers:
+  - threshold: 50
+    sponsor: Acme
+    reward: donne 500 €
+    translations: {en: gives €500}
+"""
+
+
+async def imported(services: Services, text: str = ENTRY) -> Challenge:
+    data: Any = yaml.safe_load(text)
+    entry = ChallengeEntry.model_validate(data, context={"now": services.clock.now()})
+    [challenge] = await import_challenges(services, [entry])
+    return challenge
+
+
+async def test_each_person_reads_their_language_else_the_original(services: Services) -> None:
+    challenge = await imported(services)
+    assert (challenge.title, challenge.action) == ("Trier mes déchets à Lyon", "trier mes déchets")
+    chat = ChatHarness(services)
+    bob = chat.person("telegram:2", name="Bob", lang="en")
+    await bob.command("/pledge tri-lyon")
+    assert bob.last_texts()[0] == EN(
+        "pledge.confirm", action="sort my waste", title="Sort my waste in Lyon"
+    )
+    await bob.command("/challenge tri-lyon")
+    card = "\n".join(bob.last_texts())
+    assert "Sort my waste in Lyon" in card and "gives €500" in card
+    assert "Trier" not in card and "donne" not in card
+    alice = chat.person("telegram:1", name="Alice", lang="fr")
+    await alice.command("/pledge tri-lyon")
+    assert alice.last_texts()[0] == FR(
+        "pledge.confirm", action="trier mes déchets", title="Trier mes déchets à Lyon"
+    )
+    orga = chat.person("console:orga", name="Orga", lang="en")
+    await orga.command("/manage")
+    assert "Trier mes déchets à Lyon" in orga.all_text()  # organisers edit the original
+    # outside a conversation, the original
+    assert (await services.challenges.get(challenge.id)).title == "Trier mes déchets à Lyon"
+
+    reminders = [Notice(REMINDER_KIND, challenge.id, lang, {}) for lang in ("en", "fr")]
+    [[english], [french]] = [await announcement_replies(services, [n]) for n in reminders]
+    assert isinstance(english, Message) and isinstance(french, Message)
+    assert english.text == EN(
+        "reminder.text_daily", title="Sort my waste in Lyon", action="sort my waste"
+    )
+    assert french.text == FR(
+        "reminder.text_daily", title="Trier mes déchets à Lyon", action="trier mes déchets"
+    )
+
+
+async def test_an_unknown_language_in_translations_is_refused(services: Services) -> None:
+    with pytest.raises(ValidationError, match="unknown language 'de'"):
+        await imported(services, ENTRY.replace("  en:\n", "  de:\n", 1))
