@@ -16,6 +16,7 @@ from core.delivery.protocol import Notice
 from core.i18n import Translator
 from core.models import EventKind
 from core.services.broadcasts import BROADCAST_KIND
+from core.services.referrals import REFERRAL_KIND
 from core.services.reminders import REMINDER_KIND
 
 if TYPE_CHECKING:
@@ -132,10 +133,13 @@ async def announcement_replies(services: Services, notices: list[Notice]) -> lis
         if notice.kind == REMINDER_KIND and challenge is not None:
             text = t(f"reminder.text_{challenge.frequency}", title=title, action=read["action"])
             replies.append(Message(text, reminder_choices(t, challenge.id)))
+        elif notice.kind == REFERRAL_KIND:
+            joined = int(str(notice.payload["joined"]))
+            replies.append(Message(t.plural("people.referral_joined", joined)))
         elif notice.kind == BROADCAST_KIND:
             title = str(notice.payload.get("title", title))
             replies.append(Message(broadcast_text(t, notice.payload, title)))
-        elif notice.kind != REMINDER_KIND:
+        elif notice.kind not in (REMINDER_KIND, REFERRAL_KIND):
             texts.append(announcement_text(t, notice, title))
     if texts:
         replies.insert(0, Message("\n\n".join(texts)))

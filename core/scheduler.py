@@ -24,13 +24,14 @@ CHALLENGE_REMINDER_SECONDS = 900
 BROADCAST_SECONDS = 10
 PURGE_SECONDS = 3600
 """Every instance looks hourly; one of them purges once a day (RetentionService)."""
+REFERRAL_SECONDS = 600
 
 
 def build_scheduler(services: Services) -> AsyncIOScheduler:
     """A scheduler with the sweeps: challenges past their deadline expire (with their
     outbox event); due member reminders are queued; deadline reminders, weekly digests and
-    organiser nudges are written; scheduled broadcasts are launched; old rows are purged
-    once a day."""
+    organiser nudges are written; scheduled broadcasts are launched; sharers hear who joined
+    through their links; old rows are purged once a day."""
     scheduler = AsyncIOScheduler(
         timezone="UTC",
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -46,6 +47,7 @@ def build_scheduler(services: Services) -> AsyncIOScheduler:
         (services.reminders.sweep, REMINDER_SECONDS, "member-reminders"),
         (services.challenge_reminders.sweep, CHALLENGE_REMINDER_SECONDS, "challenge-reminders"),
         (services.broadcasts.launch_due, BROADCAST_SECONDS, "launch-broadcasts"),
+        (services.referrals.sweep, REFERRAL_SECONDS, "referral-feedback"),
     ):
         scheduler.add_job(
             _logged(sweep),

@@ -208,3 +208,36 @@ async def test_a_sticker_photo_file_or_contact_where_an_answer_is_awaited_gets_t
     await bot.say(EMMA, "Villeurbanne")
     found = await services.members.get(emma.id)
     assert found.location is not None and found.location.name == "Villeurbanne"
+
+
+async def test_a_sharer_hears_who_joined_through_their_link_at_most_daily(
+    platforms: Platforms,
+) -> None:
+    services, telegram, bot = platforms.services, platforms.telegram, platforms.telegram_bot
+    challenge = await open_challenge(services, slug="velo-lyon", goal=100, tiers=())
+    await bot.say(EMMA, "/pledge velo-lyon")
+    await bot.press(EMMA, en("pledge.button_yes"))
+    emma = await services.members.find(AccountRef(Platform.TELEGRAM, str(EMMA.id)))
+    assert emma is not None
+
+    async def joins(external_id: str) -> None:
+        joiner = await services.members.ensure(AccountRef(Platform.TELEGRAM, external_id), "J")
+        await services.pledges.pledge(joiner.id, challenge.id, referrer_id=emma.id)
+
+    async def news() -> list[str]:
+        before = len(telegram.sent(EMMA.id))
+        assert await services.referrals.sweep() in (0, 1)
+        await deliver_all(platforms)
+        return telegram.texts(EMMA.id)[before:]
+
+    await joins("31")
+    await joins("32")
+    assert await news() == [en.plural("people.referral_joined", 2)]  # both in one message
+    await joins("33")
+    assert await news() == []  # told less than a day ago
+    platforms.clock.advance(timedelta(days=1))
+    assert await news() == [en.plural("people.referral_joined", 1)]
+    assert await news() == []  # each joiner once
+
+    await bot.say(EMMA, "/mypledges")
+    assert en.plural("people.referrals_total", 3) in telegram.texts(EMMA.id)[-1]

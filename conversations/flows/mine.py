@@ -76,6 +76,7 @@ class MineFlow(Flow):
             turn.send(t("mine.none"), [[browse]])
             return
         lines = [t("mine.title")]
+        joined = await turn.services.referrals.joined_through(turn.member.id)
         rows: list[list[Choice]] = []
         for pledge, challenge in pledged:
             lines.append(_pledge_line(t, pledge, challenge))
@@ -87,6 +88,8 @@ class MineFlow(Flow):
                         turn.choice(t("mine.button_withdraw"), "withdraw", challenge.id),
                     ]
                 )
+        if joined:
+            lines.append(t.plural("people.referrals_total", joined))
         turn.send("\n\n".join(lines), rows)
 
     async def _confirm_withdraw(self, turn: Turn, challenge: Challenge) -> None:

@@ -40,6 +40,8 @@ members = Table(
     # they choose one (language_chosen).
     Column("language", String(10)),
     Column("language_chosen", Boolean, nullable=False, server_default="0"),
+    # When the member last heard how many people joined through their links.
+    Column("referrals_told_at", UTCDateTime),
     Column("timezone", String(64), nullable=False),
     Column("location_name", String(120)),
     Column("latitude", Float),
@@ -144,6 +146,8 @@ pledges = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("withdrawn_at", UTCDateTime),
     Column("referrer_id", ForeignKey("members.id", ondelete="SET NULL")),
+    # When the referrer heard of this pledge (NULL: not yet, or no referrer).
+    Column("referral_told_at", UTCDateTime),
     Column("area_key", String(120)),
     Column("streak", Integer, nullable=False, server_default="0"),
     Column("best_streak", Integer, nullable=False, server_default="0"),

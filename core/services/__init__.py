@@ -15,6 +15,7 @@ from core.services.members import MemberService
 from core.services.pledges import PledgeService
 from core.services.privacy import PrivacyService
 from core.services.progress import ProgressService
+from core.services.referrals import ReferralService
 from core.services.reminders import ReminderService
 from core.services.retention import RetentionService
 from core.services.updates import UpdateLog
@@ -44,3 +45,4 @@ class Services:
             self.db, self.clock, self.settings.default_timezone, self.progress
         )
         self.broadcasts = BroadcastService(self.db, self.clock, self.settings.default_locale)
+        self.referrals = ReferralService(self.db, self.clock, self.settings.default_locale)

@@ -1,5 +1,5 @@
 """Whether a member chose their language, so that their app's is noted until they do; a
-challenge's and its tiers' texts in other languages.
+challenge's and its tiers' texts in other languages; when sharers heard of who joined.
 
 Revision ID: 0007
 Revises: 0006
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+
+import core.db.types
 
 revision = "0007"
 down_revision = "0006"
@@ -27,9 +29,19 @@ def upgrade() -> None:
     for table in ("challenges", "tiers"):
         with op.batch_alter_table(table) as batch:
             batch.add_column(sa.Column("translations", sa.JSON(), nullable=True))
+    with op.batch_alter_table("members") as batch:
+        batch.add_column(sa.Column("referrals_told_at", core.db.types.UTCDateTime(), nullable=True))
+    with op.batch_alter_table("pledges") as batch:
+        batch.add_column(sa.Column("referral_told_at", core.db.types.UTCDateTime(), nullable=True))
+    # Pledges made before feedback existed are not announced to their referrers now.
+    op.execute("UPDATE pledges SET referral_told_at = created_at WHERE referrer_id IS NOT NULL")
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("pledges") as batch:
+        batch.drop_column("referral_told_at")
+    with op.batch_alter_table("members") as batch:
+        batch.drop_column("referrals_told_at")
     for table in ("challenges", "tiers"):
         with op.batch_alter_table(table) as batch:
             batch.drop_column("translations")
