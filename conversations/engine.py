@@ -117,6 +117,8 @@ class Engine:
             t = Translator(self.locale_of(None, sender))
             try:
                 member = await self.services.members.find(sender.account)
+                if _starts_in_private(envelope):  # the one way back after a block
+                    await self.services.members.set_reachable(sender.account, True)
                 if member is not None and (app := supported_locale(sender.language_code)):
                     member = await self.services.members.note_app_language(member, app)
                 t = Translator(self.locale_of(member, sender))
@@ -136,6 +138,22 @@ class Engine:
                 return Answer([Message(t("engine.internal_error"))], t.locale)
             finally:
                 _handled(envelope, flow, time.perf_counter() - started)
+
+    def is_public(self, value: Input) -> bool:
+        """Whether the replies to `value` in a group speak to everyone there (its flow is
+        public), not to the sender alone."""
+        match value:
+            case Command(name=name):
+                flow = self._commands.get(name.lower())
+            case ChoiceInput(choice_id=choice_id):
+                flow = self._flows.get(choice_id.partition(":")[0])
+            case _:
+                flow = None
+        return flow is not None and flow.public
+
+    async def awaited_form(self, envelope: Envelope) -> PendingForm | None:
+        """The form this session waits for, if any (an adapter opens it as a modal)."""
+        return (await self.store.load(SessionKey.of(envelope))).form
 
     def locale_of(self, member: Member | None, sender: Sender) -> str:
         """The one rule for a person's language: the one stored for the member (chosen, or
@@ -373,6 +391,11 @@ def _handled(envelope: Envelope, flow: str | None, seconds: float) -> None:
         milliseconds,
         extra={"platform": platform, "kind": kind, "flow": flow, "duration_ms": milliseconds},
     )
+
+
+def _starts_in_private(envelope: Envelope) -> bool:
+    value = envelope.input
+    return isinstance(value, Command) and value.name == "start" and not envelope.chat.is_group
 
 
 def _keep_waiting(turn: Turn, state: ConversationState) -> None:

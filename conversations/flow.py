@@ -218,6 +218,9 @@ class Flow:
     organiser_only: ClassVar[bool] = False
     private_only: ClassVar[bool] = False
     """Personal flows (pledges, settings) refuse group chats before any method runs."""
+    public: ClassVar[bool] = False
+    """Its replies in a group speak to everyone there; other flows' are for the sender alone
+    where the platform can say so (Discord's ephemeral messages)."""
     keywords: ClassVar[frozenset[str]] = frozenset()
     """Exact private messages this flow answers whatever the conversation awaits ("STOP")."""
     unsolicited: ClassVar[frozenset[str]] = frozenset()

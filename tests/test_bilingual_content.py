@@ -86,3 +86,10 @@ async def test_each_person_reads_their_language_else_the_original(services: Serv
 async def test_an_unknown_language_in_translations_is_refused(services: Services) -> None:
     with pytest.raises(ValidationError, match="unknown language 'de'"):
         await imported(services, ENTRY.replace("  en:\n", "  de:\n", 1))
+
+
+async def test_one_search_folds_accents_and_case_in_both_languages(services: Services) -> None:
+    challenge = await imported(services)
+    for typed in ("DÉCHETS lyon", "dechets", "sort WASTE", "tri-lyon", ""):
+        assert [c.id for c in await services.challenges.search(typed, 10)] == [challenge.id]
+    assert await services.challenges.search("vélo", 10) == []

@@ -9,7 +9,7 @@ from typing import Any
 import discord
 import pytest
 
-from bots.discord.app import CAPABILITIES, PUBLIC_FLOWS, Component
+from bots.discord.app import CAPABILITIES, Component
 from bots.discord.commands import (
     NOT_OFFERED,
     SLASH,
@@ -200,8 +200,8 @@ def test_every_flow_command_has_a_slash_command_or_a_reason() -> None:
     assert all(slash.name in commands | {"cancel"} for slash in SLASH)
 
 
-def test_the_public_flows_exist() -> None:
-    assert {flow.name for flow in default_flows()} >= PUBLIC_FLOWS
+def test_only_the_group_flow_speaks_to_a_whole_channel() -> None:
+    assert [flow.name for flow in default_flows() if flow.public] == ["group"]
 
 
 @pytest.mark.parametrize("locale", SUPPORTED_LOCALES)

@@ -51,16 +51,16 @@ from conversations.model import (
     Capabilities,
     Command,
     Envelope,
+    FormInput,
     Input,
     Message,
     Reply,
     Sender,
 )
 from conversations.registry import default_flows
-from conversations.state import SessionKey
 from core.delivery.protocol import DeliveryResult, Notice, Outcome
 from core.errors import Misconfigured
-from core.i18n import Translator
+from core.i18n import Translator, reading_in
 from core.identity import ChatRef, Platform
 from core.pacing import Pacer
 from core.services import Services
@@ -79,8 +79,6 @@ CAPABILITIES = Capabilities(
     share_link_template="/start {payload}",
 )
 INTENTS = discord.Intents(guilds=True, dm_messages=True)
-PUBLIC_FLOWS = frozenset({"group"})
-"""Flows whose replies in a server are for the whole channel; the others are ephemeral."""
 FORM_BUDGET = 2.0
 """Seconds to read an awaited form before Discord's 3 s are at risk."""
 START_TIMEOUT = 60.0
@@ -169,7 +167,6 @@ class DiscordAdapter:
         flows = default_flows()
         self.engine = Engine(services, flows, CAPABILITIES)
         self.client = KoomClient(self, flows)
-        self._flow_of_command = {command: flow.name for flow in flows for command in flow.commands}
         self._connection: asyncio.Task[None] | None = None
         self._busy: set[asyncio.Task[Any]] = set()
 
@@ -245,28 +242,26 @@ class DiscordAdapter:
 
     async def command(self, interaction: discord.Interaction[Any], name: str, args: str) -> None:
         """A slash command: the flow command `name` with its option as arguments."""
-        public = self._flow_of_command.get(name) in PUBLIC_FLOWS
-        await self._answer(interaction, Command(name, args.strip()), public=public)
+        value = Command(name, args.strip())
+        await self._answer(interaction, value, public=self.engine.is_public(value))
 
     async def autocomplete(
         self, interaction: discord.Interaction[Any], typed: str
     ) -> list[app_commands.Choice[str]]:
-        """Open challenges whose title or short name contains what was typed (25 at most).
+        """Open challenges matching what was typed (25 at most), as inline mode finds them on
+        Telegram, titled in the language of the member's client.
 
         The choices are the answer to the interaction, so they are given up on (none offered)
         rather than late.
         """
+        search = self.services.challenges.search(typed, 25)
         try:
-            found = await asyncio.wait_for(self.services.challenges.list_open(0, 100), 2.0)
+            with reading_in(self.engine.locale_of(None, sender_of(interaction))):
+                found = await asyncio.wait_for(search, 2.0)
         except Exception:
             log.exception("Discord: no challenges to autocomplete")
             return []
-        needle = typed.strip().casefold()
-        return [
-            app_commands.Choice(name=clip(c.title, 100), value=c.slug)
-            for c in found
-            if needle in c.title.casefold() or needle in c.slug
-        ][:25]
+        return [app_commands.Choice(name=clip(c.title, 100), value=c.slug) for c in found]
 
     async def on_component(self, interaction: discord.Interaction[Any], item: Item) -> None:
         """A button or select menu of ours: the adapter's own open a modal, the others are
@@ -278,7 +273,7 @@ class DiscordAdapter:
             await self._open_form(interaction)
         else:
             choice = component_input(interaction.data or {})
-            public = choice.choice_id.partition(":")[0] in PUBLIC_FLOWS
+            public = self.engine.is_public(choice)
             await self._answer(interaction, choice, public=public, pressed=True)
 
     async def on_modal(self, interaction: discord.Interaction[Any]) -> None:
@@ -309,8 +304,6 @@ class DiscordAdapter:
             return
         try:
             answer = await self.engine.answer(envelope)
-            if isinstance(value, Command) and value.name == "start" and not in_guild:
-                await self.services.members.set_reachable(envelope.sender.account, True)
             message = interaction.message
             editable = not in_guild or public or (message is not None and message.flags.ephemeral)
             await self._deliver(interaction, answer, ephemeral, pressed, editable)
@@ -362,22 +355,18 @@ class DiscordAdapter:
         or when reading it would outlast Discord's 3 s."""
         self._track()
         sender = sender_of(interaction)
-        key = SessionKey(
-            Platform.DISCORD.value, chat_of(interaction).chat_id, str(interaction.user.id)
-        )
+        envelope = Envelope(sender, chat_of(interaction), FormInput({}))
         t = self._client_words(sender)
         try:
-            state = await asyncio.wait_for(self.engine.store.load(key), FORM_BUDGET)
+            form = await asyncio.wait_for(self.engine.awaited_form(envelope), FORM_BUDGET)
         except TimeoutError:
             await interaction.response.send_message(t("discord.busy"), ephemeral=True)
             return
         try:
-            if state.form is None:
+            if form is None:
                 await interaction.response.send_message(t("engine.stale_choice"), ephemeral=True)
             else:
-                await interaction.response.send_modal(
-                    form_modal(state.form.title, state.form.fields)
-                )
+                await interaction.response.send_modal(form_modal(form.title, form.fields))
         except discord.HTTPException:
             log.exception("Discord: no form for interaction %s", interaction.id)
 
@@ -405,7 +394,6 @@ class DiscordAdapter:
         envelope = Envelope(sender, ChatRef(Platform.DISCORD, account.external_id), value)
         try:
             answer = await self.engine.answer(envelope)
-            await self.services.members.set_reachable(account, True)
             for outgoing in render(answer.replies, Translator(answer.locale), Component):
                 await message.channel.send(**outgoing.send_kwargs())
         except Exception:

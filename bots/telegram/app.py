@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import unicodedata
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from contextlib import suppress
 from contextvars import ContextVar
@@ -70,7 +69,7 @@ from conversations.announcements import announcement_replies
 from conversations.deeplinks import make_payload
 from conversations.engine import Engine
 from conversations.flows.cards import card_text
-from conversations.model import Capabilities, Command, Reply, Sender
+from conversations.model import Capabilities, Reply, Sender
 from conversations.registry import default_flows
 from core.delivery.protocol import DeliveryResult, Notice, Outcome
 from core.errors import Misconfigured, NotFound, port_taken
@@ -78,7 +77,6 @@ from core.i18n import SUPPORTED_LOCALES, Translator, reading_in
 from core.identity import ChatRef, Platform
 from core.keyed_locks import KeyedLocks
 from core.metrics import RATE_LIMITED
-from core.models import Challenge
 from core.pacing import TELEGRAM_LIMITS, Pacer
 from core.services import Services
 from core.services.progress import progress_of
@@ -92,7 +90,6 @@ MAX_CONCURRENT_UPDATES = 32
 UNBOUNDED = 1_000_000
 POLL_TIMEOUT = 30
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-INLINE_SCANNED = 200
 INLINE_RESULTS = 20
 INLINE_CACHE_SECONDS = 30
 ADMIN_STATUSES = frozenset({ChatMember.ADMINISTRATOR, ChatMember.OWNER})
@@ -387,8 +384,6 @@ class TelegramAdapter:
             if chat.is_group:
                 admin = incoming.anonymous_admin or await self._is_admin(incoming.chat_id, sender)
                 envelope = replace(envelope, sender=replace(sender, is_chat_admin=admin))
-            elif isinstance(envelope.input, Command) and envelope.input.name == "start":
-                await self._reachable_again(sender)
             answer = await self.engine.answer(envelope)
             await self._show(incoming, answer.replies, Translator(answer.locale))
         finally:
@@ -415,10 +410,6 @@ class TelegramAdapter:
         except Forbidden as error:
             log.info("Telegram chat %s refuses messages: %s", chat_id, error.message)
             await self._unreachable(envelope.chat, envelope.sender)
-
-    async def _reachable_again(self, sender: Sender) -> None:
-        if not await self.services.members.is_reachable(sender.account):
-            await self.services.members.set_reachable(sender.account, True)
 
     async def _unreachable(self, chat: ChatRef, sender: Sender) -> None:
         if chat.is_group:
@@ -496,11 +487,8 @@ class TelegramAdapter:
         on that challenge (crediting the person who shares it, when they are a member)."""
         member = await self.services.members.find(search.sender.account)
         t = Translator(self.engine.locale_of(member, search.sender))
-        words = _folded(search.query).split()
         with reading_in(t.locale):
-            scanned = await self.services.challenges.list_open(0, INLINE_SCANNED)
-        found = [c for c in scanned if all(word in _searchable(c) for word in words)]
-        found = found[:INLINE_RESULTS]
+            found = await self.services.challenges.search(search.query, INLINE_RESULTS)
         results = []
         for challenge in found:
             progress = progress_of(challenge, self.services.clock)
@@ -581,14 +569,3 @@ class TelegramAdapter:
             return web.Response(status=400)
         await self.application.update_queue.put(update)
         return web.Response()
-
-
-def _folded(text: str) -> str:
-    """Lower case without accents, for matching typed words."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
-def _searchable(challenge: Challenge) -> str:
-    fields = (challenge.title, challenge.slug, challenge.action, challenge.area_name or "")
-    return _folded(" ".join(fields))

@@ -35,6 +35,7 @@ class GroupFlow(Flow):
 
     name = "group"
     commands = ("follow", "unfollow", "following", "progress")
+    public = True
 
     async def on_command(self, turn: Turn, command: str, args: str) -> None:
         slug = args.strip()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +22,21 @@ from core.models import AreaKind, Challenge, ChallengeStatus, EventKind, Frequen
 
 EDITABLE = {"title": 120, "description": MAX_TEXT, "action": 200, "category": 40}
 OPEN_FOR_PLEDGES = (ChallengeStatus.OPEN, ChallengeStatus.SUCCEEDED)
+SEARCH_SCANNED = 200
+"""Open challenges a search looks through (the soonest deadlines)."""
+
+
+def folded(text: str) -> str:
+    """Lower case without accents, for matching typed words."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _searchable(challenge: Challenge) -> str:
+    texts = [challenge.title, challenge.slug, challenge.action, challenge.area_name or ""]
+    for translated in challenge.translations.values():
+        texts.extend(translated.get(name, "") for name in ("title", "action"))
+    return folded(" ".join(texts))
 
 
 def tier_from_row(row: Any) -> Tier:
@@ -127,6 +143,18 @@ class ChallengeService:
             found = await conn.run_sync(load_challenges, challenges.c.id.in_(ids))
         order = {challenge_id: i for i, challenge_id in enumerate(ids)}
         return sorted(found, key=lambda c: order[c.id])
+
+    async def search(self, typed: str, limit: int) -> list[Challenge]:
+        """Open challenges whose title, short name, action or area hold every typed word,
+        accents and case aside (in the reader's language and the original); soonest deadline
+        first."""
+        words = folded(typed).split()
+        found = [
+            challenge
+            for challenge in await self.list_open(0, SEARCH_SCANNED)
+            if all(word in _searchable(challenge) for word in words)
+        ]
+        return found[:limit]
 
     async def count_open(self) -> int:
         """How many challenges people can pledge to."""
