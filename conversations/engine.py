@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import assert_never
 
-from conversations.flow import ENGINE_FLOW, Flow, Turn
+from conversations.flow import ENGINE_FLOW, CommandSpec, Flow, Turn
 from conversations.ids import unpack
 from conversations.model import (
     Answer,
@@ -54,6 +54,7 @@ logger = logging.getLogger(__name__)
 
 MAX_INPUT_LENGTH = 4000
 CANCEL = "cancel"
+CANCEL_COMMAND = CommandSpec(CANCEL, private_menu=True)
 DEFAULT_CAPABILITIES = Capabilities()
 MAX_FLOW_NAME = 40
 
@@ -84,8 +85,8 @@ class Engine:
             if not 0 < len(flow.name) <= MAX_FLOW_NAME:
                 raise ValueError(f"flow names are 1-{MAX_FLOW_NAME} characters: {flow.name!r}")
             self._flows[flow.name] = flow
-            for command in flow.commands:
-                command = command.lower()
+            for spec in flow.commands:
+                command = spec.name.lower()
                 if command in self._commands or command == CANCEL:
                     raise ValueError(f"command /{command} is claimed twice")
                 self._commands[command] = flow
@@ -138,6 +139,14 @@ class Engine:
                 return Answer([Message(t("engine.internal_error"))], t.locale)
             finally:
                 _handled(envelope, flow, time.perf_counter() - started)
+
+    def described(self) -> list[tuple[CommandSpec, bool]]:
+        """Every command as its flow describes it, with whether it is for organisers only;
+        in the flows' order, /cancel (the engine's own) last."""
+        found = [
+            (spec, flow.organiser_only) for flow in self._flows.values() for spec in flow.commands
+        ]
+        return [*found, (CANCEL_COMMAND, False)]
 
     def is_public(self, value: Input) -> bool:
         """Whether the replies to `value` in a group speak to everyone there (its flow is

@@ -4,6 +4,8 @@ through the turn; the engine persists what the turn leaves behind."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, ClassVar
 
 from conversations.ids import pack
@@ -205,6 +207,34 @@ class Turn:
         self.ended = False
 
 
+class Option(StrEnum):
+    """What a command's one optional argument holds."""
+
+    CHALLENGE = "challenge"
+    """A challenge's short name (or a share link's code)."""
+    CODE = "code"
+    """A code typed by the member (account linking)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    """One command, described once: platforms derive their menus and slash commands from it.
+
+    `private_menu` and `group_menu` show it in those menus; `admin` is for the
+    administrators of a group (shown to them, and checked by the flow too); `group_only`
+    is offered in groups alone; `slash` False keeps it out of Discord's slash commands (an
+    alias). Organiser flows' commands go to organisers' menus.
+    """
+
+    name: str
+    option: Option | None = None
+    private_menu: bool = False
+    group_menu: bool = False
+    admin: bool = False
+    group_only: bool = False
+    slash: bool = True
+
+
 class Flow:
     """One conversation of the bot (pledge, settings, help...).
 
@@ -214,7 +244,7 @@ class Flow:
     """
 
     name: ClassVar[str]
-    commands: ClassVar[tuple[str, ...]] = ()
+    commands: ClassVar[tuple[CommandSpec, ...]] = ()
     organiser_only: ClassVar[bool] = False
     private_only: ClassVar[bool] = False
     """Personal flows (pledges, settings) refuse group chats before any method runs."""

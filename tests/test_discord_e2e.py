@@ -24,7 +24,6 @@ from bots.discord.app import DiscordAdapter
 from bots.discord.commands import offered
 from bots.discord.render import ANSWER, FORM, clip
 from conversations.model import Message
-from conversations.registry import default_flows
 from core.app import load_demo
 from core.clock import FakeClock
 from core.db.database import Database
@@ -202,7 +201,7 @@ async def test_connects_without_privileged_intents_and_syncs_every_command(bot: 
     assert identify["intents"] & PRIVILEGED_INTENTS == 0
     assert bot.fake.heartbeats >= 1
     synced = {c["name"]: c for c in bot.fake.commands[None]}
-    assert list(synced) == [s.name for s in offered(default_flows())]
+    assert list(synced) == [s.name for s in offered(bot.adapter.engine.described())]
     pledge = synced["pledge"]
     assert pledge["description_localizations"]["fr"] == Translator("fr")("discord.command.pledge")
     [option] = pledge["options"]

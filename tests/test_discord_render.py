@@ -10,13 +10,7 @@ import discord
 import pytest
 
 from bots.discord.app import CAPABILITIES, Component
-from bots.discord.commands import (
-    NOT_OFFERED,
-    SLASH,
-    CatalogueTranslator,
-    offered,
-    text,
-)
+from bots.discord.commands import CatalogueTranslator, offered, text
 from bots.discord.inbound import component_input, modal_input, typed_input
 from bots.discord.render import (
     ANSWER,
@@ -26,7 +20,7 @@ from bots.discord.render import (
     form_modal,
     render,
 )
-from conversations.engine import fit
+from conversations.engine import Engine, fit
 from conversations.model import (
     AskForm,
     AskLocation,
@@ -44,6 +38,7 @@ from conversations.model import (
 )
 from conversations.registry import default_flows
 from core.i18n import SUPPORTED_LOCALES, Translator, catalogue
+from core.services import Services
 from tests.fake_discord import check_message, check_modal
 
 T = Translator("fr")
@@ -192,12 +187,11 @@ def test_typed_dm_messages() -> None:
     assert typed_input("", attached=True) == OtherInput()  # a picture or sticker alone
 
 
-def test_every_flow_command_has_a_slash_command_or_a_reason() -> None:
-    commands = {command for flow in default_flows() for command in flow.commands}
-    names = {slash.name for slash in offered(default_flows())}
-    assert commands - names == set(NOT_OFFERED)
-    assert names - commands == {"cancel"}
-    assert all(slash.name in commands | {"cancel"} for slash in SLASH)
+def test_every_command_but_an_alias_is_a_slash_command(services: Services) -> None:
+    described = Engine(services, default_flows()).described()
+    names = [slash.name for slash in offered(described)]
+    assert set(names) == {spec.name for spec, _ in described} - {"organiser"}
+    assert names[-1] == "cancel" and len(names) == len(set(names))
 
 
 def test_only_the_group_flow_speaks_to_a_whole_channel() -> None:

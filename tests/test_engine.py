@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from conversations.engine import Engine, fit, split_text
-from conversations.flow import Flow, Turn
+from conversations.flow import CommandSpec, Flow, Turn
 from conversations.model import (
     AskForm,
     AskText,
@@ -42,7 +42,7 @@ class NoteFlow(Flow):
     """Collects notes as text; "refuse" raises a KoomError, "boom" crashes."""
 
     name = "note"
-    commands = ("note",)
+    commands = (CommandSpec("note"),)
 
     async def on_command(self, turn: Turn, command: str, args: str) -> None:
         turn.data["notes"] = []
@@ -72,7 +72,7 @@ class MenuFlow(Flow):
     """Offers choices; `/menu N` offers N numbered ones."""
 
     name = "menu"
-    commands = ("menu", "long")
+    commands = (CommandSpec("menu"), CommandSpec("long"))
 
     async def on_command(self, turn: Turn, command: str, args: str) -> None:
         turn.data["seen"] = "menu"
@@ -93,7 +93,7 @@ class ProfileFlow(Flow):
     """Asks a form with one required and one optional short field."""
 
     name = "profile"
-    commands = ("profile",)
+    commands = (CommandSpec("profile"),)
     fields = (
         FormField("city", "City"),
         FormField("motto", "Motto", required=False, max_length=10),
@@ -112,7 +112,7 @@ class ProfileFlow(Flow):
 
 class AdminFlow(Flow):
     name = "admin"
-    commands = ("admin",)
+    commands = (CommandSpec("admin"),)
     organiser_only = True
 
     async def on_command(self, turn: Turn, command: str, args: str) -> None:
@@ -121,7 +121,7 @@ class AdminFlow(Flow):
 
 class LanguageFlow(Flow):
     name = "lang"
-    commands = ("lang",)
+    commands = (CommandSpec("lang"),)
 
     async def on_command(self, turn: Turn, command: str, args: str) -> None:
         turn.set_member(await turn.services.members.update(turn.member.id, language=args))
@@ -133,7 +133,7 @@ class SlowFlow(Flow):
     """Records the order it runs in; `/wait` blocks until `/release` from anyone."""
 
     name = "slow"
-    commands = ("step", "wait", "release")
+    commands = (CommandSpec("step"), CommandSpec("wait"), CommandSpec("release"))
 
     def __init__(self) -> None:
         self.log: list[str] = []
@@ -377,7 +377,7 @@ def test_flow_names_and_commands_must_be_unique(services: Services) -> None:
 
     class Other(Flow):
         name = "other"
-        commands = ("note",)
+        commands = (CommandSpec("note"),)
 
     with pytest.raises(ValueError):
         Engine(services, [NoteFlow(), Other()])

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from conversations.announcements import broadcast_text
-from conversations.flow import Flow, Turn
+from conversations.flow import CommandSpec, Flow, Turn
 from conversations.flows.broadcast import (
     AUDIENCE_LABELS,
     STATUS_LABELS,
@@ -375,7 +375,7 @@ class BaitFlow(Flow):
     """Offers any broadcast button (a test-only way past the offered list)."""
 
     name = "bait"
-    commands = ("bait",)
+    commands = (CommandSpec("bait"),)
 
     def __init__(self, ids: list[str]) -> None:
         self.ids = ids

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from conversations.flow import Flow, Turn
+from conversations.flow import CommandSpec, Flow, Turn
 from conversations.flows.cards import card_text
 from conversations.flows.organiser import OrganiserFlow
 from conversations.flows.organiser_input import FIELD_NAMES
@@ -575,7 +575,7 @@ class BaitFlow(Flow):
     """Offers the organiser flow's buttons to anyone (a test-only way past the offered list)."""
 
     name = "bait"
-    commands = ("bait",)
+    commands = (CommandSpec("bait"),)
 
     def __init__(self, ids: list[str]) -> None:
         self.ids = ids

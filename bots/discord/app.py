@@ -45,7 +45,6 @@ from bots.discord.render import (
 )
 from conversations.announcements import announcement_replies
 from conversations.engine import Engine
-from conversations.flow import Flow
 from conversations.model import (
     Answer,
     Capabilities,
@@ -128,13 +127,13 @@ class KoomClient(discord.Client):
     """The discord.py client: it hands slash commands, components, modals and DM messages to
     the adapter."""
 
-    def __init__(self, adapter: DiscordAdapter, flows: Sequence[Flow]) -> None:
+    def __init__(self, adapter: DiscordAdapter) -> None:
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False  # no voice here
         # Titles and names come from people: they never ping @everyone, a role or a member.
         super().__init__(intents=INTENTS, allowed_mentions=discord.AllowedMentions.none())
         self.adapter = adapter
         self.tree = app_commands.CommandTree(self)
-        for command in build_commands(offered(flows), adapter):
+        for command in build_commands(offered(adapter.engine.described()), adapter):
             self.tree.add_command(command)
 
     async def setup_hook(self) -> None:
@@ -164,9 +163,8 @@ class DiscordAdapter:
     def __init__(self, services: Services, settings: Settings) -> None:
         self.services = services
         self.settings = settings
-        flows = default_flows()
-        self.engine = Engine(services, flows, CAPABILITIES)
-        self.client = KoomClient(self, flows)
+        self.engine = Engine(services, default_flows(), CAPABILITIES)
+        self.client = KoomClient(self)
         self._connection: asyncio.Task[None] | None = None
         self._busy: set[asyncio.Task[Any]] = set()
 

@@ -9,63 +9,14 @@ member's language. Descriptions, option names and option descriptions are transl
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import discord
 from discord import app_commands
 from discord.app_commands import locale_str
 
-from conversations.flow import Flow
+from conversations.flow import CommandSpec, Option
 from core.i18n import FALLBACK_LOCALE, SUPPORTED_LOCALES, catalogue
-
-CHALLENGE = "challenge"
-"""An option naming a challenge by its short name (or a share link's code), autocompleted."""
-CODE = "code"
-"""An option holding a code typed by the member (account linking)."""
-CANCEL = "cancel"
-
-
-@dataclass(frozen=True, slots=True)
-class Slash:
-    """One slash command: the flow command it runs, and its one optional option.
-
-    `admin` commands are shown by default only to members who may manage the server, and
-    `guild_only` ones only in servers; the flows still check for themselves.
-    """
-
-    name: str
-    option: str | None = None
-    admin: bool = False
-    guild_only: bool = False
-
-
-SLASH = (
-    Slash("start", CHALLENGE),
-    Slash("help"),
-    Slash("language"),
-    Slash("challenges"),
-    Slash("challenge", CHALLENGE),
-    Slash("pledge", CHALLENGE),
-    Slash("mypledges"),
-    Slash("checkin", CHALLENGE),
-    Slash("withdraw", CHALLENGE),
-    Slash("settings"),
-    Slash("mydata"),
-    Slash("forgetme"),
-    Slash("link", CODE),
-    Slash("new"),
-    Slash("manage", CHALLENGE),
-    Slash("broadcast", CHALLENGE),
-    Slash("progress", CHALLENGE),
-    Slash("map", CHALLENGE),
-    Slash("following", guild_only=True),
-    Slash("follow", CHALLENGE, admin=True, guild_only=True),
-    Slash("unfollow", CHALLENGE, admin=True, guild_only=True),
-    Slash(CANCEL),
-)
-NOT_OFFERED = {"organiser": "the same as /manage"}
-"""Flow commands with no slash command of their own, and why."""
 
 
 class Handler(Protocol):
@@ -104,23 +55,24 @@ class CatalogueTranslator(app_commands.Translator):
         return found if isinstance(found, str) and found else None
 
 
-def offered(flows: Iterable[Flow]) -> list[Slash]:
-    """The slash commands of these flows (and /cancel, which the engine answers)."""
-    names = {command for flow in flows for command in flow.commands} | {CANCEL}
-    return [slash for slash in SLASH if slash.name in names]
+def offered(described: Iterable[tuple[CommandSpec, bool]]) -> list[CommandSpec]:
+    """The slash commands: every command as its flow describes it, but aliases."""
+    return [spec for spec, _ in described if spec.slash]
 
 
 def build_commands(
-    slashes: Sequence[Slash], handler: Handler
+    slashes: Sequence[CommandSpec], handler: Handler
 ) -> list[app_commands.Command[Any, ..., None]]:
-    """The app commands, each handing its name and option to `handler.command`."""
+    """The app commands, each handing its name and option to `handler.command`. Commands
+    for group administrators are shown by default only to members who may manage the
+    server, and group-only ones only in servers; the flows still check for themselves."""
     return [_command(slash, handler) for slash in slashes]
 
 
-def _command(slash: Slash, handler: Handler) -> app_commands.Command[Any, ..., None]:
+def _command(slash: CommandSpec, handler: Handler) -> app_commands.Command[Any, ..., None]:
     name = slash.name
     callback: Callable[..., Awaitable[None]]
-    if slash.option == CHALLENGE:
+    if slash.option is Option.CHALLENGE:
 
         @app_commands.rename(challenge=text("discord.option.challenge"))
         @app_commands.describe(challenge=text("discord.option.challenge.hint"))
@@ -131,7 +83,7 @@ def _command(slash: Slash, handler: Handler) -> app_commands.Command[Any, ..., N
             await handler.command(interaction, name, challenge or "")
 
         callback = with_challenge
-    elif slash.option == CODE:
+    elif slash.option is Option.CODE:
 
         @app_commands.rename(code=text("discord.option.code"))
         @app_commands.describe(code=text("discord.option.code.hint"))
@@ -150,6 +102,6 @@ def _command(slash: Slash, handler: Handler) -> app_commands.Command[Any, ..., N
     )
     if slash.admin:
         command.default_permissions = discord.Permissions(manage_guild=True)
-    if slash.guild_only:
+    if slash.group_only:
         command.guild_only = True
     return command

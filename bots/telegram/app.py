@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from contextlib import suppress
 from contextvars import ContextVar
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -68,6 +68,7 @@ from bots.telegram.render import TEXT_LIMIT, execute, fit_text, plan
 from conversations.announcements import announcement_replies
 from conversations.deeplinks import make_payload
 from conversations.engine import Engine
+from conversations.flow import CommandSpec
 from conversations.flows.cards import card_text
 from conversations.model import Capabilities, Reply, Sender
 from conversations.registry import default_flows
@@ -111,21 +112,29 @@ CHAT_NOT_FOUND = "chat not found"
 _unthrottled: ContextVar[bool] = ContextVar("unthrottled", default=False)
 """Set while a delivery sends: the delivery worker paces those, and a 429 goes back to it."""
 
-PRIVATE_COMMANDS = (
-    "challenges",
-    "pledge",
-    "mypledges",
-    "checkin",
-    "withdraw",
-    "map",
-    "settings",
-    "language",
-    "help",
-    "cancel",
-)
-ORGANISER_COMMANDS = ("new", "manage", "broadcast")
-GROUP_COMMANDS = ("progress", "map", "following", "help")
-ADMIN_COMMANDS = ("follow", "unfollow", "progress", "map", "following", "help")
+
+@dataclass(frozen=True, slots=True)
+class Menus:
+    """The command menus, derived from the commands as their flows describe them."""
+
+    private: tuple[str, ...]
+    organiser: tuple[str, ...]
+    group: tuple[str, ...]
+    admin: tuple[str, ...]
+
+    @classmethod
+    def of(cls, described: Sequence[tuple[CommandSpec, bool]]) -> Menus:
+        """Private chats: the private menu's commands (organisers add theirs); groups: the
+        group menu's; group administrators: theirs, then the group's."""
+        private = tuple(spec.name for spec, org in described if spec.private_menu and not org)
+        group = tuple(spec.name for spec, _ in described if spec.group_menu)
+        return cls(
+            private=private,
+            organiser=private
+            + tuple(spec.name for spec, org in described if spec.private_menu and org),
+            group=group,
+            admin=tuple(spec.name for spec, _ in described if spec.admin) + group,
+        )
 
 
 def capabilities(bot_username: str) -> Capabilities:
@@ -519,15 +528,16 @@ class TelegramAdapter:
     async def _set_commands(self) -> None:
         """The command menus in each language: private chats (organisers get theirs too),
         groups, and group administrators."""
+        menus = Menus.of(self.engine.described())
         scopes: list[tuple[BotCommandScope, Sequence[str]]] = [
-            (BotCommandScopeAllPrivateChats(), PRIVATE_COMMANDS),
-            (BotCommandScopeAllGroupChats(), GROUP_COMMANDS),
-            (BotCommandScopeAllChatAdministrators(), ADMIN_COMMANDS),
+            (BotCommandScopeAllPrivateChats(), menus.private),
+            (BotCommandScopeAllGroupChats(), menus.group),
+            (BotCommandScopeAllChatAdministrators(), menus.admin),
         ]
         for account in self.settings.organisers:
             if account.platform is Platform.TELEGRAM and account.external_id.isdigit():
                 organiser = BotCommandScopeChat(int(account.external_id))
-                scopes.append((organiser, PRIVATE_COMMANDS + ORGANISER_COMMANDS))
+                scopes.append((organiser, menus.organiser))
         bot = self.application.bot
         for scope, names in scopes:
             try:

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_timedelta
 
 from conversations.announcements import broadcast_text
-from conversations.flow import Flow, Turn
+from conversations.flow import CommandSpec, Flow, Option, Turn
 from conversations.flows.organiser_manage import short
 from conversations.model import Choice, FormField, FormInput, StepInput, TextInput
 from core.errors import Conflict, Invalid, KoomError, NotFound
@@ -75,7 +75,7 @@ class BroadcastFlow(Flow):
     """Write to pledgers, members or groups; preview, send or schedule, follow, cancel."""
 
     name = "bcast"
-    commands = ("broadcast",)
+    commands = (CommandSpec("broadcast", Option.CHALLENGE, private_menu=True),)
     organiser_only = True
     private_only = True
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from conversations.deeplinks import make_payload
-from conversations.flow import Flow, Turn
+from conversations.flow import CommandSpec, Flow, Option, Turn
 from conversations.flows.cards import card_text, summary_line
 from conversations.model import Choice
 from core.errors import KoomError, NotFound
@@ -75,7 +75,10 @@ class BrowseFlow(Flow):
     """/challenges lists open challenges 5 per page; /challenge SLUG opens one card."""
 
     name = "browse"
-    commands = ("challenges", "challenge")
+    commands = (
+        CommandSpec("challenges", private_menu=True),
+        CommandSpec("challenge", Option.CHALLENGE),
+    )
 
     async def on_command(self, turn: Turn, command: str, args: str) -> None:
         slug = args.strip()

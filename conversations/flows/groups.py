@@ -7,7 +7,7 @@ progress. A pledge is personal, so a group's card links to the private chat.
 from __future__ import annotations
 
 from conversations.deeplinks import make_payload
-from conversations.flow import Flow, Turn
+from conversations.flow import CommandSpec, Flow, Option, Turn
 from conversations.flows.browse import arg_id, short, show_card, visible_challenge
 from conversations.flows.cards import card_text, summary_line
 from core.delivery.latest import send_latest
@@ -34,7 +34,12 @@ class GroupFlow(Flow):
     """/follow, /unfollow, /following and /progress in a group or channel."""
 
     name = "group"
-    commands = ("follow", "unfollow", "following", "progress")
+    commands = (
+        CommandSpec("follow", Option.CHALLENGE, admin=True, group_only=True),
+        CommandSpec("unfollow", Option.CHALLENGE, admin=True, group_only=True),
+        CommandSpec("following", group_menu=True, group_only=True),
+        CommandSpec("progress", Option.CHALLENGE, group_menu=True),
+    )
     public = True
 
     async def on_command(self, turn: Turn, command: str, args: str) -> None:

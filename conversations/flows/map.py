@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from zoneinfo import ZoneInfo
 
-from conversations.flow import Flow, Turn
+from conversations.flow import CommandSpec, Flow, Option, Turn
 from conversations.flows.browse import PAGE_SIZE, arg_id, short, visible_challenge
 from conversations.flows.groups import MAX_LISTED, register_group
 from core.errors import KoomError, NotFound
@@ -43,7 +43,7 @@ class MapFlow(Flow):
     """/map [SLUG]: without a name, the challenge is asked for when there are several."""
 
     name = "map"
-    commands = ("map",)
+    commands = (CommandSpec("map", Option.CHALLENGE, private_menu=True, group_menu=True),)
 
     async def on_command(self, turn: Turn, command: str, args: str) -> None:
         slug = args.strip()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conversations.flow import Flow, Turn
+from conversations.flow import CommandSpec, Flow, Option, Turn
 from conversations.flows.browse import PAGE_SIZE, arg_id, short, visible_challenge
 from conversations.model import Choice
 from core.errors import Conflict, KoomError, NotFound
@@ -26,7 +26,11 @@ class MineFlow(Flow):
 
     name = "mine"
     private_only = True
-    commands = ("mypledges", "checkin", "withdraw")
+    commands = (
+        CommandSpec("mypledges", private_menu=True),
+        CommandSpec("checkin", Option.CHALLENGE, private_menu=True),
+        CommandSpec("withdraw", Option.CHALLENGE, private_menu=True),
+    )
 
     async def on_command(self, turn: Turn, command: str, args: str) -> None:
         if command == "mypledges":

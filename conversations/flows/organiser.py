@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from conversations.flow import Flow, Turn
+from conversations.flow import CommandSpec, Flow, Option, Turn
 from conversations.flows import organiser_changes as changes
 from conversations.flows import organiser_manage as manage
 from conversations.flows import organiser_new as new
@@ -42,7 +42,11 @@ class OrganiserFlow(Flow):
 
     name = "orga"
     private_only = True
-    commands = ("new", "manage", "organiser")
+    commands = (
+        CommandSpec("new", private_menu=True),
+        CommandSpec("manage", Option.CHALLENGE, private_menu=True),
+        CommandSpec("organiser", slash=False),  # the same as /manage
+    )
     organiser_only = True
 
     async def on_command(self, turn: Turn, command: str, args: str) -> None:

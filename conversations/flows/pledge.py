@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from conversations.flow import Flow, Turn
+from conversations.flow import CommandSpec, Flow, Option, Turn
 from conversations.flows.browse import (
     PAGE_SIZE,
     accepts_pledges,
@@ -39,7 +39,7 @@ class PledgeFlow(Flow):
 
     name = "pledge"
     private_only = True
-    commands = ("pledge",)
+    commands = (CommandSpec("pledge", Option.CHALLENGE, private_menu=True),)
 
     async def on_command(self, turn: Turn, command: str, args: str) -> None:
         if args.strip():

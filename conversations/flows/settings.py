@@ -14,7 +14,7 @@ import re
 from functools import cache, partial
 from zoneinfo import available_timezones
 
-from conversations.flow import Flow, Turn
+from conversations.flow import CommandSpec, Flow, Option, Turn
 from conversations.flows.place_input import picked_location, read_place
 from conversations.flows.settings_screens import (
     back,
@@ -42,7 +42,12 @@ class SettingsFlow(Flow):
     """The settings menu and its sub-menus."""
 
     name = "settings"
-    commands = ("settings", "mydata", "forgetme", "link")
+    commands = (
+        CommandSpec("settings", private_menu=True),
+        CommandSpec("mydata"),
+        CommandSpec("forgetme"),
+        CommandSpec("link", Option.CODE),
+    )
     private_only = True  # settings show personal data
     keywords = frozenset({"stop", "STOP", "Stop"})
     unsolicited = frozenset({"restart"})  # the Undo under a "STOP" confirmation

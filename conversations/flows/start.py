@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from conversations.deeplinks import parse_payload
-from conversations.flow import Flow, Turn
+from conversations.flow import CommandSpec, Flow, Option, Turn
 from conversations.flows.browse import show_card, visible_challenge
 from conversations.flows.groups import introduce
 from core.errors import KoomError, NotFound
@@ -17,7 +17,11 @@ class StartFlow(Flow):
     """Onboarding and help: /start [PAYLOAD], /help, /language."""
 
     name = "start"
-    commands = ("start", "help", "language")
+    commands = (
+        CommandSpec("start", Option.CHALLENGE),
+        CommandSpec("help", private_menu=True, group_menu=True),
+        CommandSpec("language", private_menu=True),
+    )
 
     async def on_command(self, turn: Turn, command: str, args: str) -> None:
         if command == "help":
