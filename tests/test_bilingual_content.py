@@ -93,3 +93,26 @@ async def test_one_search_folds_accents_and_case_in_both_languages(services: Ser
     for typed in ("DÉCHETS lyon", "dechets", "sort WASTE", "tri-lyon", ""):
         assert [c.id for c in await services.challenges.search(typed, 10)] == [challenge.id]
     assert await services.challenges.search("vélo", 10) == []
+
+
+async def test_an_organiser_gives_the_english_texts_in_the_chat(services: Services) -> None:
+    challenge = await imported(services, ENTRY.split("translations:")[0] + "tiers: []\n")
+    chat = ChatHarness(services)
+    orga = chat.person("console:orga", name="Orga", lang="fr")
+    await orga.command("/manage tri-lyon")
+    await orga.press(FR("people.button_translate", language="English"))
+    await orga.text("Sort my waste in Lyon")
+    await orga.text("sort my waste")
+    await orga.press(FR("engine.form_skip"))  # no description: the original's
+    assert FR("people.translate.saved", language="English") in orga.last_texts()
+    assert "Trier mes déchets à Lyon" in "\n".join(orga.last_texts())  # the original panel
+
+    bob = chat.person("telegram:2", name="Bob", lang="en")
+    await bob.command("/pledge tri-lyon")
+    assert bob.last_texts()[0] == EN(
+        "pledge.confirm", action="sort my waste", title="Sort my waste in Lyon"
+    )
+    stored = await services.challenges.get(challenge.id)
+    assert stored.translations == {
+        "en": {"title": "Sort my waste in Lyon", "action": "sort my waste"}
+    }

@@ -15,6 +15,7 @@ from conversations.flow import CommandSpec, Flow, Option, Turn
 from conversations.flows import organiser_changes as changes
 from conversations.flows import organiser_manage as manage
 from conversations.flows import organiser_new as new
+from conversations.flows import organiser_translate as translate
 from conversations.model import FormInput, StepInput, TextInput
 from core.errors import KoomError
 
@@ -74,6 +75,8 @@ class OrganiserFlow(Flow):
                 await manage.show_list(turn, int(offset), replaces=True)
             case "field", [challenge_id, field]:
                 await changes.ask_edit(turn, int(challenge_id), field)
+            case "lang", [challenge_id, locale]:
+                await translate.ask(turn, int(challenge_id), locale)
             case "keep", [challenge_id, tier_id]:
                 await changes.ask_proof(turn, int(challenge_id), int(tier_id))
             case _, [challenge_id] if action in _BY_ID:
@@ -85,6 +88,8 @@ class OrganiserFlow(Flow):
         match step, value:
             case new.STEP_DETAILS, FormInput():
                 new.on_details(turn, value)
+            case translate.STEP_TRANSLATE, FormInput():
+                await translate.on_texts(turn, value)
             case new.STEP_AREA, TextInput(text=text):
                 new.on_area(turn, text)
             case new.STEP_TIER, TextInput(text=text):

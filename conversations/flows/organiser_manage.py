@@ -10,6 +10,7 @@ from conversations.deeplinks import make_payload
 from conversations.flow import Turn
 from conversations.flows.cards import card_text
 from conversations.model import Choice
+from core.i18n import SUPPORTED_LOCALES, Translator
 from core.models import Challenge, ChallengeStatus
 from core.services.progress import progress_of
 
@@ -92,6 +93,7 @@ def _actions(turn: Turn, challenge: Challenge) -> list[list[Choice]]:
                 turn.choice(t(tier_key), "tier", cid),
             ]
         )
+        rows.append([_translate_button(turn, cid, code) for code in SUPPORTED_LOCALES])
     if any(tier.unlocked_at and not tier.kept_at for tier in challenge.tiers):
         rows.append([turn.choice(t("organiser.action.kept"), "kept", cid)])
     if status == ChallengeStatus.DRAFT:
@@ -103,6 +105,14 @@ def _actions(turn: Turn, challenge: Challenge) -> list[list[Choice]]:
         rows.append(last)
     rows.append([turn.choice(t("organiser.action.all"), "list", 0)])
     return rows
+
+
+def _translate_button(turn: Turn, challenge_id: int, locale: str) -> Choice:
+    """The button to give the challenge's texts in `locale`, named in that language."""
+    language = Translator(locale)("common.language_name")
+    return turn.choice(
+        turn.t("people.button_translate", language=language), "lang", challenge_id, locale
+    )
 
 
 async def publish(turn: Turn, challenge_id: int) -> None:

@@ -39,6 +39,20 @@ def _searchable(challenge: Challenge) -> str:
     return folded(" ".join(texts))
 
 
+def _translate(conn: Connection, challenge_id: int, locale: str, texts: dict[str, str]) -> None:
+    row = conn.execute(
+        select(challenges.c.translations).where(challenges.c.id == challenge_id)
+    ).first()
+    if row is None:
+        raise NotFound("error.challenge_not_found", slug=str(challenge_id))
+    translations = dict(row.translations or {})
+    translations[locale] = {name: text for name, text in texts.items() if text}
+    kept = {code: given for code, given in translations.items() if given}
+    conn.execute(
+        update(challenges).where(challenges.c.id == challenge_id).values(translations=kept or None)
+    )
+
+
 def tier_from_row(row: Any) -> Tier:
     """Build a Tier from a `tiers` row."""
     return Tier(
@@ -155,6 +169,11 @@ class ChallengeService:
             if all(word in _searchable(challenge) for word in words)
         ]
         return found[:limit]
+
+    async def translate(self, challenge_id: int, locale: str, texts: dict[str, str]) -> Challenge:
+        """Keep the challenge's texts in `locale` (an empty one reads as the original)."""
+        await self.db.transaction(_translate, challenge_id, locale, texts)
+        return await self.get(challenge_id)
 
     async def count_open(self) -> int:
         """How many challenges people can pledge to."""
