@@ -22,6 +22,7 @@ async def test_the_expiry_sweep_runs_at_start(services: Services, clock: FakeClo
         "member-reminders",
         "challenge-reminders",
         "launch-broadcasts",
+        "referral-feedback",
         "purge",
     }
     try:
