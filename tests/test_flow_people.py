@@ -3,11 +3,13 @@ not end the one waiting for an answer."""
 
 from __future__ import annotations
 
+from conversations.deeplinks import make_payload
 from conversations.flows.broadcast import BroadcastFlow
 from conversations.flows.organiser import OrganiserFlow
 from conversations.model import AskText
 from conversations.testing import ChatHarness, Person, choices
 from core.i18n import Translator
+from core.identity import AccountRef
 from core.services import Services
 from tests.factories import open_challenge
 from tests.test_flow_broadcast import up_to_preview
@@ -41,3 +43,23 @@ async def test_new_survives_a_refresh_of_a_broadcast_panel(services: Services) -
     await orga.text("30/06/2030")
     await finish_without_extras(orga, FR)
     assert "Lyon trie ses déchets" in "\n".join(orga.last_texts())  # typed before the refresh
+
+
+async def test_where_the_platform_has_no_link_the_share_line_is_the_web_page(
+    services: Services,
+) -> None:
+    """Discord has no link into the bot's private messages: with KOOM_PUBLIC_URL set, the
+    share line after a pledge is the challenge's web page, which credits the sharer."""
+    await open_challenge(services, goal=100)
+    settings = services.settings.model_copy(update={"public_url": "https://koom.example.org"})
+    web = Services(db=services.db, settings=settings, clock=services.clock)
+    chat = ChatHarness(web)
+    alice = chat.person("discord:42", name="Alice", lang="fr")
+    await alice.command("/pledge tri-lyon")
+    await alice.press(FR("pledge.button_yes"))
+    await alice.press(FR("pledge.button_skip"))
+    await alice.press(FR("pledge.reminder_none"))
+    member = await services.members.find(AccountRef.parse("discord:42"))
+    assert member is not None
+    link = f"https://koom.example.org/c/tri-lyon?start={make_payload('tri-lyon', member.id)}"
+    assert FR("pledge.share", link=link) in alice.last_texts()[0]

@@ -30,8 +30,15 @@ def arg_id(args: list[str], index: int = 0) -> int:
 
 
 def share_link(turn: Turn, slug: str) -> str:
-    """The link that opens `slug` here and credits the member for whoever pledges."""
-    return turn.capabilities.share_link_template.format(payload=make_payload(slug, turn.member.id))
+    """The member's link to `slug`, which credits them for whoever pledges: this platform's
+    own address (Telegram), else the web page's (KOOM_PUBLIC_URL), else the `/start`
+    command to type in the bot's private chat."""
+    payload = make_payload(slug, turn.member.id)
+    link = turn.capabilities.share_link_template.format(payload=payload)
+    public = turn.settings.public_url
+    if link.startswith(("https://", "http://")) or not public:
+        return link
+    return f"{public}/c/{slug}?start={payload}"
 
 
 def accepts_pledges(turn: Turn, challenge: Challenge) -> bool:

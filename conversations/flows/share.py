@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 
-from conversations.deeplinks import make_payload
 from conversations.flow import Flow, Turn
 from conversations.flows.browse import arg_id, share_link
 from core.errors import KoomError, NotFound
@@ -15,18 +14,6 @@ from core.sharing import SQUARE, WIDE, render_share, share_card
 SIZES = {"s": SQUARE, "w": WIDE}
 
 
-def share_url(turn: Turn, slug: str) -> str:
-    """The member's share link of `slug` as an address when there is one: this platform's own
-    (Telegram), else the web page's (KOOM_PUBLIC_URL), else the `/start` command to type."""
-    link = share_link(turn, slug)
-    if link.startswith(("https://", "http://")):
-        return link
-    public = turn.settings.public_url
-    if public:
-        return f"{public}/c/{slug}?start={make_payload(slug, turn.member.id)}"
-    return link
-
-
 async def send_share_picture(turn: Turn, challenge_id: int, size: str = "s") -> None:
     """The member's share picture of a challenge, then a button for the other size."""
     progress = await turn.services.progress.of(challenge_id, turn.member)
@@ -34,7 +21,7 @@ async def send_share_picture(turn: Turn, challenge_id: int, size: str = "s") -> 
     if challenge.status == ChallengeStatus.DRAFT:
         raise NotFound("error.challenge_not_found", slug=challenge.slug)
     t = turn.t
-    link = share_url(turn, challenge.slug)
+    link = share_link(turn, challenge.slug)
     card = share_card(t, progress, link, personal=True)
     picture = await asyncio.to_thread(render_share, card, SIZES[size])
     caption = t("sharing.caption", title=challenge.title, link=link)
