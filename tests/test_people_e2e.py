@@ -9,18 +9,24 @@ import asyncio
 from datetime import timedelta
 from typing import Any
 
+from core.app import load_demo
 from core.delivery.fanout import fan_out
 from core.i18n import Translator
 from core.identity import AccountRef, Platform
+from core.services import Services
 from core.services.broadcasts import Audience
+from core.settings import Settings
 from tests import fake_discord
 from tests.factories import open_challenge
 from tests.fake_discord import FakeDiscord, Where
-from tests.fake_telegram import Person
+from tests.fake_telegram import FakeTelegram, Person
 from tests.test_delivery_e2e import Platforms, pledge
 from tests.test_delivery_e2e import platforms as both_platforms
+from tests.test_telegram_e2e import fake as fake_telegram
+from tests.test_telegram_e2e import running, telegram_settings
 
 platforms = both_platforms
+fake = fake_telegram
 """Both fakes and both adapters (the fixture of the delivery tests)."""
 
 EMMA = Person(7, "Emma", "en")
@@ -241,3 +247,28 @@ async def test_a_sharer_hears_who_joined_through_their_link_at_most_daily(
 
     await bot.say(EMMA, "/mypledges")
     assert en.plural("people.referrals_total", 3) in telegram.texts(EMMA.id)[-1]
+
+
+async def test_new_survives_a_refresh_press_on_telegram(
+    services: Services, settings: Settings, fake: FakeTelegram
+) -> None:
+    """An organiser on Telegram sends a broadcast, starts /new, answers the title, presses
+    the broadcast panel's Refresh, and /new still takes the next answer."""
+    orga = Person(999, "Orga", "fr")
+    await load_demo(services, replace=False)
+    async with running(services, telegram_settings(settings, fake), fake) as bot:
+        demo = await services.challenges.by_slug("trier-dechets-lyon")
+        await bot.say(orga, "/broadcast")
+        await bot.press(orga, fr("broadcast.audience.pledgers"))
+        await bot.press(orga, demo.title[:20])
+        await bot.press(orga, fr("broadcast.button_next"))
+        await bot.say(orga, "Rendez-vous samedi !")
+        await bot.press(orga, fr("broadcast.button_now"))
+        bot.last_with(orga.id, fr("broadcast.button_refresh"))
+
+        await bot.say(orga, "/new")
+        assert await bot.say(orga, "Lyon composte") == fr("organiser.label.action")
+        refreshed = await bot.press(orga, fr("broadcast.button_refresh"))
+        assert fr("engine.stale_choice") not in refreshed
+        answer = await bot.say(orga, "composter mes biodéchets")
+        assert fr("organiser.label.description") in answer  # /new went on
