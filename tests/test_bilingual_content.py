@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 import yaml
+from aiohttp.test_utils import TestClient, TestServer
 from pydantic import ValidationError
 
+from bots.web.app import create_app
 from conversations.announcements import announcement_replies
 from conversations.model import Message
 from conversations.testing import ChatHarness
@@ -19,6 +21,7 @@ from core.i18n import Translator
 from core.models import Challenge
 from core.services import Services
 from core.services.reminders import REMINDER_KIND
+from tests.test_web import FAST
 
 EN, FR = Translator("en"), Translator("fr")
 ENTRY = """\
@@ -116,3 +119,12 @@ async def test_an_organiser_gives_the_english_texts_in_the_chat(services: Servic
     assert stored.translations == {
         "en": {"title": "Sort my waste in Lyon", "action": "sort my waste"}
     }
+
+
+async def test_the_web_page_reads_in_the_visitors_language(services: Services) -> None:
+    await imported(services)
+    async with TestClient(TestServer(create_app(services, FAST))) as client:
+        english = await (await client.get("/c/tri-lyon?lang=en")).text()
+        french = await (await client.get("/c/tri-lyon?lang=fr")).text()
+    assert "<h1>Sort my waste in Lyon</h1>" in english and "gives €500" in english
+    assert "<h1>Trier mes déchets à Lyon</h1>" in french and "donne 500 €" in french

@@ -289,8 +289,8 @@ async def index(request: web.Request) -> web.Response:
 
 async def page(request: web.Request) -> web.Response:
     """The public page of a challenge."""
-    snapshot = await snapshot_of(request)
     ctx = context(request)
+    snapshot = (await snapshot_of(request)).read_in(ctx.t.locale)
     body = views.challenge_page(ctx, snapshot)
     where = hashlib.sha256(ctx.base.encode()).hexdigest()[:8]
     tail = (_static_versions(), where, ctx.ref or "")
@@ -303,8 +303,8 @@ async def page(request: web.Request) -> web.Response:
 async def widget(request: web.Request) -> web.Response:
     """The embeddable widget: framed by partners' sites."""
     request[FRAMEABLE] = True
-    snapshot = await snapshot_of(request)
     ctx = context(request)
+    snapshot = (await snapshot_of(request)).read_in(ctx.t.locale)
     body = views.widget_page(ctx, snapshot)
     etag = _etag("w", snapshot, ctx.t.locale, int(ctx.chosen_lang), _static_versions())
     response = cached(request, body, "text/html; charset=utf-8", etag, "no-cache")
@@ -315,8 +315,8 @@ async def widget(request: web.Request) -> web.Response:
 async def picture(request: web.Request) -> web.Response:
     """The page's picture: the link preview (og.png, 1200 x 630) or the picture to share
     (share.png, square; `?size=wide` for the other), redrawn when the count changes."""
-    snapshot = await snapshot_of(request)
     t, _ = reader(request)
+    snapshot = (await snapshot_of(request)).read_in(t.locale)
     if request.match_info.route.name == "og":
         size = "wide"
     else:

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Hashable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -73,6 +73,13 @@ class Snapshot:
     areas_version: int
     version: int
     cache: dict[Hashable, Any] = field(default_factory=dict)
+
+    def read_in(self, locale: str) -> Snapshot:
+        """The snapshot with the challenge's texts in `locale` where its organiser gave them
+        (the numbers and the cache are the same)."""
+        challenge = self.challenge.read_in(locale)
+        progress = replace(self.progress, challenge=challenge)
+        return replace(self, challenge=challenge, progress=progress)
 
     def cached(self, key: Hashable, make: Callable[[], T]) -> T:
         """`make()` once per snapshot and key."""
