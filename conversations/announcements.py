@@ -4,6 +4,7 @@ reaches a milestone, unlocks a tier, succeeds, expires or sees a promise kept.""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +12,7 @@ from sqlalchemy import select
 
 from conversations.flows.reminders import reminder_choices
 from conversations.model import Message, Reply
-from core.db.tables import challenges
+from core.db.tables import challenges, tiers
 from core.delivery.protocol import Notice
 from core.i18n import Translator
 from core.models import EventKind
@@ -111,6 +112,8 @@ async def announcement_replies(services: Services, notices: list[Notice]) -> lis
         if n.challenge_id is not None and not (n.kind == BROADCAST_KIND and "title" in n.payload)
     }
     found: dict[int, Any] = {}
+    rewards: dict[int, Any] = {}
+    tier_ids = {int(str(n.payload["tier_id"])) for n in notices if "tier_id" in n.payload}
     if ids:
         async with services.db.read() as conn:
             rows = await conn.execute(
@@ -123,6 +126,11 @@ async def announcement_replies(services: Services, notices: list[Notice]) -> lis
                 ).where(challenges.c.id.in_(ids))
             )
             found = {r.id: r for r in rows}
+            if tier_ids:
+                tier_rows = await conn.execute(
+                    select(tiers.c.id, tiers.c.translations).where(tiers.c.id.in_(tier_ids))
+                )
+                rewards = {r.id: r.translations or {} for r in tier_rows}
     replies: list[Reply] = []
     texts: list[str] = []
     for notice in notices:
@@ -140,7 +148,7 @@ async def announcement_replies(services: Services, notices: list[Notice]) -> lis
             title = str(notice.payload.get("title", title))
             replies.append(Message(broadcast_text(t, notice.payload, title)))
         elif notice.kind not in (REMINDER_KIND, REFERRAL_KIND):
-            texts.append(announcement_text(t, notice, title))
+            texts.append(announcement_text(t, _reward_in(notice, rewards), title))
     if texts:
         replies.insert(0, Message("\n\n".join(texts)))
     return replies
@@ -155,6 +163,13 @@ def _read_in(challenge: Any, locale: str) -> dict[str, str]:
         "title": given.get("title") or challenge.title,
         "action": given.get("action") or challenge.action,
     }
+
+
+def _reward_in(notice: Notice, rewards: Mapping[int, Any]) -> Notice:
+    """The notice with its tier's reward in the notice's language, where given."""
+    tier_id = notice.payload.get("tier_id")
+    given = rewards.get(int(str(tier_id)), {}).get(notice.locale) if tier_id is not None else None
+    return replace(notice, payload={**notice.payload, "reward": given}) if given else notice
 
 
 def broadcast_text(t: Translator, payload: Mapping[str, object], title: str) -> str:

@@ -18,7 +18,7 @@ from conversations.testing import ChatHarness
 from core.app import ChallengeEntry, import_challenges
 from core.delivery.protocol import Notice
 from core.i18n import Translator
-from core.models import Challenge
+from core.models import Challenge, EventKind
 from core.services import Services
 from core.services.reminders import REMINDER_KIND
 from tests.test_web import FAST
@@ -83,6 +83,14 @@ async def test_each_person_reads_their_language_else_the_original(services: Serv
     )
     assert french.text == FR(
         "reminder.text_daily", title="Trier mes déchets à Lyon", action="trier mes déchets"
+    )
+    [tier] = challenge.tiers
+    payload = {"tier_id": tier.id, "sponsor": "Acme", "reward": tier.reward, "threshold": 50}
+    unlocked = Notice(EventKind.TIER_UNLOCKED.value, challenge.id, "en", payload)
+    [announced] = await announcement_replies(services, [unlocked])
+    assert isinstance(announced, Message)
+    assert announced.text == EN(
+        "announce.tier_unlocked", sponsor="Acme", reward="gives €500", title="Sort my waste in Lyon"
     )
 
 
