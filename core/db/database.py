@@ -1,28 +1,37 @@
-"""One async engine, with write transactions that never fail on SQLite lock upgrades."""
+"""The storage engine: async reads, and one writer through which every write goes."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import event
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection as SyncConnection
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
+
+from core.db.writer import Job, answer, fail, write_batch
 
 _WRITE = "koom_write"
+POSTGRES_WRITERS = 4
+"""Batches written at once on PostgreSQL, each on its own connection."""
 P = ParamSpec("P")
 T = TypeVar("T")
 
 
 class Database:
-    """The storage engine: `read()` and `write()` give a connection inside one transaction.
+    """The storage engine: `read()` gives a connection in a read transaction; writes are
+    units of work passed to `transaction()`, written in batches by the single writer.
 
-    On SQLite every write transaction starts with BEGIN IMMEDIATE, so it takes the write lock
-    up front and can never fail with SQLITE_BUSY when a read turns into a write; writers of
-    this process also queue on an asyncio lock instead of polling the file lock.
+    On SQLite the writer is one dedicated thread with its own synchronous connection to the
+    same file (WAL, synchronous=FULL): no write waits on the file lock of another in this
+    process. On PostgreSQL the units run on up to POSTGRES_WRITERS pooled connections through
+    `run_sync`. `write()` is an async write transaction kept for migrations; it queues behind
+    the writer's batches on SQLite.
     """
 
     def __init__(self, url: str, *, echo: bool = False, **engine_options: Any) -> None:
@@ -35,8 +44,25 @@ class Database:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        self._writer_engine: Engine | None = None
+        self._thread: ThreadPoolExecutor | None = None
+        self._pending: list[Job] = []
+        self._writers: set[asyncio.Task[None]] = set()
+        self._max_writers = 1 if self.is_sqlite else POSTGRES_WRITERS
         if self.is_sqlite:
-            _configure_sqlite(self.engine)
+            _configure_sqlite(self.engine.sync_engine)
+            self._writer_engine = create_engine(
+                make_url(url).set(drivername="sqlite+pysqlite"),
+                echo=echo,
+                poolclass=StaticPool,
+                connect_args={"check_same_thread": False},
+            )
+            _configure_sqlite(self._writer_engine, always_immediate=True)
+
+    @property
+    def writer_engine(self) -> Engine:
+        """The synchronous engine the writer's transactions run on (for its events)."""
+        return self._writer_engine or self.engine.sync_engine
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -46,7 +72,11 @@ class Database:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
-        """A connection in a write transaction, committed on success, rolled back on error."""
+        """An async write transaction, committed on success, rolled back on error.
+
+        For schema migrations and code not yet written as units; application writes go
+        through `transaction()`.
+        """
         if self._write_lock is None:
             async with self.engine.begin() as conn:
                 yield conn
@@ -64,23 +94,63 @@ class Database:
         **kwargs: P.kwargs,
     ) -> T:
         """Run `unit(conn, *args, **kwargs)`, a plain function over a synchronous connection,
-        in one write transaction; its result is returned once the transaction is committed.
+        in a write transaction; its result is returned once that transaction is committed.
 
-        This is the application's write path: a unit does its reads and writes without
-        awaiting, so the storage layer is free to run it wherever writes are cheapest.
+        Units waiting together are written as one batch with one COMMIT; each runs in a
+        SAVEPOINT, so one that raises is undone alone and its caller gets the exception.
+        A failed COMMIT raises `CommitFailed` to every caller of the batch.
         """
-        async with self.write() as conn:
-            return await conn.run_sync(unit, *args, **kwargs)
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._pending.append(Job(unit, args, kwargs, future))
+        if len(self._writers) < self._max_writers:
+            task = asyncio.create_task(self._drain())
+            self._writers.add(task)
+            task.add_done_callback(self._writers.discard)
+        return await future
+
+    async def _drain(self) -> None:
+        """Write the waiting units, batch after batch, until none is left."""
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                outcomes = await self._write(batch)
+            except BaseException as error:
+                fail(batch, error)
+                if not isinstance(error, Exception):
+                    raise
+            else:
+                answer(batch, outcomes)
+
+    async def _write(self, batch: list[Job]) -> list[Any]:
+        if self._write_lock is None:
+            async with self.engine.connect() as conn:
+                return await conn.run_sync(write_batch, batch)
+        async with self._write_lock:
+            if self._thread is None:
+                self._thread = ThreadPoolExecutor(1, thread_name_prefix="koom-writer")
+            return await asyncio.get_running_loop().run_in_executor(
+                self._thread, self._write_sqlite, batch
+            )
+
+    def _write_sqlite(self, batch: list[Job]) -> list[Any]:
+        assert self._writer_engine is not None
+        with self._writer_engine.connect() as conn:
+            return write_batch(conn, batch)
 
     async def dispose(self) -> None:
-        """Close every pooled connection."""
+        """Finish the batches under way, then close every connection and the writer."""
+        while self._writers:
+            await asyncio.gather(*self._writers, return_exceptions=True)
+        if self._thread is not None:
+            self._thread.shutdown()
+            self._thread = None
+        if self._writer_engine is not None:
+            self._writer_engine.dispose()
         await self.engine.dispose()
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
-    sync_engine = engine.sync_engine
-
-    @event.listens_for(sync_engine, "connect")
+def _configure_sqlite(engine: Engine, *, always_immediate: bool = False) -> None:
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
         # Let SQLAlchemy, not the driver, decide when a transaction begins (see _on_begin).
         dbapi_connection.isolation_level = None
@@ -88,13 +158,16 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         for pragma in (
             "journal_mode=WAL",
             "foreign_keys=ON",
+            # Writers of other processes (koom commands) wait for the lock instead of failing.
             "busy_timeout=10000",
-            "synchronous=NORMAL",
+            # Every COMMIT is on disk before a caller is answered: power-loss safe.
+            "synchronous=FULL",
         ):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
-    @event.listens_for(sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(conn: SyncConnection) -> None:
-        immediate = conn.get_execution_options().get(_WRITE, False)
+        # A write takes the lock up front: it can never fail when a read turns into a write.
+        immediate = always_immediate or conn.get_execution_options().get(_WRITE, False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

@@ -1,0 +1,150 @@
+"""The single writer: units in batches with one COMMIT, a failing unit undone alone, a failed
+COMMIT refused to every caller, set-based unit kinds."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+from sqlalchemy import event, func, insert, select, text
+from sqlalchemy.engine import Connection
+
+from core.db.database import Database
+from core.db.tables import members
+from core.db.writer import CommitFailed, SetBased
+from core.services import Services
+from tests.factories import member
+
+
+def add_member(conn: Connection, name: str) -> int:
+    row = conn.execute(
+        text(
+            "INSERT INTO members (display_name, timezone, created_at)"
+            " VALUES (:name, 'Europe/Paris', CURRENT_TIMESTAMP) RETURNING id"
+        ),
+        {"name": name},
+    )
+    return int(row.scalar_one())
+
+
+def add_then_fail(conn: Connection, name: str) -> int:
+    add_member(conn, name)
+    raise ValueError(f"refused {name}")
+
+
+async def names(db: Database) -> list[str]:
+    async with db.read() as conn:
+        rows = await conn.execute(select(members.c.display_name).order_by(members.c.id))
+        return list(rows.scalars())
+
+
+def count_commits(db: Database) -> list[int]:
+    commits: list[int] = []
+    event.listen(db.writer_engine, "commit", lambda _conn: commits.append(1))
+    return commits
+
+
+async def test_units_waiting_together_share_one_commit(db: Database) -> None:
+    commits = count_commits(db)
+    ids = await asyncio.gather(*(db.transaction(add_member, f"m{i}") for i in range(50)))
+    assert len(set(ids)) == 50
+    assert len(commits) < 5  # 50 units, a handful of batches at most
+    assert sorted(await names(db)) == sorted(f"m{i}" for i in range(50))
+
+
+async def test_a_unit_alone_is_committed_before_its_caller_hears(db: Database) -> None:
+    member_id = await db.transaction(add_member, "alone")
+    async with db.read() as conn:  # another connection sees it at once
+        found = (await conn.execute(select(members.c.id))).scalars().all()
+    assert found == [member_id]
+
+
+async def test_a_failing_unit_leaves_the_others_of_its_batch_committed(db: Database) -> None:
+    commits = count_commits(db)
+    calls = [
+        db.transaction(add_then_fail if i % 10 == 3 else add_member, f"m{i}") for i in range(30)
+    ]
+    outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    failed = [o for o in outcomes if isinstance(o, Exception)]
+    assert [str(e) for e in failed] == ["refused m3", "refused m13", "refused m23"]
+    assert sorted(await names(db)) == sorted(f"m{i}" for i in range(30) if i % 10 != 3)
+    assert len(commits) < 5
+
+
+async def test_a_failed_commit_answers_every_caller_and_stores_nothing(db: Database) -> None:
+    # A deferred foreign key is checked at COMMIT only: the statement passes, the COMMIT fails.
+    async with db.write() as conn:
+        await conn.execute(
+            text(
+                "CREATE TABLE probe (id INTEGER PRIMARY KEY, member_id INTEGER"
+                " REFERENCES members (id) DEFERRABLE INITIALLY DEFERRED)"
+            )
+        )
+
+    def dangling(conn: Connection) -> None:
+        conn.execute(text("INSERT INTO probe (id, member_id) VALUES (1, 424242)"))
+
+    calls = [db.transaction(add_member, f"m{i}") for i in range(10)]
+    calls.insert(5, db.transaction(dangling))
+    outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    assert all(isinstance(o, CommitFailed) for o in outcomes), outcomes
+    assert await names(db) == []
+    async with db.read() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM probe"))).scalar_one() == 0
+    # The writer goes on with the next batch.
+    assert await db.transaction(add_member, "after") > 0
+    assert await names(db) == ["after"]
+
+
+def add_many(conn: Connection, batch: Sequence[str]) -> list[int | Exception]:
+    """Members in one statement; a name starting with '!' is refused alone."""
+    wanted = [n for n in batch if not n.startswith("!")]
+    ids: dict[str, int] = {}
+    if wanted:
+        rows = conn.execute(
+            insert(members)
+            .values(
+                [
+                    {"display_name": n, "timezone": "UTC", "created_at": func.current_timestamp()}
+                    for n in wanted
+                ]
+            )
+            .returning(members.c.id, members.c.display_name)
+        )
+        ids = {r.display_name: r.id for r in rows}
+    statements.append(len(batch))
+    return [ids[n] if n in ids else ValueError(n) for n in batch]
+
+
+statements: list[int] = []
+ADD_MANY: SetBased[str, int] = SetBased(add_many)
+
+
+async def test_a_set_based_kind_runs_a_batch_at_once(db: Database) -> None:
+    statements.clear()
+    names_in = [f"m{i}" for i in range(20)] + ["!bad"]
+    outcomes = await asyncio.gather(
+        *(db.transaction(ADD_MANY, n) for n in names_in), return_exceptions=True
+    )
+    assert isinstance(outcomes[-1], ValueError)
+    assert len(set(outcomes[:-1])) == 20
+    assert max(statements) > 1 and sum(statements) == 21  # sets, every call once
+    assert sorted(await names(db)) == sorted(names_in[:-1])
+
+
+async def test_a_unit_may_use_what_services_wrote(services: Services) -> None:
+    alice = await member(services, "alice")
+
+    def rename(conn: Connection, member_id: int) -> None:
+        conn.execute(members.update().where(members.c.id == member_id).values(display_name="A"))
+
+    await services.db.transaction(rename, alice.id)
+    assert await names(services.db) == ["A"]
+
+
+@pytest.mark.parametrize("n", [1, 3])
+async def test_the_writer_stops_cleanly(db: Database, n: int) -> None:
+    await asyncio.gather(*(db.transaction(add_member, f"m{i}") for i in range(n)))
+    await db.dispose()
+    assert not db._writers
