@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy.engine import Connection
 
 from core.clock import Clock
@@ -23,7 +25,18 @@ def emit(
     **payload: object,
 ) -> OutboxEvent | None:
     """Write one event row; None when an event with this dedupe key already exists."""
-    now = clock.now()
+    return record_event(conn, clock.now(), kind, challenge_id, dedupe_key, **payload)
+
+
+def record_event(
+    conn: Connection,
+    now: datetime,
+    kind: EventKind,
+    challenge_id: int,
+    dedupe_key: str,
+    **payload: object,
+) -> OutboxEvent | None:
+    """`emit` as of `now` (a batch of pledges dates each event by its own pledge)."""
     stmt = (
         insert_for(conn, outbox)
         .values(

@@ -6,9 +6,9 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select, update
 
-from core.db.tables import area_counts, milestones, outbox
+from core.db.tables import area_counts, challenges, milestones, outbox
 from core.errors import Conflict, NotFound
 from core.models import ChallengeStatus, EventKind, Location
 from core.services import Services
@@ -148,3 +148,71 @@ async def test_an_unknown_referrer_is_not_credited(services: Services) -> None:
     own = await services.pledges.get(alice.id, challenge.id)
     assert own is not None and own.referrer_id is None
     assert credited.pledge.referrer_id == alice.id
+
+
+async def test_a_batch_of_pledges_crosses_each_threshold_at_its_exact_count(
+    services: Services,
+) -> None:
+    challenge = await open_challenge(services, goal=40, tiers=((15, "Acme", "€1,000"),))
+    async with services.db.write() as conn:
+        await conn.execute(
+            update(challenges).where(challenges.c.id == challenge.id).values(area_goal=7)
+        )
+    people = [await member(services, f"m{i}") for i in range(30)]
+    lyon, bron = Location("Lyon", 45.76, 4.84), Location("Bron", 45.74, 4.91)
+    for i, person in enumerate(people):
+        await services.members.set_location(person.id, lyon if i % 3 else bron)
+    commits: list[int] = []
+    event.listen(services.db.writer_engine, "commit", lambda _conn: commits.append(1))
+    results = await asyncio.gather(*(services.pledges.pledge(p.id, challenge.id) for p in people))
+    assert len(commits) < 10  # batches, not a transaction per pledge
+    assert sorted(r.count for r in results) == list(range(1, 31))
+    # Each event belongs to the pledge that crossed it and carries that pledge's count.
+    crossed = {
+        (e.kind.value, e.payload.get("percent") or e.payload.get("area")): r.count
+        for r in results
+        for e in r.events
+    }
+    assert crossed == {
+        ("milestone", 25): 10,
+        ("tier_unlocked", None): 15,
+        ("milestone", 50): 20,
+        ("milestone", 75): 30,
+        ("area_goal", "Lyon"): crossed[("area_goal", "Lyon")],
+        ("area_goal", "Bron"): crossed[("area_goal", "Bron")],
+    }
+    for r in results:
+        for e in r.events:
+            assert e.payload["count"] == (7 if e.kind == EventKind.AREA_GOAL else r.count)
+    async with services.db.read() as conn:
+        areas = dict(
+            (await conn.execute(select(area_counts.c.label, area_counts.c.pledgers))).all()
+        )
+        reached = (await conn.execute(select(func.count()).select_from(milestones))).scalar_one()
+        outbox_rows = (await conn.execute(select(func.count()).select_from(outbox))).scalar_one()
+    assert areas == {"Lyon": 20, "Bron": 10}
+    assert reached == 4 and outbox_rows == 6
+    assert (await services.challenges.get(challenge.id)).pledge_count == 30
+
+
+async def test_in_one_batch_a_refused_pledge_leaves_the_others_counted(
+    services: Services, clock
+) -> None:
+    open_one = await open_challenge(services, slug="open", days=30)
+    closing = await open_challenge(services, slug="closing", days=1)
+    people = [await member(services, f"m{i}") for i in range(6)]
+    clock.advance(timedelta(days=2))  # `closing` is past its deadline now
+    calls = [services.pledges.pledge(p.id, open_one.id) for p in people]
+    calls += [
+        services.pledges.pledge(people[0].id, closing.id),
+        services.pledges.pledge(people[1].id, 4242),
+        services.pledges.pledge(424242, open_one.id),
+        services.pledges.pledge(people[2].id, open_one.id),  # twice in the same batch
+    ]
+    outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    assert [r.count for r in outcomes[:6]] == [1, 2, 3, 4, 5, 6]  # in the order asked
+    assert isinstance(outcomes[6], Conflict) and isinstance(outcomes[7], NotFound)
+    assert isinstance(outcomes[8], NotFound) and outcomes[8].key == "error.member_not_found"
+    assert not outcomes[9].created and outcomes[9].count == 6
+    assert (await services.challenges.get(open_one.id)).pledge_count == 6
+    assert (await services.challenges.get(closing.id)).pledge_count == 0

@@ -60,6 +60,13 @@ async def test_a_unit_alone_is_committed_before_its_caller_hears(db: Database) -
     assert found == [member_id]
 
 
+async def test_a_caller_writing_again_as_soon_as_answered_is_written(db: Database) -> None:
+    # Answered before its writer has stopped, the caller's next unit must still be picked up.
+    for i in range(5):
+        await asyncio.wait_for(db.transaction(add_member, f"m{i}"), 10)
+    assert await names(db) == [f"m{i}" for i in range(5)]
+
+
 async def test_a_failing_unit_leaves_the_others_of_its_batch_committed(db: Database) -> None:
     commits = count_commits(db)
     calls = [

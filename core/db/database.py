@@ -48,6 +48,7 @@ class Database:
         self._thread: ThreadPoolExecutor | None = None
         self._pending: list[Job] = []
         self._writers: set[asyncio.Task[None]] = set()
+        self._draining = 0  # writers at work, counted as they start and stop (not when reaped)
         self._max_writers = 1 if self.is_sqlite else POSTGRES_WRITERS
         if self.is_sqlite:
             _configure_sqlite(self.engine.sync_engine)
@@ -102,7 +103,8 @@ class Database:
         """
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._pending.append(Job(unit, args, kwargs, future))
-        if len(self._writers) < self._max_writers:
+        if self._draining < self._max_writers:
+            self._draining += 1
             task = asyncio.create_task(self._drain())
             self._writers.add(task)
             task.add_done_callback(self._writers.discard)
@@ -110,16 +112,20 @@ class Database:
 
     async def _drain(self) -> None:
         """Write the waiting units, batch after batch, until none is left."""
-        while self._pending:
-            batch, self._pending = self._pending, []
-            try:
-                outcomes = await self._write(batch)
-            except BaseException as error:
-                fail(batch, error)
-                if not isinstance(error, Exception):
-                    raise
-            else:
-                answer(batch, outcomes)
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    outcomes = await self._write(batch)
+                except BaseException as error:
+                    fail(batch, error)
+                    if not isinstance(error, Exception):
+                        raise
+                else:
+                    answer(batch, outcomes)
+        finally:
+            # No await between the last look at _pending and this: no unit is left behind.
+            self._draining -= 1
 
     async def _write(self, batch: list[Job]) -> list[Any]:
         if self._write_lock is None:

@@ -2,27 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Integer, and_, bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Integer, and_, bindparam, cast, column, select, tuple_, update, values
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.clock import Clock
 from core.db.database import Database
 from core.db.tables import area_counts, challenges, members, milestones, pledges, tiers
 from core.db.types import UTCDateTime
 from core.db.upsert import insert_for
+from core.db.writer import SetBased
 from core.errors import Conflict, NotFound
-from core.events import CROSSED_BY, emit
+from core.events import CROSSED_BY, emit, record_event
 from core.milestones import next_threshold, percent_thresholds
 from core.models import (
     Challenge,
     ChallengeStatus,
     EventKind,
-    Location,
     OutboxEvent,
     Pledge,
     PledgeResult,
@@ -62,82 +62,277 @@ def release_pledge_counts(conn: Connection, challenge_id: int, area_key: str | N
         )
 
 
-async def _add_area(
-    conn: AsyncConnection,
-    clock: Clock,
-    challenge_id: int,
-    member_id: int,
-    area_key: str,
-    area_goal: int | None,
-) -> OutboxEvent | None:
-    """Count the pledge in its area; the event of the area reaching its own goal, if now."""
-    location = await _member_location(conn, member_id)
-    label = location.label if location else area_key
-    stmt = insert_for(conn, area_counts).values(
-        challenge_id=challenge_id, area_key=area_key, label=label, pledgers=1
+@dataclass(frozen=True, slots=True)
+class PledgeRequest:
+    """One member's pledge to one challenge, as asked at `now`."""
+
+    member_id: int
+    challenge_id: int
+    referrer_id: int | None
+    now: datetime
+
+
+_CHALLENGES = (
+    select(
+        challenges.c.id,
+        challenges.c.title,
+        challenges.c.status,
+        challenges.c.deadline,
+        challenges.c.pledge_count,
+        challenges.c.next_threshold,
+        challenges.c.area_goal,
     )
-    pledgers = (
-        await conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[area_counts.c.challenge_id, area_counts.c.area_key],
-                set_={"pledgers": area_counts.c.pledgers + 1, "label": label},
-            ).returning(area_counts.c.pledgers)
+    .where(challenges.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(challenges.c.id)
+    # PostgreSQL: the counts read here stay exact until COMMIT, whoever else writes.
+    .with_for_update()
+)
+_ADD_COUNT = (
+    update(challenges)
+    .where(challenges.c.id == bindparam("challenge_id"))
+    .values(pledge_count=challenges.c.pledge_count + bindparam("added", type_=Integer))
+    .returning(challenges.c.pledge_count)
+)
+_OPEN = {s.value for s in OPEN_FOR_PLEDGES}
+
+
+def pledge_many(
+    conn: Connection, requests: Sequence[PledgeRequest]
+) -> list[PledgeResult | Exception]:
+    """The pledges of one batch as a set: one INSERT ... SELECT for all of them, one counter
+    UPDATE per challenge, one upsert for every area. Each pledge gets the exact count it
+    brought, and the milestones and area goals it crossed are its own events.
+
+    Exactly-once rests on the database: an active pledge is not inserted again, and the
+    milestone rows and outbox dedupe keys are unique.
+    """
+    outcomes: list[PledgeResult | Exception | None] = [None] * len(requests)
+    ids = sorted({r.challenge_id for r in requests})
+    found = {row.id: row for row in conn.execute(_CHALLENGES, {"ids": ids})}
+    first: dict[tuple[int, int], int] = {}  # (member, challenge) -> its first request
+    for index, request in enumerate(requests):
+        challenge = found.get(request.challenge_id)
+        if challenge is None:
+            outcomes[index] = NotFound("error.challenge_not_found", slug=str(request.challenge_id))
+        elif challenge.status not in _OPEN or challenge.deadline <= request.now:
+            outcomes[index] = Conflict("error.challenge_not_open", title=challenge.title)
+        else:
+            first.setdefault((request.member_id, request.challenge_id), index)
+    created = _insert_pledges(conn, [requests[i] for i in first.values()])
+    added: dict[int, list[int]] = {}  # challenge -> the requests that added a pledge, in order
+    for key, index in first.items():
+        if key in created:
+            added.setdefault(key[1], []).append(index)
+    totals = {challenge_id: row.pledge_count for challenge_id, row in found.items()}
+    count_of: dict[int, int] = {}
+    for challenge_id in sorted(added):
+        indexes = added[challenge_id]
+        total = conn.execute(
+            _ADD_COUNT, {"challenge_id": challenge_id, "added": len(indexes)}
+        ).scalar_one()
+        totals[challenge_id] = total
+        for offset, index in enumerate(indexes):
+            count_of[index] = total - len(indexes) + offset + 1
+    events: dict[int, list[OutboxEvent]] = {index: [] for index in count_of}
+    _count_areas(conn, requests, created, found, events)
+    for challenge_id, indexes in added.items():
+        next_at = found[challenge_id].next_threshold
+        for index in indexes:
+            if next_at is not None and count_of[index] >= next_at:
+                crossed, next_at = cross_thresholds(
+                    conn,
+                    requests[index].now,
+                    challenge_id,
+                    count_of[index],
+                    by=requests[index].member_id,
+                )
+                events[index] += crossed
+    for index, count in count_of.items():
+        row = created[(requests[index].member_id, requests[index].challenge_id)]
+        outcomes[index] = PledgeResult(pledge_from_row(row), True, count, tuple(events[index]))
+    waiting = [i for i, outcome in enumerate(outcomes) if outcome is None]
+    if waiting:
+        keys = {(requests[i].member_id, requests[i].challenge_id) for i in waiting}
+        existing = {
+            (row.member_id, row.challenge_id): row
+            for row in conn.execute(
+                select(pledges).where(tuple_(pledges.c.member_id, pledges.c.challenge_id).in_(keys))
+            )
+        }
+        for index in waiting:
+            request = requests[index]
+            row = existing.get((request.member_id, request.challenge_id))
+            outcomes[index] = (
+                NotFound("error.member_not_found")
+                if row is None
+                else PledgeResult(pledge_from_row(row), False, totals[request.challenge_id])
+            )
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+PLEDGE: SetBased[PledgeRequest, PledgeResult] = SetBased(pledge_many)
+"""The pledge unit: the pledges of one batch are written together."""
+
+
+def _insert_pledges(conn: Connection, batch: Sequence[PledgeRequest]) -> dict[tuple[int, int], Any]:
+    """INSERT the pledges, or reactivate withdrawn ones, copying each member's area; active
+    pledges and unknown members are left out. The rows written, by (member, challenge)."""
+    if not batch:
+        return {}
+    asked = (
+        values(
+            column("member_id", Integer),
+            column("challenge_id", Integer),
+            column("created_at", UTCDateTime),
+            column("referrer_id", Integer),
+            name="asked",
         )
-    ).scalar_one()
-    if area_goal is None or pledgers != area_goal:
-        return None
-    return await conn.run_sync(
-        emit,
-        clock,
-        EventKind.AREA_GOAL,
-        challenge_id,
-        f"area_goal:{challenge_id}:{area_key}",
-        area=label,
-        count=pledgers,
-        goal=area_goal,
-    )
-
-
-class _AlreadyPledged(Exception):
-    """Raised inside the pledge transaction to undo its count: the pledge was active."""
-
-
-def _build_upsert(dialect: str) -> Any:
-    """INSERT the pledge, or reactivate a withdrawn one, copying the member's area; an active
-    pledge is left alone and returns no row. Built once per dialect: building SQL constructs
-    costs more than running them."""
+        .data(
+            [
+                (
+                    r.member_id,
+                    r.challenge_id,
+                    r.now,
+                    None if r.referrer_id == r.member_id else r.referrer_id,
+                )
+                # In key order: concurrent batches (PostgreSQL) lock rows in the same order.
+                for r in sorted(batch, key=lambda r: (r.member_id, r.challenge_id))
+            ]
+        )
+        .cte("asked")
+    )  # a CTE: SQLite names no columns of a VALUES in FROM
     referrers = members.alias("referrers")
-    source = select(
-        bindparam("member_id", type_=Integer),
-        bindparam("challenge_id", type_=Integer),
-        bindparam("now", type_=UTCDateTime),
-        # An unknown referrer (a forged or stale link) is simply not credited.
-        select(referrers.c.id)
-        .where(referrers.c.id == bindparam("referrer_id", type_=Integer))
-        .scalar_subquery(),
-        members.c.area_key,
-    ).where(members.c.id == bindparam("member_id"))
-    stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(pledges).from_select(
+    source = (
+        select(
+            asked.c.member_id,
+            asked.c.challenge_id,
+            asked.c.created_at,
+            # An unknown referrer (a forged or stale link) is simply not credited.
+            referrers.c.id,
+            members.c.area_key,
+        )
+        .select_from(
+            asked.join(members, members.c.id == asked.c.member_id).outerjoin(
+                # Typed: a column of NULLs alone would be text on PostgreSQL.
+                referrers,
+                referrers.c.id == cast(asked.c.referrer_id, Integer),
+            )
+        )
+        # SQLite would read ON CONFLICT as part of the join's ON without a WHERE between.
+        .where(members.c.id.is_not(None))
+    )
+    stmt = insert_for(conn, pledges).from_select(
         ["member_id", "challenge_id", "created_at", "referrer_id", "area_key"], source
     )
-    return stmt.on_conflict_do_update(
+    stmt = stmt.on_conflict_do_update(
         index_elements=[pledges.c.member_id, pledges.c.challenge_id],
         set_={"withdrawn_at": None, "area_key": stmt.excluded.area_key},
         where=pledges.c.withdrawn_at.is_not(None),
     ).returning(*pledges.c)
+    return {(row.member_id, row.challenge_id): row for row in conn.execute(stmt)}
 
 
-_UPSERT = {dialect: _build_upsert(dialect) for dialect in ("sqlite", "postgresql")}
-_COUNT = (
-    update(challenges)
-    .where(
-        challenges.c.id == bindparam("challenge_id"),
-        challenges.c.status.in_([s.value for s in OPEN_FOR_PLEDGES]),
-        challenges.c.deadline > bindparam("now", type_=UTCDateTime),
+def _count_areas(
+    conn: Connection,
+    requests: Sequence[PledgeRequest],
+    created: dict[tuple[int, int], Any],
+    found: dict[int, Any],
+    events: dict[int, list[OutboxEvent]],
+) -> None:
+    """Count the new pledges in their areas with one upsert; an area reaching its goal is
+    the event of the pledge that reached it."""
+    located: dict[tuple[int, str], list[int]] = {}
+    for index in events:
+        request = requests[index]
+        area_key = created[(request.member_id, request.challenge_id)].area_key
+        if area_key is not None:
+            located.setdefault((request.challenge_id, area_key), []).append(index)
+    if not located:
+        return
+    labels = _labels(conn, {requests[i].member_id for ix in located.values() for i in ix})
+    rows = [
+        {
+            "challenge_id": challenge_id,
+            "area_key": area_key,
+            "label": labels.get(requests[indexes[-1]].member_id) or area_key,
+            "pledgers": len(indexes),
+        }
+        # One row per area (no row hit twice by one ON CONFLICT), in key order.
+        for (challenge_id, area_key), indexes in sorted(located.items())
+    ]
+    stmt = insert_for(conn, area_counts).values(rows)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[area_counts.c.challenge_id, area_counts.c.area_key],
+        set_={
+            "pledgers": area_counts.c.pledgers + stmt.excluded.pledgers,
+            "label": stmt.excluded.label,
+        },
+    ).returning(
+        area_counts.c.challenge_id,
+        area_counts.c.area_key,
+        area_counts.c.label,
+        area_counts.c.pledgers,
     )
-    .values(pledge_count=challenges.c.pledge_count + 1)
-    .returning(challenges.c.pledge_count, challenges.c.next_threshold, challenges.c.area_goal)
-)
+    for row in conn.execute(stmt):
+        indexes = located[(row.challenge_id, row.area_key)]
+        goal = found[row.challenge_id].area_goal
+        before = row.pledgers - len(indexes)
+        if goal is None or not before < goal <= row.pledgers:
+            continue
+        index = indexes[goal - before - 1]
+        reached = record_event(
+            conn,
+            requests[index].now,
+            EventKind.AREA_GOAL,
+            row.challenge_id,
+            f"area_goal:{row.challenge_id}:{row.area_key}",
+            area=row.label,
+            count=goal,
+            goal=goal,
+        )
+        if reached is not None:
+            events[index].append(reached)
+
+
+def _labels(conn: Connection, member_ids: set[int]) -> dict[int, str | None]:
+    """What each member's place reads as, by member."""
+    rows = conn.execute(
+        select(
+            members.c.id,
+            members.c.location_name,
+            members.c.latitude,
+            members.c.longitude,
+            members.c.area_key,
+        ).where(members.c.id.in_(member_ids))
+    )
+    labels: dict[int, str | None] = {}
+    for row in rows:
+        location = stored_location(row.location_name, row.latitude, row.longitude, row.area_key)
+        labels[row.id] = None if location is None else location.label
+    return labels
+
+
+def _withdraw(conn: Connection, member_id: int, challenge_id: int, now: datetime) -> int:
+    row = conn.execute(
+        select(pledges.c.area_key, challenges.c.status)
+        .join(challenges, challenges.c.id == pledges.c.challenge_id)
+        .where(active_pledge(member_id, challenge_id))
+    ).first()
+    if row is None:
+        raise NotFound("error.not_pledged")
+    if row.status != ChallengeStatus.OPEN.value:
+        raise Conflict("error.withdraw_closed")
+    conn.execute(
+        update(pledges)
+        .where(pledges.c.member_id == member_id, pledges.c.challenge_id == challenge_id)
+        .values(withdrawn_at=now)
+    )
+    release_pledge_counts(conn, challenge_id, row.area_key)
+    return int(
+        conn.execute(
+            select(challenges.c.pledge_count).where(challenges.c.id == challenge_id)
+        ).scalar_one()
+    )
 
 
 def active_pledge(member_id: int, challenge_id: int) -> Any:
@@ -160,90 +355,12 @@ class PledgeService:
         self, member_id: int, challenge_id: int, referrer_id: int | None = None
     ) -> PledgeResult:
         """Commit the member to the challenge's action; pledging twice changes nothing."""
-        try:
-            return await self._pledge(member_id, challenge_id, referrer_id)
-        except IntegrityError:
-            # The same member pledged twice at once: the other transaction won; read its result.
-            return await self._pledge(member_id, challenge_id, referrer_id)
-
-    async def _pledge(
-        self, member_id: int, challenge_id: int, referrer_id: int | None
-    ) -> PledgeResult:
-        now = self.clock.now()
-        if referrer_id == member_id:
-            referrer_id = None
-        try:
-            async with self.db.write() as conn:
-                counted = (
-                    await conn.execute(_COUNT, {"challenge_id": challenge_id, "now": now})
-                ).first()
-                if counted is None:
-                    await _refuse_pledge(conn, challenge_id)
-                assert counted is not None
-                params = {
-                    "member_id": member_id,
-                    "challenge_id": challenge_id,
-                    "now": now,
-                    "referrer_id": referrer_id,
-                }
-                row = (await conn.execute(_UPSERT[conn.dialect.name], params)).first()
-                if row is None:
-                    raise _AlreadyPledged  # rolls back the count
-                events: tuple[OutboxEvent, ...] = ()
-                if row.area_key is not None:
-                    reached = await _add_area(
-                        conn, self.clock, challenge_id, member_id, row.area_key, counted.area_goal
-                    )
-                    events = (reached,) if reached is not None else ()
-                if (
-                    counted.next_threshold is not None
-                    and counted.pledge_count >= counted.next_threshold
-                ):
-                    events += await cross_thresholds(
-                        conn, self.clock, challenge_id, counted.pledge_count, by=member_id
-                    )
-                return PledgeResult(pledge_from_row(row), True, counted.pledge_count, events)
-        except _AlreadyPledged:
-            pass
-        async with self.db.read() as conn:
-            existing = (
-                await conn.execute(
-                    select(pledges, challenges.c.pledge_count)
-                    .join(challenges, challenges.c.id == pledges.c.challenge_id)
-                    .where(pledges.c.member_id == member_id, pledges.c.challenge_id == challenge_id)
-                )
-            ).first()
-        if existing is None:
-            raise NotFound("error.member_not_found")
-        return PledgeResult(pledge_from_row(existing), created=False, count=existing.pledge_count)
+        request = PledgeRequest(member_id, challenge_id, referrer_id, self.clock.now())
+        return await self.db.transaction(PLEDGE, request)
 
     async def withdraw(self, member_id: int, challenge_id: int) -> int:
         """Withdraw a pledge while the challenge is open; returns the new count."""
-        async with self.db.write() as conn:
-            row = (
-                await conn.execute(
-                    select(pledges.c.area_key, challenges.c.status)
-                    .join(challenges, challenges.c.id == pledges.c.challenge_id)
-                    .where(active_pledge(member_id, challenge_id))
-                )
-            ).first()
-            if row is None:
-                raise NotFound("error.not_pledged")
-            if row.status != ChallengeStatus.OPEN.value:
-                raise Conflict("error.withdraw_closed")
-            await conn.execute(
-                update(pledges)
-                .where(pledges.c.member_id == member_id, pledges.c.challenge_id == challenge_id)
-                .values(withdrawn_at=self.clock.now())
-            )
-            await conn.run_sync(release_pledge_counts, challenge_id, row.area_key)
-            return int(
-                (
-                    await conn.execute(
-                        select(challenges.c.pledge_count).where(challenges.c.id == challenge_id)
-                    )
-                ).scalar_one()
-            )
+        return await self.db.transaction(_withdraw, member_id, challenge_id, self.clock.now())
 
     async def follow_place(self, member_id: int, challenge_id: int) -> tuple[OutboxEvent, ...]:
         """Count an active pledge in the member's place as it is now (given after the pledge);
@@ -334,56 +451,27 @@ def _follow_place(
     return () if event is None else (event,)
 
 
-async def _member_location(conn: AsyncConnection, member_id: int) -> Location | None:
-    row = (
-        await conn.execute(
-            select(
-                members.c.location_name,
-                members.c.latitude,
-                members.c.longitude,
-                members.c.area_key,
-            ).where(members.c.id == member_id)
-        )
-    ).first()
-    if row is None:
-        raise NotFound("error.member_not_found")
-    return stored_location(row.location_name, row.latitude, row.longitude, row.area_key)
+def cross_thresholds(
+    conn: Connection, now: datetime, challenge_id: int, count: int, *, by: int | None = None
+) -> tuple[tuple[OutboxEvent, ...], int | None]:
+    """Record every milestone and tier reached at `count`, once each, with its events; the
+    events and the next threshold left to reach.
 
-
-async def _refuse_pledge(conn: AsyncConnection, challenge_id: int) -> None:
-    found = await conn.run_sync(load_challenges, challenges.c.id == challenge_id)
-    if not found:
-        raise NotFound("error.challenge_not_found", slug=str(challenge_id))
-    raise Conflict("error.challenge_not_open", title=found[0].title)
-
-
-async def cross_thresholds(
-    conn: AsyncConnection, clock: Clock, challenge_id: int, count: int, *, by: int | None = None
-) -> tuple[OutboxEvent, ...]:
-    """Record every milestone and tier reached at `count`, once each, with its events.
-
-    Runs in the pledge's transaction. The unique milestone row decides: under concurrent
-    pledges only the transaction that inserts it emits the event. `by` is the member whose
-    pledge crossed them: their thanks celebrate these, so the events are not sent to them.
+    The unique milestone row decides: under concurrent pledges only the transaction that
+    inserts it emits the event. `by` is the member whose pledge crossed them: their thanks
+    celebrate these, so the events are not sent to them.
     """
-    now = clock.now()
     told = {} if by is None else {CROSSED_BY: by}
-    challenge = (
-        await conn.execute(
-            select(challenges.c.goal, challenges.c.status).where(challenges.c.id == challenge_id)
-        )
+    challenge = conn.execute(
+        select(challenges.c.goal, challenges.c.status).where(challenges.c.id == challenge_id)
     ).one()
-    tier_rows = (
-        await conn.execute(
-            select(tiers).where(tiers.c.challenge_id == challenge_id).order_by(tiers.c.threshold)
-        )
+    tier_rows = conn.execute(
+        select(tiers).where(tiers.c.challenge_id == challenge_id).order_by(tiers.c.threshold)
     ).all()
     events: list[OutboxEvent] = []
 
-    async def reach(
-        kind: str, value: int, dedupe: str, event: EventKind, **payload: object
-    ) -> bool:
-        inserted = await conn.execute(
+    def reach(kind: str, value: int, dedupe: str, event: EventKind, **payload: object) -> bool:
+        inserted = conn.execute(
             insert_for(conn, milestones)
             .values(
                 challenge_id=challenge_id, kind=kind, value=value, count_at=count, reached_at=now
@@ -392,8 +480,8 @@ async def cross_thresholds(
         )
         if not inserted.rowcount:
             return False
-        emitted = await conn.run_sync(
-            emit, clock, event, challenge_id, dedupe, count=count, **payload, **told
+        emitted = record_event(
+            conn, now, event, challenge_id, dedupe, count=count, **payload, **told
         )
         if emitted is not None:
             events.append(emitted)
@@ -401,7 +489,7 @@ async def cross_thresholds(
 
     for percent, at in percent_thresholds(challenge.goal).items():
         if count >= at:
-            await reach(
+            reach(
                 "percent",
                 percent,
                 f"milestone:{challenge_id}:{percent}",
@@ -410,7 +498,7 @@ async def cross_thresholds(
                 goal=challenge.goal,
             )
     for tier in tier_rows:
-        if count >= tier.threshold and await reach(
+        if count >= tier.threshold and reach(
             "tier",
             tier.id,
             f"tier:{tier.id}",
@@ -420,16 +508,15 @@ async def cross_thresholds(
             sponsor=tier.sponsor,
             reward=tier.reward,
         ):
-            await conn.execute(update(tiers).where(tiers.c.id == tier.id).values(unlocked_at=now))
-    values: dict[str, object] = {
-        "next_threshold": next_threshold(challenge.goal, [t.threshold for t in tier_rows], count)
-    }
+            conn.execute(update(tiers).where(tiers.c.id == tier.id).values(unlocked_at=now))
+    next_at = next_threshold(challenge.goal, [t.threshold for t in tier_rows], count)
+    changes: dict[str, object] = {"next_threshold": next_at}
     if count >= challenge.goal and challenge.status == ChallengeStatus.OPEN.value:
-        values["status"] = ChallengeStatus.SUCCEEDED.value
-        values["updated_at"] = now
-        succeeded = await conn.run_sync(
-            emit,
-            clock,
+        changes["status"] = ChallengeStatus.SUCCEEDED.value
+        changes["updated_at"] = now
+        succeeded = record_event(
+            conn,
+            now,
             EventKind.SUCCEEDED,
             challenge_id,
             f"succeeded:{challenge_id}",
@@ -439,5 +526,5 @@ async def cross_thresholds(
         )
         if succeeded is not None:
             events.append(succeeded)
-    await conn.execute(update(challenges).where(challenges.c.id == challenge_id).values(**values))
-    return tuple(events)
+    conn.execute(update(challenges).where(challenges.c.id == challenge_id).values(**changes))
+    return tuple(events), next_at
