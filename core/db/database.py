@@ -36,6 +36,7 @@ class Database:
 
     def __init__(self, url: str, *, echo: bool = False, **engine_options: Any) -> None:
         self.url = url
+        self.engine_options = engine_options
         self.is_sqlite = url.startswith("sqlite")
         # Every transaction ends in an explicit commit or rollback, so the pool need not
         # roll back again when a connection comes back (one round trip less per use).
