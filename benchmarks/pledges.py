@@ -1,7 +1,13 @@
-"""Pledge throughput through the services vs raw aiosqlite, and challenge-card latency.
+"""Pledge throughput through the services vs raw inserts, a lone pledge's latency, and the
+challenge card's.
 
 Run: .venv/bin/python -m benchmarks.pledges [--pledges 5000] [--members 100000]
-Targets (2-core machine): >= 1,000 pledges/s, ratio >= 0.2, card p95 < 50 ms.
+     [--postgres postgresql+asyncpg://user@host/db]
+Baselines on the same kind of database, at the same durability (SQLite WAL, synchronous=FULL):
+`raw_batched` is rows inserted by 50 tasks through one connection, each committing, so one
+COMMIT takes every row pending by then (batches); `raw_per_row` is one transaction per row,
+one after another. Targets (2-core machine): ratio = pledges / raw_batched >= 0.8, pledges
+>= 3x raw_per_row, a lone pledge no slower than before, card p95 < 50 ms.
 The last line is `key=value` pairs for scripts.
 """
 
@@ -12,10 +18,14 @@ import asyncio
 import statistics
 import tempfile
 import time
+import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
+import asyncpg
 from sqlalchemy import insert, update
 
 from core.clock import SystemClock
@@ -28,10 +38,46 @@ from core.services import Services
 from core.settings import Settings
 
 CONCURRENCY = 50
+LONE = 300
+"""Pledges timed one at a time, with nothing else running."""
+RAW_TABLE = (
+    "CREATE TABLE raw_pledges (member_id INTEGER, challenge_id INTEGER, created_at TEXT,"
+    " PRIMARY KEY (member_id, challenge_id))"
+)
 
 
-async def _services(path: Path) -> Services:
-    db = Database(f"sqlite+aiosqlite:///{path}")
+class Backend:
+    """Where a run writes: a SQLite file per measure, or a PostgreSQL schema per measure."""
+
+    def __init__(self, folder: Path, postgres: str | None) -> None:
+        self.folder = folder
+        self.postgres = postgres
+        self.schemas: list[str] = []
+
+    async def database(self, name: str) -> Database:
+        if self.postgres is None:
+            return Database(f"sqlite+aiosqlite:///{self.folder / name}.db")
+        schema = f"bench_{name}_{uuid.uuid4().hex[:8]}"
+        self.schemas.append(schema)
+        conn = await asyncpg.connect(_dsn(self.postgres))
+        await conn.execute(f'CREATE SCHEMA "{schema}"')
+        await conn.close()
+        return Database(self.postgres, connect_args={"server_settings": {"search_path": schema}})
+
+    async def drop(self) -> None:
+        if self.postgres and self.schemas:
+            conn = await asyncpg.connect(_dsn(self.postgres))
+            for schema in self.schemas:
+                await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+            await conn.close()
+
+
+def _dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+async def _services(backend: Backend, name: str) -> Services:
+    db = await backend.database(name)
     await upgrade(db)
     settings = Settings(_env_file=None, DATABASE_URL=db.url)  # type: ignore[call-arg]
     return Services(db=db, settings=settings, clock=SystemClock())
@@ -46,6 +92,7 @@ async def _challenge(services: Services, slug: str, goal: int) -> int:
         deadline=datetime.now(UTC) + timedelta(days=30),
         tiers=[TierDraft(threshold=goal // 2, sponsor="Acme", reward="€1,000")],
         status=ChallengeStatus.OPEN,
+        area_goal=goal // 100 or None,
     )
     return (await services.challenges.create(draft)).id
 
@@ -57,41 +104,51 @@ async def _bulk_members(services: Services, n: int, areas: int) -> list[int]:
             "display_name": f"m{i}",
             "timezone": "Europe/Paris",
             "location_name": f"Commune {i % areas}" if areas else None,
+            "area_key": f"commune {i % areas}" if areas else None,
             "created_at": now,
         }
         for i in range(n)
     ]
     async with services.db.write() as conn:
-        await conn.execute(insert(members), rows)
+        for start in range(0, n, 5000):
+            await conn.execute(insert(members), rows[start : start + 5000])
         ids = [r.id for r in await conn.exec_driver_sql("SELECT id FROM members ORDER BY id")]
-        await conn.execute(
-            insert(accounts),
-            [
-                {"platform": "console", "external_id": f"b{i}", "member_id": i, "created_at": now}
-                for i in ids
-            ],
-        )
+        for start in range(0, n, 5000):
+            await conn.execute(
+                insert(accounts),
+                [
+                    {
+                        "platform": "console",
+                        "external_id": f"b{i}",
+                        "member_id": i,
+                        "created_at": now,
+                    }
+                    for i in ids[start : start + 5000]
+                ],
+            )
     return ids[-n:]
 
 
-async def _run_concurrently(items: list[int], work: object) -> float:
+async def _run_concurrently(items: list[int], work: Callable[[int], Awaitable[Any]]) -> float:
     queue: asyncio.Queue[int] = asyncio.Queue()
     for item in items:
         queue.put_nowait(item)
 
     async def worker() -> None:
         while not queue.empty():
-            await work(queue.get_nowait())  # type: ignore[operator]
+            await work(queue.get_nowait())
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
     return time.perf_counter() - started
 
 
-async def bench_services(folder: Path, n: int) -> float:
-    services = await _services(folder / "services.db")
-    challenge_id = await _challenge(services, "bench", goal=n)
-    member_ids = await _bulk_members(services, n, areas=0)
+async def bench_services(backend: Backend, n: int, *, places: bool) -> float:
+    """Pledges per second, 50 members at a time, with or without a place each."""
+    name = "placed" if places else "services"
+    services = await _services(backend, name)
+    challenge_id = await _challenge(services, name, goal=n)
+    member_ids = await _bulk_members(services, n, areas=500 if places else 0)
 
     async def pledge(member_id: int) -> None:
         await services.pledges.pledge(member_id, challenge_id)
@@ -102,43 +159,91 @@ async def bench_services(folder: Path, n: int) -> float:
     return n / elapsed
 
 
-async def bench_raw(folder: Path, n: int) -> float:
-    async with aiosqlite.connect(folder / "raw.db") as conn:
-        await conn.execute("PRAGMA journal_mode=WAL")
-        await conn.execute("PRAGMA synchronous=NORMAL")
-        await conn.execute(
-            "CREATE TABLE pledges (member_id INTEGER, challenge_id INTEGER, created_at TEXT,"
-            " PRIMARY KEY (member_id, challenge_id))"
-        )
-        await conn.commit()
-        now = datetime.now(UTC).isoformat()
+async def bench_lone(backend: Backend) -> list[float]:
+    """Milliseconds of each pledge made alone."""
+    services = await _services(backend, "lone")
+    challenge_id = await _challenge(services, "lone", goal=LONE * 2)
+    member_ids = await _bulk_members(services, LONE, areas=50)
+    timings = []
+    for member_id in member_ids:
+        started = time.perf_counter()
+        await services.pledges.pledge(member_id, challenge_id)
+        timings.append((time.perf_counter() - started) * 1000)
+    await services.db.dispose()
+    return timings
 
-        async def insert_one(member_id: int) -> None:
-            await conn.execute("INSERT INTO pledges VALUES (?, ?, ?)", (member_id, 1, now))
+
+async def raw_sqlite(folder: Path, n: int) -> tuple[float, float]:
+    """Rows/s inserted by 50 tasks over one connection, and one transaction per row."""
+    now = datetime.now(UTC).isoformat()
+    rates = []
+    for name, concurrent in (("batched", True), ("per_row", False)):
+        async with aiosqlite.connect(folder / f"raw_{name}.db") as conn:
+            await conn.execute("PRAGMA journal_mode=WAL")
+            await conn.execute("PRAGMA synchronous=FULL")
+            await conn.execute(RAW_TABLE)
             await conn.commit()
 
-        elapsed = await _run_concurrently(list(range(1, n + 1)), insert_one)
-    return n / elapsed
+            async def insert_one(member_id: int, conn: aiosqlite.Connection = conn) -> None:
+                await conn.execute("INSERT INTO raw_pledges VALUES (?, ?, ?)", (member_id, 1, now))
+                await conn.commit()
+
+            ids = list(range(1, n + 1))
+            if concurrent:
+                elapsed = await _run_concurrently(ids, insert_one)
+            else:
+                started = time.perf_counter()
+                for member_id in ids:
+                    await insert_one(member_id)
+                elapsed = time.perf_counter() - started
+        rates.append(n / elapsed)
+    return rates[0], rates[1]
 
 
-async def bench_card(folder: Path, n: int, areas: int, samples: int) -> list[float]:
-    services = await _services(folder / "card.db")
+async def raw_postgres(url: str, n: int) -> tuple[float, float]:
+    """Rows/s through one asyncpg connection: in transactions of 50 rows, and one per row."""
+    conn = await asyncpg.connect(_dsn(url))
+    schema = f"bench_raw_{uuid.uuid4().hex[:8]}"
+    await conn.execute(f'CREATE SCHEMA "{schema}"')
+    await conn.execute(f'SET search_path TO "{schema}"')
+    await conn.execute(RAW_TABLE)
+    now = datetime.now(UTC).isoformat()
+    sql = "INSERT INTO raw_pledges VALUES ($1, $2, $3)"
+    try:
+        started = time.perf_counter()
+        for start in range(1, n + 1, CONCURRENCY):
+            async with conn.transaction():
+                await conn.executemany(
+                    sql, [(i, 1, now) for i in range(start, min(start + CONCURRENCY, n + 1))]
+                )
+        batched = n / (time.perf_counter() - started)
+        started = time.perf_counter()
+        for i in range(1, n + 1):
+            await conn.execute(sql, i, 2, now)
+        per_row = n / (time.perf_counter() - started)
+    finally:
+        await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        await conn.close()
+    return batched, per_row
+
+
+async def bench_card(backend: Backend, n: int, areas: int, samples: int) -> list[float]:
+    services = await _services(backend, "card")
     challenge_id = await _challenge(services, "card", goal=n * 2)
     member_ids = await _bulk_members(services, n, areas=areas)
     now = datetime.now(UTC)
+    rows = [
+        {
+            "member_id": m,
+            "challenge_id": challenge_id,
+            "created_at": now,
+            "area_key": f"commune {i % areas}",
+        }
+        for i, m in enumerate(member_ids)
+    ]
     async with services.db.write() as conn:
-        await conn.execute(
-            insert(pledges),
-            [
-                {
-                    "member_id": m,
-                    "challenge_id": challenge_id,
-                    "created_at": now,
-                    "area_key": f"commune {i % areas}",
-                }
-                for i, m in enumerate(member_ids)
-            ],
-        )
+        for start in range(0, n, 5000):
+            await conn.execute(insert(pledges), rows[start : start + 5000])
         await conn.execute(
             insert(area_counts),
             [
@@ -165,22 +270,44 @@ async def bench_card(folder: Path, n: int, areas: int, samples: int) -> list[flo
     return timings
 
 
-async def main(pledge_count: int, member_count: int, areas: int) -> None:
+def _p(values: list[float], percent: int) -> float:
+    return statistics.quantiles(values, n=100)[percent - 1]
+
+
+async def main(pledge_count: int, member_count: int, areas: int, postgres: str | None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        service_rate = await bench_services(folder, pledge_count)
-        raw_rate = await bench_raw(folder, pledge_count)
-        card = await bench_card(folder, member_count, areas, samples=300)
-    ratio = service_rate / raw_rate
-    p50 = statistics.median(card)
-    p95 = statistics.quantiles(card, n=100)[94]
-    print(f"services: {service_rate:,.0f} pledges/s ({CONCURRENCY} concurrent members)")
-    print(f"raw aiosqlite insert+commit: {raw_rate:,.0f} rows/s")
-    print(f"ratio: {ratio:.2f}")
-    print(f"challenge card with {member_count:,} pledgers: p50 {p50:.2f} ms, p95 {p95:.2f} ms")
+        backend = Backend(Path(tmp), postgres)
+        try:
+            rate = await bench_services(backend, pledge_count, places=False)
+            placed = await bench_services(backend, pledge_count, places=True)
+            lone = await bench_lone(backend)
+            if postgres is None:
+                batched, per_row = await raw_sqlite(Path(tmp), pledge_count)
+            else:
+                batched, per_row = await raw_postgres(postgres, pledge_count)
+            card = await bench_card(backend, member_count, areas, samples=300)
+        finally:
+            await backend.drop()
+    where = "PostgreSQL" if postgres else "SQLite"
+    raw = "asyncpg" if postgres else "aiosqlite"
+    ratio = rate / batched
+    print(f"{where}, {CONCURRENCY} members pledging at once")
+    print(f"services: {rate:,.0f} pledges/s; members with a place: {placed:,.0f} pledges/s")
     print(
-        f"pledges_per_s={service_rate:.0f} raw_inserts_per_s={raw_rate:.0f} ratio={ratio:.2f} "
-        f"card_p50_ms={p50:.2f} card_p95_ms={p95:.2f}"
+        f"raw {raw}, batched commits: {batched:,.0f} rows/s; a transaction per row: {per_row:,.0f}"
+    )
+    print(f"ratio to batched: {ratio:.2f}; to per row: {rate / per_row:.1f}x")
+    print(f"a lone pledge: p50 {statistics.median(lone):.2f} ms, p99 {_p(lone, 99):.2f} ms")
+    print(
+        f"challenge card with {member_count:,} pledgers: "
+        f"p50 {statistics.median(card):.2f} ms, p95 {_p(card, 95):.2f} ms"
+    )
+    print(
+        f"pledges_per_s={rate:.0f} placed_pledges_per_s={placed:.0f} "
+        f"raw_batched_per_s={batched:.0f} raw_per_row_per_s={per_row:.0f} ratio={ratio:.2f} "
+        f"per_row_ratio={rate / per_row:.1f} lone_p50_ms={statistics.median(lone):.2f} "
+        f"lone_p99_ms={_p(lone, 99):.2f} card_p50_ms={statistics.median(card):.2f} "
+        f"card_p95_ms={_p(card, 95):.2f}"
     )
 
 
@@ -189,5 +316,6 @@ if __name__ == "__main__":
     parser.add_argument("--pledges", type=int, default=5000)
     parser.add_argument("--members", type=int, default=100_000)
     parser.add_argument("--areas", type=int, default=5000)
+    parser.add_argument("--postgres", metavar="URL", help="measure on PostgreSQL instead")
     args = parser.parse_args()
-    asyncio.run(main(args.pledges, args.members, args.areas))
+    asyncio.run(main(args.pledges, args.members, args.areas, args.postgres))

@@ -5,16 +5,30 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Integer, and_, bindparam, cast, column, select, tuple_, update, values
+from sqlalchemy import (
+    Integer,
+    String,
+    and_,
+    bindparam,
+    cast,
+    column,
+    null,
+    select,
+    tuple_,
+    update,
+    values,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from core.clock import Clock
 from core.db.database import Database
 from core.db.tables import area_counts, challenges, members, milestones, pledges, tiers
 from core.db.types import UTCDateTime
-from core.db.upsert import insert_for
+from core.db.upsert import frozen, insert_for
 from core.db.writer import SetBased
 from core.errors import Conflict, NotFound
 from core.events import CROSSED_BY, emit, record_event
@@ -155,9 +169,7 @@ def pledge_many(
         keys = {(requests[i].member_id, requests[i].challenge_id) for i in waiting}
         existing = {
             (row.member_id, row.challenge_id): row
-            for row in conn.execute(
-                select(pledges).where(tuple_(pledges.c.member_id, pledges.c.challenge_id).in_(keys))
-            )
+            for row in conn.execute(_EXISTING, {"keys": sorted(keys)})
         }
         for index in waiting:
             request = requests[index]
@@ -179,6 +191,24 @@ def _insert_pledges(conn: Connection, batch: Sequence[PledgeRequest]) -> dict[tu
     pledges and unknown members are left out. The rows written, by (member, challenge)."""
     if not batch:
         return {}
+    params: dict[str, object] = {}
+    # In key order: concurrent batches (PostgreSQL) lock rows in the same order.
+    for i, r in enumerate(sorted(batch, key=lambda r: (r.member_id, r.challenge_id))):
+        params[f"m{i}"], params[f"c{i}"], params[f"t{i}"] = r.member_id, r.challenge_id, r.now
+        params[f"r{i}"] = None if r.referrer_id == r.member_id else r.referrer_id
+    stmt = _pledges_upsert(conn.dialect.name, len(batch))
+    return {(row.member_id, row.challenge_id): row for row in conn.execute(stmt, params)}
+
+
+@lru_cache(maxsize=256)
+def _pledges_upsert(dialect: str, size: int) -> Any:
+    """The INSERT ... SELECT of `size` pledges, built once per size: building SQL constructs
+    costs more than running them."""
+
+    def typed(value: Any) -> Any:
+        # PostgreSQL types a VALUES list from its rows, not from where it goes.
+        return cast(value, value.type) if dialect == "postgresql" else value
+
     asked = (
         values(
             column("member_id", Integer),
@@ -190,17 +220,16 @@ def _insert_pledges(conn: Connection, batch: Sequence[PledgeRequest]) -> dict[tu
         .data(
             [
                 (
-                    r.member_id,
-                    r.challenge_id,
-                    r.now,
-                    None if r.referrer_id == r.member_id else r.referrer_id,
+                    typed(bindparam(f"m{i}", type_=Integer)),
+                    typed(bindparam(f"c{i}", type_=Integer)),
+                    typed(bindparam(f"t{i}", type_=UTCDateTime)),
+                    typed(bindparam(f"r{i}", type_=Integer)),
                 )
-                # In key order: concurrent batches (PostgreSQL) lock rows in the same order.
-                for r in sorted(batch, key=lambda r: (r.member_id, r.challenge_id))
+                for i in range(size)
             ]
         )
-        .cte("asked")
-    )  # a CTE: SQLite names no columns of a VALUES in FROM
+        .cte("asked")  # a CTE: SQLite names no columns of a VALUES in FROM
+    )
     referrers = members.alias("referrers")
     source = (
         select(
@@ -213,23 +242,22 @@ def _insert_pledges(conn: Connection, batch: Sequence[PledgeRequest]) -> dict[tu
         )
         .select_from(
             asked.join(members, members.c.id == asked.c.member_id).outerjoin(
-                # Typed: a column of NULLs alone would be text on PostgreSQL.
-                referrers,
-                referrers.c.id == cast(asked.c.referrer_id, Integer),
+                referrers, referrers.c.id == asked.c.referrer_id
             )
         )
         # SQLite would read ON CONFLICT as part of the join's ON without a WHERE between.
         .where(members.c.id.is_not(None))
     )
-    stmt = insert_for(conn, pledges).from_select(
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(pledges).from_select(
         ["member_id", "challenge_id", "created_at", "referrer_id", "area_key"], source
     )
-    stmt = stmt.on_conflict_do_update(
+    upsert = stmt.on_conflict_do_update(
         index_elements=[pledges.c.member_id, pledges.c.challenge_id],
-        set_={"withdrawn_at": None, "area_key": stmt.excluded.area_key},
+        set_={"withdrawn_at": null(), "area_key": stmt.excluded.area_key},
         where=pledges.c.withdrawn_at.is_not(None),
     ).returning(*pledges.c)
-    return {(row.member_id, row.challenge_id): row for row in conn.execute(stmt)}
+    return frozen(upsert, dialect, *pledges.c)
 
 
 def _count_areas(
@@ -250,30 +278,12 @@ def _count_areas(
     if not located:
         return
     labels = _labels(conn, {requests[i].member_id for ix in located.values() for i in ix})
-    rows = [
-        {
-            "challenge_id": challenge_id,
-            "area_key": area_key,
-            "label": labels.get(requests[indexes[-1]].member_id) or area_key,
-            "pledgers": len(indexes),
-        }
-        # One row per area (no row hit twice by one ON CONFLICT), in key order.
-        for (challenge_id, area_key), indexes in sorted(located.items())
-    ]
-    stmt = insert_for(conn, area_counts).values(rows)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[area_counts.c.challenge_id, area_counts.c.area_key],
-        set_={
-            "pledgers": area_counts.c.pledgers + stmt.excluded.pledgers,
-            "label": stmt.excluded.label,
-        },
-    ).returning(
-        area_counts.c.challenge_id,
-        area_counts.c.area_key,
-        area_counts.c.label,
-        area_counts.c.pledgers,
-    )
-    for row in conn.execute(stmt):
+    params: dict[str, object] = {}
+    # One row per area (no row hit twice by one ON CONFLICT), in key order.
+    for i, ((challenge_id, area_key), indexes) in enumerate(sorted(located.items())):
+        params[f"c{i}"], params[f"a{i}"], params[f"n{i}"] = challenge_id, area_key, len(indexes)
+        params[f"l{i}"] = labels.get(requests[indexes[-1]].member_id) or area_key
+    for row in conn.execute(_areas_upsert(conn.dialect.name, len(located)), params):
         indexes = located[(row.challenge_id, row.area_key)]
         goal = found[row.challenge_id].area_goal
         before = row.pledgers - len(indexes)
@@ -294,17 +304,52 @@ def _count_areas(
             events[index].append(reached)
 
 
+@lru_cache(maxsize=256)
+def _areas_upsert(dialect: str, size: int) -> Any:
+    """The upsert of `size` area counts, built once per size."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(area_counts).values(
+        [
+            {
+                "challenge_id": bindparam(f"c{i}", type_=Integer),
+                "area_key": bindparam(f"a{i}", type_=String),
+                "label": bindparam(f"l{i}", type_=String),
+                "pledgers": bindparam(f"n{i}", type_=Integer),
+            }
+            for i in range(size)
+        ]
+    )
+    returned = (
+        area_counts.c.challenge_id,
+        area_counts.c.area_key,
+        area_counts.c.label,
+        area_counts.c.pledgers,
+    )
+    upsert = stmt.on_conflict_do_update(
+        index_elements=[area_counts.c.challenge_id, area_counts.c.area_key],
+        set_={
+            "pledgers": area_counts.c.pledgers + stmt.excluded.pledgers,
+            "label": stmt.excluded.label,
+        },
+    ).returning(*returned)
+    return frozen(upsert, dialect, *returned)
+
+
+_PLACES = select(
+    members.c.id,
+    members.c.location_name,
+    members.c.latitude,
+    members.c.longitude,
+    members.c.area_key,
+).where(members.c.id.in_(bindparam("ids", expanding=True)))
+_EXISTING = select(pledges).where(
+    tuple_(pledges.c.member_id, pledges.c.challenge_id).in_(bindparam("keys", expanding=True))
+)
+
+
 def _labels(conn: Connection, member_ids: set[int]) -> dict[int, str | None]:
     """What each member's place reads as, by member."""
-    rows = conn.execute(
-        select(
-            members.c.id,
-            members.c.location_name,
-            members.c.latitude,
-            members.c.longitude,
-            members.c.area_key,
-        ).where(members.c.id.in_(member_ids))
-    )
+    rows = conn.execute(_PLACES, {"ids": sorted(member_ids)})
     labels: dict[int, str | None] = {}
     for row in rows:
         location = stored_location(row.location_name, row.latitude, row.longitude, row.area_key)
