@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator, Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import assert_never
 
 from conversations.flow import ENGINE_FLOW, CommandSpec, Flow, Turn
@@ -211,10 +211,13 @@ class Engine:
         )
         if await self._dispatch(turn, state, value, expired) and not turn.forgotten:
             outcome = _outcome(turn, state)
+            changed: list[tuple[SessionKey, ConversationState]] = []
             if outcome.active or _differs(outcome, loaded):
-                await self.store.save(key, outcome, at=now)
+                changed.append((key, outcome))
             if envelope.chat.is_group and outcome.offered != loaded.offered:
-                await self._share_offered(envelope, turn, now)
+                changed.append(await self._share_offered(envelope, turn))
+            if changed:  # the turn's states in one write
+                await self.store.save_all(changed, at=now)
         return turn.replies, self._handler(value, state), turn.t
 
     def _handler(self, value: Input, state: ConversationState) -> str:
@@ -253,11 +256,13 @@ class Engine:
             return False
         return choice_id in (await self.store.load(SessionKey.of_chat(envelope))).offered
 
-    async def _share_offered(self, envelope: Envelope, turn: Turn, now: datetime) -> None:
-        """Remember the choices shown in a group for the whole chat."""
+    async def _share_offered(
+        self, envelope: Envelope, turn: Turn
+    ) -> tuple[SessionKey, ConversationState]:
+        """The group's shared record with the choices shown in it, for the whole chat."""
         key = SessionKey.of_chat(envelope)
         shared = await self.store.load(key)
-        await self.store.save(key, _outcome(turn, shared, keep_flow=False), at=now)
+        return key, _outcome(turn, shared, keep_flow=False)
 
     async def _dispatch(
         self, turn: Turn, state: ConversationState, value: Input, expired: bool

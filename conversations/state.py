@@ -3,12 +3,13 @@ account), so a flow survives a restart."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.engine import Connection
 
 from conversations.model import Envelope, FormField
 from core.db.database import Database
@@ -123,30 +124,46 @@ class ConversationStore:
 
     async def save(self, key: SessionKey, state: ConversationState, *, at: datetime) -> None:
         """Store `state` as of `at`, keeping the last MAX_OFFERED offered choice ids."""
-        values = {
-            "flow": state.flow,
-            "step": state.step,
-            "data": {
-                "flow": dict(state.data),
-                "form": None if state.form is None else state.form.to_json(),
-            },
-            "offered": list(state.offered[-MAX_OFFERED:]),
-            "updated_at": at,
-        }
-        async with self.db.write() as conn:
-            statement = insert_for(conn, conversations).values(
-                platform=key.platform, chat_id=key.chat_id, account_id=key.account_id, **values
-            )
-            await conn.execute(
-                statement.on_conflict_do_update(
-                    index_elements=["platform", "chat_id", "account_id"], set_=values
-                )
-            )
+        await self.save_all([(key, state)], at=at)
+
+    async def save_all(
+        self, states: Sequence[tuple[SessionKey, ConversationState]], *, at: datetime
+    ) -> None:
+        """Store several sessions' states in one write (a turn in a group saves two)."""
+        await self.db.transaction(_save, [(key, _row(state, at)) for key, state in states])
 
     async def clear(self, key: SessionKey) -> None:
         """Forget the conversation entirely, offered choices included."""
-        async with self.db.write() as conn:
-            await conn.execute(delete(conversations).where(*_match(key)))
+        await self.db.transaction(_clear, key)
+
+
+def _row(state: ConversationState, at: datetime) -> dict[str, Any]:
+    return {
+        "flow": state.flow,
+        "step": state.step,
+        "data": {
+            "flow": dict(state.data),
+            "form": None if state.form is None else state.form.to_json(),
+        },
+        "offered": list(state.offered[-MAX_OFFERED:]),
+        "updated_at": at,
+    }
+
+
+def _save(conn: Connection, rows: Sequence[tuple[SessionKey, dict[str, Any]]]) -> None:
+    for key, values in rows:
+        statement = insert_for(conn, conversations).values(
+            platform=key.platform, chat_id=key.chat_id, account_id=key.account_id, **values
+        )
+        conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=["platform", "chat_id", "account_id"], set_=values
+            )
+        )
+
+
+def _clear(conn: Connection, key: SessionKey) -> None:
+    conn.execute(delete(conversations).where(*_match(key)))
 
 
 def _match(key: SessionKey) -> tuple[Any, ...]:

@@ -10,11 +10,6 @@ ROOT = Path(__file__).resolve().parent.parent
 SCANNED = ("core", "conversations", "bots")
 STORAGE = ROOT / "core" / "db"
 NOT_CONVERTED_YET = {
-    # Issue 10's single writer converts these (branch i10w), then empties its entries
-    # (conversations/engine.py writes through state.py, so it needs no entry).
-    "core/services/pledges.py",
-    "core/services/updates.py",
-    "conversations/state.py",
     # The delivery worker is converted while it gains leases (issue 11).
     "core/delivery/fanout.py",
     "core/delivery/latest.py",

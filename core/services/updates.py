@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlalchemy.engine import Connection
+
 from core.clock import Clock
 from core.db.database import Database
 from core.db.tables import processed_updates
@@ -17,11 +21,10 @@ class UpdateLog:
 
     async def first_time(self, platform: str, update_key: str) -> bool:
         """Record the update; False when it was processed before."""
-        async with self.db.write() as conn:
-            return await conn.run_sync(
-                insert_ignore,
-                processed_updates,
-                platform=platform,
-                update_key=update_key[:64],
-                received_at=self.clock.now(),
-            )
+        return await self.db.transaction(_record, platform, update_key[:64], self.clock.now())
+
+
+def _record(conn: Connection, platform: str, update_key: str, now: datetime) -> bool:
+    return insert_ignore(
+        conn, processed_updates, platform=platform, update_key=update_key, received_at=now
+    )
