@@ -8,6 +8,8 @@ Each simulated member sends its next update as soon as the bot has answered the 
 fetched to the moment its reply reaches the server. Each bot runs in its own process, with
 the same python-telegram-bot set-up (concurrent updates, rate limits off: the fake has none).
 
+CPU time per update is the bot process's own (Linux /proc), counted over the load only.
+
 Run: .venv/bin/python -m benchmarks.telegram [--members 200] [--updates 10]
 Target: climat-koom's p99 <= 2x the echo bot's, no reply lost or duplicated.
 The last line is `key=value` pairs for scripts.
@@ -58,7 +60,12 @@ class Outcome:
     latencies: list[float]
     replies: int
     apologies: int
+    cpu_seconds: float
     per_member: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def cpu_ms_per_update(self) -> float:
+        return self.cpu_seconds / self.updates * 1000
 
     @property
     def rate(self) -> float:
@@ -169,12 +176,14 @@ async def measure(name: str, members: int, updates: int, folder: Path) -> Outcom
         people = [Person(10_000 + i, f"Member {i}", "fr") for i in range(members)]
         choose = echo_update if name == "echo" else journey_update
         latencies: list[float] = []
+        cpu_before = cpu_seconds(child.pid)
         started = time.perf_counter()
         await asyncio.gather(
             *(member(fake, p, updates, choose, replies[p.id], latencies) for p in people)
         )
         seconds = time.perf_counter() - started
         await asyncio.sleep(SETTLE_SECONDS)
+        cpu = cpu_seconds(child.pid) - cpu_before
     finally:
         child.send_signal(signal.SIGTERM)
         await child.wait()
@@ -188,8 +197,15 @@ async def measure(name: str, members: int, updates: int, folder: Path) -> Outcom
         latencies,
         sum(per_member.values()),
         sum(APOLOGY in text for text in texts),
+        cpu,
         per_member,
     )
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far, from Linux's /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def member(
@@ -227,7 +243,8 @@ def report(echo: Outcome, koom: Outcome, members: int, updates: int) -> None:
         print(
             f"{outcome.name}: {outcome.rate:,.0f} updates/s, "
             f"p50 {outcome.percentile(50):.1f} ms, p99 {outcome.percentile(99):.1f} ms, "
-            f"{outcome.replies} replies for {expected} updates, {outcome.apologies} apologies"
+            f"{outcome.replies} replies for {expected} updates, {outcome.apologies} apologies, "
+            f"{outcome.cpu_ms_per_update:.1f} ms of CPU per update"
         )
     ratio = koom.percentile(99) / echo.percentile(99)
     lost = sum(max(0, updates - n) for n in koom.per_member.values())
@@ -237,7 +254,8 @@ def report(echo: Outcome, koom: Outcome, members: int, updates: int) -> None:
         f"echo_updates_per_s={echo.rate:.0f} echo_p50_ms={echo.percentile(50):.1f} "
         f"echo_p99_ms={echo.percentile(99):.1f} koom_updates_per_s={koom.rate:.0f} "
         f"koom_p50_ms={koom.percentile(50):.1f} koom_p99_ms={koom.percentile(99):.1f} "
-        f"p99_ratio={ratio:.2f} lost={lost} duplicated={duplicated} "
+        f"p99_ratio={ratio:.2f} echo_cpu_ms={echo.cpu_ms_per_update:.2f} "
+        f"koom_cpu_ms={koom.cpu_ms_per_update:.2f} lost={lost} duplicated={duplicated} "
         f"apologies={koom.apologies}"
     )
 
