@@ -155,3 +155,10 @@ async def test_the_writer_stops_cleanly(db: Database, n: int) -> None:
     await asyncio.gather(*(db.transaction(add_member, f"m{i}") for i in range(n)))
     await db.dispose()
     assert not db._writers
+
+
+@pytest.mark.parametrize("url", ["sqlite+aiosqlite://", "sqlite+aiosqlite:///:memory:"])
+def test_sqlite_in_memory_is_refused(url: str) -> None:
+    # The writer's connection and the readers' would each see a database of their own.
+    with pytest.raises(ValueError, match="SQLite needs a file"):
+        Database(url)

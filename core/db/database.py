@@ -52,6 +52,8 @@ class Database:
         self._draining = 0  # writers at work, counted as they start and stop (not when reaped)
         self._max_writers = 1 if self.is_sqlite else POSTGRES_WRITERS
         if self.is_sqlite:
+            if make_url(url).database in (None, "", ":memory:"):
+                raise ValueError("SQLite needs a file: the writer and the readers share it")
             _configure_sqlite(self.engine.sync_engine)
             self._writer_engine = create_engine(
                 make_url(url).set(drivername="sqlite+pysqlite"),
