@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import event, func, insert, select, text
 from sqlalchemy.engine import Connection
 
+from core.db import writer
 from core.db.database import Database
 from core.db.tables import members
 from core.db.writer import CommitFailed, SetBased
@@ -138,6 +139,16 @@ async def test_a_set_based_kind_runs_a_batch_at_once(db: Database) -> None:
     assert len(set(outcomes[:-1])) == 20
     assert max(statements) > 1 and sum(statements) == 21  # sets, every call once
     assert sorted(await names(db)) == sorted(names_in[:-1])
+
+
+async def test_a_large_set_runs_in_pieces_of_at_most_max_set(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer, "MAX_SET", 7)
+    statements.clear()
+    ids = await asyncio.gather(*(db.transaction(ADD_MANY, f"m{i}") for i in range(30)))
+    assert len(set(ids)) == 30
+    assert max(statements) <= 7 and sum(statements) == 30
 
 
 async def test_a_unit_may_use_what_services_wrote(services: Services) -> None:

@@ -19,6 +19,9 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy.engine import Connection
 
+MAX_SET = 500
+"""Calls of a set-based kind run together at most: their statements stay well under the
+databases' limits on bound parameters."""
 A = TypeVar("A")
 T = TypeVar("T")
 
@@ -69,7 +72,8 @@ def write_batch(conn: Connection, jobs: Sequence[Job]) -> list[Outcome]:
     try:
         for unit, indexes in _groups(jobs):
             if isinstance(unit, SetBased) and len(indexes) > 1:
-                _run_set(conn, unit, jobs, indexes, outcomes)
+                for start in range(0, len(indexes), MAX_SET):
+                    _run_set(conn, unit, jobs, indexes[start : start + MAX_SET], outcomes)
             else:
                 for index in indexes:
                     outcomes[index] = _run_one(conn, jobs[index])
