@@ -9,11 +9,14 @@ from collections.abc import Sequence
 import pytest
 from sqlalchemy import event, func, insert, select, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from core.db import writer
 from core.db.database import Database
 from core.db.tables import members
+from core.db.watch import watch_database
 from core.db.writer import CommitFailed, SetBased
+from core.metrics import DATABASE_ERRORS
 from core.services import Services
 from tests.factories import member
 
@@ -173,3 +176,15 @@ def test_sqlite_in_memory_is_refused(url: str) -> None:
     # The writer's connection and the readers' would each see a database of their own.
     with pytest.raises(ValueError, match="SQLite needs a file"):
         Database(url)
+
+
+async def test_an_error_in_a_unit_is_counted_for_the_metrics(db: Database) -> None:
+    watch_database(db)
+    before = DATABASE_ERRORS._value.get()
+
+    def no_name(conn: Connection) -> None:
+        conn.execute(insert(members).values(display_name=None, timezone="UTC"))
+
+    with pytest.raises(IntegrityError):
+        await db.transaction(no_name)
+    assert DATABASE_ERRORS._value.get() == before + 1

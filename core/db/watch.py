@@ -10,8 +10,11 @@ from core.metrics import DATABASE_ERRORS
 
 
 def watch_database(db: Database) -> None:
-    """Count every error the database driver raises on this engine."""
+    """Count every error the database driver raises, on the readers' engine and the
+    writer's (SQLite's writer has an engine of its own)."""
 
-    @event.listens_for(db.engine.sync_engine, "handle_error")
     def _count(_context: ExceptionContext) -> None:
         DATABASE_ERRORS.inc()
+
+    for engine in {db.engine.sync_engine, db.writer_engine}:
+        event.listen(engine, "handle_error", _count)
