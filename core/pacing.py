@@ -1,12 +1,13 @@
 """When may the delivery worker send the next message? Sliding-window pacing, no database.
 
-The worker calls `Pacer.reserve` just before each send and sleeps for the answer (reserving a
-whole batch ahead also works, but costs time in proportion to how far ahead). Every limit is
-exact: no window of length `per` ever holds more than `count` reserved sends, overall and per
-chat. Bulk sends (reminders, announcements, broadcasts) may use only `BULK_SHARE` of the overall
-rate, so a reply to someone talking to the bot always finds room in the overall limit: while bulk
-traffic alone fills the windows, an interactive send waits for nothing but its own chat's limit.
-Replies sent by an adapter's own limiter are counted with `note`, so bulk sends give way to them.
+Every sender (the delivery worker and an adapter's replies) takes a send time from its platform's
+`Budget` just before each send and sleeps for the answer: a send is counted at the moment it
+goes. Every limit is exact: no window of length `per` ever holds more than `count` reserved sends,
+overall and per chat. Bulk sends (reminders, announcements, broadcasts) may use only `BULK_SHARE`
+of the overall rate, so a reply to someone talking to the bot always finds room in the overall
+limit: while bulk traffic alone fills the windows, a reply waits for nothing but its own chat's
+limit. `Pacer` keeps the budget of one instance in memory; `core.shared_budget` keeps the same
+windows in Redis for several instances.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import heapq
 from bisect import bisect_left, bisect_right, insort
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from core.clock import Clock
 
@@ -56,6 +58,18 @@ DISCORD_LIMITS = Limits(
 )
 
 
+class Budget(Protocol):
+    """The send times of one platform's bot, under its limits, for everyone who sends."""
+
+    async def take(self, chat_key: str, *, group: bool, bulk: bool) -> timedelta:
+        """How long to wait before sending to `chat_key`; the send is counted at that moment."""
+        ...
+
+    async def hold_off(self, chat_key: str | None, retry_after: timedelta) -> None:
+        """After a 429: nothing to `chat_key` (None: to anyone) before now + `retry_after`."""
+        ...
+
+
 class _Window:
     """The reserved send times under one limit, sorted; those older than `per` are dropped."""
 
@@ -91,7 +105,7 @@ class _Window:
 
 
 class Pacer:
-    """Reserves send times for one platform's bot under its `Limits`."""
+    """Reserves send times for one platform's bot under its `Limits`, in this process."""
 
     def __init__(self, limits: Limits, clock: Clock) -> None:
         self._limits = limits
@@ -134,12 +148,13 @@ class Pacer:
         heapq.heappush(self._expiries, (t + chat.limit.per, chat_key))
         return t - now
 
-    def note(self) -> None:
-        """Count a send made outside the pacer (a reply, paced by the adapter's own limiter)
-        in the overall window, so bulk sends leave room for it."""
-        now = self._clock.now()
-        self._forget(now)
-        self._overall.add(now)
+    async def take(self, chat_key: str, *, group: bool, bulk: bool) -> timedelta:
+        """`reserve`, as a `Budget`."""
+        return self.reserve(chat_key, group=group, bulk=bulk)
+
+    async def hold_off(self, chat_key: str | None, retry_after: timedelta) -> None:
+        """`penalise`, as a `Budget`."""
+        self.penalise(chat_key, retry_after)
 
     def penalise(self, chat_key: str | None, retry_after: timedelta) -> None:
         """After a 429: nothing to `chat_key` (None: to anyone) before now + `retry_after`.

@@ -148,6 +148,11 @@ class Settings(BaseSettings):
         validation_alias="KOOM_KEEP_UPDATES_DAYS",
         description="Processed update ids older than this are purged daily",
     )
+    redis_url: str | None = Field(default=None, validation_alias="KOOM_REDIS_URL")
+    delivery_lease_seconds: int = Field(
+        default=60, ge=5, le=3600, validation_alias="KOOM_DELIVERY_LEASE_SECONDS"
+    )
+    discord_shards: str | None = Field(default=None, validation_alias="KOOM_DISCORD_SHARDS")
 
     @field_validator("database_url")
     @classmethod
@@ -284,6 +289,26 @@ class Settings(BaseSettings):
             return None
         return value
 
+    @field_validator("redis_url", "discord_shards", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("discord_shards")
+    @classmethod
+    def _shards(cls, value: str | None) -> str | None:
+        if value is not None:
+            shard_plan(value)
+        return value
+
+    @cached_property
+    def shards(self) -> tuple[tuple[int, ...], int] | None:
+        """The Discord shards this instance runs and the total count, from
+        KOOM_DISCORD_SHARDS; None: one unsharded connection."""
+        return None if self.discord_shards is None else shard_plan(self.discord_shards)
+
     @cached_property
     def sqlite_path(self) -> Path | None:
         """The database file when the URL names SQLite, else None."""
@@ -295,3 +320,16 @@ class Settings(BaseSettings):
     def is_organiser(self, account: AccountRef) -> bool:
         """True when this platform account is named in KOOM_ORGANISERS."""
         return account in self.organisers
+
+
+def shard_plan(text: str) -> tuple[tuple[int, ...], int]:
+    """`"0,1/4"` -> ((0, 1), 4): the shard ids this instance runs, out of a total count."""
+    ids_text, _, count_text = text.partition("/")
+    try:
+        count = int(count_text)
+        ids = tuple(sorted({int(part) for part in ids_text.split(",") if part.strip()}))
+    except ValueError:
+        raise ValueError("KOOM_DISCORD_SHARDS must look like 0,1/4 (shard ids/total)") from None
+    if count < 1 or not ids or not all(0 <= i < count for i in ids):
+        raise ValueError("KOOM_DISCORD_SHARDS: each shard id must lie in 0..total-1")
+    return ids, count

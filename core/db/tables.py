@@ -221,7 +221,19 @@ deliveries = Table(
     Column("sent_at", UTCDateTime),
     Column("last_error", Text),
     Column("created_at", UTCDateTime, nullable=False),
+    # The lease of the instance sending the row: nobody else sends it before lease_until.
+    Column("claimed_by", String(64)),
+    Column("lease_until", UTCDateTime),
     Index("ix_deliveries_status_not_before", "status", "not_before"),
+)
+
+sweep_ticks = Table(
+    "sweep_ticks",
+    metadata,
+    # The last run of each periodic sweep, claimed by one instance per tick.
+    Column("job", String(40), primary_key=True),
+    Column("ran_at", UTCDateTime, nullable=False),
+    Column("ran_by", String(64), nullable=False),
 )
 
 groups = Table(

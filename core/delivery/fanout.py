@@ -7,10 +7,12 @@ or a concurrent fan-out) from writing any row twice.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
 from core.db.tables import (
     accounts,
@@ -23,7 +25,7 @@ from core.db.tables import (
 )
 from core.db.upsert import insert_all_new
 from core.events import CROSSED_BY
-from core.identity import PUSH_PLATFORMS
+from core.identity import PUSH_PLATFORMS, AccountRef
 from core.models import ANNOUNCEMENTS, EventKind
 from core.services.groups import reachable_followers
 
@@ -62,17 +64,29 @@ async def fan_out(services: Services) -> int:
         ).scalars()
         pending = list(event_ids)
     written = 0
+    settings = services.settings
     for event_id in pending:
-        async with services.db.write() as conn:
-            written += await _fan_out_event(services, conn, event_id)
+        written += await services.db.transaction(
+            _fan_out_event,
+            event_id,
+            services.clock.now(),
+            settings.default_locale,
+            settings.organisers,
+        )
     return written
 
 
-async def _fan_out_event(services: Services, conn: AsyncConnection, event_id: int) -> int:
-    now = services.clock.now()
+def _fan_out_event(
+    conn: Connection,
+    event_id: int,
+    now: datetime,
+    default: str,
+    organisers: Sequence[AccountRef],
+) -> int:
+    """A unit of work: claim one event and write its delivery rows."""
     # Claim the event: under a concurrent fan-out only one transaction gets the row back.
     event = (
-        await conn.execute(
+        conn.execute(
             update(outbox)
             .where(outbox.c.id == event_id, outbox.c.fanned_out_at.is_(None))
             .values(fanned_out_at=now)
@@ -87,7 +101,6 @@ async def _fan_out_event(services: Services, conn: AsyncConnection, event_id: in
     ).first()
     if event is None:
         return 0
-    default = services.settings.default_locale
     rows: dict[str, dict[str, Any]] = {}
 
     def add(platform: str, chat_id: str, locale: str | None, **who: object) -> None:
@@ -122,12 +135,12 @@ async def _fan_out_event(services: Services, conn: AsyncConnection, event_id: in
         followers = reachable_followers(event.challenge_id).where(
             group_follows.c.created_at <= event.created_at
         )
-        for group in await conn.execute(followers):
+        for group in conn.execute(followers):
             add(group.platform, group.chat_id, group.language, is_group=True, group_id=group.id)
 
     reached: set[int] = set()
     if PLEDGERS in audience:
-        for pledger in await conn.execute(
+        for pledger in conn.execute(
             select(members.c.id, members.c.language, accounts.c.platform, accounts.c.external_id)
             .join(pledges, pledges.c.member_id == members.c.id)
             .join(accounts, accounts.c.member_id == members.c.id)
@@ -148,23 +161,23 @@ async def _fan_out_event(services: Services, conn: AsyncConnection, event_id: in
                 add(pledger.platform, pledger.external_id, pledger.language, member_id=pledger.id)
 
     if ORGANISERS in audience:
-        for platform, chat_id, language in await _organisers(services, conn, event.challenge_id):
+        for platform, chat_id, language in _organisers(conn, organisers, event.challenge_id):
             add(platform, chat_id, language)
 
-    return await conn.run_sync(insert_all_new, deliveries, list(rows.values()))
+    return insert_all_new(conn, deliveries, list(rows.values()))
 
 
-async def _organisers(
-    services: Services, conn: AsyncConnection, challenge_id: int
+def _organisers(
+    conn: Connection, organisers: Sequence[AccountRef], challenge_id: int
 ) -> list[tuple[str, str, str | None]]:
     """The reachable organisers (from the settings) and the challenge's creator: they hear
     what concerns them as organisers, whatever their news setting."""
     found: list[tuple[str, str, str | None]] = []
-    for organiser in services.settings.organisers:
+    for organiser in organisers:
         if organiser.platform.value not in PUSH_PLATFORMS:
             continue
         known = (
-            await conn.execute(
+            conn.execute(
                 select(accounts.c.unreachable_at, members.c.language)
                 .join(members, members.c.id == accounts.c.member_id)
                 .where(
@@ -177,7 +190,7 @@ async def _organisers(
             language = known.language if known else None
             found.append((organiser.platform.value, organiser.external_id, language))
     creator = (
-        await conn.execute(
+        conn.execute(
             select(accounts.c.platform, accounts.c.external_id, members.c.language)
             .join(members, members.c.id == accounts.c.member_id)
             .join(challenges, challenges.c.created_by == members.c.id)

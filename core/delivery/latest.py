@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
+from sqlalchemy.engine import Connection
 
 from core.db.tables import accounts, deliveries, groups, members, outbox
 from core.db.upsert import insert_for
@@ -33,73 +35,90 @@ async def send_latest(
     news, or their own pledge caused it: their thanks said it) or a newly following group;
     False when there is none or they cannot be reached. The row's dedupe key is the
     fan-out's, so nobody hears one announcement twice."""
-    now = services.clock.now()
-    async with services.db.write() as conn:
-        event = (
-            await conn.execute(
-                select(outbox.c.id, outbox.c.kind, outbox.c.payload)
-                .where(
-                    outbox.c.challenge_id == challenge_id,
-                    outbox.c.kind.in_([k.value for k in ANNOUNCEMENTS]),
+    return await services.db.transaction(
+        _queue_latest,
+        challenge_id,
+        member_id,
+        group_id,
+        services.clock.now(),
+        services.settings.default_locale,
+    )
+
+
+def _queue_latest(
+    conn: Connection,
+    challenge_id: int,
+    member_id: int | None,
+    group_id: int | None,
+    now: datetime,
+    default_locale: str,
+) -> bool:
+    """A unit of work: the latest announcement's row for the member or group, if any."""
+    event = (
+        conn.execute(
+            select(outbox.c.id, outbox.c.kind, outbox.c.payload)
+            .where(
+                outbox.c.challenge_id == challenge_id,
+                outbox.c.kind.in_([k.value for k in ANNOUNCEMENTS]),
+            )
+            .order_by(outbox.c.id.desc())
+            .limit(1)
+        )
+    ).first()
+    if event is None or (member_id is not None and _told(event.payload, member_id)):
+        return False
+    target: Any
+    if group_id is not None:
+        target = (
+            conn.execute(
+                select(groups.c.platform, groups.c.chat_id, groups.c.language).where(
+                    groups.c.id == group_id,
+                    groups.c.unreachable_at.is_(None),
+                    groups.c.platform.in_(PUSH_PLATFORMS),
                 )
-                .order_by(outbox.c.id.desc())
+            )
+        ).first()
+    else:
+        target = (
+            conn.execute(
+                select(
+                    accounts.c.platform,
+                    accounts.c.external_id.label("chat_id"),
+                    members.c.language,
+                )
+                .join(members, members.c.id == accounts.c.member_id)
+                .where(
+                    accounts.c.member_id == member_id,
+                    accounts.c.unreachable_at.is_(None),
+                    accounts.c.platform.in_(PUSH_PLATFORMS),
+                    members.c.news_opt_out.is_(False),
+                )
+                .order_by(accounts.c.id)
                 .limit(1)
             )
         ).first()
-        if event is None or (member_id is not None and _told(event.payload, member_id)):
-            return False
-        target: Any
-        if group_id is not None:
-            target = (
-                await conn.execute(
-                    select(groups.c.platform, groups.c.chat_id, groups.c.language).where(
-                        groups.c.id == group_id,
-                        groups.c.unreachable_at.is_(None),
-                        groups.c.platform.in_(PUSH_PLATFORMS),
-                    )
-                )
-            ).first()
-        else:
-            target = (
-                await conn.execute(
-                    select(
-                        accounts.c.platform,
-                        accounts.c.external_id.label("chat_id"),
-                        members.c.language,
-                    )
-                    .join(members, members.c.id == accounts.c.member_id)
-                    .where(
-                        accounts.c.member_id == member_id,
-                        accounts.c.unreachable_at.is_(None),
-                        accounts.c.platform.in_(PUSH_PLATFORMS),
-                        members.c.news_opt_out.is_(False),
-                    )
-                    .order_by(accounts.c.id)
-                    .limit(1)
-                )
-            ).first()
-        if target is None:
-            return False
-        result = await conn.execute(
-            insert_for(conn, deliveries)
-            .values(
-                event_id=event.id,
-                platform=target.platform,
-                chat_id=target.chat_id,
-                is_group=group_id is not None,
-                member_id=member_id,
-                group_id=group_id,
-                locale=target.language or services.settings.default_locale,
-                kind=event.kind,
-                challenge_id=challenge_id,
-                payload=event.payload,
-                dedupe_key=delivery_key(event.id, target.platform, target.chat_id),
-                priority=ANNOUNCEMENT_PRIORITY,
-                status="pending",
-                attempts=0,
-                not_before=now,
-                created_at=now,
-            )
-            .on_conflict_do_nothing()
+    if target is None:
+        return False
+    result = conn.execute(
+        insert_for(conn, deliveries)
+        .values(
+            event_id=event.id,
+            platform=target.platform,
+            chat_id=target.chat_id,
+            is_group=group_id is not None,
+            member_id=member_id,
+            group_id=group_id,
+            locale=target.language or default_locale,
+            kind=event.kind,
+            challenge_id=challenge_id,
+            payload=event.payload,
+            dedupe_key=delivery_key(event.id, target.platform, target.chat_id),
+            priority=ANNOUNCEMENT_PRIORITY,
+            status="pending",
+            attempts=0,
+            not_before=now,
+            created_at=now,
         )
-        return result.rowcount > 0
+        .on_conflict_do_nothing()
+    )
+    return result.rowcount > 0

@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from core.identity import ChatRef, Platform
-from core.pacing import Pacer
+from core.pacing import Budget
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +30,8 @@ class Outcome(StrEnum):
 
     SENT = "sent"
     GONE = "gone"  # blocked, kicked, deleted chat, DMs closed: never retry this recipient
-    RETRY = "retry"  # rate limited (retry_after), network error or 5xx: try again later
+    RETRY = "retry"  # rate limited (retry_after), network error or 5xx: transient, never dead
+    FAILED = "failed"  # refused for another reason (a bad request): dead after a few tries
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,11 +47,12 @@ class Deliverer(Protocol):
     """An adapter able to send notices on its platform.
 
     `pacer` holds the platform's limits for everything the bot sends there; the worker paces
-    deliveries with it, and an adapter counts its replies in it (None: the worker makes one).
+    deliveries with it, and an adapter takes its replies' send times from it (None: the worker
+    makes one).
     """
 
     platform: Platform
-    pacer: Pacer | None
+    pacer: Budget | None
 
     async def deliver(self, chat: ChatRef, notices: list[Notice]) -> DeliveryResult:
         """Send the notices (several coalesced into one message where they go to one group)."""

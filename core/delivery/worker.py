@@ -1,8 +1,16 @@
 """The delivery worker: sends due delivery rows through the adapters at the platforms' limits.
 
-One worker per database. Each chat's due rows go out as one `deliver` call (coalesced), paced
-by that platform's `Pacer`, and are marked right after the send: a crash between the two
-repeats at most that one message.
+Any number of workers (one per instance) share a database. A worker claims a batch of due rows
+with a lease (who, until when: on PostgreSQL with FOR UPDATE SKIP LOCKED, on SQLite through the
+single writer), so nobody else sends them before the lease ends; a killed worker's leases run
+out and its rows are taken over. Each chat's rows go out as one `deliver` call (coalesced),
+paced by that platform's `Budget`, and are marked right after the send; a mark that cannot be
+written (the database is down or locked) is kept and written when the database is back, while
+the lease keeps the row from being sent again. A kill repeats at most the sends in flight.
+
+Transient failures (network errors, 5xx, 429s) never kill a row: they back off to a ceiling of
+`BACKOFF_MAX`, and the first send that goes through again brings the backlog forward, so it
+drains at the full rate.
 """
 
 from __future__ import annotations
@@ -11,19 +19,21 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy.engine import Connection
 
 from core.db.tables import accounts, deliveries, groups, members, reminders
 from core.delivery.fanout import fan_out
 from core.delivery.protocol import Deliverer, DeliveryResult, Notice, Outcome
 from core.identity import AccountRef, ChatRef, Platform
+from core.instance import instance_id
 from core.metrics import DELIVERY_ATTEMPTS, RATE_LIMITED
 from core.models import ReminderPreference
-from core.pacing import DISCORD_LIMITS, TELEGRAM_LIMITS, Limits, Pacer
+from core.pacing import DISCORD_LIMITS, TELEGRAM_LIMITS, Budget, Limits, Pacer
 from core.services.reminders import REMINDER_KIND
 
 if TYPE_CHECKING:
@@ -38,9 +48,9 @@ LIMITS: Mapping[Platform, Limits] = {
 BATCH = 100
 """Due rows claimed per round."""
 MAX_ATTEMPTS = 8
-"""A row still failing after this many attempts is dead."""
+"""A row refused this many times for a reason other than a transient one is dead."""
 BACKOFF_BASE = timedelta(seconds=5)
-BACKOFF_MAX = timedelta(hours=1)
+BACKOFF_MAX = timedelta(minutes=1)
 SEND_CONCURRENCY = 8
 """Sends in flight at once: enough to fill the rate, few enough that each is marked right
 after it went (a crash repeats at most these) and that replies to people are not queued
@@ -52,23 +62,46 @@ FAN_OUT_EVERY = 2.0
 """Seconds between fan-outs while running."""
 IDLE_POLL = 0.5
 """Seconds to wait when nothing was due."""
+STOP_FLUSH = 10.0
+"""Seconds `stop` keeps trying to write the marks the database refused."""
 _TOKEN_IN_URL = re.compile(r"bot\d+:[\w-]+")
+Mark = tuple[list[int], dict[str, object]]
+"""Rows and the values to write on them."""
+RELEASED: dict[str, object] = {"claimed_by": None, "lease_until": None}
 
 
 class DeliveryWorker:
     """Claims due delivery rows, sends them through `deliverers`, records the outcome."""
 
-    def __init__(self, services: Services, deliverers: Mapping[Platform, Deliverer]) -> None:
+    def __init__(
+        self,
+        services: Services,
+        deliverers: Mapping[Platform, Deliverer],
+        *,
+        budgets: Mapping[Platform, Budget] | None = None,
+    ) -> None:
+        """`budgets` overrides the adapters' own (a shared one across instances)."""
         self.services = services
         self.deliverers = dict(deliverers)
-        self._pacers = {
-            p: d.pacer or Pacer(LIMITS.get(p, TELEGRAM_LIMITS), services.clock)
+        self._pacers: dict[Platform, Budget] = {
+            p: (budgets or {}).get(p)
+            or d.pacer
+            or Pacer(LIMITS.get(p, TELEGRAM_LIMITS), services.clock)
             for p, d in deliverers.items()
         }
+        self.me = instance_id()
+        self.lease = timedelta(seconds=services.settings.delivery_lease_seconds)
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._in_flight = asyncio.Semaphore(SEND_CONCURRENCY)
         self._limited: dict[Platform, list[datetime]] = {p: [] for p in deliverers}
+        self._unwritten: list[Mark] = []
+        self._failing: set[Platform] = set()
+
+    @property
+    def unwritten(self) -> int:
+        """Rows whose outcome is known but not yet written to the database."""
+        return sum(len(ids) for ids, _ in self._unwritten)
 
     async def start(self) -> None:
         """Run in the background: fan out every FAN_OUT_EVERY seconds and send what is due."""
@@ -81,35 +114,28 @@ class DeliveryWorker:
         if self._task is not None:
             await self._task
             self._task = None
+        for _ in range(int(STOP_FLUSH / IDLE_POLL)):
+            if await self._write_kept():
+                break
+            await asyncio.sleep(IDLE_POLL)
+        if self._unwritten:
+            log.error("%d delivery outcomes could not be written before stopping", self.unwritten)
 
     async def run_once(self) -> int:
         """Send one batch of due rows; the number of `deliver` calls made."""
+        if not await self._write_kept():
+            return 0  # the database still refuses writes: claim nothing more meanwhile
         now = self.services.clock.now()
-        async with self.services.db.write() as conn:
-            await conn.execute(
-                update(deliveries)
-                .where(
-                    deliveries.c.status == "pending",
-                    deliveries.c.not_before <= now,
-                    _unwanted(),
-                )
-                .values(status="cancelled")
-            )
-        async with self.services.db.read() as conn:
-            rows = (
-                await conn.execute(
-                    select(deliveries)
-                    .where(
-                        deliveries.c.status == "pending",
-                        deliveries.c.not_before <= now,
-                        deliveries.c.platform.in_([p.value for p in self.deliverers]),
-                    )
-                    .order_by(deliveries.c.priority, deliveries.c.id)
-                    .limit(BATCH)
-                )
-            ).all()
+        rows = await self.services.db.transaction(
+            claim_due,
+            self.me,
+            now,
+            now + self.lease,
+            [p.value for p in self.deliverers],
+            BATCH,
+        )
         by_chat: dict[tuple[str, str], list[Any]] = {}
-        for row in rows:
+        for row in sorted(rows, key=lambda r: (r.priority, r.id)):
             by_chat.setdefault((row.platform, row.chat_id), []).append(row)
         sends = [self._send(chat_rows) for chat_rows in by_chat.values()]
         return sum(await asyncio.gather(*sends))
@@ -124,8 +150,9 @@ class DeliveryWorker:
                     next_fan_out = loop.time() + FAN_OUT_EVERY
                     await fan_out(self.services)
                 sent = await self.run_once()
-            except Exception:
-                log.exception("delivery round failed")
+            except Exception as exc:
+                log.warning("delivery round failed: %s", self._redact(exc))
+                log.debug("delivery round failed", exc_info=True)
             if not sent:
                 await self._pause(IDLE_POLL)
 
@@ -144,30 +171,34 @@ class DeliveryWorker:
 
     async def _send_now(self, rows: list[Any]) -> int:
         first = rows[0]
+        ids = [r.id for r in rows]
         platform = Platform(first.platform)
         chat = ChatRef(platform, first.chat_id, is_group=first.is_group)
         pacer = self._pacers[platform]
         bulk = min(r.priority for r in rows) > 0
-        wait = pacer.reserve(chat.chat_id, group=chat.is_group, bulk=bulk)
-        if await self._pause(wait.total_seconds()):
-            return 0  # stopping: the rows stay pending for the next run
+        wait = await pacer.take(chat.chat_id, group=chat.is_group, bulk=bulk)
+        lease_left = min(r.lease_until for r in rows) - self.services.clock.now()
+        if wait > lease_left / 2 or await self._pause(wait.total_seconds()):
+            # Stopping, or too late in the lease to send safely: someone takes it up again.
+            await self._mark((ids, RELEASED))
+            return 0
         notices = [Notice(r.kind, r.challenge_id, r.locale, r.payload) for r in rows]
         try:
             result = await self.deliverers[platform].deliver(chat, notices)
         except Exception as exc:
-            result = DeliveryResult(Outcome.RETRY, detail=self._redact(exc))
+            result = DeliveryResult(Outcome.FAILED, detail=self._redact(exc))
         limited = result.outcome is Outcome.RETRY and result.retry_after is not None
         DELIVERY_ATTEMPTS.labels(platform.value, result.outcome.value).inc()
         if limited:
             RATE_LIMITED.labels(platform.value).inc()
         # A rate limit is the platform asking to wait, not a failure: it costs no attempt.
         attempts = max(r.attempts for r in rows) + (0 if limited else 1)
-        await self._record(chat, [r.id for r in rows], attempts, result)
+        await self._record(chat, ids, attempts, result)
         if limited:
             assert result.retry_after is not None
-            pacer.penalise(chat.chat_id, result.retry_after)
+            await pacer.hold_off(chat.chat_id, result.retry_after)
             if self._many_limited(platform):
-                pacer.penalise(None, result.retry_after)
+                await pacer.hold_off(None, result.retry_after)
         return 1
 
     def _many_limited(self, platform: Platform) -> bool:
@@ -183,24 +214,65 @@ class DeliveryWorker:
         self, chat: ChatRef, ids: list[int], attempts: int, result: DeliveryResult
     ) -> None:
         now = self.services.clock.now()
-        values: dict[str, object] = {"attempts": attempts, "last_error": result.detail or None}
+        values: dict[str, object] = {
+            "attempts": attempts,
+            "last_error": result.detail or None,
+            **RELEASED,
+        }
         if result.outcome is Outcome.SENT:
             values.update(status="sent", sent_at=now)
         elif result.outcome is Outcome.GONE or (
-            attempts >= MAX_ATTEMPTS and not result.retry_after
+            result.outcome is Outcome.FAILED and attempts >= MAX_ATTEMPTS
         ):
             values["status"] = "dead"
         else:
             values["not_before"] = now + (result.retry_after or backoff(attempts))
-        async with self.services.db.write() as conn:
-            await conn.execute(update(deliveries).where(deliveries.c.id.in_(ids)).values(**values))
-        if result.outcome is Outcome.GONE:
-            if chat.is_group:
-                await self.services.groups.set_reachable(chat, False)
-            else:
-                await self.services.members.set_reachable(
-                    AccountRef(chat.platform, chat.chat_id), False
-                )
+        written = await self._mark((ids, values))
+        if result.outcome is Outcome.RETRY and result.retry_after is None:
+            self._failing.add(chat.platform)
+        elif result.outcome is Outcome.SENT and chat.platform in self._failing:
+            self._failing.discard(chat.platform)
+            await self._back_now(chat.platform)
+        if result.outcome is Outcome.GONE and written:
+            try:
+                if chat.is_group:
+                    await self.services.groups.set_reachable(chat, False)
+                else:
+                    await self.services.members.set_reachable(
+                        AccountRef(chat.platform, chat.chat_id), False
+                    )
+            except Exception as exc:  # the row is dead; the next send there says so again
+                log.warning("%s not marked unreachable: %s", chat.chat_id, exc)
+
+    async def _mark(self, mark: Mark) -> bool:
+        """Write `mark` now, or keep it for when the database takes writes again."""
+        try:
+            await self.services.db.transaction(write_marks, [mark])
+        except Exception as exc:
+            log.warning("delivery outcome kept until the database is back: %s", exc)
+            self._unwritten.append(mark)
+            return False
+        return True
+
+    async def _write_kept(self) -> bool:
+        """Write the marks kept while the database refused them; True when none is left."""
+        if not self._unwritten:
+            return True
+        kept, self._unwritten = self._unwritten, []
+        try:
+            await self.services.db.transaction(write_marks, kept)
+        except Exception:
+            self._unwritten = kept + self._unwritten
+            return False
+        log.info("%d kept delivery outcomes written", sum(len(ids) for ids, _ in kept))
+        return True
+
+    async def _back_now(self, platform: Platform) -> None:
+        """The platform answers again: what waits out a transient failure is due now."""
+        try:
+            await self.services.db.transaction(due_now, platform.value, self.services.clock.now())
+        except Exception as exc:
+            log.warning("backlog of %s not brought forward: %s", platform.value, exc)
 
     def _redact(self, exc: Exception) -> str:
         """The error as text, with any bot token cut out."""
@@ -210,6 +282,65 @@ class DeliveryWorker:
             if secret is not None and secret.get_secret_value():
                 text = text.replace(secret.get_secret_value(), "***")
         return _TOKEN_IN_URL.sub("bot***", text)[:500]
+
+
+def _claimable(now: datetime) -> Any:
+    """Due rows that nobody holds a running lease on."""
+    return and_(
+        deliveries.c.status == "pending",
+        deliveries.c.not_before <= now,
+        or_(deliveries.c.lease_until.is_(None), deliveries.c.lease_until <= now),
+    )
+
+
+def claim_due(
+    conn: Connection,
+    me: str,
+    now: datetime,
+    until: datetime,
+    platforms: Sequence[str],
+    limit: int,
+) -> list[Any]:
+    """A unit of work: cancel the due rows nobody wants any more, then lease up to `limit`
+    due rows of `platforms` to `me` until `until` (rows locked by a concurrent claim on
+    PostgreSQL are skipped, not waited for); the claimed rows."""
+    conn.execute(update(deliveries).where(_claimable(now), _unwanted()).values(status="cancelled"))
+    due = (
+        select(deliveries.c.id)
+        .where(_claimable(now), deliveries.c.platform.in_(platforms))
+        .order_by(deliveries.c.priority, deliveries.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    claimed = conn.execute(
+        update(deliveries)
+        .where(deliveries.c.id.in_(due.scalar_subquery()))
+        .values(claimed_by=me, lease_until=until)
+        .returning(*deliveries.c)
+    )
+    return list(claimed.all())
+
+
+def write_marks(conn: Connection, marks: Sequence[Mark]) -> None:
+    """A unit of work: write each mark's values on its rows."""
+    for ids, values in marks:
+        conn.execute(update(deliveries).where(deliveries.c.id.in_(ids)).values(**values))
+
+
+def due_now(conn: Connection, platform: str, now: datetime) -> int:
+    """A unit of work: the platform's rows backing off after a failure are due at once."""
+    result = conn.execute(
+        update(deliveries)
+        .where(
+            deliveries.c.platform == platform,
+            deliveries.c.status == "pending",
+            deliveries.c.not_before > now,
+            deliveries.c.attempts > 0,
+            deliveries.c.lease_until.is_(None),
+        )
+        .values(not_before=now)
+    )
+    return max(result.rowcount, 0)
 
 
 def backoff(attempts: int) -> timedelta:
