@@ -22,12 +22,12 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from bots.telegram.app import (
-    FloodLimits,
     Menus,
     TelegramAdapter,
     TokenRefused,
 )
 from bots.telegram.render import utf16_length
+from bots.telegram.sending import RepliesFirst
 from conversations.deeplinks import make_payload
 from core.app import load_demo
 from core.clock import SystemClock
@@ -35,7 +35,7 @@ from core.db.tables import groups
 from core.drafts import ChallengeDraft
 from core.identity import AccountRef, ChatRef, Platform
 from core.models import Challenge, ChallengeStatus, Location, Member
-from core.pacing import TELEGRAM_LIMITS, Pacer
+from core.pacing import Limit, Limits, Pacer
 from core.services import Services
 from core.settings import Settings
 from tests.fake_telegram import TOKEN, WAIT, FakeTelegram, Person, Sent, group
@@ -535,9 +535,12 @@ async def test_a_refused_token_is_reported_without_the_token(
 
 
 async def test_admin_checks_do_not_spend_a_groups_message_budget() -> None:
-    limits = FloodLimits(
-        Pacer(TELEGRAM_LIMITS, SystemClock()), group_max_rate=1, group_time_period=3600
+    one_an_hour = Limits(
+        overall=Limit(30, timedelta(seconds=1)),
+        private_chat=Limit(1, timedelta(seconds=1)),
+        group=Limit(1, timedelta(hours=1)),
     )
+    limits = RepliesFirst(Pacer(one_an_hour, SystemClock()))
     made: list[str] = []
 
     async def call(endpoint: str, data: dict[str, Any]) -> bool:

@@ -419,8 +419,8 @@ class DiscordAdapter:
     async def send(self, chat: ChatRef, replies: Sequence[Reply], t: Translator) -> DeliveryResult:
         """Post `replies` (with the adapter's words in `t`) in a channel (a group chat) or a
         member's DMs. Short rate limits are waited out (per route, by discord.py); closed DMs
-        and channels out of reach are GONE, longer rate limits and failures worth another
-        try are RETRY. Nothing is marked here: the delivery worker does it."""
+        and channels out of reach are GONE, longer rate limits, network errors and 5xx are
+        RETRY (transient), other refusals FAILED. Nothing is marked here: the delivery worker does it."""
         try:
             if chat.is_group:
                 channel: discord.abc.Messageable = self.client.get_partial_messageable(
@@ -436,9 +436,11 @@ class DiscordAdapter:
         except discord.HTTPException as error:
             if error.code in GONE_CODES:
                 return DeliveryResult(Outcome.GONE, detail=error.text)
+            wait = _retry_after(error)
+            transient = wait is not None or error.status >= 500
             return DeliveryResult(
-                Outcome.RETRY,
-                retry_after=_retry_after(error),
+                Outcome.RETRY if transient else Outcome.FAILED,
+                retry_after=wait,
                 detail=f"{error.status} {error.text}",
             )
         except (aiohttp.ClientError, OSError, TimeoutError) as error:

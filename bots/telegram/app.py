@@ -10,9 +10,8 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Sequence
 from contextlib import suppress
-from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
@@ -44,7 +43,6 @@ from telegram.error import (
     RetryAfter,
 )
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     BaseRateLimiter,
@@ -65,6 +63,7 @@ from bots.telegram.inbound import (
 )
 from bots.telegram.outage import OutageLog
 from bots.telegram.render import TEXT_LIMIT, execute, fit_text, plan
+from bots.telegram.sending import RepliesFirst, unthrottled
 from conversations.announcements import announcement_replies
 from conversations.deeplinks import make_payload
 from conversations.engine import Engine
@@ -77,8 +76,7 @@ from core.errors import Misconfigured, NotFound, port_taken
 from core.i18n import SUPPORTED_LOCALES, Translator, reading_in
 from core.identity import ChatRef, Platform
 from core.keyed_locks import KeyedLocks
-from core.metrics import RATE_LIMITED
-from core.pacing import TELEGRAM_LIMITS, Pacer
+from core.pacing import TELEGRAM_LIMITS, Budget, Pacer
 from core.services import Services
 from core.services.progress import progress_of
 from core.settings import Settings
@@ -109,8 +107,6 @@ TOKEN_LOGGERS = (
 )
 """Loggers whose records may hold the token (a logger's filter sees only its own records)."""
 CHAT_NOT_FOUND = "chat not found"
-_unthrottled: ContextVar[bool] = ContextVar("unthrottled", default=False)
-"""Set while a delivery sends: the delivery worker paces those, and a 429 goes back to it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,51 +182,6 @@ def _order_key(update: object) -> int | None:
     return update.effective_chat.id if update.effective_chat is not None else None
 
 
-class FloodLimits(AIORateLimiter):
-    """Telegram's flood limits, which count messages: asking who administers a group is not
-    one, so it does not spend the group's 20 messages a minute. Deliveries pass straight
-    through: the delivery worker paces them and waits out their 429s itself. Every reply sent
-    is counted in `pacer`, which the worker shares, so broadcasts give way to replies."""
-
-    def __init__(self, pacer: Pacer, *, max_retries: int = 3, **limits: float) -> None:
-        super().__init__(max_retries=max_retries, **limits)
-        self.pacer = pacer
-
-    async def process_request(
-        self,
-        callback: Callable[..., Coroutine[Any, Any, Any]],
-        args: Any,
-        kwargs: dict[str, Any],
-        endpoint: str,
-        data: dict[str, Any],
-        rate_limit_args: int | None,
-    ) -> Any:
-        if _unthrottled.get():  # a delivery: the worker counts its 429s
-            return await callback(*args, **kwargs)
-        if endpoint == "getChatMember":
-            return await _counting_429s(callback)(*args, **kwargs)
-        if endpoint.startswith(("send", "copy", "forward")):
-            self.pacer.note()
-        return await super().process_request(
-            _counting_429s(callback), args, kwargs, endpoint, data, rate_limit_args
-        )
-
-
-def _counting_429s(
-    callback: Callable[..., Coroutine[Any, Any, Any]],
-) -> Callable[..., Coroutine[Any, Any, Any]]:
-    """The Bot API call, with each 429 it receives counted in the metrics."""
-
-    async def call(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return await callback(*args, **kwargs)
-        except RetryAfter:
-            RATE_LIMITED.labels(Platform.TELEGRAM.value).inc()
-            raise
-
-    return call
-
-
 class TokenRefused(Misconfigured):
     """Telegram does not know the configured token."""
 
@@ -269,16 +220,18 @@ class TelegramAdapter:
         *,
         rate_limiter: BaseRateLimiter[Any] | None = None,
         webhook_listen: str = "0.0.0.0",
+        budget: Budget | None = None,
     ) -> None:
-        """`rate_limiter` replaces Telegram's flood limits (30 messages/s, 20/min per group,
-        429s waited out up to 3 times); `webhook_listen` is the webhook server's address."""
+        """`budget` holds Telegram's flood limits for replies and deliveries (shared by several
+        instances; None: this process's own); `rate_limiter` replaces the replies' limiter;
+        `webhook_listen` is the webhook server's address."""
         if settings.telegram_token is None or not settings.telegram_token.get_secret_value():
             raise ValueError("TELEGRAM_TOKEN is not set")
         token = settings.telegram_token.get_secret_value().strip()
         self.services = services
         self.settings = settings
         self.webhook_listen = webhook_listen
-        self.pacer: Pacer | None = Pacer(TELEGRAM_LIMITS, services.clock)
+        self.pacer: Budget | None = budget or Pacer(TELEGRAM_LIMITS, services.clock)
         self._hide_token = HideToken(token)
         for name in TOKEN_LOGGERS:  # before python-telegram-bot logs its URLs
             logging.getLogger(name).addFilter(self._hide_token)
@@ -286,7 +239,7 @@ class TelegramAdapter:
             ApplicationBuilder()
             .token(token)
             .base_url(settings.telegram_base_url)
-            .rate_limiter(rate_limiter or FloodLimits(self.pacer))
+            .rate_limiter(rate_limiter or RepliesFirst(self.pacer))
             .concurrent_updates(PerPersonOrder(MAX_CONCURRENT_UPDATES))
             .defaults(Defaults(link_preview_options=LinkPreviewOptions(is_disabled=True)))
             .job_queue(None)
@@ -467,7 +420,7 @@ class TelegramAdapter:
         replies = await announcement_replies(self.services, notices)
         t = Translator(notices[0].locale if notices else self.settings.default_locale)
         calls = plan(replies, t, private=not chat.is_group).calls
-        token = _unthrottled.set(True)
+        token = unthrottled.set(True)
         try:
             await execute(self.application.bot, int(chat.chat_id), calls)
         except RetryAfter as error:
@@ -482,11 +435,11 @@ class TelegramAdapter:
             return DeliveryResult(Outcome.RETRY, detail=error.message)
         except BadRequest as error:  # before NetworkError, its base class
             gone = CHAT_NOT_FOUND in error.message.lower()
-            return DeliveryResult(Outcome.GONE if gone else Outcome.RETRY, detail=error.message)
+            return DeliveryResult(Outcome.GONE if gone else Outcome.FAILED, detail=error.message)
         except NetworkError as error:  # timeouts, 5xx, connection errors
             return DeliveryResult(Outcome.RETRY, detail=error.message)
         finally:
-            _unthrottled.reset(token)
+            unthrottled.reset(token)
         return DeliveryResult(Outcome.SENT)
 
     # --- inline mode ------------------------------------------------------------------
