@@ -1,4 +1,9 @@
-"""Apply Alembic migrations from inside the application (start-up and `koom db upgrade`)."""
+"""Apply Alembic migrations from inside the application (start-up and `koom db upgrade`).
+
+Instances starting together upgrade one after the other: on PostgreSQL the upgrade holds an
+advisory lock (per schema) for its transaction, so a second instance waits, then finds the
+schema up to date; on SQLite the write transaction itself is the lock.
+"""
 
 from __future__ import annotations
 
@@ -30,6 +35,10 @@ async def upgrade(
     invalid stored time zones (revision 0008)."""
 
     def run(sync_conn: Connection) -> None:
+        if sync_conn.dialect.name == "postgresql":
+            sync_conn.exec_driver_sql(
+                "SELECT pg_advisory_xact_lock(hashtext('koom-upgrade:' || current_schema()))"
+            )
         config = alembic_config()
         config.attributes["connection"] = sync_conn
         config.attributes["default_timezone"] = default_timezone

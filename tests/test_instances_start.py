@@ -1,0 +1,77 @@
+"""Several instances on one database: two starting at once on an empty database both come up
+(the schema upgrade is serialised), and each periodic sweep runs once per tick across them."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from core.app import open_services
+from core.clock import FakeClock
+from core.db.database import Database
+from core.db.migrate import current_revision, head_revision
+from core.db.tables import challenges
+from core.scheduler import claim_tick
+from core.services import Services
+from core.settings import Settings
+from tests.conftest import POSTGRES_URL
+
+BACKENDS = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
+
+
+@pytest.fixture(params=BACKENDS)
+async def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """The URL of an empty database of this test's own (a fresh PostgreSQL database)."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'koom.db'}"
+        return
+    assert POSTGRES_URL is not None
+    name = f"koom_t_{uuid.uuid4().hex[:12]}"
+    admin = Database(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    async with admin.engine.connect() as conn:
+        await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        async with admin.engine.connect() as conn:
+            await conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.dispose()
+
+
+async def test_two_instances_starting_at_once_on_an_empty_database_both_come_up(
+    empty_url: str,
+) -> None:
+    settings = Settings(_env_file=None, DATABASE_URL=empty_url, KOOM_LOAD_DEMO="1")
+    first, second = await asyncio.gather(open_services(settings), open_services(settings))
+    try:
+        for services in (first, second):
+            assert await current_revision(services.db) == head_revision()
+        async with first.db.read() as conn:
+            assert (await conn.execute(select(func.count()).select_from(challenges))).scalar() == 1
+    finally:
+        await first.db.dispose()
+        await second.db.dispose()
+
+
+async def test_a_sweep_runs_once_per_tick_across_instances(
+    services: Services, clock: FakeClock
+) -> None:
+    every = timedelta(seconds=10)
+
+    async def tick(instance: str) -> bool:
+        return await services.db.transaction(claim_tick, "sweep", clock.now(), every, instance)
+
+    # Five instances ticking at the same moment: one runs the sweep.
+    assert sorted(await asyncio.gather(*(tick(f"i{n}") for n in range(5)))) == [False] * 4 + [True]
+    clock.advance(timedelta(seconds=0.5))
+    assert not await tick("b")  # b's tick, half a second after a's: already run
+    clock.advance(timedelta(seconds=9.5))
+    assert await tick("a") and not await tick("b")
+    clock.advance(timedelta(seconds=10.5))  # a stopped: b's next tick runs it
+    assert await tick("b")
