@@ -11,6 +11,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Protocol, TextIO
 
+from redis.asyncio import Redis
+
 from bots.console.app import chat
 from bots.logs import quiet_for_chat
 from bots.web.health import Readiness, metrics_server
@@ -19,10 +21,13 @@ from core.app import open_services
 from core.delivery.protocol import Deliverer
 from core.delivery.worker import DeliveryWorker
 from core.i18n import Translator
+from core.identity import Platform
+from core.pacing import Budget
 from core.places import load_places
 from core.scheduler import build_scheduler
 from core.services import Services
 from core.settings import Settings
+from core.shared_budget import shared_budgets
 
 log = logging.getLogger(__name__)
 
@@ -44,14 +49,18 @@ def configured_platforms(settings: Settings) -> list[str]:
     return [name for name, token in tokens.items() if token and token.get_secret_value().strip()]
 
 
-def build_adapters(services: Services, settings: Settings) -> list[Adapter]:
-    """One adapter per configured platform (imported only when configured)."""
+def build_adapters(
+    services: Services, settings: Settings, budgets: dict[Platform, Budget] | None = None
+) -> list[Adapter]:
+    """One adapter per configured platform (imported only when configured); `budgets` are
+    the platforms' limits shared with other instances."""
     adapters: list[Adapter] = []
     platforms = configured_platforms(settings)
     if "Telegram" in platforms:
         from bots.telegram.app import TelegramAdapter
 
-        adapters.append(TelegramAdapter(services, settings))
+        budget = (budgets or {}).get(Platform.TELEGRAM)
+        adapters.append(TelegramAdapter(services, settings, budget=budget))
     if "Discord" in platforms:
         from bots.discord.app import DiscordAdapter
 
@@ -59,10 +68,15 @@ def build_adapters(services: Services, settings: Settings) -> list[Adapter]:
     return adapters
 
 
-async def serve(services: Services, adapters: list[Adapter], stop: asyncio.Event) -> None:
-    """Start every adapter, then the delivery worker sending through them, then the web pages
-    when KOOM_WEB_PORT is set and the scheduler's sweeps; wait for `stop`, then stop them all
-    (the last started first)."""
+async def serve(
+    services: Services,
+    adapters: list[Adapter],
+    stop: asyncio.Event,
+    budgets: dict[Platform, Budget] | None = None,
+) -> None:
+    """Start every adapter, then the delivery worker sending through them (within `budgets`,
+    when shared with other instances), then the web pages when KOOM_WEB_PORT is set and the
+    scheduler's sweeps; wait for `stop`, then stop them all (the last started first)."""
     started: list[Adapter] = []
     Readiness.wait_for("adapters")
     await load_places()  # the gazetteer, before anyone types a place and waits for it
@@ -71,7 +85,9 @@ async def serve(services: Services, adapters: list[Adapter], stop: asyncio.Event
             await adapter.start()
             started.append(adapter)
             log.info("%s adapter started", adapter.name)
-        worker = DeliveryWorker(services, {adapter.platform: adapter for adapter in started})
+        worker = DeliveryWorker(
+            services, {adapter.platform: adapter for adapter in started}, budgets=budgets
+        )
         await worker.start()
         try:
             async with web_server(services), sweeping(services):  # web: with KOOM_WEB_PORT
@@ -102,8 +118,10 @@ async def run(
     services = await open_services(settings, demo=not adapters_wanted)
     if adapters_wanted and not await services.challenges.list_all():
         print(t("operations.demo_hint"), file=err)
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     try:
-        adapters = build_adapters(services, settings)
+        budgets = shared_budgets(redis, settings) if redis is not None else {}
+        adapters = build_adapters(services, settings, budgets)
         if not adapters:
             quiet_for_chat()
             print(t("console.no_token"), file=err)
@@ -118,9 +136,11 @@ async def run(
             t("console.adapters_running", platforms=", ".join(a.name for a in adapters)), file=err
         )
         async with metrics_server(services):  # when KOOM_METRICS_PORT is set
-            await serve(services, adapters, stop)
+            await serve(services, adapters, stop, budgets)
         return 0
     finally:
+        if redis is not None:
+            await redis.aclose()
         await services.db.dispose()
 
 

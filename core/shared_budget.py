@@ -8,6 +8,7 @@ to the platform's limits whatever their number, and no two instances need agree 
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from redis.asyncio import Redis
 
 from core.identity import Platform
 from core.pacing import BULK_SHARE, DISCORD_LIMITS, TELEGRAM_LIMITS, Budget, Limit, Limits
+from core.settings import Settings
 
 _MICRO = 1_000_000
 
@@ -123,9 +125,17 @@ def _micros(delta: timedelta) -> int:
     return int(delta.total_seconds() * _MICRO)
 
 
-def shared_budgets(redis: Redis, namespace: str = "koom") -> dict[Platform, Budget]:
-    """A budget per platform in `redis`, shared by the instances of one `namespace`."""
-    return {
-        Platform.TELEGRAM: RedisBudget(redis, f"{namespace}:rate:telegram", TELEGRAM_LIMITS),
-        Platform.DISCORD: RedisBudget(redis, f"{namespace}:rate:discord", DISCORD_LIMITS),
-    }
+def shared_budgets(redis: Redis, settings: Settings) -> dict[Platform, Budget]:
+    """A budget per configured platform in `redis`, shared by every instance of the same bot
+    (token) on the same database; other bots and deployments keep keys of their own."""
+    budgets: dict[Platform, Budget] = {}
+    for platform, token, limits in (
+        (Platform.TELEGRAM, settings.telegram_token, TELEGRAM_LIMITS),
+        (Platform.DISCORD, settings.discord_token, DISCORD_LIMITS),
+    ):
+        if token is None:
+            continue
+        who = f"{platform.value}:{token.get_secret_value()}:{settings.database_url}"
+        namespace = hashlib.sha256(who.encode()).hexdigest()[:16]
+        budgets[platform] = RedisBudget(redis, f"koom:rate:{namespace}", limits)
+    return budgets

@@ -420,7 +420,8 @@ class DiscordAdapter:
         """Post `replies` (with the adapter's words in `t`) in a channel (a group chat) or a
         member's DMs. Short rate limits are waited out (per route, by discord.py); closed DMs
         and channels out of reach are GONE, longer rate limits, network errors and 5xx are
-        RETRY (transient), other refusals FAILED. Nothing is marked here: the delivery worker does it."""
+        RETRY (transient), other refusals FAILED. Nothing is marked here: the delivery
+        worker does it."""
         try:
             if chat.is_group:
                 channel: discord.abc.Messageable = self.client.get_partial_messageable(

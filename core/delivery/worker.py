@@ -176,7 +176,12 @@ class DeliveryWorker:
         chat = ChatRef(platform, first.chat_id, is_group=first.is_group)
         pacer = self._pacers[platform]
         bulk = min(r.priority for r in rows) > 0
-        wait = await pacer.take(chat.chat_id, group=chat.is_group, bulk=bulk)
+        try:
+            wait = await pacer.take(chat.chat_id, group=chat.is_group, bulk=bulk)
+        except Exception as exc:  # the shared budget is out of reach: send nothing
+            log.warning("no send time for %s: %s", platform.value, exc)
+            await self._mark((ids, RELEASED))
+            return 0
         lease_left = min(r.lease_until for r in rows) - self.services.clock.now()
         if wait > lease_left / 2 or await self._pause(wait.total_seconds()):
             # Stopping, or too late in the lease to send safely: someone takes it up again.
