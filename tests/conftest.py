@@ -66,6 +66,27 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Da
 
 
 @pytest.fixture
+async def pg_schema() -> AsyncIterator[str]:
+    """A migrated PostgreSQL schema of the test's own, for several instances to share
+    (each opens its own `Database` on it); skipped without KOOM_TEST_POSTGRES_URL."""
+    if POSTGRES_URL is None:
+        pytest.skip("KOOM_TEST_POSTGRES_URL is not set")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = Database(POSTGRES_URL)
+    async with admin.write() as conn:
+        await conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    database = Database(POSTGRES_URL, connect_args={"server_settings": {"search_path": schema}})
+    try:
+        await upgrade(database)
+        await database.dispose()
+        yield schema
+    finally:
+        async with admin.write() as conn:
+            await conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        await admin.dispose()
+
+
+@pytest.fixture
 def clock() -> FakeClock:
     """A clock set to a fixed moment, moved by tests."""
     return FakeClock(datetime(2026, 3, 10, 9, 0, tzinfo=UTC))

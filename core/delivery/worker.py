@@ -97,6 +97,8 @@ class DeliveryWorker:
         self._limited: dict[Platform, list[datetime]] = {p: [] for p in deliverers}
         self._unwritten: list[Mark] = []
         self._failing: set[Platform] = set()
+        self.sent = 0
+        """Messages this worker sent (since it was made)."""
 
     @property
     def unwritten(self) -> int:
@@ -192,6 +194,7 @@ class DeliveryWorker:
             result = await self.deliverers[platform].deliver(chat, notices)
         except Exception as exc:
             result = DeliveryResult(Outcome.FAILED, detail=self._redact(exc))
+        self.sent += result.outcome is Outcome.SENT
         limited = result.outcome is Outcome.RETRY and result.retry_after is not None
         DELIVERY_ATTEMPTS.labels(platform.value, result.outcome.value).inc()
         if limited:

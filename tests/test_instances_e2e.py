@@ -1,0 +1,215 @@
+"""Several instances on one PostgreSQL database, end to end: each instance is its own database
+pool, real Telegram adapter (python-telegram-bot) and delivery worker, sharing Telegram's limits
+through Redis, all sending to the fake Bot API of `tests/fake_telegram.py`. Limits are Telegram's
+times SCALE (at the fake and in the budget alike) so that a 2,000-member broadcast takes seconds.
+
+Needs KOOM_TEST_POSTGRES_URL and KOOM_TEST_REDIS_URL (`.ci/run` sets both); skipped without.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+from redis.asyncio import Redis
+from sqlalchemy import func, select
+
+from bots.telegram.app import TelegramAdapter
+from core.clock import SystemClock
+from core.db.database import Database
+from core.db.tables import deliveries, outbox
+from core.delivery.worker import DeliveryWorker
+from core.identity import ChatRef, Platform
+from core.pacing import TELEGRAM_LIMITS, Limit, Limits
+from core.services import Services
+from core.services.broadcasts import Audience
+from core.settings import Settings
+from core.shared_budget import RedisBudget
+from tests.conftest import POSTGRES_URL
+from tests.factories import add_telegram_members, member, open_challenge
+from tests.fake_telegram import TOKEN, FakeTelegram, Person, group
+from tests.fake_telegram import Limits as FakeLimits
+
+REDIS_URL = os.environ.get("KOOM_TEST_REDIS_URL")
+pytestmark = pytest.mark.skipif(
+    not (POSTGRES_URL and REDIS_URL), reason="needs KOOM_TEST_POSTGRES_URL and KOOM_TEST_REDIS_URL"
+)
+SCALE = 8
+"""Telegram's limits times this, at the fake and in the budget: 240 messages/s overall."""
+MEMBERS = 2_000
+GROUPS = 20
+FIRST_ID = 300_000
+TEXT = "Grande marche pour le climat samedi à 14 h, place Bellecour : venez nombreux !"
+WITHIN = 120.0
+"""Seconds a test waits for the broadcast to finish (never a measure of speed)."""
+POLL = 0.2
+
+
+def scaled(limits: Limits, scale: int) -> Limits:
+    def times(limit: Limit) -> Limit:
+        return Limit(limit.count * scale, limit.per)
+
+    return Limits(times(limits.overall), times(limits.private_chat), times(limits.group))
+
+
+@dataclass
+class Instance:
+    """One `koom run` as far as deliveries go."""
+
+    services: Services
+    adapter: TelegramAdapter
+    worker: DeliveryWorker
+
+
+@dataclass
+class Cluster:
+    instances: list[Instance]
+    fake: FakeTelegram
+
+    @property
+    def services(self) -> Services:
+        return self.instances[0].services
+
+
+@asynccontextmanager
+async def cluster(
+    schema: str, count: int, *, lease: int = 60, chat: bool = False, **server: str
+) -> AsyncIterator[Cluster]:
+    """`count` instances on `schema`; with `chat`, the first also long-polls for updates.
+    `server` adds PostgreSQL settings to every instance's connections."""
+    assert POSTGRES_URL is not None and REDIS_URL is not None
+    fake = FakeTelegram()
+    await fake.start()
+    settings = Settings(
+        _env_file=None,
+        DATABASE_URL=POSTGRES_URL,
+        KOOM_LOAD_DEMO="0",
+        KOOM_DELIVERY_LEASE_SECONDS=str(lease),
+    ).model_copy(update={"telegram_token": SecretStr(TOKEN), "telegram_base_url": fake.base_url})
+    prefix = f"koom-test:{uuid.uuid4().hex[:12]}"
+    limits = scaled(TELEGRAM_LIMITS, SCALE)
+    instances: list[Instance] = []
+    async with AsyncExitStack() as stack:
+        stack.push_async_callback(fake.close)
+        stack.push_async_callback(_drop_keys, prefix)
+        for i in range(count):
+            db = Database(
+                POSTGRES_URL,
+                connect_args={"server_settings": {"search_path": schema, **server}},
+            )
+            stack.push_async_callback(db.dispose)
+            redis = Redis.from_url(REDIS_URL)
+            stack.push_async_callback(redis.aclose)
+            services = Services(db=db, settings=settings, clock=SystemClock())
+            budget = RedisBudget(redis, prefix, limits)
+            adapter = TelegramAdapter(services, settings, webhook_listen="127.0.0.1", budget=budget)
+            if chat and i == 0:
+                await adapter.start()
+            else:  # deliveries only: connected, not polling
+                await adapter.application.initialize()
+            stack.push_async_callback(adapter.stop)
+            worker = DeliveryWorker(services, {Platform.TELEGRAM: adapter})
+            stack.push_async_callback(worker.stop)
+            instances.append(Instance(services, adapter, worker))
+        yield Cluster(instances, fake)
+
+
+async def _drop_keys(prefix: str) -> None:
+    assert REDIS_URL is not None
+    redis = Redis.from_url(REDIS_URL)
+    keys = [key async for key in redis.scan_iter(f"{prefix}:*")]
+    if keys:
+        await redis.delete(*keys)
+    await redis.aclose()
+
+
+async def broadcast_and_announcements(c: Cluster) -> tuple[list[Person], list[dict[str, Any]]]:
+    """MEMBERS members and GROUPS groups following a challenge; pledges that cross milestones
+    and unlock a tier (announcements to the groups and pledgers); a broadcast to every member,
+    launched. The workers fan out and send."""
+    services = c.services
+    people = [Person(FIRST_ID + i, f"Member {i}", "fr") for i in range(MEMBERS)]
+    clubs = [group(-900_000 - i, f"Club {i}") for i in range(GROUPS)]
+    c.fake.know(*people, *clubs)
+    challenge = await open_challenge(services, goal=8)
+    for club in clubs:
+        registered = await services.groups.register(
+            ChatRef(Platform.TELEGRAM, str(club["id"]), is_group=True), club["title"]
+        )
+        await services.groups.follow(registered.id, challenge.id)
+    await add_telegram_members(services.db, people)
+    for n in range(4):  # 50 %, and the tier at 4
+        pledger = await member(services, str(FIRST_ID + n), "telegram")
+        await services.pledges.pledge(pledger.id, challenge.id)
+    draft = await services.broadcasts.create(None, {Audience.MEMBERS}, TEXT, challenge.id)
+    await services.broadcasts.confirm(draft.id)
+    await services.broadcasts.launch_due()
+    return people, clubs
+
+
+async def until(done: Callable[[], Awaitable[bool]], seconds: float = WITHIN) -> None:
+    for _ in range(int(seconds / POLL)):
+        if await done():
+            return
+        await asyncio.sleep(POLL)
+    raise TimeoutError(f"not done within {seconds} s")
+
+
+async def all_sent(services: Services) -> bool:
+    async with services.db.read() as conn:
+        unfanned = (
+            await conn.execute(select(func.count()).where(outbox.c.fanned_out_at.is_(None)))
+        ).scalar_one()
+        pending = (
+            await conn.execute(select(func.count()).where(deliveries.c.status == "pending"))
+        ).scalar_one()
+    return unfanned == 0 and pending == 0
+
+
+async def rows_per_chat(services: Services) -> dict[int, list[str]]:
+    async with services.db.read() as conn:
+        rows = await conn.execute(select(deliveries.c.chat_id, deliveries.c.status))
+        found: dict[int, list[str]] = {}
+        for row in rows:
+            found.setdefault(int(row.chat_id), []).append(row.status)
+        return found
+
+
+def check_once_each(c: Cluster, people: list[Person], rows: dict[int, list[str]]) -> None:
+    """Every member got the broadcast exactly once; no chat got more messages than it has
+    rows (several rows of one chat may go as one message); every row is sent."""
+    assert {s for statuses in rows.values() for s in statuses} == {"sent"}
+    broadcast = {p.id: sum(TEXT in t for t in c.fake.texts(p.id)) for p in people}
+    assert [pid for pid, n in broadcast.items() if n != 1] == []
+    received = c.fake.received()
+    assert {chat for chat in received if chat in rows} == set(rows)
+    assert [chat for chat, n in received.items() if n > len(rows.get(chat, []))] == []
+
+
+@pytest.mark.parametrize("count", [2, 3])
+async def test_instances_share_a_broadcast_and_announcements_once_each_within_the_limits(
+    pg_schema: str, count: int
+) -> None:
+    async with cluster(pg_schema, count) as c:
+        people, clubs = await broadcast_and_announcements(c)
+        for instance in c.instances:
+            await instance.worker.start()
+        await until(lambda: all_sent(c.services))
+        for instance in c.instances:
+            await instance.worker.stop()
+        rows = await rows_per_chat(c.services)
+        for club in clubs:
+            assert len(rows[club["id"]]) == 3  # 25 %, 50 % and the tier
+        check_once_each(c, people, rows)
+        senders = [i.worker.sent for i in c.instances]
+        # Within the limits in total, with no 429 to teach the instances.
+        assert c.fake.limit_violations(FakeLimits(SCALE)) == {}
+        assert c.fake.refused == []
+    assert all(n > 0 for n in senders), senders  # every instance took a share
