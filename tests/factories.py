@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.db.database import Database
@@ -71,29 +71,31 @@ async def add_telegram_members(db: Database, people: Sequence[Person]) -> None:
     """One member with one Telegram account per person, written in bulk."""
     now = datetime.now(UTC)
     async with db.write() as conn:
-        first = ((await conn.execute(select(func.max(members.c.id)))).scalar() or 0) + 1
-        await conn.execute(
-            insert(members),
-            [
-                {
-                    "id": first + i,
-                    "display_name": p.first_name,
-                    "language": p.language_code,
-                    "timezone": "Europe/Paris",
-                    "created_at": now,
-                }
-                for i, p in enumerate(people)
-            ],
-        )
+        # Ids from the database (not chosen here), so that later members get fresh ones on
+        # PostgreSQL too, whose sequence does not follow explicit ids.
+        ids = (
+            await conn.execute(
+                insert(members).returning(members.c.id, sort_by_parameter_order=True),
+                [
+                    {
+                        "display_name": p.first_name,
+                        "language": p.language_code,
+                        "timezone": "Europe/Paris",
+                        "created_at": now,
+                    }
+                    for p in people
+                ],
+            )
+        ).scalars()
         await conn.execute(
             insert(accounts),
             [
                 {
                     "platform": "telegram",
                     "external_id": str(p.id),
-                    "member_id": first + i,
+                    "member_id": member_id,
                     "created_at": now,
                 }
-                for i, p in enumerate(people)
+                for p, member_id in zip(people, ids, strict=True)
             ],
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -213,3 +214,92 @@ async def test_instances_share_a_broadcast_and_announcements_once_each_within_th
         assert c.fake.limit_violations(FakeLimits(SCALE)) == {}
         assert c.fake.refused == []
     assert all(n > 0 for n in senders), senders  # every instance took a share
+
+
+LOCKED_FOR = 30.0
+"""Seconds the deliveries table refuses every write in the outage test (the issue's 30 s)."""
+
+
+@pytest.mark.slow  # the outage itself lasts LOCKED_FOR seconds
+async def test_deliveries_locked_for_30_s_mid_broadcast_lose_and_repeat_nothing(
+    pg_schema: str,
+) -> None:
+    """Every write to the deliveries table fails for 30 s (a lock held elsewhere; the
+    instances give up waiting for it after 1 s): marks of sends already made are kept and
+    written afterwards, nothing is sent twice, nothing is lost."""
+    assert POSTGRES_URL is not None
+    async with cluster(pg_schema, 2, lock_timeout="1s") as c:
+        people, _ = await broadcast_and_announcements(c)
+        ids = {p.id for p in people}
+        for instance in c.instances:
+            await instance.worker.start()
+        await c.fake.wait_until(lambda: len(c.fake.received(ids)) >= MEMBERS // 4, seconds=WITHIN)
+        locker = Database(
+            POSTGRES_URL, connect_args={"server_settings": {"search_path": pg_schema}}
+        )
+        kept = 0
+        try:
+            async with locker.write() as conn:
+                await conn.exec_driver_sql("LOCK TABLE deliveries IN EXCLUSIVE MODE")
+                at_lock = len(c.fake.received(ids))
+                end = time.monotonic() + LOCKED_FOR
+                while time.monotonic() < end:
+                    kept = max(kept, sum(i.worker.unwritten for i in c.instances))
+                    await asyncio.sleep(0.1)
+                during = len(c.fake.received(ids)) - at_lock
+        finally:
+            await locker.dispose()
+        await until(lambda: all_sent(c.services))
+        for instance in c.instances:
+            await instance.worker.stop()
+        assert kept > 0  # sends were made that the database could not record
+        assert during <= kept + 2 * 8  # then nothing more than what was claimed before
+        check_once_each(c, people, await rows_per_chat(c.services))
+
+
+CHATTERS = 100
+CHATS_EACH = 3
+BUSY_MEMBERS = 1_500
+HELP = "Voici ce que je sais faire"
+
+
+@pytest.mark.slow
+async def test_people_chatting_during_a_broadcast_get_every_reply(pg_schema: str) -> None:
+    """100 people each send /help three times (the next once answered) while a broadcast to
+    1,500 members goes out at the full (scaled) rate; the fake answers 429 beyond the limits.
+    Every reply arrives, none is an apology, and the broadcast reaches everyone once."""
+    async with cluster(pg_schema, 2, chat=True) as c:
+        c.fake.enforce_limits(SCALE)
+        services = c.services
+        people = [Person(FIRST_ID + i, f"Member {i}", "fr") for i in range(BUSY_MEMBERS)]
+        talkers = [Person(50_000 + i, f"Talker {i}", "fr") for i in range(CHATTERS)]
+        c.fake.know(*people, *talkers)
+        challenge = await open_challenge(services, goal=8)
+        await add_telegram_members(services.db, people)
+        draft = await services.broadcasts.create(None, {Audience.MEMBERS}, TEXT, challenge.id)
+        await services.broadcasts.confirm(draft.id)
+        await services.broadcasts.launch_due()
+        for instance in c.instances:
+            await instance.worker.start()
+        ids = {p.id for p in people}
+        await c.fake.wait_until(lambda: len(c.fake.received(ids)) >= 100, seconds=WITHIN)
+
+        async def talk(person: Person) -> None:
+            for n in range(1, CHATS_EACH + 1):
+                await c.fake.push(c.fake.text(person, "/help"))
+                await c.fake.wait_until(
+                    lambda n=n: sum(HELP in t for t in c.fake.texts(person.id)) >= n,
+                    seconds=WITHIN,
+                )
+
+        await asyncio.gather(*(talk(person) for person in talkers))
+        broadcasting = len(c.fake.received(ids)) < BUSY_MEMBERS
+        await until(lambda: all_sent(services))
+        for instance in c.instances:
+            await instance.worker.stop()
+        for person in talkers:
+            texts = c.fake.texts(person.id)
+            assert sum(HELP in t for t in texts) == CHATS_EACH
+            assert not [t for t in texts if "Désolé" in t], texts
+        assert broadcasting  # the chat really happened during the broadcast
+        check_once_each(c, people, await rows_per_chat(services))
