@@ -1,9 +1,9 @@
 """A fake Telegram Bot API on 127.0.0.1, for end-to-end tests and the benchmark.
 
 It answers the methods the bot uses with Telegram's JSON shapes and error answers (400 with
-Telegram's descriptions, 403 when blocked or kicked, 409 for getUpdates beside a webhook, 429
-with retry_after), checks Telegram's limits (4,096-character texts, 64-byte callback data...)
-and keeps what the bot sent, as it stands after edits.
+Telegram's descriptions, 403 when blocked or kicked, 409 for getUpdates beside a webhook or
+cut short by another poller, 429 with retry_after), checks Telegram's limits (4,096-character
+texts, 64-byte callback data...) and keeps what the bot sent, as it stands after edits.
 
 Telegram's flood limits are enforced only when asked (`enforce_limits`, off by default): at
 most 30 messages a second overall, 1 a second per private chat and 20 a minute per group,
@@ -639,6 +639,7 @@ class FakeTelegram:
                 "use deleteWebhook to delete the webhook first",
             )
         self._polls += 1  # the bot has queued what the previous poll returned
+        poll = self._polls
         await self._notify()
         offset = params.get("offset")
         if offset is not None:
@@ -653,7 +654,15 @@ class FakeTelegram:
             async with self._changed:
                 with suppress(TimeoutError):  # the long poll's time is up
                     async with asyncio.timeout(timeout):
-                        await self._changed.wait_for(lambda: bool(self._pending) or self._closing)
+                        await self._changed.wait_for(
+                            lambda: bool(self._pending) or self._closing or self._polls != poll
+                        )
+        if self._polls != poll:  # another poller came meanwhile, as Telegram answers then
+            raise ApiError(
+                409,
+                "Conflict: terminated by other getUpdates request; "
+                "make sure that only one bot instance is running",
+            )
         batch = self._pending[:limit]
         for update in batch:
             self._served[update["update_id"]] = self._polls

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import secrets
 from collections.abc import Awaitable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, replace
@@ -37,10 +38,12 @@ from telegram import (
 from telegram.error import (
     BadRequest,
     ChatMigrated,
+    Conflict,
     Forbidden,
     InvalidToken,
     NetworkError,
     RetryAfter,
+    TelegramError,
 )
 from telegram.ext import (
     Application,
@@ -75,8 +78,10 @@ from core.delivery.protocol import DeliveryResult, Notice, Outcome
 from core.errors import Misconfigured, NotFound, port_taken
 from core.i18n import SUPPORTED_LOCALES, Translator, reading_in
 from core.identity import ChatRef, Platform
+from core.instance import instance_id
 from core.keyed_locks import KeyedLocks
 from core.pacing import TELEGRAM_LIMITS, Budget, Pacer
+from core.roles import hold_role, release_role
 from core.services import Services
 from core.services.progress import progress_of
 from core.settings import Settings
@@ -88,6 +93,10 @@ MAX_CONCURRENT_UPDATES = 32
 """Updates handled at once: more only adds contention (one SQLite writer, one HTTP pool)."""
 UNBOUNDED = 1_000_000
 POLL_TIMEOUT = 30
+POLLER_ROLE = "telegram-poller"
+POLLER_LEASE = 20.0
+"""Seconds the long-polling role stays with an instance that stopped renewing it (killed)."""
+POLLER_RENEW = 5.0
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 INLINE_RESULTS = 20
 INLINE_CACHE_SECONDS = 30
@@ -251,6 +260,10 @@ class TelegramAdapter:
         self._keyboards: set[int] = set()
         self._webhook: web.AppRunner | None = None
         self.outage = OutageLog()
+        self._poller: asyncio.Task[None] | None = None
+        self.told_second_poller = False
+        self._told_conflict = False
+        self._me = f"{instance_id()}:{secrets.token_hex(2)}"  # this adapter, as a poller
 
     @property
     def engine(self) -> Engine:
@@ -291,12 +304,10 @@ class TelegramAdapter:
                 await self._start_webhook(self.settings.telegram_webhook_url)
             else:
                 assert app.updater is not None
-                await app.updater.start_polling(
-                    timeout=POLL_TIMEOUT,
-                    bootstrap_retries=3,
-                    allowed_updates=ALLOWED_UPDATES,
-                    error_callback=self.outage.failed,
-                )
+                if await self._hold_poller():
+                    await self._poll()
+                else:  # a poller runs, or was killed: it may free the role within its lease
+                    self._poller = asyncio.create_task(self._poll_when_free())
         except BaseException:
             await self.stop()
             raise
@@ -305,8 +316,15 @@ class TelegramAdapter:
     async def stop(self) -> None:
         """Stop fetching updates, finish those in progress, disconnect."""
         app = self.application
+        if self._poller is not None:
+            self._poller.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._poller
+            self._poller = None
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
+            with suppress(Exception):  # the next poller need not wait for the lease
+                await self.services.db.transaction(release_role, POLLER_ROLE, self._me)
         if self._webhook is not None:
             await self._webhook.cleanup()
             self._webhook = None
@@ -316,6 +334,59 @@ class TelegramAdapter:
         await app.bot.shutdown()  # also when starting failed half-way
         for name in TOKEN_LOGGERS:
             logging.getLogger(name).removeFilter(self._hide_token)
+
+    async def _hold_poller(self) -> bool:
+        """Take or renew the long-polling role among the instances on this database."""
+        now = self.services.clock.now()
+        lease = timedelta(seconds=POLLER_LEASE)
+        return await self.services.db.transaction(hold_role, POLLER_ROLE, self._me, now, lease)
+
+    async def _poll(self) -> None:
+        """Long-poll Telegram, renewing the poller's role while at it."""
+        updater = self.application.updater
+        assert updater is not None
+        await updater.start_polling(
+            timeout=POLL_TIMEOUT,
+            bootstrap_retries=3,
+            allowed_updates=ALLOWED_UPDATES,
+            error_callback=self._on_poll_error,
+        )
+        self._poller = asyncio.create_task(self._keep_poller())
+
+    async def _keep_poller(self) -> None:
+        while True:
+            await asyncio.sleep(POLLER_RENEW)
+            try:
+                held = await self._hold_poller()
+            except Exception as exc:  # the database is away: keep polling meanwhile
+                log.warning("the Telegram poller's role was not renewed: %s", exc)
+                continue
+            if not held:
+                log.error(Translator(self.settings.default_locale)("telegram.second_poller"))
+                assert self.application.updater is not None
+                await self.application.updater.stop()
+                return
+
+    async def _poll_when_free(self) -> None:
+        """Wait for a killed poller's lease to run out, then poll; if another instance keeps
+        polling, say so once and leave it the updates (deliveries go on here)."""
+        for _ in range(int(POLLER_LEASE * 1.5 / POLLER_RENEW) + 1):
+            await asyncio.sleep(POLLER_RENEW)
+            if await self._hold_poller():
+                await self._poll()
+                return
+        self.told_second_poller = True
+        log.error(Translator(self.settings.default_locale)("telegram.second_poller"))
+
+    def _on_poll_error(self, error: TelegramError) -> None:
+        """A failed poll, in one line; a program polling with this token elsewhere (not on
+        this database) is named once, not at every 409."""
+        if isinstance(error, Conflict) and "webhook" not in error.message.lower():
+            if not self._told_conflict:
+                self._told_conflict = True
+                log.error(Translator(self.settings.default_locale)("telegram.another_poller_came"))
+            return
+        self.outage.failed(error)
 
     # --- updates ----------------------------------------------------------------------
 

@@ -230,7 +230,8 @@ deliveries = Table(
 sweep_ticks = Table(
     "sweep_ticks",
     metadata,
-    # The last run of each periodic sweep, claimed by one instance per tick.
+    # The last run of each periodic sweep, claimed by one instance per tick; also the roles
+    # one instance holds at a time (core/roles.py), renewed by their holder.
     Column("job", String(40), primary_key=True),
     Column("ran_at", UTCDateTime, nullable=False),
     Column("ran_by", String(64), nullable=False),
