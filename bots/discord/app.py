@@ -127,10 +127,12 @@ class KoomClient(discord.Client):
     """The discord.py client: it hands slash commands, components, modals and DM messages to
     the adapter."""
 
-    def __init__(self, adapter: DiscordAdapter) -> None:
+    def __init__(self, adapter: DiscordAdapter, **options: Any) -> None:
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False  # no voice here
         # Titles and names come from people: they never ping @everyone, a role or a member.
-        super().__init__(intents=INTENTS, allowed_mentions=discord.AllowedMentions.none())
+        super().__init__(
+            intents=INTENTS, allowed_mentions=discord.AllowedMentions.none(), **options
+        )
         self.adapter = adapter
         self.tree = app_commands.CommandTree(self)
         for command in build_commands(offered(adapter.engine.described()), adapter):
@@ -152,6 +154,19 @@ class KoomClient(discord.Client):
         await self.adapter.on_removed(guild)
 
 
+class ShardedKoomClient(KoomClient, discord.AutoShardedClient):
+    """The same client running some of the bot's shards (KOOM_DISCORD_SHARDS): Discord sends
+    each server's events to one shard, so instances running different shards share them."""
+
+
+def make_client(adapter: DiscordAdapter, settings: Settings) -> KoomClient:
+    """One connection for every server, or the shards named in KOOM_DISCORD_SHARDS."""
+    if settings.shards is None:
+        return KoomClient(adapter)
+    shard_ids, shard_count = settings.shards
+    return ShardedKoomClient(adapter, shard_ids=list(shard_ids), shard_count=shard_count)
+
+
 class DiscordAdapter:
     """Climat-koom on Discord: `start` connects and syncs the commands, `stop` disconnects
     once the interactions in progress are answered; `deliver` posts to a channel or a DM."""
@@ -164,7 +179,7 @@ class DiscordAdapter:
         self.services = services
         self.settings = settings
         self.engine = Engine(services, default_flows(), CAPABILITIES)
-        self.client = KoomClient(self)
+        self.client = make_client(self, settings)
         self._connection: asyncio.Task[None] | None = None
         self._busy: set[asyncio.Task[Any]] = set()
 
