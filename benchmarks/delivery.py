@@ -12,9 +12,15 @@ fetched to the reply. The run is made twice: once clean, once with the bot kille
 when half the members have the message, then started again. Also reported: the time from
 each send (as the fake got it) to its row marked sent, which is what a kill repeats.
 
-Run: .venv/bin/python -m benchmarks.delivery [--members 10000] [--scale 8]
-Targets: >= 0.9 of the enforced overall limit, no duplicate, no loss, chat replies p99 < 1 s.
-The last line is `key=value` pairs for scripts.
+With `--instances 1,2` the runs are made for each number of `koom run` processes: one on a
+SQLite file as above, several on a fresh PostgreSQL database (`--postgres`) sharing Telegram's
+limits in Redis (`--redis`); the first instance long-polls and answers the chat. The killed run
+then kills the last instance for good: the others take over its leases
+(KOOM_DELIVERY_LEASE_SECONDS=LEASE).
+
+Run: .venv/bin/python -m benchmarks.delivery [--members 10000] [--scale 8] [--instances 1,2]
+Targets: >= 0.93 of the enforced overall limit (replies included), no duplicate, no loss,
+chat replies p99 < 1 s. The last line (one per number of instances) is `key=value` pairs.
 """
 
 from __future__ import annotations
@@ -29,7 +35,9 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -57,6 +65,8 @@ TIMEOUT = 600.0
 """Seconds allowed to each phase before the run is given up."""
 SETTLE = 2.0
 """Seconds to wait after the last row was marked, for late or repeated sends."""
+LEASE = 10
+"""KOOM_DELIVERY_LEASE_SECONDS of the instances: how long a killed one's claims wait."""
 
 
 @dataclass
@@ -66,8 +76,11 @@ class Run:
     members: int
     scale: int
     killed: bool
+    instances: int = 1
     sends: list[float] = field(default_factory=list)
     """Accepted broadcast sends' times."""
+    total_sends: int = 0
+    """Every accepted send (the chat's replies too) from the first broadcast send to the last."""
     per_member: Counter[int] = field(default_factory=Counter)
     refused: Counter[str] = field(default_factory=Counter)
     chats: list[tuple[float, float | None]] = field(default_factory=list)
@@ -94,6 +107,11 @@ class Run:
     @property
     def rate(self) -> float:
         return (len(self.sends) - 1) / self.seconds
+
+    @property
+    def total_rate(self) -> float:
+        """Every send, replies included, per second of the broadcast."""
+        return (self.total_sends - 1) / self.seconds
 
     @property
     def duplicates(self) -> int:
@@ -147,8 +165,10 @@ def serve(scale: int) -> None:
     )
     worker.LIMITS = {**worker.LIMITS, Platform.TELEGRAM: limits}
     from bots.telegram import app  # its pacer, shared with the worker, counts the replies
+    from core import shared_budget  # the budget of several instances
 
     app.TELEGRAM_LIMITS = limits
+    shared_budget.TELEGRAM_LIMITS = limits
     sys.argv = ["koom", "run"]
     from bots.cli import main
 
@@ -156,17 +176,20 @@ def serve(scale: int) -> None:
 
 
 async def start_bot(
-    fake: FakeTelegram, database: Path, scale: int, log: IO[bytes]
+    fake: FakeTelegram, url: str, redis: str | None, scale: int, folder: Path, log: IO[bytes]
 ) -> asyncio.subprocess.Process:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DISCORD_"))}
     env |= {
         "TELEGRAM_TOKEN": TOKEN,
         "TELEGRAM_BASE_URL": fake.base_url,
-        "DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+        "DATABASE_URL": url,
         "KOOM_LOAD_DEMO": "0",
         "KOOM_DEFAULT_LOCALE": "fr",
+        "KOOM_DELIVERY_LEASE_SECONDS": str(LEASE),
         "PYTHONPATH": str(Path.cwd()),
     }
+    if redis:
+        env["KOOM_REDIS_URL"] = redis
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -174,7 +197,7 @@ async def start_bot(
         "--serve",
         "--scale",
         str(scale),
-        cwd=database.parent,
+        cwd=folder,
         env=env,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=log,
@@ -185,10 +208,9 @@ async def start_bot(
 # --- the data ---------------------------------------------------------------------------
 
 
-async def prepare(database: Path, people: list[Person]) -> int:
+async def prepare(url: str, people: list[Person]) -> int:
     """A challenge, one member per person with a Telegram account, and a broadcast to every
     member confirmed for now; the broadcast's id."""
-    url = f"sqlite+aiosqlite:///{database}"
     db = Database(url)
     await upgrade(db)
     services = Services(db=db, settings=Settings(_env_file=None, DATABASE_URL=url))  # type: ignore[call-arg]
@@ -262,26 +284,69 @@ async def chat(fake: FakeTelegram, replies: asyncio.Queue[Sent], every: float, r
 # --- one run ----------------------------------------------------------------------------
 
 
-async def measure(members: int, scale: int, every: float, killed: bool, folder: Path) -> Run:
-    run = Run(members, scale, killed)
+@contextlib.asynccontextmanager
+async def fresh_postgres(server: str) -> AsyncIterator[str]:
+    """The URL of a new PostgreSQL database on `server` (a database URL), dropped at the end."""
+    name = f"koom_bench_{uuid.uuid4().hex[:10]}"
+    admin = Database(server, isolation_level="AUTOCOMMIT")
+    async with admin.engine.connect() as conn:
+        await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield server.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        async with admin.engine.connect() as conn:
+            await conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+        await admin.dispose()
+
+
+async def measure(
+    members: int,
+    scale: int,
+    every: float,
+    killed: bool,
+    folder: Path,
+    instances: int,
+    postgres: str,
+    redis: str,
+) -> Run:
+    if instances == 1:
+        url = f"sqlite+aiosqlite:///{folder / ('killed.db' if killed else 'clean.db')}"
+        return await _measure(members, scale, every, killed, folder, 1, url, None)
+    async with fresh_postgres(postgres) as url:
+        return await _measure(members, scale, every, killed, folder, instances, url, redis)
+
+
+async def _measure(
+    members: int,
+    scale: int,
+    every: float,
+    killed: bool,
+    folder: Path,
+    instances: int,
+    url: str,
+    redis: str | None,
+) -> Run:
+    run = Run(members, scale, killed, instances)
     people = [Person(FIRST_ID + i, f"Member {i}", "fr") for i in range(members)]
     ids = {p.id for p in people}
-    database = folder / ("killed.db" if killed else "clean.db")
-    broadcast_id = await prepare(database, people)
+    stem = f"{'killed' if killed else 'clean'}-{instances}"
+    broadcast_id = await prepare(url, people)
     fake = FakeTelegram()
     fake.enforce_limits(scale)
     fake.know(*people)
     replies: asyncio.Queue[Sent] = asyncio.Queue()
     fake.on_message = lambda sent: replies.put_nowait(sent) if sent.chat_id == CHATTER.id else None
     await fake.start()
-    db = Database(f"sqlite+aiosqlite:///{database}")
-    logs = [folder / f"{database.stem}-{n}.log" for n in (1, 2)]
+    db = Database(url)
+    logs = [folder / f"{stem}-{n}.log" for n in range(instances + 1)]
     children: list[asyncio.subprocess.Process] = []
     chatter: asyncio.Task[None] | None = None
     try:
-        with logs[0].open("wb") as log:
-            children.append(await start_bot(fake, database, scale, log))
-        await fake.wait_until(lambda: bool(fake.calls_of("getUpdates")), seconds=TIMEOUT)
+        for n in range(instances):
+            with logs[n].open("wb") as log:
+                children.append(await start_bot(fake, url, redis, scale, folder, log))
+            if n == 0:  # the first one polls
+                await fake.wait_until(lambda: bool(fake.calls_of("getUpdates")), seconds=TIMEOUT)
         chatter = asyncio.create_task(chat(fake, replies, every, run))
 
         def received() -> int:
@@ -289,21 +354,25 @@ async def measure(members: int, scale: int, every: float, killed: bool, folder: 
 
         if killed:
             await fake.wait_until(lambda: received() >= members // 2, seconds=TIMEOUT)
-            os.kill(children[0].pid, signal.SIGKILL)
+            victim = children[-1]  # with several, one that does not poll: the chat goes on
+            os.kill(victim.pid, signal.SIGKILL)
             killed_at = time.monotonic()
             run.received_at_kill = received()
-            await children[0].wait()
+            await victim.wait()
             await asyncio.sleep(0.5)  # a request already on its way still lands
             before = fake.received(ids)
             statuses = await row_statuses(db, broadcast_id)
             run.in_flight = sum(
                 1 for c, s in statuses.items() if s == "pending" and int(c) in before
             )
-            polls = len(fake.calls_of("getUpdates"))
-            with logs[1].open("wb") as log:
-                children.append(await start_bot(fake, database, scale, log))
-            await fake.wait_until(lambda: len(fake.calls_of("getUpdates")) > polls, seconds=TIMEOUT)
-            run.down = (killed_at, time.monotonic())
+            if instances == 1:  # started again; with several, the others take over
+                polls = len(fake.calls_of("getUpdates"))
+                with logs[-1].open("wb") as log:
+                    children.append(await start_bot(fake, url, redis, scale, folder, log))
+                await fake.wait_until(
+                    lambda: len(fake.calls_of("getUpdates")) > polls, seconds=TIMEOUT
+                )
+                run.down = (killed_at, time.monotonic())
         await fake.wait_until(lambda: received() > 0, seconds=TIMEOUT)
         for _ in range(int(TIMEOUT / POLL)):
             if not await pending(db, broadcast_id):
@@ -329,10 +398,11 @@ async def measure(members: int, scale: int, every: float, killed: bool, folder: 
         first_sends.setdefault(send.chat_id, send.wall)
     run.mark_lags = [marked[c] - w for c, w in first_sends.items() if c in marked]
     run.sends = [send.at for send in sends]
+    run.total_sends = sum(1 for send in fake.accepted if run.sends[0] <= send.at <= run.sends[-1])
     run.per_member = Counter(send.chat_id for send in sends)
     run.refused = Counter(r.limit for r in fake.refused)
     run.violations = fake.limit_violations()
-    if killed:  # the longest pause between two sends: the kill and restart
+    if killed and instances == 1:  # the longest pause between two sends: the kill and restart
         run.downtime = max(b - a for a, b in itertools.pairwise(run.sends))
     for path in logs:
         if path.exists() and TOKEN in path.read_text(errors="replace"):
@@ -341,13 +411,19 @@ async def measure(members: int, scale: int, every: float, killed: bool, folder: 
 
 
 def describe(run: Run) -> str:
-    name = "killed half way and restarted" if run.killed else "clean run"
+    name = (
+        ("killed half way and restarted" if run.instances == 1 else "one killed half way")
+        if run.killed
+        else "clean run"
+    )
+    name = f"{run.instances} instance{'s' if run.instances > 1 else ''}, {name}"
     refused = ", ".join(f"{k} {v}" for k, v in sorted(run.refused.items())) or "none"
     lines = [
         f"{name}: {len(run.sends)} sends to {run.members} members in {run.seconds:.1f} s"
         + (f" (+ {run.downtime:.1f} s down)" if run.killed else ""),
         f"  {run.rate:.1f} messages/s = {run.rate / run.limit:.3f} of the enforced overall "
-        f"limit ({run.limit}/s; bulk share {BULK_SHARE} = {BULK_SHARE * run.limit:.0f}/s)",
+        f"limit ({run.limit}/s; bulk share {BULK_SHARE} = {BULK_SHARE * run.limit:.0f}/s); "
+        f"with the replies {run.total_rate:.1f}/s = {run.total_rate / run.limit:.3f}",
         f"  duplicates {run.duplicates}, lost {run.lost}, rows {dict(run.statuses)}",
         f"  429s: {sum(run.refused.values())} ({refused}); windows over the limits: "
         f"{run.violations or 'none'}",
@@ -367,24 +443,30 @@ def describe(run: Run) -> str:
     return "\n".join(lines)
 
 
-async def main(members: int, scale: int, every: float) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        clean = await measure(members, scale, every, False, Path(tmp))
-        print(describe(clean), flush=True)
-        killed = await measure(members, scale, every, True, Path(tmp))
-        print(describe(killed), flush=True)
-    print(
-        f"members={members} scale={scale} limit_per_s={clean.limit} "
-        f"rate_per_s={clean.rate:.1f} fraction={clean.rate / clean.limit:.3f} "
-        f"duplicates={clean.duplicates} lost={clean.lost} "
-        f"refused_429={sum(clean.refused.values())} chat_p50_ms={clean.latency_ms(50):.0f} "
-        f"chat_p99_ms={clean.latency_ms(99):.0f} mark_lag_p99_ms={clean.mark_lag_ms(99):.0f} "
-        f"killed_rate_per_s={killed.rate:.1f} "
-        f"killed_fraction={killed.rate / killed.limit:.3f} "
-        f"killed_duplicates={killed.duplicates} killed_in_flight={killed.in_flight} "
-        f"killed_lost={killed.lost} killed_refused_429={sum(killed.refused.values())} "
-        f"killed_chat_p99_ms={killed.latency_ms(99):.0f}"
-    )
+async def main(
+    members: int, scale: int, every: float, instances: list[int], postgres: str, redis: str
+) -> None:
+    for count in instances:
+        with tempfile.TemporaryDirectory() as tmp:
+            args = (Path(tmp), count, postgres, redis)
+            clean = await measure(members, scale, every, False, *args)
+            print(describe(clean), flush=True)
+            killed = await measure(members, scale, every, True, *args)
+            print(describe(killed), flush=True)
+        print(
+            f"instances={count} members={members} scale={scale} limit_per_s={clean.limit} "
+            f"rate_per_s={clean.rate:.1f} fraction={clean.rate / clean.limit:.3f} "
+            f"fraction_with_replies={clean.total_rate / clean.limit:.3f} "
+            f"duplicates={clean.duplicates} lost={clean.lost} "
+            f"refused_429={sum(clean.refused.values())} chat_p50_ms={clean.latency_ms(50):.0f} "
+            f"chat_p99_ms={clean.latency_ms(99):.0f} mark_lag_p99_ms={clean.mark_lag_ms(99):.0f} "
+            f"killed_rate_per_s={killed.rate:.1f} "
+            f"killed_fraction={killed.rate / killed.limit:.3f} "
+            f"killed_duplicates={killed.duplicates} killed_in_flight={killed.in_flight} "
+            f"killed_lost={killed.lost} killed_refused_429={sum(killed.refused.values())} "
+            f"killed_chat_p99_ms={killed.latency_ms(99):.0f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
@@ -392,9 +474,23 @@ if __name__ == "__main__":
     parser.add_argument("--members", type=int, default=10_000)
     parser.add_argument("--scale", type=int, default=8)
     parser.add_argument("--chat-every", type=float, default=0.5)
+    parser.add_argument(
+        "--instances", default="1", help="numbers of instances to run, comma-separated (1,2)"
+    )
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get(
+            "KOOM_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+        ),
+        help="a PostgreSQL database URL; each run with several instances creates its own",
+    )
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(args.scale)
     else:
-        asyncio.run(main(args.members, args.scale, args.chat_every))
+        counts = [int(n) for n in args.instances.split(",")]
+        asyncio.run(
+            main(args.members, args.scale, args.chat_every, counts, args.postgres, args.redis)
+        )
