@@ -44,8 +44,7 @@ async def upgrade(
         config.attributes["default_timezone"] = default_timezone
         command.upgrade(config, revision)
 
-    async with db.write() as conn:
-        await conn.run_sync(run)
+    await db.transaction(run)
 
 
 async def current_revision(db: Database) -> str | None:
