@@ -6,14 +6,17 @@ import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 
 from core.clock import FakeClock
 from core.db.tables import accounts, deliveries, groups
 from core.delivery.fanout import fan_out
 from core.delivery.protocol import DeliveryResult, Notice, Outcome
-from core.delivery.worker import DeliveryWorker
+from core.delivery.worker import DeliveryWorker, write_marks
 from core.identity import ChatRef, Platform
 from core.models import Challenge, Member
 from core.pacing import Pacer
@@ -239,3 +242,65 @@ async def test_rate_limits_cost_no_attempt_and_many_at_once_slow_everyone(
     # Three chats refused within a second: the bot as a whole waits, not only those chats.
     pacer = w.worker._pacers[Platform.TELEGRAM]
     assert pacer.reserve("someone-else", group=False, bulk=True) >= timedelta(seconds=29)
+
+
+async def test_an_outage_of_any_length_kills_nothing_and_the_backlog_drains_once_back(
+    services: Services, clock: FakeClock
+) -> None:
+    w = await world(services)
+    down = DeliveryResult(Outcome.RETRY, detail="502 Bad Gateway")
+    w.telegram.script = {chat: [down] * 30 for chat in ("-100", "1", "999")}
+    await fan_out(services)
+    for _ in range(30):  # half an hour of outage, far past MAX_ATTEMPTS
+        await w.worker.run_once()
+        async with services.db.read() as conn:
+            rows = (
+                await conn.execute(select(deliveries).where(deliveries.c.platform == "telegram"))
+            ).all()
+        assert {r.status for r in rows} == {"pending"}
+        assert all(r.not_before - clock.now() <= timedelta(minutes=1) for r in rows)
+        clock.advance(timedelta(minutes=1))
+    assert w.telegram.chats() == {"-100": 30, "1": 30, "999": 30}
+
+    # Back: the first send that goes through brings the rest forward at once.
+    w.telegram.script = {}
+    clock.advance(timedelta(seconds=1))
+    async with services.db.write() as conn:
+        await conn.execute(  # one row due now, the others still backing off
+            update(deliveries)
+            .where(deliveries.c.chat_id != "1", deliveries.c.platform == "telegram")
+            .values(not_before=clock.now() + timedelta(minutes=1))
+        )
+    await w.worker.run_once()
+    assert w.telegram.chats()["1"] == 31
+    await w.worker.run_once()  # no time has passed
+    assert (await statuses(services))[("-100", "sent")] == 2
+    assert (await statuses(services))[("999", "sent")] == 2
+
+
+async def test_a_mark_the_database_refuses_is_kept_and_never_resent(
+    services: Services, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w = await world(services)
+    await fan_out(services)
+    real = services.db.transaction
+    refused = True
+
+    async def flaky(unit: Any, *args: Any, **kwargs: Any) -> Any:
+        if refused and unit is write_marks:
+            raise OperationalError("UPDATE deliveries", {}, Exception("database is locked"))
+        return await real(unit, *args, **kwargs)
+
+    monkeypatch.setattr(services.db, "transaction", flaky)
+    assert await w.worker.run_once() == 5  # sent; their marks kept in memory
+    assert w.worker.unwritten == 2 * 5
+    for _ in range(3):  # the database still refuses: nothing is claimed or sent again
+        clock.advance(timedelta(seconds=5))
+        assert await w.worker.run_once() == 0
+    refused = False
+    await w.worker.run_once()  # the kept marks are written first
+    assert w.worker.unwritten == 0
+    clock.advance(timedelta(hours=1))  # past every lease
+    await w.worker.run_once()
+    assert w.telegram.chats() == {"-100": 1, "1": 1, "999": 1}
+    assert {s for (chat, s) in await statuses(services) if chat in {"-100", "1", "999"}} == {"sent"}

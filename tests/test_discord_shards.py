@@ -19,9 +19,7 @@ def test_shards_are_read_as_ids_out_of_a_total() -> None:
             Settings(_env_file=None, KOOM_DISCORD_SHARDS=wrong)
 
 
-async def test_an_instance_connects_only_its_shards(
-    services: Services, settings: Settings
-) -> None:
+async def test_an_instance_connects_only_its_shards(services: Services, settings: Settings) -> None:
     token = {"discord_token": SecretStr("x")}
     sharded = settings.model_copy(update={**token, "discord_shards": "1,3/4"})
     client = DiscordAdapter(services, sharded).client
