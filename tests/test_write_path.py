@@ -10,10 +10,6 @@ ROOT = Path(__file__).resolve().parent.parent
 SCANNED = ("core", "conversations", "bots")
 STORAGE = ROOT / "core" / "db"
 NOT_CONVERTED_YET = {
-    # The delivery worker is converted while it gains leases (issue 11).
-    "core/delivery/fanout.py",
-    "core/delivery/latest.py",
-    "core/delivery/worker.py",
 }
 
 
