@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+import subprocess
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -16,8 +20,9 @@ from core.clock import FakeClock
 from core.db.tables import accounts, deliveries, groups
 from core.delivery.fanout import fan_out
 from core.delivery.protocol import DeliveryResult, Notice, Outcome
-from core.delivery.worker import DeliveryWorker, write_marks
+from core.delivery.worker import DeliveryWorker, claim_due, write_marks
 from core.identity import ChatRef, Platform
+from core.instance import dead_here, instance_id
 from core.models import Challenge, Member
 from core.pacing import Pacer
 from core.services import Services
@@ -304,3 +309,36 @@ async def test_a_mark_the_database_refuses_is_kept_and_never_resent(
     await w.worker.run_once()
     assert w.telegram.chats() == {"-100": 1, "1": 1, "999": 1}
     assert {s for (chat, s) in await statuses(services) if chat in {"-100", "1", "999"}} == {"sent"}
+
+
+async def test_leases_of_another_host_are_waited_out_then_taken_over(
+    services: Services, clock: FakeClock
+) -> None:
+    w = await world(services)
+    await fan_out(services)
+    now = clock.now()
+    lease = timedelta(seconds=services.settings.delivery_lease_seconds)
+    taken = await services.db.transaction(
+        claim_due, "elsewhere:1:abcd", now, now + lease, ["telegram", "discord"], 100
+    )
+    assert len(taken) == 2 * 5
+    await w.worker.run_once()
+    assert w.telegram.calls == [] and w.discord.calls == []  # its lease holds
+    clock.advance(lease)
+    await w.worker.run_once()
+    assert w.telegram.chats() == {"-100": 1, "1": 1, "999": 1}
+    assert w.discord.chats() == {"555": 1, "888": 1}
+
+
+def test_an_instance_of_this_host_whose_process_is_gone_is_dead() -> None:
+    host = socket.gethostname()[:40]
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    assert dead_here(f"{host}:{gone.stdout.strip()}:abcd")
+    assert not dead_here(f"{host}:{os.getppid()}:abcd")  # alive
+    assert not dead_here(instance_id())
+    assert not dead_here(f"another-host:{gone.stdout.strip()}:abcd")  # cannot tell: wait

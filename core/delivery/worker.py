@@ -6,7 +6,8 @@ single writer), so nobody else sends them before the lease ends; a killed worker
 out and its rows are taken over. Each chat's rows go out as one `deliver` call (coalesced),
 paced by that platform's `Budget`, and are marked right after the send; a mark that cannot be
 written (the database is down or locked) is kept and written when the database is back, while
-the lease keeps the row from being sent again. A kill repeats at most the sends in flight.
+the lease keeps the row from being sent again. A kill repeats at most the sends in flight; the
+leases of a killed instance of the same host (its process gone) are taken over at once.
 
 Transient failures (network errors, 5xx, 429s) never kill a row: they back off to a ceiling of
 `BACKOFF_MAX`, and the first send that goes through again brings the backlog forward, so it
@@ -30,7 +31,7 @@ from core.db.tables import accounts, deliveries, groups, members, reminders
 from core.delivery.fanout import fan_out
 from core.delivery.protocol import Deliverer, DeliveryResult, Notice, Outcome
 from core.identity import AccountRef, ChatRef, Platform
-from core.instance import instance_id
+from core.instance import dead_here, instance_id
 from core.metrics import DELIVERY_ATTEMPTS, RATE_LIMITED
 from core.models import ReminderPreference
 from core.pacing import DISCORD_LIMITS, TELEGRAM_LIMITS, Budget, Limits, Pacer
@@ -150,6 +151,7 @@ class DeliveryWorker:
             try:
                 if loop.time() >= next_fan_out:
                     next_fan_out = loop.time() + FAN_OUT_EVERY
+                    await self._take_over_dead_here()
                     await fan_out(self.services)
                 sent = await self.run_once()
             except Exception as exc:
@@ -275,6 +277,23 @@ class DeliveryWorker:
         log.info("%d kept delivery outcomes written", sum(len(ids) for ids, _ in kept))
         return True
 
+    async def _take_over_dead_here(self) -> None:
+        """Free at once the leases of an instance of this host whose process is gone (killed,
+        then restarted): other instances' leases are waited out."""
+        now = self.services.clock.now()
+        async with self.services.db.read() as conn:
+            holders = (
+                await conn.execute(
+                    select(deliveries.c.claimed_by)
+                    .where(deliveries.c.status == "pending", deliveries.c.lease_until > now)
+                    .distinct()
+                )
+            ).scalars()
+            dead = [h for h in holders if h is not None and dead_here(h)]
+        if dead:
+            freed = await self.services.db.transaction(release_leases, dead)
+            log.info("took over %d deliveries of stopped instances %s", freed, ", ".join(dead))
+
     async def _back_now(self, platform: Platform) -> None:
         """The platform answers again: what waits out a transient failure is due now."""
         try:
@@ -333,6 +352,16 @@ def write_marks(conn: Connection, marks: Sequence[Mark]) -> None:
     """A unit of work: write each mark's values on its rows."""
     for ids, values in marks:
         conn.execute(update(deliveries).where(deliveries.c.id.in_(ids)).values(**values))
+
+
+def release_leases(conn: Connection, holders: Sequence[str]) -> int:
+    """A unit of work: the pending rows leased to `holders` are free to claim again."""
+    result = conn.execute(
+        update(deliveries)
+        .where(deliveries.c.status == "pending", deliveries.c.claimed_by.in_(holders))
+        .values(**RELEASED)
+    )
+    return max(result.rowcount, 0)
 
 
 def due_now(conn: Connection, platform: str, now: datetime) -> int:
