@@ -48,7 +48,7 @@ async def test_two_instances_starting_at_once_on_an_empty_database_both_come_up(
     empty_url: str,
 ) -> None:
     settings = Settings(_env_file=None, DATABASE_URL=empty_url, KOOM_LOAD_DEMO="1")
-    first, second = await asyncio.gather(open_services(settings), open_services(settings))
+    first, second = await asyncio.gather(*(open_services(settings, demo=True) for _ in "ab"))
     try:
         for services in (first, second):
             assert await current_revision(services.db) == head_revision()
