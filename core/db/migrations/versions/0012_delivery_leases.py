@@ -4,7 +4,7 @@ A delivery row is claimed with a lease (who, until when) before it is sent; a pe
 claims its tick, so it runs once per tick across instances.
 
 Revision ID: 0012
-Revises: 0008
+Revises: 0007
 Create Date: 2026-12-04
 """
 
@@ -16,7 +16,7 @@ from alembic import op
 import core.db.types
 
 revision = "0012"
-down_revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
