@@ -47,7 +47,10 @@ LIMITS: Mapping[Platform, Limits] = {
     Platform.DISCORD: DISCORD_LIMITS,
 }
 BATCH = 100
-"""Due rows claimed per round."""
+"""Due rows claimed per round, at most."""
+CLAIMED_PER_LEASE_SECOND = 5
+"""And at most this many per second of lease, so that a round is sent well within its lease
+even when several instances share the platform's rate."""
 MAX_ATTEMPTS = 8
 """A row refused this many times for a reason other than a transient one is dead."""
 BACKOFF_BASE = timedelta(seconds=5)
@@ -135,7 +138,7 @@ class DeliveryWorker:
             now,
             now + self.lease,
             [p.value for p in self.deliverers],
-            BATCH,
+            min(BATCH, int(self.lease.total_seconds() * CLAIMED_PER_LEASE_SECOND)),
         )
         by_chat: dict[tuple[str, str], list[Any]] = {}
         for row in sorted(rows, key=lambda r: (r.priority, r.id)):
@@ -180,6 +183,10 @@ class DeliveryWorker:
         chat = ChatRef(platform, first.chat_id, is_group=first.is_group)
         pacer = self._pacers[platform]
         bulk = min(r.priority for r in rows) > 0
+        if min(r.lease_until for r in rows) - self.services.clock.now() < self.lease / 2:
+            # Waited too long for a free slot: too late in the lease to take a send time.
+            await self._mark((ids, RELEASED))
+            return 0
         try:
             wait = await pacer.take(chat.chat_id, group=chat.is_group, bulk=bulk)
         except Exception as exc:  # the shared budget is out of reach: send nothing
