@@ -9,8 +9,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SCANNED = ("core", "conversations", "bots")
 STORAGE = ROOT / "core" / "db"
-NOT_CONVERTED_YET = {
-}
+NOT_CONVERTED_YET: set[str] = set()
+"""Files allowed to write outside `db.transaction`: none any more."""
 
 
 def direct_writes(source: str) -> list[int]:
