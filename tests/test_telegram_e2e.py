@@ -17,11 +17,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
 from bots.telegram.app import (
+    SECRET_HEADER,
     Menus,
     TelegramAdapter,
     TokenRefused,
@@ -519,6 +521,31 @@ async def test_webhook_mode_checks_the_secret_and_skips_retries(
         assert await bot.send(start) != []
         assert await bot.send(start) == []  # Telegram retried: handled once
         assert "Bienvenue" in await bot.press(ALICE, "Français")
+
+
+async def test_webhook_answers_400_to_a_json_list_and_names_no_server_version(
+    services: Services, settings: Settings, fake: FakeTelegram, caplog: pytest.LogCaptureFixture
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/telegram/hook"
+    settings = telegram_settings(
+        settings,
+        fake,
+        telegram_webhook_url=url,
+        telegram_webhook_secret=SecretStr("s3cret_token-1"),
+        telegram_webhook_port=port,
+    )
+    headers = {SECRET_HEADER: "s3cret_token-1"}
+    async with running(services, settings, fake) as bot, aiohttp.ClientSession() as session:
+        for body in ([fake.text(ALICE, "/start")], "a string", 12, None):
+            async with session.post(url, json=body, headers=headers) as response:
+                assert response.status == 400, body
+                assert "aiohttp" not in response.headers.get("Server", "")
+                assert "Traceback" not in await response.text()
+        assert "Traceback" not in caplog.text
+        assert await bot.send(fake.text(ALICE, "/start")) != []  # still serving
 
 
 async def test_a_refused_token_is_reported_without_the_token(

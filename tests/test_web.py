@@ -539,3 +539,13 @@ def test_koom_web_serves_until_interrupted(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+async def test_no_answer_names_the_server_software_version(
+    client: TestClient[Any, Any], services: Services
+) -> None:
+    await open_challenge(services, slug=SLUG)
+    for path in EVERY_PATH:
+        response = await client.get(path)
+        assert "aiohttp" not in response.headers.get("Server", "").lower(), path
+        assert "python" not in response.headers.get("Server", "").lower(), path

@@ -55,6 +55,7 @@ from telegram.ext import (
     TypeHandler,
 )
 
+from bots.http_headers import hide_server_version
 from bots.telegram.inbound import (
     Blocked,
     Incoming,
@@ -577,6 +578,7 @@ class TelegramAdapter:
         secret = self.settings.telegram_webhook_secret
         assert secret is not None  # the settings require it with a webhook URL
         server = web.Application()
+        server.on_response_prepare.append(hide_server_version)
         server.router.add_post(urlsplit(url).path or "/", self._on_webhook)
         self._webhook = web.AppRunner(server, access_log=None)
         await self._webhook.setup()
@@ -598,8 +600,10 @@ class TelegramAdapter:
             return web.Response(status=403)
         try:
             data = await request.json()
+            if not isinstance(data, dict):  # a list, a string...: not an update
+                return web.Response(status=400)
             update = Update.de_json(data, self.application.bot)
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, AttributeError):
             return web.Response(status=400)
         await self.application.update_queue.put(update)
         return web.Response()

@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from sqlalchemy import text
 
+from bots.http_headers import hide_server_version
 from bots.web import health, sharing, views
 from bots.web.live import LiveConfig, LiveHub, Snapshot
 from bots.web.outlines import OutlineCache, parse_bbox, warm_up
@@ -75,6 +76,7 @@ def create_app(services: Services, config: LiveConfig | None = None) -> web.Appl
     app.router.add_get("/c/{slug}/areas.geojson", areas_geojson, name="areas_geojson")
     health.add_routes(app, services.db)  # /metrics and /readyz
     app.on_response_prepare.append(security_headers)
+    app.on_response_prepare.append(hide_server_version)
     app.on_startup.append(_warm_up_outlines)
     app.on_shutdown.append(_close_hub)
     return app
