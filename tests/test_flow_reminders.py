@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from conversations.announcements import announcement_replies
+from conversations.ids import pack
 from conversations.model import Choice, Message
 from conversations.testing import ChatHarness, Person, choices
 from core.clock import FakeClock
 from core.delivery.protocol import Notice
+from core.drafts import ChallengeDraft
 from core.identity import AccountRef
-from core.models import Challenge, Frequency, Member
+from core.models import Challenge, ChallengeStatus, Frequency, Member
 from core.services import Services
 from tests.factories import open_challenge
 
@@ -103,3 +105,40 @@ async def test_someone_elses_reminder_buttons_change_nothing_for_them(
     forged = offered[0].id.replace(str(challenge.id), "9999")
     await harness.alice.press_id(forged)
     assert harness.alice.last_texts()  # a clear answer, no crash
+
+
+async def test_forged_reminder_buttons_reveal_nothing_without_an_active_pledge(
+    services: Services,
+) -> None:
+    """A reminder button made up for a challenge one never pledged (a draft here) or has
+    withdrawn from neither reveals its action nor changes anything."""
+    harness = ChatHarness(services)
+    mallory = harness.person("console:mallory", lang="en")
+    draft = await services.challenges.create(
+        ChallengeDraft(
+            slug="secret-plan",
+            title="Secret plan",
+            action="the unannounced secret action",
+            goal=10,
+            deadline=services.clock.now() + timedelta(days=30),
+            frequency=Frequency.DAILY,
+        )
+    )
+    assert draft.status is ChallengeStatus.DRAFT
+    me = await services.members.ensure(AccountRef.parse(mallory.account), "Mallory")
+    for action, *args in (["notyet"], ["snooze", "1h"], ["snooze", "tmr"], ["pause"], ["done"]):
+        await mallory.press_id(pack("remind", action, draft.id, *args))
+        assert "secret action" not in mallory.all_text()
+        assert "Secret plan" not in mallory.all_text()
+        assert await services.reminders.due_at(me.id, draft.id) is None
+        assert await services.pledges.get(me.id, draft.id) is None
+
+    # withdrawn: the buttons of an old reminder no longer act
+    challenge, found, offered = await _reminded(services, harness.person("console:zed"))
+    await services.pledges.withdraw(found.id, challenge.id)
+    zed = harness.person("console:zed")
+    due = await services.reminders.due_at(found.id, challenge.id)
+    await zed.press_id(_button(offered, "Pas encore"))
+    assert challenge.action not in zed.last_texts()[0]
+    await zed.press_id(_button(offered, "Demain"))
+    assert await services.reminders.due_at(found.id, challenge.id) == due

@@ -46,9 +46,14 @@ class ReminderFlow(Flow):
     unsolicited = frozenset({"done", "notyet", "snooze", "pause", "resume"})
 
     async def on_choice(self, turn: Turn, action: str, args: list[str]) -> None:
-        challenge = await turn.services.challenges.get(arg_id(args))
-        reminders = turn.services.reminders
+        """Every answer needs the member's active pledge first: a forged or old button for
+        another challenge reveals nothing of it and changes nothing."""
         member_id = turn.member.id
+        pledge = await turn.services.pledges.get(member_id, arg_id(args))
+        if pledge is None or not pledge.active:
+            raise NotFound("error.not_pledged")
+        challenge = await turn.services.challenges.get(pledge.challenge_id)
+        reminders = turn.services.reminders
         match action, args[1:]:
             case "done", []:
                 await check_in(turn, challenge)
@@ -69,9 +74,6 @@ class ReminderFlow(Flow):
                 resume = turn.choice(turn.t("reminder.button_resume"), "resume", challenge.id)
                 turn.send(turn.t("reminder.paused", title=challenge.title), [[resume]])
             case "resume", []:
-                pledge = await turn.services.pledges.get(member_id, challenge.id)
-                if pledge is None or not pledge.active:
-                    raise NotFound("error.not_pledged")
                 resumed = await reminders.schedule(member_id, challenge.id)
                 if resumed is None:
                     turn.say("reminder.resumed_off")
