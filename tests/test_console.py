@@ -7,14 +7,16 @@ import io
 import os
 import re
 import sqlite3
+import stat
 import subprocess
 import sys
+import tempfile
 from contextlib import closing
 from pathlib import Path
 
 import pytest
 
-from bots.console.app import PROMPT, chat
+from bots.console.app import PROMPT, _image_folder, chat, save_image
 from bots.console.render import Expect, Line, NoSuchChoice, Screen, Style, parse_line, render
 from conversations.model import (
     AskLocation,
@@ -236,3 +238,28 @@ def test_a_full_pledge_piped_through_the_console(tmp_path: Path) -> None:
     assert counts == (2, 1)
     assert pledges == {"alice": "fr:69266", "bob": "fr:69123"}  # Villeurbanne; Lyon, snapped
     assert referrer == ("alice",)
+
+
+def test_images_are_saved_in_a_private_folder_never_through_a_planted_link(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another user of the machine cannot make /map overwrite a file through a symlink
+    planted in the shared temporary folder, nor read the picture."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    _image_folder.cache_clear()  # made again under tmp_path
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    shared = tmp_path / "climat-koom"
+    shared.mkdir()
+    (shared / "carte.png").symlink_to(victim)
+    image = Image(data=b"\x89PNG picture", filename="carte.png", caption="Carte")
+
+    first, second = Path(save_image(image)), Path(save_image(image))
+
+    assert victim.read_text() == "precious"
+    assert first != second and first.read_bytes() == second.read_bytes() == b"\x89PNG picture"
+    assert first.suffix == ".png" and not first.is_symlink()
+    assert stat.S_IMODE(first.stat().st_mode) == 0o600
+    assert stat.S_IMODE(first.parent.stat().st_mode) == 0o700
+    assert first.parent != shared and first.parent.parent == tmp_path
+    _image_folder.cache_clear()

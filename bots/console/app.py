@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import importlib
+import os
 import sys
 import tempfile
 import threading
@@ -74,13 +76,22 @@ class LineReader:
         return await self._lines.get()
 
 
+@functools.cache
+def _image_folder() -> str:
+    """This process's own folder for pictures (made fresh, readable by its owner only), so
+    nobody sharing the temporary folder can plant a link or read a picture."""
+    return tempfile.mkdtemp(prefix="climat-koom-")
+
+
 def save_image(image: Image) -> str:
-    """Write an image to the temporary folder and return its path."""
-    folder = Path(tempfile.gettempdir()) / "climat-koom"
-    folder.mkdir(exist_ok=True)
-    path = folder / Path(image.filename).name
-    path.write_bytes(image.data)
-    return str(path)
+    """Write an image to a new file of the chat's private folder and return its path."""
+    name = Path(image.filename)
+    descriptor, path = tempfile.mkstemp(
+        suffix=name.suffix, prefix=f"{name.stem}-", dir=_image_folder()
+    )
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(image.data)
+    return path
 
 
 class ConsoleChat:
