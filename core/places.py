@@ -12,6 +12,7 @@ from core.models import Location
 
 CELL_DECIMALS = 2  # 0.01 degree: about 1.1 km north-south
 MAX_MATCHES = 6  # homonyms offered for one typed name, most populated first
+MAX_NAME = 120  # a longer typed place is no place: refused before any parsing
 _NAME = re.compile(r"^[^\W\d_][\w' .()-]{0,118}[\w.)]?$", re.UNICODE)
 
 
@@ -24,7 +25,8 @@ async def load_places() -> Gazetteer:
 def resolve_place(text: str, limit: int = MAX_MATCHES) -> list[Place]:
     """The places a typed commune name or postcode may mean, most likely first; [] when
     unknown ("Saint-Denis" gives La Réunion's and Seine-Saint-Denis's, "69001" Lyon)."""
-    return Gazetteer.default().search(" ".join(text.split()), limit=limit)
+    typed = " ".join(text.split())
+    return [] if len(typed) > MAX_NAME else Gazetteer.default().search(typed, limit=limit)
 
 
 def place_location(place: Place) -> Location:
@@ -52,7 +54,7 @@ def commune(name: str) -> Location:
     """A typed commune name, tidied ("  saint-étienne " -> "Saint-Étienne"), not looked up
     (a challenge's area as its organiser writes it)."""
     cleaned = " ".join(name.split())
-    if not _NAME.match(cleaned) or len(cleaned) < 2:
+    if not 2 <= len(cleaned) <= MAX_NAME or not _NAME.match(cleaned):
         raise Invalid("error.bad_place_name")
     if cleaned != cleaned.lower():
         return Location(cleaned, None, None)  # the person chose the capitals

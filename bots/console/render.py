@@ -24,7 +24,9 @@ from conversations.model import (
 )
 from core.i18n import Translator
 
-COORDINATES = re.compile(r"^(-?\d{1,2}(?:\.\d+)?)\s*[,;\s]\s*(-?\d{1,3}(?:\.\d+)?)$")
+COORDINATES = re.compile(r"^(-?\d{1,2}(?:\.\d{1,15})?) ?[,; ] ?(-?\d{1,3}(?:\.\d{1,15})?)$")
+"""Matched against the line with its spaces collapsed, and only when it is short."""
+COORDINATES_LENGTH = 60
 
 
 class Style(StrEnum):
@@ -144,7 +146,8 @@ def parse_line(line: str, screen: Screen) -> Input | NoSuchChoice | None:
     if command is not None:
         return command
     if screen.expect is Expect.LOCATION:
-        found = COORDINATES.match(text)
+        typed = " ".join(text.split()) if len(text) <= COORDINATES_LENGTH else ""
+        found = COORDINATES.match(typed)
         if found is not None:
             latitude, longitude = float(found[1]), float(found[2])
             if -90 <= latitude <= 90 and -180 <= longitude <= 180:

@@ -39,7 +39,7 @@ CSP = (
 )
 INDEX_LIMIT = 50
 HEALTH_TIMEOUT = 3.0
-_QUALITY = re.compile(r"^\s*q\s*=\s*([0-9.]+)\s*$")
+_QUALITY = re.compile(r"^q=([0-9.]{1,5})$")  # on the parameters without their spaces
 
 SERVICES = web.AppKey("services", Services)
 HUB = web.AppKey("hub", LiveHub)
@@ -103,7 +103,7 @@ def accepted_languages(header: str) -> list[str]:
         if not tag or tag == "*":
             continue
         quality = 1.0
-        match = _QUALITY.match(params) if params else None
+        match = _QUALITY.match("".join(params.split())) if 0 < len(params) <= 40 else None
         if match:
             try:
                 quality = float(match.group(1))

@@ -65,6 +65,7 @@ _WHEN = re.compile(
     r"|(?P<day>\d{1,2})[/.](?P<month>\d{1,2})(?:[/.](?P<year>\d{4}))?)"
     r"(?:\s*(?:t|at|à)\s*|\s+))?" + _TIME + "$"
 )
+MAX_WHEN_TEXT = 40
 _DAYS_AHEAD = {"today": 0, "aujourd'hui": 0, "tomorrow": 1, "demain": 1}
 
 
@@ -335,7 +336,7 @@ def parse_when(text: str, timezone: str, now: datetime) -> datetime:
     Invalid with "broadcast.when_format" or "broadcast.error_in_past".
     """
     cleaned = " ".join(text.strip().lower().replace("’", "'").split())
-    match = _WHEN.match(cleaned)
+    match = _WHEN.match(cleaned) if len(cleaned) <= MAX_WHEN_TEXT else None
     if match is None:
         raise Invalid("broadcast.when_format")
     zone = ZoneInfo(timezone)

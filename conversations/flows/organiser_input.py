@@ -48,7 +48,10 @@ _NOT_A_NUMBER = {"int_parsing", "int_from_float", "int_type", "float_parsing", "
 _GROUPED = re.compile(r"^\d{1,3}(?:[ ,.'\u00a0\u202f]\d{3})+$")
 _ISO_DAY = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 _FRENCH_DAY = re.compile(r"^(\d{1,2})[/.](\d{1,2})[/.](\d{4})$")
-_IMPACT = re.compile(r"^(\d+(?:[.,]\d+)?)\s*(.*)$")
+_IMPACT = re.compile(r"^(\d{1,12}(?:[.,]\d{1,12})?) ?(.*)$")  # spaces collapsed first
+MAX_NUMBER_TEXT = 40
+MAX_DAY_TEXT = 20
+MAX_IMPACT_TEXT = 80
 DAY_ENDS = time(23, 59)
 
 
@@ -105,12 +108,16 @@ def refusal(t: Translator, error: ValidationError) -> BadAnswer:
 def whole_number(text: str) -> str:
     """ "1 000", "1,000" or "1.000" -> "1000"; other text is left for pydantic to judge."""
     cleaned = text.strip()
-    return re.sub(r"\D", "", cleaned) if _GROUPED.match(cleaned) else cleaned
+    if len(cleaned) > MAX_NUMBER_TEXT or not _GROUPED.match(cleaned):
+        return cleaned
+    return re.sub(r"\D", "", cleaned)
 
 
 def parse_day(text: str) -> date | None:
     """A day typed as YYYY-MM-DD or DD/MM/YYYY, or None."""
     cleaned = text.strip()
+    if len(cleaned) > MAX_DAY_TEXT:
+        return None
     if match := _ISO_DAY.match(cleaned):
         year, month, day = match.groups()
     elif match := _FRENCH_DAY.match(cleaned):
@@ -190,7 +197,8 @@ def parse_tier(t: Translator, text: str) -> TierDraft:
 
 def parse_impact(t: Translator, text: str) -> tuple[float, str | None]:
     """ "0.5 kg CO2e" as (0.5, "kg CO2e"); the unit may be left out."""
-    match = _IMPACT.match(text.strip())
+    typed = " ".join(text.split())
+    match = _IMPACT.match(typed) if len(typed) <= MAX_IMPACT_TEXT else None
     if match is None:
         raise BadAnswer(t("organiser.invalid.impact_format"))
     return float(match.group(1).replace(",", ".")), match.group(2).strip() or None

@@ -30,7 +30,8 @@ LABEL_LENGTH = 64  # "Saint-Denis, La Réunion (974)"; Discord's limit is 80
 ARG_SEPARATOR = "."
 """Stands for the ":" of a place key in a choice argument ("fr:69123" -> "fr.69123"), since
 ":" separates the parts of a choice id."""
-_COORDINATES = re.compile(r"^(-?\d{1,3}\.\d+)\s*[,;\s]\s*(-?\d{1,3}\.\d+)$")
+_COORDINATES = re.compile(r"^(-?\d{1,3}\.\d{1,15}) ?[,; ] ?(-?\d{1,3}\.\d{1,15})$")
+COORDINATES_LENGTH = 60
 
 
 class AskAgain(Protocol):
@@ -42,6 +43,13 @@ class AskAgain(Protocol):
 def place_arg(place: Place) -> str:
     """The choice argument that names `place` (short enough for 64-byte choice ids)."""
     return place.key.replace(":", ARG_SEPARATOR)
+
+
+def typed_coordinates(text: str) -> tuple[float, float] | None:
+    """(latitude, longitude) typed as "45.76,4.84" or "45.76 4.84", else None."""
+    typed = " ".join(text.split())
+    point = _COORDINATES.match(typed) if len(typed) <= COORDINATES_LENGTH else None
+    return None if point is None else (float(point[1]), float(point[2]))
 
 
 async def picked_location(arg: str) -> Location:
@@ -69,9 +77,9 @@ async def read_place(
             return snap(latitude, longitude)
         case TextInput(text=text):
             typed = " ".join(text.split())
-            point = _COORDINATES.match(typed)
+            point = typed_coordinates(typed)
             if point is not None:
-                return snap(float(point[1]), float(point[2]))
+                return snap(*point)
             found = resolve_place(typed)
             if len(found) == 1:
                 return place_location(found[0])

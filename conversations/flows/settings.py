@@ -31,8 +31,12 @@ from core.errors import Invalid, KoomError
 from core.i18n import SUPPORTED_LOCALES
 from core.models import Location, ReminderPreference
 
-_TIME = re.compile(r"^(\d{1,2})\s*(?:[h:.]\s*(\d{2})?)?\s*(?:([ap])\.?m\.?)?$", re.IGNORECASE)
-_RANGE_SEPARATOR = re.compile(r"\s*(?:[-–—]|\s(?:to|à)\s)\s*", re.IGNORECASE)
+# Both read text whose spaces are collapsed to one, and only short text: no regex here sees
+# more than MAX_TIME_TEXT characters, nor has two unbounded repeats in a row.
+_TIME = re.compile(r"^(\d{1,2}) ?(?:[h:.] ?(\d{2})?)? ?(?:([ap])\.?m\.?)?$", re.IGNORECASE)
+_RANGE_SEPARATOR = re.compile(r" ?(?:[-–—]| (?:to|à) ) ?", re.IGNORECASE)
+MAX_TIME_TEXT = 40
+MAX_ZONE_NAME = 64
 _NO_QUIET_HOURS = frozenset({"off", "none", "aucune", "aucun"})
 _REMINDERS = {pref.value for pref in ReminderPreference}
 _WEEKDAYS = {str(day) for day in range(7)}
@@ -164,7 +168,8 @@ class SettingsFlow(Flow):
 def parse_time(text: str) -> tuple[int, int]:
     """(hour, minute) from "19", "7h", "18:30", "18h30", "6:30 pm", "7 pm"...;
     Invalid("settings.bad_time") otherwise."""
-    found = _TIME.match(text.strip())
+    typed = " ".join(text.split())
+    found = _TIME.match(typed) if len(typed) <= MAX_TIME_TEXT else None
     if found is None:
         raise Invalid("settings.bad_time")
     hour, minute, suffix = int(found[1]), int(found[2] or 0), (found[3] or "").lower()
@@ -180,9 +185,12 @@ def parse_time(text: str) -> tuple[int, int]:
 def parse_quiet_hours(text: str) -> tuple[int, int]:
     """A quiet window (start, end), in minutes after midnight, from "22:00-07:30", "22h-7h",
     "10 pm to 7 am"...; (0, 0), an empty window, from "off" or "aucune"."""
-    if text.strip().casefold() in _NO_QUIET_HOURS:
+    typed = " ".join(text.split())
+    if typed.casefold() in _NO_QUIET_HOURS:
         return 0, 0
-    parts = _RANGE_SEPARATOR.split(text.strip())
+    if len(typed) > MAX_TIME_TEXT:
+        raise Invalid("settings.bad_quiet_hours")
+    parts = _RANGE_SEPARATOR.split(typed)
     if len(parts) != 2:
         raise Invalid("settings.bad_quiet_hours")
     try:
@@ -208,8 +216,11 @@ def _zones() -> dict[str, str]:
 
 def timezone_name(text: str) -> str:
     """The IANA name meant by a typed one ("europe/paris", "New York"); else the text as
-    typed, which the member service refuses with a clear message."""
+    typed, which the member service refuses with a clear message (a very long one is
+    refused here)."""
     typed = "_".join(text.split())
+    if len(typed) > MAX_ZONE_NAME:  # the longest IANA name has 32 characters
+        raise Invalid("error.bad_timezone", timezone=typed[:MAX_ZONE_NAME] + "…")
     return _zones().get(typed.casefold(), typed)
 
 
