@@ -155,7 +155,8 @@ async def import_challenges(
         created: list[Challenge] = []
         for index, draft in enumerate(drafts):
             try:
-                created.append(create_challenge(conn, services.clock, draft))
+                minimum = services.settings.map_min_count
+                created.append(create_challenge(conn, services.clock, draft, None, minimum))
             except KoomError as exc:
                 raise ImportFailed(index, exc) from exc
         return created

@@ -157,3 +157,16 @@ async def test_expiry_expires_every_due_challenge_at_once_and_no_other(
         for challenge in (soon, sooner, later):
             found = [e.kind for e in await events_for(conn, challenge.id)]
             assert found == ([] if challenge is later else [EventKind.EXPIRED])
+
+
+async def test_an_area_goal_below_the_minimum_count_is_refused(services: Services) -> None:
+    """Whatever creates it (import, chat), a goal per area under KOOM_MAP_MIN_COUNT (3 here)
+    would announce "Villeurbanne reaches its own goal: 1/1" publicly."""
+    assert services.settings.map_min_count == 3
+    with pytest.raises(Invalid) as refused:
+        await services.challenges.create(draft(services, slug="tiny", area_goal=1))
+    assert refused.value.key == "error.area_goal_below_minimum"
+    assert refused.value.params == {"minimum": 3}
+    assert await services.challenges.list_open(0, 10) == []
+    created = await services.challenges.create(draft(services, slug="fine", area_goal=3))
+    assert created.slug == "fine"

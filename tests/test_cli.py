@@ -143,3 +143,15 @@ def test_env_example_lists_every_setting() -> None:
     listed = {line.split("=", 1)[0] for line in lines if line and not line.startswith("#")}
     expected = {field.validation_alias for field in Settings.model_fields.values()}
     assert listed == expected
+
+
+def test_import_refuses_an_area_goal_below_the_minimum_count(
+    koom: CliRunner, tmp_path: Path
+) -> None:
+    """An area goal of 1 would announce one person's pledge by their commune's name."""
+    entry = VALID.split("- slug: compost-villeurbanne")[0] + "  area_goal: 1\n"
+    result = invoke(koom, "challenge", "import", write(tmp_path, entry))
+    assert result.exit_code == 1
+    assert "area goal" in result.stderr and "3" in result.stderr
+    assert "Nothing was imported" in result.stderr
+    assert "No challenge yet" in invoke(koom, "stats").stdout

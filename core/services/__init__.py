@@ -32,7 +32,7 @@ class Services:
 
     def __post_init__(self) -> None:
         self.members = MemberService(self.db, self.clock, self.settings.default_timezone)
-        self.challenges = ChallengeService(self.db, self.clock)
+        self.challenges = ChallengeService(self.db, self.clock, self.settings.map_min_count)
         self.pledges = PledgeService(self.db, self.clock)
         self.checkins = CheckInService(self.db, self.clock)
         self.progress = ProgressService(self.db, self.clock, self.settings.map_min_count)

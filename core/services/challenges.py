@@ -122,13 +122,17 @@ def load_challenge(conn: Connection, challenge_id: int) -> Challenge:
 class ChallengeService:
     """Create, publish, edit, close and find challenges."""
 
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, min_count: int = 1) -> None:
         self.db = db
         self.clock = clock
+        self.min_count = min_count
+        """KOOM_MAP_MIN_COUNT: no area goal may be smaller (it would be announced publicly)."""
 
     async def create(self, draft: ChallengeDraft, created_by: int | None = None) -> Challenge:
         """Create a challenge (a draft unless the draft says open) with its tiers."""
-        return await self.db.transaction(create_challenge, self.clock, draft, created_by)
+        return await self.db.transaction(
+            create_challenge, self.clock, draft, created_by, self.min_count
+        )
 
     async def get(self, challenge_id: int) -> Challenge:
         """The challenge with this id."""
@@ -354,13 +358,20 @@ class ChallengeService:
 
 
 def create_challenge(
-    conn: Connection, clock: Clock, draft: ChallengeDraft, created_by: int | None = None
+    conn: Connection,
+    clock: Clock,
+    draft: ChallengeDraft,
+    created_by: int | None = None,
+    min_count: int = 1,
 ) -> Challenge:
     """Unit of work: create a challenge (a draft unless the draft says open) with its tiers;
-    Invalid when its deadline is past, Conflict when its slug is taken."""
+    Invalid when its deadline is past or its goal per area under `min_count`
+    (KOOM_MAP_MIN_COUNT: it would be announced publicly), Conflict when its slug is taken."""
     now = clock.now()
     if draft.deadline <= now:
         raise Invalid("error.deadline_past")
+    if draft.area_goal is not None and draft.area_goal < min_count:
+        raise Invalid("error.area_goal_below_minimum", minimum=min_count)
     slug = draft.effective_slug
     if conn.execute(select(challenges.c.id).where(challenges.c.slug == slug)).first() is not None:
         raise Conflict("error.slug_taken", slug=slug)
