@@ -1,31 +1,85 @@
-"""A member's data: export it as JSON, or forget it while keeping anonymous counts."""
+"""A member's data: export it as JSON, or forget it while keeping anonymous counts.
+
+Both walk the schema: every column that refers to a member (a foreign key to `members.id`)
+has a rule in `RULES`, saying how it is exported and forgotten, and a test fails when a new
+one has none. Conversations, keyed by the member's accounts, are handled with the accounts.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Column, Table, delete, func, literal_column, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.clock import Clock
 from core.db.database import Database
-from core.db.tables import (
-    accounts,
-    challenges,
-    checkins,
-    conversations,
-    deliveries,
-    link_codes,
-    members,
-    pledges,
-)
+from core.db.tables import accounts, challenges, conversations, members, metadata
 from core.errors import NotFound
 
 ERASED_NAME = "-"
+ERASED_TIMEZONE = "UTC"
 
 
-def _iso(value: Any) -> Any:
-    return value.isoformat() if hasattr(value, "isoformat") else value
+class Forget(StrEnum):
+    """What forgetting does to the rows that refer to the member."""
+
+    DELETE = "delete"
+    UNLINK = "unlink"  # the row stays, without the member (the column set to NULL)
+    ANONYMISE = "anonymise"  # the row stays for anonymous counts, its personal columns cleared
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """How one member-referring column is exported and forgotten."""
+
+    section: str
+    forget: Forget
+    cleared: tuple[str, ...] = ()
+    """ANONYMISE: the columns set to NULL."""
+    counted_only: bool = False
+    """Export only how many rows per challenge (the rows are other members' own data)."""
+
+
+RULES: dict[tuple[str, str], Rule] = {
+    ("accounts", "member_id"): Rule("accounts", Forget.DELETE),
+    ("link_codes", "member_id"): Rule("link_codes", Forget.DELETE),
+    ("pledges", "member_id"): Rule(
+        "pledges", Forget.ANONYMISE, cleared=("area_key", "referrer_id")
+    ),
+    ("pledges", "referrer_id"): Rule("referred_pledges", Forget.UNLINK, counted_only=True),
+    ("checkins", "member_id"): Rule("checkins", Forget.DELETE),
+    ("reminders", "member_id"): Rule("reminders", Forget.DELETE),
+    ("deliveries", "member_id"): Rule("deliveries", Forget.DELETE),
+    ("challenges", "created_by"): Rule("challenges_created", Forget.UNLINK),
+    ("broadcasts", "created_by"): Rule("broadcasts_created", Forget.UNLINK),
+}
+"""(table, column) -> rule, for every column with a foreign key to members.id."""
+
+KEPT_MEMBER_COLUMNS = frozenset({"id", "created_at", "erased_at"})
+"""What the erased member row keeps as it was; every other column is cleared."""
+
+
+def member_keys() -> list[tuple[Table, Column[Any]]]:
+    """Every (table, column) of the schema that refers to a member, in schema order."""
+    found = []
+    for table in metadata.sorted_tables:
+        for column in table.columns:
+            if any(fk.column is members.c.id for fk in column.foreign_keys):
+                found.append((table, column))
+    return found
+
+
+def _json(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime | date) else value
+
+
+def _rows(result: Any) -> list[dict[str, Any]]:
+    return [{key: _json(value) for key, value in row._mapping.items()} for row in result]
 
 
 class PrivacyService:
@@ -36,109 +90,100 @@ class PrivacyService:
         self.clock = clock
 
     async def export(self, member_id: int) -> dict[str, Any]:
-        """Everything stored about the member, as JSON-ready data."""
+        """Every column of every row that refers to the member, as JSON-ready data: their
+        member row, then one section per rule (see RULES), with the challenge's short name
+        beside a challenge id, and their conversations."""
         async with self.db.read() as conn:
-            member = await conn.run_sync(_member_row, member_id)
-            account_rows = await conn.execute(
-                select(accounts.c.platform, accounts.c.external_id, accounts.c.created_at).where(
-                    accounts.c.member_id == member_id
+            row = await _member_row(conn, member_id)
+            data: dict[str, Any] = {"member": _rows([row])[0]}
+            for table, column in member_keys():
+                rule = RULES[(table.name, column.name)]
+                if rule.counted_only:
+                    result = await conn.execute(
+                        select(table.c.challenge_id, func.count().label("count"))
+                        .where(column == member_id)
+                        .group_by(table.c.challenge_id)
+                        .order_by(table.c.challenge_id)
+                    )
+                else:
+                    query = select(table).where(column == member_id).order_by(*table.primary_key)
+                    if "challenge_id" in table.c:  # and the challenge's short name, to read
+                        query = query.add_columns(challenges.c.slug.label("challenge")).outerjoin(
+                            challenges, challenges.c.id == table.c.challenge_id
+                        )
+                    result = await conn.execute(query)
+                data[rule.section] = _rows(result)
+            data["conversations"] = _rows(
+                await conn.execute(
+                    select(conversations)
+                    .join(
+                        accounts,
+                        (accounts.c.platform == conversations.c.platform)
+                        & (accounts.c.external_id == conversations.c.account_id),
+                    )
+                    .where(accounts.c.member_id == member_id)
+                    .order_by(*conversations.primary_key)
                 )
             )
-            pledge_rows = await conn.execute(
-                select(pledges, challenges.c.slug, challenges.c.title)
-                .join(challenges, challenges.c.id == pledges.c.challenge_id)
-                .where(pledges.c.member_id == member_id)
-            )
-            checkin_rows = await conn.execute(
-                select(challenges.c.slug, checkins.c.local_day)
-                .join(challenges, challenges.c.id == checkins.c.challenge_id)
-                .where(checkins.c.member_id == member_id)
-                .order_by(checkins.c.local_day)
-            )
-            return {
-                "member": {
-                    "display_name": member.display_name,
-                    "language": member.language,
-                    "timezone": member.timezone,
-                    "location": None
-                    if member.location_name is None and member.latitude is None
-                    else {
-                        "name": member.location_name,
-                        "latitude": member.latitude,
-                        "longitude": member.longitude,
-                    },
-                    "reminder": member.reminder,
-                    "reminder_hour": member.reminder_hour,
-                    "news_opt_out": bool(member.news_opt_out),
-                    "created_at": _iso(member.created_at),
-                },
-                "accounts": [
-                    {"platform": a.platform, "id": a.external_id, "linked_at": _iso(a.created_at)}
-                    for a in account_rows
-                ],
-                "pledges": [
-                    {
-                        "challenge": p.slug,
-                        "title": p.title,
-                        "pledged_at": _iso(p.created_at),
-                        "withdrawn_at": _iso(p.withdrawn_at),
-                        "area": p.area_key,
-                        "streak": p.streak,
-                        "best_streak": p.best_streak,
-                        "checkins": p.checkin_total,
-                    }
-                    for p in pledge_rows
-                ],
-                "checkins": [{"challenge": c.slug, "day": _iso(c.local_day)} for c in checkin_rows],
-            }
+            return data
 
     async def forget(self, member_id: int) -> None:
-        """Erase the member's personal data and accounts; pledges stay as anonymous counts."""
+        """Erase the member: every row that refers to them is deleted, unlinked or cleared
+        of personal columns (pledges stay as anonymous counts), and the member row keeps
+        only its id and dates."""
+        await self.db.transaction(forget_member, member_id, self.clock.now())
 
-        def unit(conn: Connection) -> None:
-            _member_row(conn, member_id)
-            account_rows = conn.execute(
-                select(accounts.c.platform, accounts.c.external_id).where(
-                    accounts.c.member_id == member_id
-                )
-            ).all()
-            for account in account_rows:
-                conn.execute(
-                    delete(conversations).where(
-                        conversations.c.platform == account.platform,
-                        conversations.c.account_id == account.external_id,
-                    )
-                )
-            conn.execute(delete(accounts).where(accounts.c.member_id == member_id))
-            conn.execute(delete(deliveries).where(deliveries.c.member_id == member_id))
-            conn.execute(delete(link_codes).where(link_codes.c.member_id == member_id))
-            conn.execute(
-                update(pledges).where(pledges.c.referrer_id == member_id).values(referrer_id=None)
+
+def forget_member(conn: Connection, member_id: int, now: datetime) -> None:
+    """The unit of work of `PrivacyService.forget`."""
+    row = conn.execute(select(members.c.erased_at).where(members.c.id == member_id)).first()
+    if row is None or row.erased_at is not None:
+        raise NotFound("error.member_not_found")
+    conn.execute(
+        delete(conversations).where(
+            select(accounts.c.id)
+            .where(
+                accounts.c.member_id == member_id,
+                accounts.c.platform == conversations.c.platform,
+                accounts.c.external_id == conversations.c.account_id,
             )
-            conn.execute(
-                update(pledges).where(pledges.c.member_id == member_id).values(referrer_id=None)
-            )
-            conn.execute(
-                update(members)
-                .where(members.c.id == member_id)
-                .values(
-                    display_name=ERASED_NAME,
-                    language=None,
-                    location_name=None,
-                    latitude=None,
-                    longitude=None,
-                    area_key=None,
-                    reminder="none",
-                    news_opt_out=True,
-                    erased_at=self.clock.now(),
-                )
-            )
-
-        await self.db.transaction(unit)
+            .exists()
+        )
+    )
+    for table, column in member_keys():
+        rule = RULES[(table.name, column.name)]
+        if rule.forget is Forget.DELETE:
+            conn.execute(delete(table).where(column == member_id))
+        elif rule.forget is Forget.UNLINK:
+            conn.execute(update(table).where(column == member_id).values({column.name: None}))
+        else:
+            cleared = dict.fromkeys(rule.cleared)
+            conn.execute(update(table).where(column == member_id).values(cleared))
+    conn.execute(update(members).where(members.c.id == member_id).values(_erased_member(now)))
 
 
-def _member_row(conn: Connection, member_id: int) -> Any:
-    row = conn.execute(select(members).where(members.c.id == member_id)).first()
+def _erased_member(now: datetime) -> dict[str, Any]:
+    """Every column of the member row cleared: NULL, else its default, else a placeholder."""
+    values: dict[str, Any] = {}
+    for column in members.columns:
+        if column.name in KEPT_MEMBER_COLUMNS:
+            continue
+        if column.nullable:
+            values[column.name] = None
+        elif column.server_default is not None:  # as the schema writes it: DEFAULT '18'
+            default = column.server_default.arg  # type: ignore[attr-defined]
+            values[column.name] = literal_column(f"'{default}'")
+    values |= {
+        "display_name": ERASED_NAME,
+        "timezone": ERASED_TIMEZONE,
+        "news_opt_out": True,
+        "erased_at": now,
+    }
+    return values
+
+
+async def _member_row(conn: AsyncConnection, member_id: int) -> Any:
+    row = (await conn.execute(select(members).where(members.c.id == member_id))).first()
     if row is None or row.erased_at is not None:
         raise NotFound("error.member_not_found")
     return row
