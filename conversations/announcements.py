@@ -11,12 +11,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from conversations.flows.reminders import reminder_choices
-from conversations.model import Message, Reply
+from conversations.ids import pack
+from conversations.model import Choice, Message, Reply
 from core.db.tables import challenges, tiers
 from core.delivery.protocol import Notice
 from core.i18n import Translator
 from core.models import EventKind
 from core.services.broadcasts import BROADCAST_KIND
+from core.services.linking import LINK_REQUEST_KIND
 from core.services.referrals import REFERRAL_KIND
 from core.services.reminders import REMINDER_KIND
 
@@ -144,6 +146,8 @@ async def announcement_replies(services: Services, notices: list[Notice]) -> lis
         elif notice.kind == REFERRAL_KIND:
             joined = int(str(notice.payload["joined"]))
             replies.append(Message(t.plural("people.referral_joined", joined)))
+        elif notice.kind == LINK_REQUEST_KIND:
+            replies.append(link_request_message(t, notice.payload))
         elif notice.kind == BROADCAST_KIND:
             title = str(notice.payload.get("title", title))
             replies.append(Message(broadcast_text(t, notice.payload, title)))
@@ -177,3 +181,13 @@ def broadcast_text(t: Translator, payload: Mapping[str, object], title: str) -> 
     head = t("broadcast.header_challenge", title=title) if title else t("broadcast.header")
     footer = "" if payload.get("group") else "\n\n" + t("broadcast.footer_stop")
     return f"{head}\n\n{payload['text']}{footer}"
+
+
+def link_request_message(t: Translator, payload: Mapping[str, object]) -> Message:
+    """Another account typed the member's link code: their yes or no, as buttons."""
+    code = str(payload["code"])
+    buttons = (
+        Choice(pack("settings", "link_ok", code), t("settings.button_link_ok")),
+        Choice(pack("settings", "link_no", code), t("settings.button_link_no")),
+    )
+    return Message(t("settings.link_confirm_ask", account=payload["account"]), (buttons,))

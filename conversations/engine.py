@@ -204,7 +204,7 @@ class Engine:
             sender=sender,
             chat=envelope.chat,
             locale=t.locale,
-            organiser_check=lambda: self._is_organiser(sender, member),
+            organiser_check=lambda: self._is_organiser(sender),
             capabilities=self.capabilities,
             flow_name=state.flow,
             data=dict(state.data),
@@ -380,13 +380,9 @@ class Engine:
         await _next_field(turn, flow, state.step, form.with_value(""))
         return True
 
-    async def _is_organiser(self, sender: Sender, member: Member) -> bool:
-        if self.settings.is_organiser(sender.account):
-            return True
-        if not self.settings.organisers:
-            return False
-        accounts = await self.services.members.accounts_of(member.id)
-        return any(self.settings.is_organiser(account) for account in accounts)
+    async def _is_organiser(self, sender: Sender) -> bool:
+        """Only the configured account itself: a linked account gains no organiser right."""
+        return self.settings.is_organiser(sender.account)
 
 
 def _handled(envelope: Envelope, flow: str | None, seconds: float) -> None:

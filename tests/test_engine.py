@@ -363,12 +363,16 @@ async def test_organiser_flows_refuse_everyone_else(services: Services) -> None:
     assert await orga.command("/admin") == [Message("admin ok")]
 
 
-async def test_a_linked_organiser_account_counts(services: Services) -> None:
+async def test_a_linked_account_is_no_organiser(services: Services) -> None:
     organiser = await services.members.ensure(AccountRef.parse("telegram:999"), "Orga")
-    code = await services.members.create_link_code(organiser.id)
-    await services.members.redeem_link_code(AccountRef.parse("console:bob"), code)
-    bob = ChatHarness(services, flows()).person("console:bob")
-    assert await bob.command("/admin") == [Message("admin ok")]
+    code = await services.links.create_code(organiser.id)
+    await services.links.request(AccountRef.parse("console:bob"), code)
+    await services.links.confirm(organiser.id, code)
+    chat = ChatHarness(services, flows())
+    assert await chat.person("console:bob").command("/admin") == [
+        Message(FR("error.not_organiser"))
+    ]
+    assert await chat.person("telegram:999").command("/admin") == [Message("admin ok")]
 
 
 def test_flow_names_and_commands_must_be_unique(services: Services) -> None:

@@ -632,13 +632,24 @@ async def test_non_organisers_are_refused(services: Services, lang: str) -> None
     assert await snapshot(services) == before
 
 
-async def test_another_account_of_an_organiser_is_an_organiser(services: Services) -> None:
+async def test_an_account_linked_to_an_organiser_gains_no_organiser_right(
+    services: Services,
+) -> None:
+    """Organiser rights belong to the configured account, not to what it was merged with."""
     orga = await services.members.ensure(AccountRef.parse("console:orga"), "Orga")
-    code = await services.members.create_link_code(orga.id)
-    await services.members.redeem_link_code(AccountRef.parse("telegram:5"), code)
-    person = harness(services).person("telegram:5", lang="en")
-    await person.command("/manage")
-    assert person.last_texts() == [T["en"]("organiser.list.empty")]
+    code = await services.links.create_code(orga.id)
+    await services.links.request(AccountRef.parse("telegram:5"), code)
+    await services.links.confirm(orga.id, code)
+    assert AccountRef.parse("telegram:5") in await services.members.accounts_of(orga.id)
+    chat = harness(services)
+    linked = chat.person("telegram:5", lang="en")
+    await linked.command("/manage")
+    assert linked.last_texts() == [T["en"]("error.not_organiser")]
+    await linked.command("/new")
+    assert linked.last_texts() == [T["en"]("error.not_organiser")]
+    configured = chat.person("console:orga", lang="en")
+    await configured.command("/manage")
+    assert configured.last_texts() == [T["en"]("organiser.list.empty")]
 
 
 # --- Catalogues and registry --------------------------------------------------------------

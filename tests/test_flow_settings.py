@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
+from conversations.announcements import announcement_replies
 from conversations.flows.settings import (
     SettingsFlow,
     parse_quiet_hours,
@@ -20,7 +21,8 @@ from conversations.flows.settings import (
 from conversations.flows.settings_screens import clock, day_name, quiet_hours
 from conversations.model import AskLocation, AskText, Capabilities, End, Message
 from conversations.testing import ChatHarness, Person, choices
-from core.db.tables import conversations
+from core.db.tables import conversations, deliveries
+from core.delivery.protocol import Notice
 from core.errors import Invalid
 from core.i18n import Translator
 from core.identity import AccountRef, ChatRef, Platform
@@ -433,20 +435,55 @@ async def test_link_code_joins_two_accounts_once(services: Services, lang: str) 
     assert await person.command(f"/link {code}") == [Message(t("error.link_code_same"))]
 
     await bob.command(f"/link {code.lower()}")
+    assert bob.last_replies() == [Message(t("settings.link_requested")), End()]
+    assert (await me(services, AccountRef.parse("telegram:42"))).id == bob_before.id  # not yet
+    carol = chat.person("discord:7", name="Carol", lang=lang)
+    assert await carol.command(f"/link {code}") == [Message(t("error.link_code_invalid"))]
+
+    # Alice, on her own account, is asked (the console gets no message: /link shows it)
+    await person.command("/link")
+    ask = last_message(person)
+    assert ask.text == t("settings.link_confirm_ask", account="telegram:42")
+    assert [c.label for c in choices([ask])] == [
+        t("settings.button_link_ok"),
+        t("settings.button_link_no"),
+    ]
+    await bob.press_id(choices([ask])[0].id)  # a forged yes from Bob is refused
+    assert (await me(services, AccountRef.parse("telegram:42"))).id == bob_before.id
+    await person.press(t("settings.button_link_ok"))
     member = await me(services)
-    assert bob.last_replies() == [
-        Message(t("settings.linked", name="Alice", accounts="console:alice, telegram:42")),
-        End(),
+    assert person.last_texts() == [
+        t("settings.linked", name="Alice", accounts="console:alice, telegram:42")
     ]
     assert (await me(services, AccountRef.parse("telegram:42"))).id == member.id
     assert [c.slug for _, c in await services.pledges.of_member(member.id)] == ["tri-lyon"]
-
-    carol = chat.person("discord:7", name="Carol", lang=lang)
-    assert await carol.command(f"/link {code}") == [Message(t("error.link_code_invalid"))]
     assert await services.members.accounts_of(member.id) == [
         ALICE,
         AccountRef.parse("telegram:42"),
     ]
+
+
+@LANGS
+async def test_a_link_request_reaches_the_owners_chat_and_can_be_refused(
+    services: Services, lang: str
+) -> None:
+    t = Translator(lang)
+    chat = harness(services)
+    owner = chat.person("telegram:42", name="Olga", lang=lang)
+    await owner.command("/settings")
+    olga = await me(services, AccountRef.parse("telegram:42"))
+    await services.members.update(olga.id, language=lang)
+    code = await services.links.create_code(olga.id)
+    mallory = chat.person("discord:66", name="Mallory", lang="en")
+    await mallory.command(f"/link {code}")
+    [notice] = await pending_notices(services, olga.id)
+    [request] = await announcement_replies(services, [notice])
+    assert isinstance(request, Message)
+    assert request.text == t("settings.link_confirm_ask", account="discord:66")
+    await owner.press_id(choices([request])[1].id)  # "No", pressed from the message
+    assert owner.last_texts() == [t("settings.link_refused")]
+    assert await services.members.accounts_of(olga.id) == [AccountRef.parse("telegram:42")]
+    assert await services.links.pending(olga.id) is None
 
 
 async def test_link_command_without_a_code_gives_one(services: Services) -> None:
@@ -540,3 +577,14 @@ async def test_done_closes_the_menu(services: Services) -> None:
         Message(Translator("fr")("settings.closed"), replaces=True),
         End(),
     ]
+
+
+async def pending_notices(services: Services, member_id: int) -> list[Notice]:
+    """The messages waiting to be sent to a member, as the delivery worker reads them."""
+    async with services.db.read() as conn:
+        rows = await conn.execute(
+            select(deliveries).where(
+                deliveries.c.member_id == member_id, deliveries.c.status == "pending"
+            )
+        )
+        return [Notice(r.kind, r.challenge_id, r.locale, r.payload) for r in rows]

@@ -13,6 +13,7 @@ from core.errors import Invalid
 from core.identity import AccountRef, ChatRef, Platform
 from core.models import Location
 from core.services import Services
+from core.services.linking import LINK_REQUEST_KIND, LinkRequest
 from tests.factories import member, open_challenge
 
 
@@ -40,7 +41,9 @@ async def test_follow_unfollow_and_migrate(services: Services) -> None:
     assert await services.groups.followers(challenge.id) == []
 
 
-async def test_link_code_merges_accounts_and_pledges(services: Services) -> None:
+async def test_link_code_merges_accounts_and_pledges_once_the_owner_confirms(
+    services: Services,
+) -> None:
     challenge = await open_challenge(services)
     other = await open_challenge(services, slug="velo")
     tg = await member(services, "42", "telegram")
@@ -48,10 +51,31 @@ async def test_link_code_merges_accounts_and_pledges(services: Services) -> None
     await services.pledges.pledge(tg.id, challenge.id)
     await services.pledges.pledge(dc.id, challenge.id)  # the same person, twice
     await services.pledges.pledge(dc.id, other.id)
-    code = await services.members.create_link_code(tg.id)
+    code = await services.links.create_code(tg.id)
     with pytest.raises(Invalid):
-        await services.members.redeem_link_code(AccountRef.parse("discord:77"), "WRONG")
-    merged = await services.members.redeem_link_code(AccountRef.parse("discord:77"), code.lower())
+        await services.links.request(AccountRef.parse("discord:77"), "WRONG")
+    with pytest.raises(Invalid):  # one's own code
+        await services.links.request(AccountRef.parse("telegram:42"), code)
+    await services.links.request(AccountRef.parse("discord:77"), code.lower())
+
+    # nothing joined yet: the owner is asked, on their own account, with buttons
+    assert [str(a) for a in await services.members.accounts_of(tg.id)] == ["telegram:42"]
+    assert await services.links.pending(tg.id) == LinkRequest(code, "discord:77")
+    async with services.db.read() as conn:
+        asked = (
+            await conn.execute(
+                select(deliveries.c.chat_id, deliveries.c.kind, deliveries.c.payload).where(
+                    deliveries.c.kind == LINK_REQUEST_KIND
+                )
+            )
+        ).all()
+    assert [(a.chat_id, a.payload["account"]) for a in asked] == [("42", "discord:77")]
+    with pytest.raises(Invalid):  # claimed: nobody else may claim it meanwhile
+        await services.links.request(AccountRef.parse("console:x"), code)
+    with pytest.raises(Invalid):  # only the owner confirms
+        await services.links.confirm(dc.id, code)
+
+    merged = await services.links.confirm(tg.id, code)
     assert merged.id == tg.id
     assert {str(a) for a in await services.members.accounts_of(tg.id)} == {
         "telegram:42",
@@ -60,7 +84,21 @@ async def test_link_code_merges_accounts_and_pledges(services: Services) -> None
     assert (await services.challenges.get(challenge.id)).pledge_count == 1
     assert {c.slug for _, c in await services.pledges.of_member(tg.id)} == {"tri-lyon", "velo"}
     with pytest.raises(Invalid):  # a code works once
-        await services.members.redeem_link_code(AccountRef.parse("console:x"), code)
+        await services.links.confirm(tg.id, code)
+
+
+async def test_a_refused_link_joins_nothing(services: Services) -> None:
+    owner = await member(services, "42", "telegram")
+    stranger = await member(services, "66", "discord")
+    code = await services.links.create_code(owner.id)
+    await services.links.request(AccountRef.parse("discord:66"), code)
+    await services.links.refuse(stranger.id, code)  # not theirs to refuse: no effect
+    assert await services.links.pending(owner.id) is not None
+    await services.links.refuse(owner.id, code)
+    assert await services.links.pending(owner.id) is None
+    assert [str(a) for a in await services.members.accounts_of(owner.id)] == ["telegram:42"]
+    with pytest.raises(Invalid):
+        await services.links.confirm(owner.id, code)
 
 
 async def test_export_and_forget_keep_anonymous_counts(services: Services) -> None:

@@ -36,7 +36,7 @@ async def _alice_everywhere(services: Services) -> tuple[int, list[tuple[str, st
         alice_id, timezone="America/New_York", quiet_start=60, quiet_end=120, reminder="daily"
     )
     await services.members.set_location(alice_id, Location("Lyon", 45.76, 4.84, "fr:69123"))
-    await services.members.create_link_code(alice_id)
+    await services.links.create_code(alice_id)
     challenge = await open_challenge(services, goal=4)
     await services.pledges.pledge(alice_id, challenge.id)
     await services.checkins.check_in(alice_id, challenge.id)

@@ -1,10 +1,10 @@
 """The member's settings: language, reminders, place, news, linked accounts, their data.
 
 `/settings` opens the menu; `/mydata`, `/forgetme` and `/link [CODE]` go straight to one
-part; "STOP" sent alone in the private chat silences everything the bot sends on its own,
-with an Undo button that keeps working later. Buttons carry what they set, so an old button
-sets its own value again instead of flipping whatever is current; nothing here keeps data
-between inputs.
+part (a code typed from another account joins it only once this member confirms); "STOP"
+sent alone in the private chat silences everything the bot sends on its own, with an Undo
+button that keeps working later. Buttons carry what they set, so an old button sets its own
+value again instead of flipping whatever is current; nothing here keeps data between inputs.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from conversations.flows.settings_screens import (
     show_forget,
     show_languages,
     show_link_code,
+    show_link_request,
     show_location,
     show_menu,
     show_reminders,
@@ -54,7 +55,8 @@ class SettingsFlow(Flow):
     )
     private_only = True  # settings show personal data
     keywords = frozenset({"stop", "STOP", "Stop"})
-    unsolicited = frozenset({"restart"})  # the Undo under a "STOP" confirmation
+    # the Undo under a "STOP" confirmation; the answers to a link request sent on its own
+    unsolicited = frozenset({"restart", "link_ok", "link_no"})
 
     async def on_command(self, turn: Turn, command: str, args: str) -> None:
         if command == "mydata":
@@ -63,10 +65,11 @@ class SettingsFlow(Flow):
         elif command == "forgetme":
             await show_forget(turn, replaces=False)
         elif command == "link" and args:
-            await _redeem(turn, args)
+            await turn.services.links.request(turn.sender.account, args)
+            turn.say("settings.link_requested")
+            turn.end()
         elif command == "link":
-            code = await turn.services.members.create_link_code(turn.member.id)
-            show_link_code(turn, code, replaces=False)
+            await _show_link(turn, replaces=False)
         else:
             await show_menu(turn, replaces=False)
 
@@ -120,8 +123,13 @@ class SettingsFlow(Flow):
                 note = "settings.news_stopped" if opt_out else "settings.news_resumed"
                 await show_menu(turn, note=turn.t(note))
             case "link", []:
-                code = await members.create_link_code(turn.member.id)
-                show_link_code(turn, code, replaces=True)
+                await _show_link(turn, replaces=True)
+            case "link_ok", [code]:
+                await _confirm_link(turn, code)
+            case "link_no", [code]:
+                await turn.services.links.refuse(turn.member.id, code)
+                turn.send(turn.t("settings.link_refused"), replaces=True)
+                turn.end()
             case "data", []:
                 await _send_export(turn)
             case "forget", []:
@@ -252,13 +260,24 @@ async def _send_export(turn: Turn) -> None:
     turn.send(json.dumps(data, indent=2, ensure_ascii=False))
 
 
-async def _redeem(turn: Turn, code: str) -> None:
-    """Join this account to the member who made `code` (the service refuses bad codes)."""
-    members = turn.services.members
-    merged = await members.redeem_link_code(turn.sender.account, "".join(code.split()))
+async def _show_link(turn: Turn, *, replaces: bool) -> None:
+    """Another account's request to join, to confirm or refuse; else a new code to type
+    from the other account."""
+    links = turn.services.links
+    pending = await links.pending(turn.member.id)
+    if pending is not None:
+        show_link_request(turn, pending.code, pending.account, replaces=replaces)
+    else:
+        show_link_code(turn, await links.create_code(turn.member.id), replaces=replaces)
+
+
+async def _confirm_link(turn: Turn, code: str) -> None:
+    """The owner's yes: the other account joins this member."""
+    merged = await turn.services.links.confirm(turn.member.id, code)
     turn.set_member(merged)
-    if merged.language:
-        turn.set_locale(merged.language)
-    accounts = await members.accounts_of(merged.id)
-    turn.say("settings.linked", name=merged.display_name, accounts=", ".join(map(str, accounts)))
+    accounts = await turn.services.members.accounts_of(merged.id)
+    text = turn.t(
+        "settings.linked", name=merged.display_name, accounts=", ".join(map(str, accounts))
+    )
+    turn.send(text, replaces=True)
     turn.end()

@@ -16,7 +16,7 @@ from conversations.flow import Turn
 from conversations.model import Choice
 from core.i18n import SUPPORTED_LOCALES, Translator
 from core.models import ReminderPreference
-from core.services.members import LINK_CODE_TTL
+from core.services.linking import LINK_CODE_TTL
 
 HOUR_BUTTONS = (8, 12, 18, 20)
 DayWidth = Literal["abbreviated", "wide"]
@@ -206,6 +206,18 @@ def show_link_code(turn: Turn, code: str, *, replaces: bool) -> None:
     minutes = int(LINK_CODE_TTL.total_seconds() // 60)
     text = turn.t.plural("settings.link_code", minutes, code=code)
     show(turn, text, [[back(turn)]], note=None, replaces=replaces)
+
+
+def show_link_request(turn: Turn, code: str, account: str, *, replaces: bool) -> None:
+    """Another account typed this member's code: join it, or not."""
+    t = turn.t
+    rows = [
+        [
+            turn.choice(t("settings.button_link_ok"), "link_ok", code),
+            turn.choice(t("settings.button_link_no"), "link_no", code),
+        ]
+    ]
+    show(turn, t("settings.link_confirm_ask", account=account), rows, note=None, replaces=replaces)
 
 
 async def show_forget(turn: Turn, *, replaces: bool) -> None:

@@ -84,6 +84,9 @@ link_codes = Table(
     Column("code", String(16), primary_key=True),
     Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
+    # "platform:id" of the account that typed the code; it joins only once the code's owner
+    # confirms from their own account.
+    Column("claimed_by", String(90)),
 )
 
 challenges = Table(

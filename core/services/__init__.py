@@ -11,6 +11,7 @@ from core.services.challenge_reminders import ChallengeReminderService
 from core.services.challenges import ChallengeService
 from core.services.checkins import CheckInService
 from core.services.groups import GroupService
+from core.services.linking import LinkService
 from core.services.members import MemberService
 from core.services.pledges import PledgeService
 from core.services.privacy import PrivacyService
@@ -32,6 +33,7 @@ class Services:
 
     def __post_init__(self) -> None:
         self.members = MemberService(self.db, self.clock, self.settings.default_timezone)
+        self.links = LinkService(self.db, self.clock, self.settings.default_locale)
         self.challenges = ChallengeService(self.db, self.clock, self.settings.map_min_count)
         self.pledges = PledgeService(self.db, self.clock)
         self.checkins = CheckInService(self.db, self.clock)

@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import secrets
-from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
 from core.clock import Clock
 from core.db.database import Database
 from core.db.tables import (
     accounts,
-    checkins,
     deliveries,
-    link_codes,
     members,
-    pledges,
 )
 from core.errors import Invalid, NotFound
 from core.identity import AccountRef
@@ -26,7 +21,6 @@ from core.places import stored_location
 from core.services.reminders import REMINDER_KIND, reschedule_member
 from core.settings import is_time_zone
 
-LINK_CODE_TTL = timedelta(minutes=15)
 REMINDER_SETTINGS = frozenset(
     {
         "reminder",
@@ -45,7 +39,6 @@ _BOUNDS = {
     "quiet_start": (0, 24 * 60 - 1, "error.bad_quiet_hours"),
     "quiet_end": (0, 24 * 60 - 1, "error.bad_quiet_hours"),
 }
-_LINK_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
 def member_from_row(row: Any) -> Member:
@@ -269,56 +262,6 @@ class MemberService:
             ).first()
         return row is not None and row.unreachable_at is None
 
-    async def create_link_code(self, member_id: int) -> str:
-        """A one-time code that links another platform account to this member."""
-        code = "".join(secrets.choice(_LINK_ALPHABET) for _ in range(8))
-
-        def unit(conn: Connection) -> None:
-            conn.execute(delete(link_codes).where(link_codes.c.member_id == member_id))
-            conn.execute(
-                insert(link_codes).values(
-                    code=code, member_id=member_id, expires_at=self.clock.now() + LINK_CODE_TTL
-                )
-            )
-
-        await self.db.transaction(unit)
-        return code
-
-    async def redeem_link_code(self, account: AccountRef, code: str) -> Member:
-        """Attach `account` to the member who made `code`, merging what the account had."""
-        code = code.strip().upper()
-
-        def unit(conn: Connection) -> Member:
-            row = conn.execute(select(link_codes).where(link_codes.c.code == code)).first()
-            if row is None or row.expires_at < self.clock.now():
-                raise Invalid("error.link_code_invalid")
-            conn.execute(delete(link_codes).where(link_codes.c.code == code))
-            target = row.member_id
-            source = conn.execute(
-                select(accounts.c.member_id).where(
-                    accounts.c.platform == account.platform.value,
-                    accounts.c.external_id == account.external_id,
-                )
-            ).scalar_one_or_none()
-            if source == target:
-                raise Invalid("error.link_code_same")
-            if source is None:
-                conn.execute(
-                    insert(accounts).values(
-                        platform=account.platform.value,
-                        external_id=account.external_id,
-                        member_id=target,
-                        created_at=self.clock.now(),
-                    )
-                )
-            else:
-                _merge_members(conn, source=source, target=target)
-            return member_from_row(
-                conn.execute(select(members).where(members.c.id == target)).one()
-            )
-
-        return await self.db.transaction(unit)
-
 
 def _by_account(account: AccountRef) -> Any:
     """The member row behind a platform account."""
@@ -330,49 +273,6 @@ def _by_account(account: AccountRef) -> Any:
             accounts.c.external_id == account.external_id,
         )
     )
-
-
-def _merge_members(conn: Connection, *, source: int, target: int) -> None:
-    """Move accounts, pledges and check-ins of `source` onto `target`, then drop `source`.
-
-    A challenge both pledged keeps the target's pledge; the duplicate's count is given back.
-    """
-    from core.services.pledges import release_pledge_counts
-
-    target_challenges = set(
-        conn.execute(select(pledges.c.challenge_id).where(pledges.c.member_id == target)).scalars()
-    )
-    source_pledges = conn.execute(select(pledges).where(pledges.c.member_id == source)).all()
-    for pledge in source_pledges:
-        if pledge.challenge_id in target_challenges:
-            if pledge.withdrawn_at is None:
-                release_pledge_counts(conn, pledge.challenge_id, pledge.area_key)
-            conn.execute(
-                delete(checkins).where(
-                    checkins.c.member_id == source, checkins.c.challenge_id == pledge.challenge_id
-                )
-            )
-            conn.execute(
-                delete(pledges).where(
-                    pledges.c.member_id == source, pledges.c.challenge_id == pledge.challenge_id
-                )
-            )
-        else:
-            conn.execute(
-                update(checkins)
-                .where(
-                    checkins.c.member_id == source, checkins.c.challenge_id == pledge.challenge_id
-                )
-                .values(member_id=target)
-            )
-            conn.execute(
-                update(pledges)
-                .where(pledges.c.member_id == source, pledges.c.challenge_id == pledge.challenge_id)
-                .values(member_id=target)
-            )
-    conn.execute(update(accounts).where(accounts.c.member_id == source).values(member_id=target))
-    conn.execute(update(pledges).where(pledges.c.referrer_id == source).values(referrer_id=target))
-    conn.execute(delete(members).where(members.c.id == source))
 
 
 def _note_app_language(conn: Connection, member_id: int, locale: str) -> Member:
