@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 
 from bots.console.app import chat
 from bots.logs import quiet_for_chat
+from bots.resources import prepare_process
 from bots.web.health import Readiness, metrics_server
 from bots.web.server import web_server
 from core.app import open_services
@@ -114,6 +115,7 @@ async def run(
 ) -> int:
     """Run the bot until it is stopped (Ctrl-C or SIGTERM); the exit status."""
     err = err or sys.stderr
+    prepare_process(asyncio.get_running_loop())
     adapters_wanted = bool(configured_platforms(settings))
     services = await open_services(settings, demo=not adapters_wanted)
     if adapters_wanted and not await services.challenges.list_all():

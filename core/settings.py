@@ -102,6 +102,18 @@ class Settings(BaseSettings):
         description="Serve the public web pages on this port (koom run starts them when set)",
     )
     web_host: str = Field(default="127.0.0.1", validation_alias="KOOM_WEB_HOST")
+    web_max_streams: int = Field(
+        default=500,
+        ge=0,
+        validation_alias="KOOM_WEB_MAX_STREAMS",
+        description="Live streams of the web pages open at once; past it, pages poll",
+    )
+    web_max_streams_per_client: int = Field(
+        default=8,
+        ge=0,
+        validation_alias="KOOM_WEB_MAX_STREAMS_PER_CLIENT",
+        description="Live streams open at once from one client address",
+    )
     telegram_bot_username: str | None = Field(
         default=None,
         validation_alias="TELEGRAM_BOT_USERNAME",

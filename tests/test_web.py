@@ -549,3 +549,45 @@ async def test_no_answer_names_the_server_software_version(
         response = await client.get(path)
         assert "aiohttp" not in response.headers.get("Server", "").lower(), path
         assert "python" not in response.headers.get("Server", "").lower(), path
+
+
+async def test_live_streams_are_capped_per_client_and_in_all_and_the_rest_still_answers(
+    services: Services, settings: Settings
+) -> None:
+    """A thousand held streams made /healthz time out and starved the bots of files: past
+    the caps a stream is refused at once (503, Retry-After, "poll state.json"), and the
+    page, the state JSON and /healthz keep answering."""
+    capped = settings.model_copy(update={"web_max_streams": 3, "web_max_streams_per_client": 2})
+    services = Services(db=services.db, settings=capped, clock=services.clock)
+    await open_challenge(services)
+    server = WebServer(services, "127.0.0.1", 0, FAST)
+    await server.start()
+    events = f"{server.url}/c/{SLUG}/events"
+    other = aiohttp.TCPConnector(local_addr=("127.0.0.2", 0))
+    try:
+        async with aiohttp.ClientSession() as one, aiohttp.ClientSession(connector=other) as two:
+            held = [await one.get(events) for _ in range(2)]
+            for stream in held:
+                assert (await next_event(stream))[1]["count"] == 0
+            refused = await one.get(events)  # a third from the same address
+            assert refused.status == 503
+            assert int(refused.headers["Retry-After"]) > 0
+            assert (await refused.json())["error"] == "busy"
+            held.append(await two.get(events))  # another address: the last free place
+            assert (await next_event(held[-1]))[1]["count"] == 0
+            assert (await two.get(events)).status == 503  # all places taken
+            for path in (f"/c/{SLUG}/state.json", "/healthz", f"/c/{SLUG}"):
+                async with one.get(server.url + path) as response:
+                    assert response.status == 200, path
+            held[0].close()  # a viewer leaves: their place is free again
+            for _ in range(100):
+                again = await one.get(events)
+                if again.status == 200:
+                    break
+                await asyncio.sleep(0.02)
+            assert again.status == 200
+            again.close()
+            for stream in held[1:]:
+                stream.close()
+    finally:
+        await server.stop()

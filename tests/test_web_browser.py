@@ -273,3 +273,27 @@ async def test_screenshots_of_the_page_with_its_join_section_and_of_the_share_pi
         )
         assert size in (1200, 1080)
         assert await asyncio.to_thread(browser.save_screenshot, str(ARTIFACTS / name))
+
+
+async def test_a_viewer_refused_a_live_stream_polls_the_state_instead(
+    services: Services, browser: Any
+) -> None:
+    """With every live place taken (none at all here), the page still follows the count."""
+    full = services.settings.model_copy(update={"web_max_streams": 0})
+    services = Services(db=services.db, settings=full, clock=services.clock)
+    await open_challenge(services, goal=8)
+    web = WebServer(services, "127.0.0.1", 0, LiveConfig(poll_seconds=0.2))
+    await web.start()
+    try:
+        await asyncio.to_thread(browser.get, f"{web.url}/c/tri-lyon")
+        assert await wait_for(browser, lambda d: count_on_page(d) == "0")
+        someone = await member(services, "zoe")
+        challenge = await services.challenges.by_slug("tri-lyon")
+        await services.pledges.pledge(someone.id, challenge.id)
+        assert await wait_for(browser, lambda d: count_on_page(d) == "1", seconds=20)
+        live = await asyncio.to_thread(
+            browser.execute_script, "return document.querySelector('[data-live]').hidden"
+        )
+        assert live is True  # not shown as live: it is polled
+    finally:
+        await web.stop()

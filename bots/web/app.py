@@ -20,9 +20,11 @@ from aiohttp import web
 from sqlalchemy import text
 
 from bots.http_headers import hide_server_version
+from bots.resources import Throttle
 from bots.web import health, sharing, views
-from bots.web.live import LiveConfig, LiveHub, Snapshot
+from bots.web.live import LiveConfig, LiveHub, Snapshot, Watch
 from bots.web.outlines import OutlineCache, parse_bbox, warm_up
+from bots.web.streams import StreamGate
 from conversations.deeplinks import parse_payload
 from core.drafts import SLUG_PATTERN
 from core.errors import NotFound
@@ -47,6 +49,9 @@ OUTLINES = web.AppKey("outlines", OutlineCache)
 LINKS = web.AppKey("links", views.Links)
 WARMING = web.AppKey("warming", asyncio.Task[None])
 SITE = web.AppKey("site", sharing.Site)
+STREAMS = web.AppKey("streams", StreamGate)
+ERROR_LOG = web.AppKey("error_log", Throttle)
+BUSY_RETRY_SECONDS = 30
 FRAMEABLE = web.RequestKey("frameable", bool)
 """Set on the widget's requests: the only answers other sites may frame."""
 
@@ -62,6 +67,8 @@ def create_app(services: Services, config: LiveConfig | None = None) -> web.Appl
     app[OUTLINES] = OutlineCache()
     app[LINKS] = views.Links(settings.telegram_bot_username, settings.discord_invite_url)
     app[SITE] = sharing.Site(settings.web_operator, settings.web_contact, settings.web_privacy_url)
+    app[STREAMS] = StreamGate(settings.web_max_streams, settings.web_max_streams_per_client)
+    app[ERROR_LOG] = Throttle()
     app.router.add_get("/", index, name="index")
     app.router.add_get("/healthz", healthz, name="healthz")
     app.router.add_get("/outlines.geojson", outlines, name="outlines")
@@ -176,9 +183,12 @@ def error_response(request: web.Request, status: int, key: str, **params: object
         headers["Allow"] = ", ".join(ALLOWED)
     kind = _format(request)
     if kind == "json":
-        error = {404: "not_found", 405: "method_not_allowed", 400: "bad_request"}.get(
-            status, "server_error"
-        )
+        error = {
+            404: "not_found",
+            405: "method_not_allowed",
+            400: "bad_request",
+            503: "busy",
+        }.get(status, "server_error")
         body = views.json_error(error, message)
         return web.Response(
             status=status, body=body, content_type="application/json", headers=headers
@@ -207,8 +217,10 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         return error_response(request, 405, "web.error.method", method=request.method)
     except (web.HTTPException, ConnectionResetError):  # the latter: the reader left
         raise
-    except Exception:
-        log.exception("web request %s failed", request.path)
+    except Exception as exc:
+        skipped = request.app[ERROR_LOG].allow(type(exc).__name__)
+        if skipped is not None:  # each kind of failure at most once a second
+            log.exception("web request %s failed (%d alike not logged)", request.path, skipped)
         return error_response(request, 500, "web.error.server")
 
 
@@ -349,13 +361,28 @@ async def state(request: web.Request) -> web.Response:
 
 async def events(request: web.Request) -> web.StreamResponse:
     """Server-sent events: the live state now, then whenever it changes. Every viewer of a
-    challenge shares one poller, whatever their number."""
+    challenge shares one poller, whatever their number. Past the caps on open streams the
+    answer is 503 at once, and the page polls the state JSON instead."""
     hub = request.app[HUB]
     watch, _ = await hub.watch(slug_of(request))
-    t, _ = reader(request)
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     if request.method == "HEAD":
         return web.Response(content_type="text/event-stream", headers=headers)
+    gate, client = request.app[STREAMS], request.remote or ""
+    if not gate.enter(client):
+        busy = error_response(request, 503, "web.error.busy")
+        busy.headers["Retry-After"] = str(BUSY_RETRY_SECONDS)
+        return busy
+    try:
+        return await _stream(request, hub, watch, headers)
+    finally:
+        gate.leave(client)
+
+
+async def _stream(
+    request: web.Request, hub: LiveHub, watch: Watch, headers: dict[str, str]
+) -> web.StreamResponse:
+    t, _ = reader(request)
     response = web.StreamResponse(headers=headers)
     response.content_type = "text/event-stream"
     response.charset = "utf-8"

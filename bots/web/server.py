@@ -12,6 +12,7 @@ from typing import TextIO
 
 from aiohttp import web
 
+from bots.resources import prepare_process
 from bots.web.app import create_app
 from bots.web.live import LiveConfig
 from core.app import open_services
@@ -94,6 +95,7 @@ async def serve_web(
 ) -> int:
     """`koom web`: serve the pages until Ctrl-C or SIGTERM; the exit status."""
     err = err or sys.stderr
+    prepare_process(asyncio.get_running_loop())
     services = await open_services(settings)
     try:
         server = WebServer(services, host, port)

@@ -126,6 +126,7 @@
     );
   }
 
+  var polling = false;
   if (window.EventSource) {
     var source = new EventSource(root.getAttribute("data-events-url"));
     source.addEventListener("state", function (event) {
@@ -137,7 +138,12 @@
       setLive(false);
     });
     source.addEventListener("error", function () {
-      setLive(false); /* the browser reconnects by itself */
+      setLive(false); /* the browser reconnects by itself, unless refused (503: too many
+                         live viewers), when the page polls the state instead */
+      if (source.readyState === EventSource.CLOSED && !polling) {
+        polling = true;
+        poll();
+      }
     });
   } else {
     poll();
