@@ -1,5 +1,5 @@
-"""Counts by place that never show fewer than the minimum: areas under `min_count` pledgers are
-merged into the next larger area (commune -> département -> région -> country) or left out.
+"""Counts by place that never show fewer than the minimum, nor let one be worked out: places
+under `min_count` pledgers are left out of every map, open-data file and digest.
 
 Pure functions over the gazetteer: every view that shows a count by place (the map picture, the
 card's "people near you", the web page, the open data) goes through `visible_areas` or
@@ -63,66 +63,21 @@ def locate(key: str, label: str, gazetteer: Gazetteer) -> _Located | None:
 def visible_areas(
     counts: Iterable[tuple[str, str, int]], min_count: int, gazetteer: Gazetteer
 ) -> list[AreaTotal]:
-    """The areas to show for (key, label, pledgers) rows, largest first: each place with at
-    least `min_count`, then the larger areas made of the places under it, level by level;
-    what is still under `min_count` at the country level is left out."""
-    shown: list[AreaTotal] = []
-    pending: list[tuple[_Located, int]] = []
-    for key, label, count in _cells_into_places(counts, min_count, gazetteer):
-        located = locate(key, label, gazetteer)
-        if located is None:
-            continue
-        if count >= min_count:
-            shown.append(AreaTotal(key, label, count, located.latitude, located.longitude, level=0))
-        else:
-            pending.append((located, count))
-    level = 0
-    while pending:
-        level += 1
-        groups: dict[str, list[tuple[_Located, int]]] = {}
-        names: dict[str, str] = {}
-        for located, count in pending:
-            if len(located.parents) >= level:
-                parent_key, parent_name = located.parents[level - 1]
-                groups.setdefault(parent_key, []).append((located, count))
-                names[parent_key] = parent_name
-        pending = []
-        for parent_key, members in groups.items():
-            total = sum(count for _, count in members)
-            if total >= min_count:
-                latitude = sum(p.latitude * c for p, c in members) / total
-                longitude = sum(p.longitude * c for p, c in members) / total
-                shown.append(
-                    AreaTotal(
-                        parent_key,
-                        names[parent_key],
-                        total,
-                        round(latitude, 2),
-                        round(longitude, 2),
-                        level,
-                    )
-                )
-            else:
-                pending.extend(members)
+    """The places (and ~1 km cells) with at least `min_count` pledgers, largest first; every
+    other one is left out, counted in no larger area.
+
+    A larger area made of the places under the minimum had to change its members as places
+    crossed the minimum, and comparing its totals before and after a change told the count
+    of a place under the minimum (tests/test_area_differencing.py tries every such merge).
+    A place's own count changes only by the pledges made or withdrawn there.
+    """
+    shown = []
+    for key, label, count in counts:
+        located = locate(key, label, gazetteer) if count >= min_count else None
+        if located is not None:
+            shown.append(AreaTotal(key, label, count, located.latitude, located.longitude, 0))
     shown.sort(key=lambda a: (-a.count, a.label))
     return shown
-
-
-def _cells_into_places(
-    counts: Iterable[tuple[str, str, int]], min_count: int, gazetteer: Gazetteer
-) -> list[tuple[str, str, int]]:
-    """The rows with each ~1 km cell under `min_count` counted in the place it lies in."""
-    merged: dict[str, tuple[str, int]] = {}
-    for key, label, count in counts:
-        if count <= 0:
-            continue
-        if key.startswith(CELL_PREFIX) and count < min_count:
-            located = locate(key, label, gazetteer)
-            if located is not None and located.parents:
-                key, label = located.parents[0]
-        known_label, known = merged.get(key, (label, 0))
-        merged[key] = (known_label, known + count)
-    return [(key, label, count) for key, (label, count) in merged.items()]
 
 
 def near_counts(

@@ -92,7 +92,7 @@ class Settings(BaseSettings):
         default=3,
         ge=1,
         validation_alias="KOOM_MAP_MIN_COUNT",
-        description="Areas with fewer pledgers are merged into a larger area or left out",
+        description="Places with fewer pledgers are left out of every count by place",
     )
     web_port: int | None = Field(
         default=None,

@@ -10,39 +10,29 @@ LYON, VILLEURBANNE, BRON = "fr:69123", "fr:69266", "fr:69029"
 PARIS, ANNECY = "fr:75056", "fr:74010"
 
 
-def test_places_under_the_minimum_merge_into_their_departement() -> None:
+def test_places_under_the_minimum_are_left_out_not_merged() -> None:
     counts = [
         (LYON, "Lyon", 12),
         (VILLEURBANNE, "Villeurbanne", 2),
         (BRON, "Bron", 1),
         (PARIS, "Paris", 3),
-        (ANNECY, "Annecy", 1),  # alone in Haute-Savoie, and its région has no one else small
+        (ANNECY, "Annecy", 1),
     ]
     shown = visible_areas(counts, 3, GAZETTEER)
-    assert [(a.label, a.count, a.level) for a in shown] == [
-        ("Lyon", 12, 0),
-        ("Paris", 3, 0),
-        ("Rhône", 3, 1),
-    ]
-    assert all(a.count >= 3 for a in shown)
-    rhone = shown[2]
-    assert 45.6 < rhone.latitude < 45.9 and 4.8 < rhone.longitude < 5.0  # between the two
-
-
-def test_merging_climbs_to_the_region_then_the_country_or_leaves_out() -> None:
-    counts = [(VILLEURBANNE, "Villeurbanne", 1), (ANNECY, "Annecy", 1), (PARIS, "Paris", 1)]
-    assert [(a.label, a.count) for a in visible_areas(counts, 2, GAZETTEER)] == [
-        ("Auvergne-Rhône-Alpes", 2)
-    ]
-    assert [(a.label, a.count) for a in visible_areas(counts, 3, GAZETTEER)] == [("France", 3)]
-    assert visible_areas(counts, 4, GAZETTEER) == []
+    # The Rhône's 3 (Villeurbanne and Bron) would change its members as they cross the
+    # minimum, and its totals before and after would tell a count under it.
+    assert [(a.label, a.count, a.level) for a in shown] == [("Lyon", 12, 0), ("Paris", 3, 0)]
+    lyon = shown[0]
+    assert 45.7 < lyon.latitude < 45.8 and 4.8 < lyon.longitude < 4.9  # the place's centre
+    few = [(VILLEURBANNE, "Villeurbanne", 1), (ANNECY, "Annecy", 1), (PARIS, "Paris", 1)]
+    assert visible_areas(few, 1, GAZETTEER) != [] and visible_areas(few, 2, GAZETTEER) == []
 
 
 def test_cells_and_unknown_names() -> None:
-    counts = [("cell:45.76,4.84", "45.76, 4.84", 2), ("nowhere", "Xyzzyville", 5)]
+    counts = [("cell:45.76,4.84", "45.76, 4.84", 3), ("nowhere", "Xyzzyville", 5)]
     shown = visible_areas([*counts, (LYON, "Lyon", 1)], 3, GAZETTEER)
-    # The cell lies in Lyon; the unknown name cannot be placed and is left out.
-    assert [(a.key, a.label, a.count) for a in shown] == [(LYON, "Lyon", 3)]
+    # The cell is shown as itself; the unknown name cannot be placed and is left out.
+    assert [(a.key, a.label, a.count) for a in shown] == [("cell:45.76,4.84", "45.76, 4.84", 3)]
 
 
 def test_people_near_you_is_the_own_area_then_a_wider_one() -> None:

@@ -178,26 +178,26 @@ async def test_an_area_reaching_its_own_goal_is_announced_once_by_name(
         title="Vélo dans nos communes",
         action="aller au travail à vélo",
         goal=100,
-        area_goal=2,
+        area_goal=3,
         deadline=services.clock.now() + timedelta(days=30),
         status=ChallengeStatus.OPEN,
     )
     challenge = await services.challenges.create(draft)
     lyon = Location("Lyon", 45.76, 4.83, "fr:69123")
-    for name in ("1", "2", "3"):
+    for name in ("1", "2", "3", "4"):
         pledger = await member(services, name, "telegram")
         await services.members.set_location(pledger.id, lyon)
         await services.pledges.pledge(pledger.id, challenge.id)
     async with services.db.read() as conn:
         [reached] = [e for e in await events_for(conn, challenge.id) if e.kind.value == "area_goal"]
-    assert reached.payload == {"area": "Lyon", "count": 2, "goal": 2}
+    assert reached.payload == {"area": "Lyon", "count": 3, "goal": 3}
     await fan_out(services)
     rows = await _rows(services)
-    assert rows[("area_goal", "1")] == rows[("area_goal", "2")] == 1  # the pledgers hear it
+    assert rows[("area_goal", "1")] == rows[("area_goal", "3")] == 1  # the pledgers hear it
     notice = Notice("area_goal", challenge.id, "fr", reached.payload)
     [message] = await announcement_replies(services, [notice])
     assert isinstance(message, Message)
-    assert "Lyon atteint son propre objectif" in message.text and "2 / 2" in message.text
+    assert "Lyon atteint son propre objectif" in message.text and "3 / 3" in message.text
 
 
 async def test_the_digest_says_where_this_weeks_pledges_come_from(
@@ -208,7 +208,8 @@ async def test_the_digest_says_where_this_weeks_pledges_come_from(
     challenge = await open_challenge(services, goal=100, days=30)
     lyon = Location("Lyon", 45.76, 4.83, "fr:69123")
     bron = Location("Bron", 45.74, 4.91, "fr:69029")
-    for name, place in (("1", lyon), ("2", lyon), ("3", lyon), ("4", bron)):
+    people = (("1", lyon), ("2", lyon), ("3", lyon), ("4", bron), ("5", bron), ("6", bron))
+    for name, place in people:
         pledger = await member(services, name, "telegram")
         await services.members.set_location(pledger.id, place)
         await services.pledges.pledge(pledger.id, challenge.id)
@@ -216,7 +217,7 @@ async def test_the_digest_says_where_this_weeks_pledges_come_from(
     await services.challenge_reminders.sweep()
     async with services.db.read() as conn:
         [digest] = [e for e in await events_for(conn, challenge.id) if e.kind.value == "digest"]
-    assert digest.payload["areas"] == [["Lyon", 3]]  # Bron's one pledger is not shown
+    assert digest.payload["areas"] == [["Bron", 3], ["Lyon", 3]]
     notice = Notice("digest", challenge.id, "fr", digest.payload)
     [message] = await announcement_replies(services, [notice])
-    assert isinstance(message, Message) and "cette semaine : Lyon +3" in message.text
+    assert isinstance(message, Message) and "cette semaine : Bron +3 · Lyon +3" in message.text

@@ -51,20 +51,11 @@ def shown(areas: list[AreaTotal]) -> list[tuple[str, str, int, int]]:
     return [(a.key, a.label, a.count, a.level) for a in areas]
 
 
-async def test_areas_under_the_minimum_merge_or_are_left_out(services: Services) -> None:
+async def test_areas_under_the_minimum_are_left_out(services: Services) -> None:
     challenge = await open_challenge(services, goal=100)
-    await people(services, challenge, ("Lyon", 3), ("Bron", 1), ("Villeurbanne", 1))
-    # Lyon has 3; Bron and Villeurbanne make 2 in the Rhône, still under 3: left out.
+    await people(services, challenge, ("Lyon", 3), ("Bron", 2), ("Villeurbanne", 1))
+    # Bron and Villeurbanne make 3 in the Rhône, but never as a total of their own.
     assert shown(await services.progress.areas(challenge.id)) == [(LYON, "Lyon", 3, 0)]
-
-
-async def test_small_places_are_counted_in_their_departement(services: Services) -> None:
-    challenge = await open_challenge(services, goal=100)
-    await people(services, challenge, ("Lyon", 4), ("Bron", 2), ("Villeurbanne", 1))
-    assert shown(await services.progress.areas(challenge.id)) == [
-        (LYON, "Lyon", 4, 0),
-        ("fr-dep:69", "Rhône", 3, 1),
-    ]
 
 
 async def test_a_withdrawal_takes_an_area_off_the_map(services: Services) -> None:
@@ -117,7 +108,7 @@ async def test_organiser_top_areas_never_show_a_count_under_the_minimum(
     challenge = await open_challenge(services, goal=100)
     await people(services, challenge, ("Lyon", 3), ("Paris", 1), ("Bron", 2), ("Villeurbanne", 1))
     stats = await services.progress.stats(challenge.id)
-    assert [(a.label, a.count) for a in stats.top_areas] == [("Lyon", 3), ("Rhône", 3)]
+    assert [(a.label, a.count) for a in stats.top_areas] == [("Lyon", 3)]
     assert all(a.count >= services.settings.map_min_count for a in stats.top_areas)
 
 

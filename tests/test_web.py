@@ -40,6 +40,7 @@ FAST = LiveConfig(
 LYON = Location("Lyon", 45.76, 4.83, "fr:69123")
 BRON = Location("Bron", 45.74, 4.91, "fr:69029")
 VILLEURBANNE = Location("Villeurbanne", 45.77, 4.88, "fr:69266")
+ANNECY = Location("Annecy", 45.90, 6.12, "fr:74010")
 NAMES = ("Zoe", "Yan", "Xavier", "Walter", "Vera", "Ugo")
 SLUG = "tri-lyon"
 EVERY_PATH = (
@@ -302,7 +303,7 @@ async def test_open_data_never_shows_an_area_under_the_minimum(
     await open_challenge(services, goal=100)
     for name in NAMES[:3]:
         await pledge_from(services, name.lower(), LYON, SLUG)
-    await pledge_from(services, "vera", BRON, SLUG)
+    await pledge_from(services, "vera", ANNECY, SLUG)  # alone in Haute-Savoie
     response = await client.get(f"/c/{SLUG}/areas.csv")
     assert response.status == 200 and response.content_type == "text/csv"
     assert response.headers["Access-Control-Allow-Origin"] == "*"
@@ -320,10 +321,10 @@ async def test_open_data_never_shows_an_area_under_the_minimum(
         {"label": "Lyon", "count": 3, "level": 0}
     ]
     assert document["features"][0]["geometry"]["type"] == "Point"
-    assert "Bron" not in await (await client.get(f"/c/{SLUG}")).text()
+    assert "Annecy" not in await (await client.get(f"/c/{SLUG}")).text()
 
 
-async def test_small_places_merge_into_a_larger_area(
+async def test_small_places_are_left_out_of_the_open_data(
     services: Services, client: TestClient[Any, Any]
 ) -> None:
     await open_challenge(services, goal=100)
@@ -331,11 +332,9 @@ async def test_small_places_merge_into_a_larger_area(
         await pledge_from(services, name.lower(), VILLEURBANNE, SLUG)
     await pledge_from(services, "xavier", BRON, SLUG)
     document = json.loads(await (await client.get(f"/c/{SLUG}/areas.geojson")).read())
-    shown = [(f["properties"]["label"], f["properties"]["count"]) for f in document["features"]]
-    assert shown == [("Rhône", 3)]
-    assert document["features"][0]["properties"]["level"] == 1
+    assert document["features"] == []
     text = await (await client.get(f"/c/{SLUG}/areas.csv")).text()
-    assert "Villeurbanne" not in text and "Bron" not in text and "Rhône" in text
+    assert "Villeurbanne" not in text and "Bron" not in text and "Rhône" not in text
 
 
 async def test_no_personal_data_in_any_answer(

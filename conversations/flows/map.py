@@ -1,7 +1,7 @@
 """/map [SLUG] and the card's Map button: a picture of where a challenge's pledgers are.
 
 One marker per area sized by its count, drawn offline; every area counts at least the minimum
-(KOOM_MAP_MIN_COUNT), smaller places being merged into a larger area or left out. Works in
+(KOOM_MAP_MIN_COUNT), smaller places being left out. Works in
 private and in groups (without a name, a group gets the challenges it follows).
 """
 

@@ -126,7 +126,7 @@ class ProgressService:
     """Progress of challenges, people near a member, areas on the map, organiser statistics.
 
     Every count by place goes through `core.areas`: no area under `min_count` pledgers is
-    shown on its own; it is merged into a larger area or left out.
+    shown, nor merged into a larger area.
     """
 
     def __init__(self, db: Database, clock: Clock, min_count: int) -> None:
@@ -161,7 +161,7 @@ class ProgressService:
 
     async def areas(self, challenge_id: int) -> list[AreaTotal]:
         """Where the pledgers are, largest first, as the map shows it: places with at least
-        the minimum count, smaller ones merged into larger areas or left out."""
+        the minimum count; smaller ones are left out."""
         async with self.db.read() as conn:
             rows = await _area_rows(conn, challenge_id)
         if not rows:
