@@ -1,7 +1,7 @@
 """A link code claimed by another account, waiting for the code owner's confirmation.
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0012
 Create Date: 2026-12-04
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
