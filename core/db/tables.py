@@ -119,6 +119,8 @@ challenges = Table(
     Column("created_by", ForeignKey("members.id", ondelete="SET NULL")),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # The organisation running the challenge; NULL: the deployment's own (its administrators).
+    Column("organisation_id", ForeignKey("organisations.id", ondelete="SET NULL"), index=True),
     CheckConstraint("goal > 0", name="goal_positive"),
     CheckConstraint("pledge_count >= 0", name="count_not_negative"),
 )
@@ -323,4 +325,62 @@ job_runs = Table(
     # last_run_at forward in one UPDATE, so two processes on one database never both run it.
     Column("name", String(40), primary_key=True),
     Column("last_run_at", UTCDateTime),
+)
+
+organisations = Table(
+    "organisations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("slug", String(40), nullable=False, unique=True),
+    Column("name", String(120), nullable=False),
+    # city, association or company.
+    Column("kind", String(12), nullable=False),
+    # The web page's header: a logo file, a colour (#rrggbb), a contact, a privacy link.
+    Column("logo_file", String(200)),
+    Column("colour", String(7)),
+    Column("contact", String(200)),
+    Column("privacy_url", String(300)),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+organisation_members = Table(
+    "organisation_members",
+    metadata,
+    Column("organisation_id", ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True),
+    Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), primary_key=True),
+    # owner (manages the organisers) or organiser (manages the challenges).
+    Column("role", String(10), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_organisation_members_member_id", "member_id"),
+)
+
+organisation_groups = Table(
+    "organisation_groups",
+    metadata,
+    # A group or channel belongs to one organisation at most.
+    Column("group_id", ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "organisation_id",
+        ForeignKey("organisations.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+conditional_pledges = Table(
+    "conditional_pledges",
+    metadata,
+    Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), primary_key=True),
+    Column("challenge_id", ForeignKey("challenges.id", ondelete="CASCADE"), primary_key=True),
+    # "area": N pledgers in the area `scope_key` (an area key, as in area_counts);
+    # "organisation": N pledgers among the members of organisation `scope_key`.
+    Column("scope", String(12), nullable=False),
+    Column("scope_key", String(120), nullable=False),
+    Column("threshold", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    # Set when the condition first held and the pledge became a real one.
+    Column("activated_at", UTCDateTime),
+    CheckConstraint("threshold > 0", name="threshold_positive"),
+    Index("ix_conditional_pledges_challenge_id_activated_at", "challenge_id", "activated_at"),
 )

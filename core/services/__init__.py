@@ -13,6 +13,7 @@ from core.services.checkins import CheckInService
 from core.services.groups import GroupService
 from core.services.linking import LinkService
 from core.services.members import MemberService
+from core.services.organisations import OrganisationService
 from core.services.pledges import PledgeService
 from core.services.privacy import PrivacyService
 from core.services.progress import ProgressService
@@ -39,6 +40,7 @@ class Services:
         self.checkins = CheckInService(self.db, self.clock)
         self.progress = ProgressService(self.db, self.clock, self.settings.map_min_count)
         self.groups = GroupService(self.db, self.clock)
+        self.organisations = OrganisationService(self.db, self.clock)
         self.privacy = PrivacyService(self.db, self.clock)
         self.updates = UpdateLog(self.db, self.clock)
         self.retention = RetentionService(self.db, self.clock, self.settings)
