@@ -685,6 +685,12 @@ def db_backup(
     typer.echo(t("operations.backup.done", file=str(file)))
 
 
+# The subcommands of other modules use the helpers above, so they come last.
+from bots.cli_org import org_app  # noqa: E402
+
+app.add_typer(org_app, name="org")
+
+
 def main() -> None:
     """Entry point of the `koom` command."""
     app(prog_name="koom")

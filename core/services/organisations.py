@@ -218,6 +218,12 @@ class OrganisationService:
             raise NotFound("error.org.not_found", slug=slug)
         return organisation_from_row(row)
 
+    async def list_all(self) -> list[Organisation]:
+        """Every organisation, by name (the administrators' view)."""
+        async with self.db.read() as conn:
+            rows = (await conn.execute(select(organisations).order_by(organisations.c.name))).all()
+        return [organisation_from_row(r) for r in rows]
+
     async def of_member(self, member_id: int) -> list[tuple[Organisation, Role]]:
         """The organisations the member is on the staff of, with their role, by name."""
         async with self.db.read() as conn:

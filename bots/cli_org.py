@@ -1,0 +1,180 @@
+"""`koom org`: the deployment's administrators create organisations and manage their staff,
+challenges and header from the command line (owners do the same in the chat)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bots.cli import HELP, load_settings, services_for, translator
+from core.errors import KoomError
+from core.i18n import Translator
+from core.identity import AccountRef
+from core.models import Member
+from core.services import Services
+from core.services.organisations import Actor, OrganisationKind, Role
+
+org_app = typer.Typer(help=HELP("org.cli.help"), no_args_is_help=True)
+ADMIN = Actor.administrator()
+
+Slug = Annotated[str, typer.Argument(metavar="ORG", help=HELP("org.cli.slug"))]
+Account = Annotated[str, typer.Argument(metavar="PLATFORM:ID", help=HELP("org.cli.account"))]
+Colour = Annotated[str | None, typer.Option("--colour", help=HELP("org.cli.colour"))]
+Logo = Annotated[str | None, typer.Option("--logo", help=HELP("org.cli.logo"))]
+Contact = Annotated[str | None, typer.Option("--contact", help=HELP("org.cli.contact"))]
+Privacy = Annotated[str | None, typer.Option("--privacy", help=HELP("org.cli.privacy"))]
+
+
+def run(work: Callable[[Services, Translator], Awaitable[str]]) -> None:
+    """Run one command over the services; a refusal is printed in the reader's language and
+    exits with 1, having changed nothing."""
+    settings = load_settings()
+    t = translator(settings)
+
+    async def main() -> str:
+        async with services_for(settings) as services:
+            return await work(services, t)
+
+    try:
+        typer.echo(asyncio.run(main()))
+    except KoomError as error:
+        typer.echo(t(error.key, **error.params), err=True)
+        raise typer.Exit(1) from None
+
+
+async def person(services: Services, account: str) -> Member:
+    """The member behind `platform:id`, created when they never wrote to the bot."""
+    try:
+        ref = AccountRef.parse(account)
+    except ValueError:
+        raise KoomError("org.cli.bad_account", account=account) from None
+    return await services.members.ensure(ref, str(ref))
+
+
+@org_app.command("create", help=HELP("org.cli.create"))
+def create(
+    slug: Slug,
+    name: Annotated[str, typer.Option("--name", help=HELP("org.cli.name"))],
+    kind: Annotated[OrganisationKind, typer.Option("--kind", help=HELP("org.cli.kind"))],
+    owner: Annotated[
+        str, typer.Option("--owner", metavar="PLATFORM:ID", help=HELP("org.cli.owner"))
+    ],
+    colour: Colour = None,
+    logo: Logo = None,
+    contact: Contact = None,
+    privacy: Privacy = None,
+) -> None:
+    async def work(services: Services, t: Translator) -> str:
+        owner_member = await person(services, owner)
+        created = await services.organisations.create(
+            ADMIN,
+            slug,
+            name,
+            kind,
+            owner_member.id,
+            colour=colour,
+            logo_file=logo,
+            contact=contact,
+            privacy_url=privacy,
+        )
+        return t("org.cli.created", name=created.name, slug=created.slug, owner=owner)
+
+    run(work)
+
+
+@org_app.command("header", help=HELP("org.cli.header"))
+def header(
+    slug: Slug,
+    colour: Colour = None,
+    logo: Logo = None,
+    contact: Contact = None,
+    privacy: Privacy = None,
+) -> None:
+    async def work(services: Services, t: Translator) -> str:
+        found = await services.organisations.by_slug(slug)
+        given = {"colour": colour, "logo_file": logo, "contact": contact, "privacy_url": privacy}
+        changed = {name: value for name, value in given.items() if value is not None}
+        await services.organisations.set_header(ADMIN, found.id, **changed)
+        return t("org.cli.header_set", name=found.name)
+
+    run(work)
+
+
+@org_app.command("list", help=HELP("org.cli.list"))
+def list_command() -> None:
+    async def work(services: Services, t: Translator) -> str:
+        found = await services.organisations.list_all()
+        if not found:
+            return t("org.cli.none")
+        return "\n".join(
+            t("org.cli.line", slug=o.slug, name=o.name, kind=t(f"org.kind.{o.kind.value}"))
+            for o in found
+        )
+
+    run(work)
+
+
+@org_app.command("staff", help=HELP("org.cli.staff"))
+def staff(slug: Slug) -> None:
+    async def work(services: Services, t: Translator) -> str:
+        found = await services.organisations.by_slug(slug)
+        table = Table(title=found.name)
+        table.add_column(t("org.cli.person"))
+        table.add_column(t("org.cli.role"))
+        for one in await services.organisations.staff(ADMIN, found.id):
+            table.add_row(one.display_name, t(f"org.role.{one.role.value}"))
+        console = Console(highlight=False)
+        with console.capture() as captured:
+            console.print(table)
+        return captured.get().rstrip("\n")
+
+    run(work)
+
+
+@org_app.command("add", help=HELP("org.cli.add"))
+def add(
+    slug: Slug,
+    account: Account,
+    role: Annotated[Role, typer.Option("--role", help=HELP("org.cli.role_help"))] = Role.ORGANISER,
+) -> None:
+    async def work(services: Services, t: Translator) -> str:
+        found = await services.organisations.by_slug(slug)
+        someone = await person(services, account)
+        await services.organisations.set_role(ADMIN, found.id, someone.id, role)
+        return t(
+            "org.cli.added", account=account, role=t(f"org.role.{role.value}"), name=found.name
+        )
+
+    run(work)
+
+
+@org_app.command("remove", help=HELP("org.cli.remove"))
+def remove(slug: Slug, account: Account) -> None:
+    async def work(services: Services, t: Translator) -> str:
+        found = await services.organisations.by_slug(slug)
+        someone = await person(services, account)
+        await services.organisations.remove(ADMIN, found.id, someone.id)
+        return t("org.cli.removed", account=account, name=found.name)
+
+    run(work)
+
+
+@org_app.command("challenge", help=HELP("org.cli.challenge"))
+def challenge(
+    slug: Slug,
+    challenge_slug: Annotated[
+        str, typer.Argument(metavar="CHALLENGE", help=HELP("org.cli.challenge_slug"))
+    ],
+) -> None:
+    async def work(services: Services, t: Translator) -> str:
+        found = await services.organisations.by_slug(slug)
+        attached = await services.challenges.by_slug(challenge_slug)
+        await services.organisations.attach_challenge(ADMIN, found.id, attached.id)
+        return t("org.cli.attached", title=attached.title, name=found.name)
+
+    run(work)
