@@ -685,7 +685,7 @@ def db_backup(
     typer.echo(t("operations.backup.done", file=str(file)))
 
 
-# The subcommands of other modules use the helpers above, so they come last.
+# The commands of other modules (`koom org`, `koom sponsor`) use the helpers above: last.
 from bots.cli_org import org_app  # noqa: E402
 
 app.add_typer(org_app, name="org")

@@ -1,5 +1,5 @@
-"""`koom org`: the deployment's administrators create organisations and manage their staff,
-challenges and header from the command line (owners do the same in the chat)."""
+"""`koom org` and `koom sponsor`: the deployment's administrators create organisations, manage
+their staff, challenges and header, and attach sponsors' accounts to tiers."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bots.cli import HELP, load_settings, services_for, translator
+from bots.cli import HELP, app, load_settings, services_for, translator
 from core.errors import KoomError
 from core.i18n import Translator
 from core.identity import AccountRef
@@ -176,5 +176,27 @@ def challenge(
         attached = await services.challenges.by_slug(challenge_slug)
         await services.organisations.attach_challenge(ADMIN, found.id, attached.id)
         return t("org.cli.attached", title=attached.title, name=found.name)
+
+    run(work)
+
+
+@app.command("sponsor", help=HELP("sponsor.cli.help"))
+def sponsor(
+    challenge_slug: Annotated[
+        str, typer.Argument(metavar="CHALLENGE", help=HELP("sponsor.cli.challenge"))
+    ],
+    threshold: Annotated[int, typer.Argument(help=HELP("sponsor.cli.threshold"))],
+    account: Account,
+) -> None:
+    async def work(services: Services, t: Translator) -> str:
+        challenge = await services.challenges.by_slug(challenge_slug)
+        tier = next((x for x in challenge.tiers if x.threshold == threshold), None)
+        if tier is None:
+            raise KoomError("sponsor.cli.no_tier", title=challenge.title, threshold=threshold)
+        someone = await person(services, account)
+        await services.sponsors.attach(ADMIN, tier.id, someone.id)
+        return t(
+            "sponsor.cli.attached", account=account, threshold=threshold, title=challenge.title
+        )
 
     run(work)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from conversations.flows.reminders import reminder_choices
+from conversations.flows.sponsor import sponsor_notice
 from conversations.ids import pack
 from conversations.model import Choice, Message, Reply
 from core.db.tables import challenges, tiers
@@ -21,6 +22,7 @@ from core.services.broadcasts import BROADCAST_KIND
 from core.services.linking import LINK_REQUEST_KIND
 from core.services.referrals import REFERRAL_KIND
 from core.services.reminders import REMINDER_KIND
+from core.services.sponsors import SPONSOR_KINDS
 
 if TYPE_CHECKING:
     from core.services import Services
@@ -148,6 +150,8 @@ async def announcement_replies(services: Services, notices: list[Notice]) -> lis
             replies.append(Message(t.plural("people.referral_joined", joined)))
         elif notice.kind == LINK_REQUEST_KIND:
             replies.append(link_request_message(t, notice.payload))
+        elif notice.kind in SPONSOR_KINDS:
+            replies.append(sponsor_notice(t, notice, title))
         elif notice.kind == BROADCAST_KIND:
             title = str(notice.payload.get("title", title))
             replies.append(Message(broadcast_text(t, notice.payload, title)))

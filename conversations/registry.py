@@ -13,6 +13,7 @@ from conversations.flows.pledge import PledgeFlow
 from conversations.flows.reminders import ReminderFlow
 from conversations.flows.settings import SettingsFlow
 from conversations.flows.share import ShareFlow
+from conversations.flows.sponsor import SponsorFlow
 from conversations.flows.start import StartFlow
 
 
@@ -34,4 +35,5 @@ def default_flows() -> list[Flow]:
         MapFlow(),
         ReminderFlow(),
         ShareFlow(),
+        SponsorFlow(),
     ]

@@ -54,6 +54,8 @@ class EventKind(StrEnum):
     DEADLINE = "deadline"
     DIGEST = "digest"
     NUDGE = "nudge"
+    SPONSOR_REACHED = "sponsor_reached"
+    SPONSOR_REMINDER = "sponsor_reminder"
 
 
 ANNOUNCEMENTS = frozenset(

@@ -29,6 +29,7 @@ EXPIRY_SECONDS = 60
 REMINDER_SECONDS = 60
 CHALLENGE_REMINDER_SECONDS = 900
 BROADCAST_SECONDS = 10
+SPONSOR_SECONDS = 60
 PURGE_SECONDS = 3600
 """Every instance looks hourly; one of them purges once a day (RetentionService)."""
 REFERRAL_SECONDS = 600
@@ -41,7 +42,8 @@ def build_scheduler(services: Services) -> AsyncIOScheduler:
     """A scheduler with the sweeps: challenges past their deadline expire (with their
     outbox event); due member reminders are queued; deadline reminders, weekly digests and
     organiser nudges are written; scheduled broadcasts are launched; sharers hear who joined
-    through their links; old rows are purged once a day."""
+    through their links; sponsors of reached tiers are told and reminded; old rows are purged
+    once a day."""
     scheduler = AsyncIOScheduler(
         timezone="UTC",
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -52,6 +54,7 @@ def build_scheduler(services: Services) -> AsyncIOScheduler:
         (services.challenge_reminders.sweep, CHALLENGE_REMINDER_SECONDS, "challenge-reminders"),
         (services.broadcasts.launch_due, BROADCAST_SECONDS, "launch-broadcasts"),
         (services.referrals.sweep, REFERRAL_SECONDS, "referral-feedback"),
+        (services.sponsors.sweep, SPONSOR_SECONDS, "tell-sponsors"),
         (services.retention.purge_daily, PURGE_SECONDS, "purge"),
     ):
         scheduler.add_job(

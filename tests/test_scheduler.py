@@ -23,6 +23,7 @@ async def test_the_expiry_sweep_runs_at_start(services: Services, clock: FakeClo
         "challenge-reminders",
         "launch-broadcasts",
         "referral-feedback",
+        "tell-sponsors",
         "purge",
     }
     try:

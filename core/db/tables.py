@@ -384,3 +384,16 @@ conditional_pledges = Table(
     CheckConstraint("threshold > 0", name="threshold_positive"),
     Index("ix_conditional_pledges_challenge_id_activated_at", "challenge_id", "activated_at"),
 )
+
+sponsors = Table(
+    "sponsors",
+    metadata,
+    # The account of a tier's sponsor: told when the tier is reached, confirms, posts proof.
+    Column("tier_id", ForeignKey("tiers.id", ondelete="CASCADE"), primary_key=True),
+    Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    # When the sponsor was told the tier was reached, then last reminded to confirm.
+    Column("told_at", UTCDateTime),
+    Column("reminded_at", UTCDateTime),
+    Column("confirmed_at", UTCDateTime),
+)

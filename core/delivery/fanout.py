@@ -28,6 +28,7 @@ from core.events import CROSSED_BY
 from core.identity import PUSH_PLATFORMS, AccountRef
 from core.models import ANNOUNCEMENTS, EventKind
 from core.services.groups import reachable_followers
+from core.services.sponsors import SPONSOR_KINDS, sponsor_recipient
 
 if TYPE_CHECKING:
     from core.services import Services
@@ -36,12 +37,13 @@ BATCH = 50
 """Events fanned out per call."""
 ANNOUNCEMENT_PRIORITY = 10
 """Announcements are bulk: replies to people talking to the bot go first."""
-GROUPS, PLEDGERS, ORGANISERS = "groups", "pledgers", "organisers"
+GROUPS, PLEDGERS, ORGANISERS, SPONSOR = "groups", "pledgers", "organisers", "sponsor"
 AUDIENCES: dict[EventKind, frozenset[str]] = {
     **{kind: frozenset({GROUPS, PLEDGERS, ORGANISERS}) for kind in ANNOUNCEMENTS},
     EventKind.DEADLINE: frozenset({GROUPS, PLEDGERS}),
     EventKind.DIGEST: frozenset({GROUPS}),
     EventKind.NUDGE: frozenset({ORGANISERS}),
+    **{kind: frozenset({SPONSOR}) for kind in SPONSOR_KINDS},
 }
 """Who hears each kind of event."""
 
@@ -163,6 +165,11 @@ def _fan_out_event(
     if ORGANISERS in audience:
         for platform, chat_id, language in _organisers(conn, organisers, event.challenge_id):
             add(platform, chat_id, language)
+
+    if SPONSOR in audience:
+        tier_id = int(str(event.payload["tier_id"]))
+        for sponsor in conn.execute(sponsor_recipient(tier_id)):
+            add(sponsor.platform, sponsor.external_id, sponsor.language, member_id=sponsor.id)
 
     return insert_all_new(conn, deliveries, list(rows.values()))
 

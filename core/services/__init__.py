@@ -20,6 +20,7 @@ from core.services.progress import ProgressService
 from core.services.referrals import ReferralService
 from core.services.reminders import ReminderService
 from core.services.retention import RetentionService
+from core.services.sponsors import SponsorService
 from core.services.updates import UpdateLog
 from core.settings import Settings
 
@@ -41,6 +42,7 @@ class Services:
         self.progress = ProgressService(self.db, self.clock, self.settings.map_min_count)
         self.groups = GroupService(self.db, self.clock)
         self.organisations = OrganisationService(self.db, self.clock)
+        self.sponsors = SponsorService(self.db, self.clock)
         self.privacy = PrivacyService(self.db, self.clock)
         self.updates = UpdateLog(self.db, self.clock)
         self.retention = RetentionService(self.db, self.clock, self.settings)

@@ -269,38 +269,7 @@ class ChallengeService:
 
     async def record_promise_kept(self, tier_id: int, proof: str) -> Tier:
         """Record that a sponsor kept an unlocked tier's promise, with a proof text."""
-        proof = proof.strip()
-        if not proof:
-            raise Invalid("error.empty_text")
-        if len(proof) > MAX_TEXT:
-            raise Invalid("error.text_too_long", limit=MAX_TEXT)
-
-        def unit(conn: Connection) -> Tier:
-            row = conn.execute(select(tiers).where(tiers.c.id == tier_id)).first()
-            if row is None:
-                raise NotFound("error.tier_not_found")
-            if row.unlocked_at is None:
-                raise Conflict("error.tier_not_unlocked")
-            if row.kept_at is not None:
-                raise Conflict("error.tier_already_kept")
-            now = self.clock.now()
-            conn.execute(
-                update(tiers).where(tiers.c.id == tier_id).values(kept_at=now, proof=proof)
-            )
-            emit(
-                conn,
-                self.clock,
-                EventKind.PROMISE_KEPT,
-                row.challenge_id,
-                f"kept:{tier_id}",
-                tier_id=tier_id,
-                sponsor=row.sponsor,
-                reward=row.reward,
-                proof=proof,
-            )
-            return tier_from_row(conn.execute(select(tiers).where(tiers.c.id == tier_id)).one())
-
-        return await self.db.transaction(unit)
+        return await self.db.transaction(keep_promise, self.clock, tier_id, check_proof(proof))
 
     async def expire_due(self) -> list[Challenge]:
         """Mark open challenges past their deadline as expired, each with its event."""
@@ -408,3 +377,40 @@ def create_challenge(
     for tier in draft.tiers:
         conn.execute(insert(tiers).values(challenge_id=challenge_id, **tier.model_dump()))
     return load_challenge(conn, challenge_id)
+
+
+def check_proof(proof: str) -> str:
+    """The proof of a kept promise, trimmed; Invalid when empty or too long."""
+    proof = proof.strip()
+    if not proof:
+        raise Invalid("error.empty_text")
+    if len(proof) > MAX_TEXT:
+        raise Invalid("error.text_too_long", limit=MAX_TEXT)
+    return proof
+
+
+def keep_promise(conn: Connection, clock: Clock, tier_id: int, proof: str) -> Tier:
+    """Unit: an unlocked tier's promise is kept, with its proof and the event every pledger,
+    group and organiser hears once."""
+    row = conn.execute(select(tiers).where(tiers.c.id == tier_id)).first()
+    if row is None:
+        raise NotFound("error.tier_not_found")
+    if row.unlocked_at is None:
+        raise Conflict("error.tier_not_unlocked")
+    if row.kept_at is not None:
+        raise Conflict("error.tier_already_kept")
+    conn.execute(
+        update(tiers).where(tiers.c.id == tier_id).values(kept_at=clock.now(), proof=proof)
+    )
+    emit(
+        conn,
+        clock,
+        EventKind.PROMISE_KEPT,
+        row.challenge_id,
+        f"kept:{tier_id}",
+        tier_id=tier_id,
+        sponsor=row.sponsor,
+        reward=row.reward,
+        proof=proof,
+    )
+    return tier_from_row(conn.execute(select(tiers).where(tiers.c.id == tier_id)).one())

@@ -1,4 +1,4 @@
-"""Organisations with their owners, organisers, groups and challenges; conditional pledges.
+"""Organisations with their staff, groups and challenges; sponsor accounts; conditional pledges.
 
 Revision ID: 0013
 Revises: 0008
@@ -118,8 +118,30 @@ def upgrade() -> None:
         ["challenge_id", "activated_at"],
     )
 
+    op.create_table(
+        "sponsors",
+        sa.Column("tier_id", sa.Integer(), nullable=False),
+        sa.Column("member_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", core.db.types.UTCDateTime(), nullable=False),
+        sa.Column("told_at", core.db.types.UTCDateTime(), nullable=True),
+        sa.Column("reminded_at", core.db.types.UTCDateTime(), nullable=True),
+        sa.Column("confirmed_at", core.db.types.UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["tier_id"], ["tiers.id"], name=op.f("fk_sponsors_tier_id_tiers"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["member_id"],
+            ["members.id"],
+            name=op.f("fk_sponsors_member_id_members"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("tier_id", name=op.f("pk_sponsors")),
+    )
+    op.create_index(op.f("ix_sponsors_member_id"), "sponsors", ["member_id"])
+
 
 def downgrade() -> None:
+    op.drop_table("sponsors")
     op.drop_table("conditional_pledges")
     with op.batch_alter_table("challenges") as batch:
         batch.drop_index(batch.f("ix_challenges_organisation_id"))
