@@ -21,6 +21,7 @@ from core.models import EventKind
 from core.services.broadcasts import BROADCAST_KIND
 from core.services.linking import LINK_REQUEST_KIND
 from core.services.referrals import REFERRAL_KIND
+from core.services.conditional import CONDITIONAL_KIND
 from core.services.reminders import REMINDER_KIND
 from core.services.sponsors import SPONSOR_KINDS
 
@@ -150,6 +151,8 @@ async def announcement_replies(services: Services, notices: list[Notice]) -> lis
             replies.append(Message(t.plural("people.referral_joined", joined)))
         elif notice.kind == LINK_REQUEST_KIND:
             replies.append(link_request_message(t, notice.payload))
+        elif notice.kind == CONDITIONAL_KIND:
+            replies.append(Message(t("conditional.activated", title=title)))
         elif notice.kind in SPONSOR_KINDS:
             replies.append(sponsor_notice(t, notice, title))
         elif notice.kind == BROADCAST_KIND:

@@ -30,6 +30,7 @@ REMINDER_SECONDS = 60
 CHALLENGE_REMINDER_SECONDS = 900
 BROADCAST_SECONDS = 10
 SPONSOR_SECONDS = 60
+CONDITIONAL_SECONDS = 10
 PURGE_SECONDS = 3600
 """Every instance looks hourly; one of them purges once a day (RetentionService)."""
 REFERRAL_SECONDS = 600
@@ -41,9 +42,9 @@ the interval old (the instances' ticks are not aligned)."""
 def build_scheduler(services: Services) -> AsyncIOScheduler:
     """A scheduler with the sweeps: challenges past their deadline expire (with their
     outbox event); due member reminders are queued; deadline reminders, weekly digests and
-    organiser nudges are written; scheduled broadcasts are launched; sharers hear who joined
-    through their links; sponsors of reached tiers are told and reminded; old rows are purged
-    once a day."""
+    organiser nudges are written; scheduled broadcasts are launched; sponsors of reached tiers
+    are told and reminded; conditional pledges whose condition holds become pledges; old rows
+    are purged once a day."""
     scheduler = AsyncIOScheduler(
         timezone="UTC",
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -55,6 +56,7 @@ def build_scheduler(services: Services) -> AsyncIOScheduler:
         (services.broadcasts.launch_due, BROADCAST_SECONDS, "launch-broadcasts"),
         (services.referrals.sweep, REFERRAL_SECONDS, "referral-feedback"),
         (services.sponsors.sweep, SPONSOR_SECONDS, "tell-sponsors"),
+        (services.conditional.sweep, CONDITIONAL_SECONDS, "activate-conditional"),
         (services.retention.purge_daily, PURGE_SECONDS, "purge"),
     ):
         scheduler.add_job(

@@ -24,6 +24,7 @@ async def test_the_expiry_sweep_runs_at_start(services: Services, clock: FakeClo
         "launch-broadcasts",
         "referral-feedback",
         "tell-sponsors",
+        "activate-conditional",
         "purge",
     }
     try:

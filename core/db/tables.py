@@ -377,6 +377,8 @@ conditional_pledges = Table(
     # "organisation": N pledgers among the members of organisation `scope_key`.
     Column("scope", String(12), nullable=False),
     Column("scope_key", String(120), nullable=False),
+    # The area as people read it ("Villeurbanne"), for the card.
+    Column("scope_label", String(120)),
     Column("threshold", Integer, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     # Set when the condition first held and the pledge became a real one.

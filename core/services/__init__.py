@@ -10,6 +10,7 @@ from core.services.broadcasts import BroadcastService
 from core.services.challenge_reminders import ChallengeReminderService
 from core.services.challenges import ChallengeService
 from core.services.checkins import CheckInService
+from core.services.conditional import ConditionalPledgeService
 from core.services.groups import GroupService
 from core.services.linking import LinkService
 from core.services.members import MemberService
@@ -43,6 +44,9 @@ class Services:
         self.groups = GroupService(self.db, self.clock)
         self.organisations = OrganisationService(self.db, self.clock)
         self.sponsors = SponsorService(self.db, self.clock)
+        self.conditional = ConditionalPledgeService(
+            self.db, self.clock, self.pledges, self.settings.default_locale
+        )
         self.privacy = PrivacyService(self.db, self.clock)
         self.updates = UpdateLog(self.db, self.clock)
         self.retention = RetentionService(self.db, self.clock, self.settings)

@@ -94,6 +94,7 @@ def upgrade() -> None:
         sa.Column("challenge_id", sa.Integer(), nullable=False),
         sa.Column("scope", sa.String(length=12), nullable=False),
         sa.Column("scope_key", sa.String(length=120), nullable=False),
+        sa.Column("scope_label", sa.String(length=120), nullable=True),
         sa.Column("threshold", sa.Integer(), nullable=False),
         sa.Column("created_at", core.db.types.UTCDateTime(), nullable=False),
         sa.Column("activated_at", core.db.types.UTCDateTime(), nullable=True),

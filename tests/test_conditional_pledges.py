@@ -1,0 +1,143 @@
+"""Conditional pledges count nowhere while they wait, turn into real pledges exactly when their
+condition first holds, cascade when conditions depend on each other without counting anyone
+twice, and the person hears it once (SQLite, and PostgreSQL when configured)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import func, select
+
+from conversations.announcements import announcement_replies
+from core.db.tables import deliveries
+from core.delivery.protocol import Notice
+from core.errors import Conflict, Invalid
+from core.models import Location, Member
+from core.services import Services
+from core.services.conditional import CONDITIONAL_KIND, Scope
+from tests.factories import member, open_challenge
+
+VILLEURBANNE = Location("Villeurbanne", None, None, "fr:69266")
+
+
+async def people(services: Services, *names: str) -> list[Member]:
+    return [await member(services, name, "telegram") for name in names]
+
+
+async def count(services: Services, challenge_id: int) -> int:
+    return (await services.challenges.get(challenge_id)).pledge_count
+
+
+async def messages(services: Services) -> dict[int, int]:
+    async with services.db.read() as conn:
+        rows = await conn.execute(
+            select(deliveries.c.member_id, func.count())
+            .where(deliveries.c.kind == CONDITIONAL_KIND)
+            .group_by(deliveries.c.member_id)
+        )
+        return {r[0]: r[1] for r in rows}
+
+
+async def test_activates_exactly_when_the_condition_first_holds(services: Services) -> None:
+    challenge = await open_challenge(services, goal=100, tiers=())
+    waiter, *others = await people(services, "w", "1", "2", "3")
+    assert await services.conditional.make(waiter.id, challenge.id, Scope.CHALLENGE, 3) == []
+    assert await count(services, challenge.id) == 0  # waiting counts nowhere
+    for other in others[:2]:
+        await services.pledges.pledge(other.id, challenge.id)
+        assert await services.conditional.sweep() == []
+    assert await services.pledges.get(waiter.id, challenge.id) is None
+
+    await services.pledges.pledge(others[2].id, challenge.id)
+    assert await services.conditional.sweep() == [waiter.id]
+    assert await count(services, challenge.id) == 4
+    assert await services.conditional.sweep() == []
+    assert await count(services, challenge.id) == 4
+    assert await messages(services) == {waiter.id: 1}
+    [reply] = await announcement_replies(
+        services, [Notice(CONDITIONAL_KIND, challenge.id, "en", {})]
+    )
+    assert "your pledge to “Challenge tri-lyon” now counts" in reply.text  # type: ignore[attr-defined]
+
+
+async def test_dependent_conditions_cascade_counting_each_once(services: Services) -> None:
+    challenge = await open_challenge(services, goal=100, tiers=())
+    a, b, c, d, e, x, y = await people(services, "a", "b", "c", "d", "e", "x", "y")
+    # a and b each wait for the other (2 in all); c needs 4, which only a and b bring; d needs
+    # 5, which c brings; e needs 10 and stays waiting.
+    for who, threshold in ((a, 2), (b, 2), (c, 4), (d, 5), (e, 10)):
+        assert (
+            await services.conditional.make(who.id, challenge.id, Scope.CHALLENGE, threshold) == []
+        )
+    await services.pledges.pledge(x.id, challenge.id)
+    assert await services.conditional.sweep() == []
+    assert (await services.conditional.waiting(challenge.id)).count == 5
+
+    await services.pledges.pledge(y.id, challenge.id)
+    activated = await services.conditional.sweep()
+    assert sorted(activated) == sorted([a.id, b.id, c.id, d.id])
+    assert await count(services, challenge.id) == 6  # x, y, a, b, c, d: no one twice
+    waiting = await services.conditional.waiting(challenge.id)
+    assert waiting.count == 1
+    assert waiting.nearest is not None and waiting.nearest.missing == 4
+    assert await messages(services) == {who.id: 1 for who in (a, b, c, d)}
+    assert await services.pledges.get(e.id, challenge.id) is None
+
+
+async def test_concurrent_activations_count_each_member_once(services: Services) -> None:
+    challenge = await open_challenge(services, goal=100, tiers=())
+    waiters = await people(services, *[f"w{i}" for i in range(6)])
+    for i, who in enumerate(waiters):
+        await services.conditional.make(who.id, challenge.id, Scope.CHALLENGE, 1 + i)
+    [starter] = await people(services, "s")
+    await services.pledges.pledge(starter.id, challenge.id)
+    results = await asyncio.gather(*(services.conditional.activate(challenge.id) for _ in range(3)))
+    assert sorted(m for found in results for m in found) == sorted(w.id for w in waiters)
+    assert await count(services, challenge.id) == 7
+    assert await messages(services) == {w.id: 1 for w in waiters}
+
+
+async def test_area_conditions_count_the_commune(services: Services) -> None:
+    challenge = await open_challenge(services, goal=100, tiers=())
+    waiter, near1, near2, far = await people(services, "w", "n1", "n2", "f")
+    for who in (waiter, near1, near2):
+        await services.members.set_location(who.id, VILLEURBANNE)
+    await services.members.set_location(far.id, Location("Paris", None, None, "fr:75056"))
+    await services.conditional.make(waiter.id, challenge.id, Scope.AREA, 2)
+    await services.pledges.pledge(near1.id, challenge.id)
+    await services.pledges.pledge(far.id, challenge.id)
+    waiting = await services.conditional.waiting(challenge.id)
+    assert waiting.count == 1 and waiting.nearest is not None
+    assert (waiting.nearest.label, waiting.nearest.missing) == ("Villeurbanne", 1)
+    assert await services.conditional.sweep() == []  # 2 in all, but 1 in Villeurbanne
+
+    await services.pledges.pledge(near2.id, challenge.id)
+    assert await services.conditional.sweep() == [waiter.id]
+    assert (await services.conditional.waiting(challenge.id)).count == 0
+
+
+async def test_a_pledge_without_its_mark_is_repaired_once(services: Services) -> None:
+    challenge = await open_challenge(services, goal=100, tiers=())
+    waiter, other = await people(services, "w", "o")
+    await services.conditional.make(waiter.id, challenge.id, Scope.CHALLENGE, 1)
+    await services.pledges.pledge(other.id, challenge.id)
+    # A crash right after the waiter's pledge committed, before its mark.
+    await services.pledges.pledge(waiter.id, challenge.id)
+    assert await services.conditional.sweep() == [waiter.id]
+    assert await count(services, challenge.id) == 2
+    assert await messages(services) == {waiter.id: 1}
+
+
+async def test_refusals_change_nothing(services: Services) -> None:
+    challenge = await open_challenge(services, goal=100, tiers=())
+    who, pledged = await people(services, "w", "p")
+    with pytest.raises(Invalid):
+        await services.conditional.make(who.id, challenge.id, Scope.CHALLENGE, 0)
+    with pytest.raises(Invalid):  # no commune to count
+        await services.conditional.make(who.id, challenge.id, Scope.AREA, 3)
+    await services.pledges.pledge(pledged.id, challenge.id)
+    with pytest.raises(Conflict):
+        await services.conditional.make(pledged.id, challenge.id, Scope.CHALLENGE, 3)
+    assert (await services.conditional.waiting(challenge.id)).count == 0
+    assert await count(services, challenge.id) == 1
