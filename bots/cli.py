@@ -686,7 +686,7 @@ def db_backup(
 
 
 # The commands of other modules (`koom org`, `koom sponsor`) use the helpers above: last.
-from bots.cli_org import org_app  # noqa: E402
+from bots.cli_organisations import org_app  # noqa: E402
 
 app.add_typer(org_app, name="org")
 

@@ -20,6 +20,7 @@ from core.services.privacy import PrivacyService
 from core.services.progress import ProgressService
 from core.services.referrals import ReferralService
 from core.services.reminders import ReminderService
+from core.services.report import ReportService
 from core.services.retention import RetentionService
 from core.services.sponsors import SponsorService
 from core.services.updates import UpdateLog
@@ -46,6 +47,9 @@ class Services:
         self.sponsors = SponsorService(self.db, self.clock)
         self.conditional = ConditionalPledgeService(
             self.db, self.clock, self.pledges, self.settings.default_locale
+        )
+        self.reports = ReportService(
+            self.db, self.clock, self.progress, self.sponsors, self.conditional
         )
         self.privacy = PrivacyService(self.db, self.clock)
         self.updates = UpdateLog(self.db, self.clock)

@@ -1,10 +1,11 @@
-"""`koom org` and `koom sponsor`: the deployment's administrators create organisations, manage
-their staff, challenges and header, and attach sponsors' accounts to tiers."""
+"""The organisations' commands: `koom org` (organisations, their staff, challenges and header),
+`koom sponsor` (a sponsor's account on a tier) and `koom report` (a challenge's report)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,8 +13,9 @@ from rich.console import Console
 from rich.table import Table
 
 from bots.cli import HELP, app, load_settings, services_for, translator
+from bots.report import report_html
 from core.errors import KoomError
-from core.i18n import Translator
+from core.i18n import Translator, resolve_locale
 from core.identity import AccountRef
 from core.models import Member
 from core.services import Services
@@ -198,5 +200,27 @@ def sponsor(
         return t(
             "sponsor.cli.attached", account=account, threshold=threshold, title=challenge.title
         )
+
+    run(work)
+
+
+@app.command("report", help=HELP("report.cli.help"))
+def report(
+    challenge_slug: Annotated[
+        str, typer.Argument(metavar="CHALLENGE", help=HELP("sponsor.cli.challenge"))
+    ],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", metavar="FILE", help=HELP("report.cli.out"))
+    ] = None,
+    lang: Annotated[str | None, typer.Option("--lang", help=HELP("console.cli.lang"))] = None,
+) -> None:
+    async def work(services: Services, t: Translator) -> str:
+        if lang is not None:
+            t = Translator(resolve_locale(lang, None, services.settings.default_locale))
+        challenge = await services.challenges.by_slug(challenge_slug)
+        made = await services.reports.of(challenge.id)
+        target = out or Path(f"{challenge.slug}-report.html")
+        target.write_text(report_html(made, t), encoding="utf-8")
+        return t("report.cli.written", path=str(target))
 
     run(work)

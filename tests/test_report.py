@@ -1,0 +1,73 @@
+"""The organiser's report: counts over time, areas never under the minimum, check-ins, impact,
+sponsors' status and conditional pledges waiting, in each language; and `koom report`."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from html import escape
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from bots.report import report_html
+from core.clock import FakeClock
+from core.i18n import Translator
+from core.models import Location
+from core.services import Services
+from core.services.conditional import Scope
+from core.services.organisations import Actor
+from tests.factories import member, open_challenge
+from tests.test_cli import VALID, invoke, koom, write
+
+__all__ = ["koom"]  # the runner fixture of test_cli
+
+VILLEURBANNE = Location("Villeurbanne", None, None, "fr:69266")
+PARIS = Location("Paris", None, None, "fr:75056")
+
+
+async def test_report_shows_time_areas_checkins_sponsors(
+    services: Services, clock: FakeClock
+) -> None:
+    challenge = await open_challenge(services, goal=10, tiers=((2, "Acme", "gives 1 000 €"),))
+    [tier] = challenge.tiers
+    sponsor = await member(services, "acme")
+    await services.sponsors.attach(Actor.administrator(), tier.id, sponsor.id)
+    first_day = clock.now().date()
+    for name in ("v1", "v2", "v3", "p1"):
+        someone = await member(services, name)
+        await services.members.set_location(someone.id, PARIS if name == "p1" else VILLEURBANNE)
+        await services.pledges.pledge(someone.id, challenge.id)
+        if name == "v2":
+            clock.advance(timedelta(days=1))
+        if name == "v1":
+            await services.checkins.check_in(someone.id, challenge.id)
+    waiter = await member(services, "w")
+    await services.conditional.make(waiter.id, challenge.id, Scope.CHALLENGE, 8)
+
+    made = await services.reports.of(challenge.id)
+    assert [(d.day, d.pledges, d.total, d.checkins) for d in made.days] == [
+        (first_day, 2, 2, 1),
+        (first_day + timedelta(days=1), 2, 4, 0),
+    ]
+    assert [(a.label, a.count) for a in made.areas] == [("Villeurbanne", 3)]  # Paris: 1 < 3
+    assert made.impact == 0.5
+
+    english = report_html(made, Translator("en"))
+    assert "4 pledges out of a goal of 10" in english
+    assert "1 check-in recorded." in english
+    assert "Villeurbanne" in english and "Paris" not in english
+    assert "<td>Acme</td>" in english and "<td>reached</td>" in english
+    assert "1 conditional pledge is waiting" in english
+    french = report_html(made, Translator("fr"))
+    assert "4 engagements pour un objectif de 10" in french and "<td>atteint</td>" in french
+
+
+def test_koom_report_writes_the_file(koom: CliRunner, tmp_path: Path) -> None:
+    assert invoke(koom, "challenge", "import", write(tmp_path, VALID)).exit_code == 0
+    result = invoke(koom, "report", "velo-au-travail", "--out", "r.html", "--lang", "fr")
+    assert result.exit_code == 0, result.output
+    assert "Rapport écrit dans r.html." in result.stdout
+    text = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "Vélo au travail" in text and escape("Aucun engagement pour l'instant.") in text
+    unknown = invoke(koom, "report", "nope")
+    assert unknown.exit_code == 1 and "nope" in unknown.stderr
