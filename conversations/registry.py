@@ -8,6 +8,7 @@ from conversations.flows.browse import BrowseFlow
 from conversations.flows.groups import GroupFlow
 from conversations.flows.map import MapFlow
 from conversations.flows.mine import MineFlow
+from conversations.flows.organisations import OrganisationFlow
 from conversations.flows.organiser import OrganiserFlow
 from conversations.flows.pledge import PledgeFlow
 from conversations.flows.reminders import ReminderFlow
@@ -36,4 +37,5 @@ def default_flows() -> list[Flow]:
         ReminderFlow(),
         ShareFlow(),
         SponsorFlow(),
+        OrganisationFlow(),
     ]

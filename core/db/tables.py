@@ -354,6 +354,21 @@ organisation_members = Table(
     Index("ix_organisation_members_member_id", "member_id"),
 )
 
+organisation_invites = Table(
+    "organisation_invites",
+    metadata,
+    # A one-time code an owner hands to someone to join the staff with `role`.
+    Column("code", String(16), primary_key=True),
+    Column(
+        "organisation_id",
+        ForeignKey("organisations.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("role", String(10), nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)
+
 organisation_groups = Table(
     "organisation_groups",
     metadata,

@@ -8,7 +8,9 @@ manage its people, its organisers manage its challenges, groups and broadcasts.
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -23,6 +25,7 @@ from core.db.tables import (
     groups,
     members,
     organisation_groups,
+    organisation_invites,
     organisation_members,
     organisations,
 )
@@ -34,6 +37,8 @@ from core.services.groups import group_from_row
 
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{1,39}")
 COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
+INVITE_TTL = timedelta(days=7)
+_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 HEADER = {"logo_file": 200, "contact": 200, "privacy_url": 300}
 """Header fields given as free text, with their longest length."""
 
@@ -304,6 +309,65 @@ class OrganisationService:
             )
 
         await self.db.transaction(unit)
+
+    async def invite(self, actor: Actor, organisation_id: int, role: Role) -> str:
+        """A one-time code (valid INVITE_TTL) that makes whoever sends it staff with `role`;
+        owners only."""
+        code = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(10))
+
+        def unit(conn: Connection) -> None:
+            require(conn, actor, organisation_id, Role.OWNER)
+            conn.execute(
+                insert(organisation_invites).values(
+                    code=code,
+                    organisation_id=organisation_id,
+                    role=role.value,
+                    expires_at=self.clock.now() + INVITE_TTL,
+                )
+            )
+
+        await self.db.transaction(unit)
+        return code
+
+    async def join(self, member_id: int, code: str) -> tuple[Organisation, Role]:
+        """Join an organisation's staff with an invitation code, which is then spent."""
+        code = code.strip().upper()
+
+        def unit(conn: Connection) -> tuple[Organisation, Role]:
+            invite = conn.execute(
+                delete(organisation_invites)
+                .where(
+                    organisation_invites.c.code == code,
+                    organisation_invites.c.expires_at > self.clock.now(),
+                )
+                .returning(organisation_invites.c.organisation_id, organisation_invites.c.role)
+            ).first()
+            if invite is None:
+                raise Invalid("error.org.bad_invite")
+            role = Role(invite.role)
+            current = role_in(conn, invite.organisation_id, member_id)
+            if current != Role.OWNER:  # an owner invited as organiser stays owner
+                stmt = insert_for(conn, organisation_members).values(
+                    organisation_id=invite.organisation_id,
+                    member_id=member_id,
+                    role=role.value,
+                    created_at=self.clock.now(),
+                )
+                conn.execute(
+                    stmt.on_conflict_do_update(
+                        index_elements=[
+                            organisation_members.c.organisation_id,
+                            organisation_members.c.member_id,
+                        ],
+                        set_={"role": role.value},
+                    )
+                )
+            row = conn.execute(
+                select(organisations).where(organisations.c.id == invite.organisation_id)
+            ).one()
+            return organisation_from_row(row), Role.OWNER if current == Role.OWNER else role
+
+        return await self.db.transaction(unit)
 
     async def staff(self, actor: Actor, organisation_id: int) -> list[Staff]:
         """The organisation's owners and organisers, owners first; its staff only."""

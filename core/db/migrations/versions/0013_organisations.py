@@ -57,6 +57,25 @@ def upgrade() -> None:
     )
     op.create_index("ix_organisation_members_member_id", "organisation_members", ["member_id"])
     op.create_table(
+        "organisation_invites",
+        sa.Column("code", sa.String(length=16), nullable=False),
+        sa.Column("organisation_id", sa.Integer(), nullable=False),
+        sa.Column("role", sa.String(length=10), nullable=False),
+        sa.Column("expires_at", core.db.types.UTCDateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["organisation_id"],
+            ["organisations.id"],
+            name=op.f("fk_organisation_invites_organisation_id_organisations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("code", name=op.f("pk_organisation_invites")),
+    )
+    op.create_index(
+        op.f("ix_organisation_invites_organisation_id"),
+        "organisation_invites",
+        ["organisation_id"],
+    )
+    op.create_table(
         "organisation_groups",
         sa.Column("group_id", sa.Integer(), nullable=False),
         sa.Column("organisation_id", sa.Integer(), nullable=False),
@@ -151,5 +170,6 @@ def downgrade() -> None:
         )
         batch.drop_column("organisation_id")
     op.drop_table("organisation_groups")
+    op.drop_table("organisation_invites")
     op.drop_table("organisation_members")
     op.drop_table("organisations")
