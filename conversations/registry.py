@@ -5,6 +5,7 @@ from __future__ import annotations
 from conversations.flow import Flow
 from conversations.flows.broadcast import BroadcastFlow
 from conversations.flows.browse import BrowseFlow
+from conversations.flows.conditional import ConditionalPledgeFlow
 from conversations.flows.groups import GroupFlow
 from conversations.flows.map import MapFlow
 from conversations.flows.mine import MineFlow
@@ -38,4 +39,5 @@ def default_flows() -> list[Flow]:
         ShareFlow(),
         SponsorFlow(),
         OrganisationFlow(),
+        ConditionalPledgeFlow(),
     ]

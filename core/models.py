@@ -286,3 +286,30 @@ class Progress:
     area: AreaProgress | None = None
     """The member's area against the goal per area, when the challenge sets one and the area
     counts at least the minimum."""
+    waiting: Waiting | None = None
+    """Conditional pledges waiting for their condition, when there are any."""
+
+
+class ConditionScope(StrEnum):
+    """Whose pledges a conditional pledge's condition counts."""
+
+    CHALLENGE = "challenge"  # everyone's
+    AREA = "area"  # the pledgers of one area (the member's commune)
+
+
+@dataclass(frozen=True, slots=True)
+class Unlock:
+    """The nearest condition: `missing` more pledges in `scope` (`label`) would unlock it."""
+
+    scope: ConditionScope
+    label: str | None
+    threshold: int
+    missing: int
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """How many conditional pledges of a challenge wait, and the nearest one to unlock."""
+
+    count: int
+    nearest: Unlock | None

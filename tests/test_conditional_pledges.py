@@ -10,12 +10,16 @@ import pytest
 from sqlalchemy import func, select
 
 from conversations.announcements import announcement_replies
+from conversations.flows.cards import card_text
+from conversations.testing import ChatHarness
 from core.db.tables import deliveries
 from core.delivery.protocol import Notice
 from core.errors import Conflict, Invalid
-from core.models import Location, Member
+from core.i18n import Translator
+from core.identity import AccountRef
+from core.models import ConditionScope, Location, Member
 from core.services import Services
-from core.services.conditional import CONDITIONAL_KIND, Scope
+from core.services.conditional import CONDITIONAL_KIND
 from tests.factories import member, open_challenge
 
 VILLEURBANNE = Location("Villeurbanne", None, None, "fr:69266")
@@ -42,7 +46,9 @@ async def messages(services: Services) -> dict[int, int]:
 async def test_activates_exactly_when_the_condition_first_holds(services: Services) -> None:
     challenge = await open_challenge(services, goal=100, tiers=())
     waiter, *others = await people(services, "w", "1", "2", "3")
-    assert await services.conditional.make(waiter.id, challenge.id, Scope.CHALLENGE, 3) == []
+    assert (
+        await services.conditional.make(waiter.id, challenge.id, ConditionScope.CHALLENGE, 3) == []
+    )
     assert await count(services, challenge.id) == 0  # waiting counts nowhere
     for other in others[:2]:
         await services.pledges.pledge(other.id, challenge.id)
@@ -68,7 +74,10 @@ async def test_dependent_conditions_cascade_counting_each_once(services: Service
     # 5, which c brings; e needs 10 and stays waiting.
     for who, threshold in ((a, 2), (b, 2), (c, 4), (d, 5), (e, 10)):
         assert (
-            await services.conditional.make(who.id, challenge.id, Scope.CHALLENGE, threshold) == []
+            await services.conditional.make(
+                who.id, challenge.id, ConditionScope.CHALLENGE, threshold
+            )
+            == []
         )
     await services.pledges.pledge(x.id, challenge.id)
     assert await services.conditional.sweep() == []
@@ -89,7 +98,7 @@ async def test_concurrent_activations_count_each_member_once(services: Services)
     challenge = await open_challenge(services, goal=100, tiers=())
     waiters = await people(services, *[f"w{i}" for i in range(6)])
     for i, who in enumerate(waiters):
-        await services.conditional.make(who.id, challenge.id, Scope.CHALLENGE, 1 + i)
+        await services.conditional.make(who.id, challenge.id, ConditionScope.CHALLENGE, 1 + i)
     [starter] = await people(services, "s")
     await services.pledges.pledge(starter.id, challenge.id)
     results = await asyncio.gather(*(services.conditional.activate(challenge.id) for _ in range(3)))
@@ -104,7 +113,7 @@ async def test_area_conditions_count_the_commune(services: Services) -> None:
     for who in (waiter, near1, near2):
         await services.members.set_location(who.id, VILLEURBANNE)
     await services.members.set_location(far.id, Location("Paris", None, None, "fr:75056"))
-    await services.conditional.make(waiter.id, challenge.id, Scope.AREA, 2)
+    await services.conditional.make(waiter.id, challenge.id, ConditionScope.AREA, 2)
     await services.pledges.pledge(near1.id, challenge.id)
     await services.pledges.pledge(far.id, challenge.id)
     waiting = await services.conditional.waiting(challenge.id)
@@ -120,7 +129,7 @@ async def test_area_conditions_count_the_commune(services: Services) -> None:
 async def test_a_pledge_without_its_mark_is_repaired_once(services: Services) -> None:
     challenge = await open_challenge(services, goal=100, tiers=())
     waiter, other = await people(services, "w", "o")
-    await services.conditional.make(waiter.id, challenge.id, Scope.CHALLENGE, 1)
+    await services.conditional.make(waiter.id, challenge.id, ConditionScope.CHALLENGE, 1)
     await services.pledges.pledge(other.id, challenge.id)
     # A crash right after the waiter's pledge committed, before its mark.
     await services.pledges.pledge(waiter.id, challenge.id)
@@ -133,11 +142,45 @@ async def test_refusals_change_nothing(services: Services) -> None:
     challenge = await open_challenge(services, goal=100, tiers=())
     who, pledged = await people(services, "w", "p")
     with pytest.raises(Invalid):
-        await services.conditional.make(who.id, challenge.id, Scope.CHALLENGE, 0)
+        await services.conditional.make(who.id, challenge.id, ConditionScope.CHALLENGE, 0)
     with pytest.raises(Invalid):  # no commune to count
-        await services.conditional.make(who.id, challenge.id, Scope.AREA, 3)
+        await services.conditional.make(who.id, challenge.id, ConditionScope.AREA, 3)
     await services.pledges.pledge(pledged.id, challenge.id)
     with pytest.raises(Conflict):
-        await services.conditional.make(pledged.id, challenge.id, Scope.CHALLENGE, 3)
+        await services.conditional.make(pledged.id, challenge.id, ConditionScope.CHALLENGE, 3)
     assert (await services.conditional.waiting(challenge.id)).count == 0
     assert await count(services, challenge.id) == 1
+
+
+async def test_pledge_if_in_the_chat_and_on_the_card(services: Services) -> None:
+    challenge = await open_challenge(services, slug="tri-lyon", goal=100, tiers=())
+    harness = ChatHarness(services)
+    alice = harness.person("telegram:42", name="Alice", lang="en")
+    await alice.command("/start")
+    found = await services.members.find(AccountRef.parse("telegram:42"))
+    assert found is not None
+    await services.members.set_location(found.id, VILLEURBANNE)
+
+    await alice.command("/pledgeif tri-lyon")
+    assert "how many people must be in" in alice.last_texts()[0]
+    await alice.text("lots")
+    assert "whole number" in alice.last_texts()[0]
+    await alice.text("2")
+    await alice.press("In Villeurbanne")
+    assert "once 2 people of Villeurbanne are in" in alice.all_text()
+    assert await count(services, challenge.id) == 0
+
+    card = card_text(Translator("en"), await services.progress.of(challenge.id))
+    assert "⏳ 1 conditional pledge waits for its condition." in card
+    assert "2 more pledges in Villeurbanne unlock the nearest." in card
+    french = card_text(Translator("fr"), await services.progress.of(challenge.id))
+    assert "2 engagements de plus à Villeurbanne débloquent le plus proche." in french
+
+    for neighbour in await people(services, "n1", "n2"):
+        await services.members.set_location(neighbour.id, VILLEURBANNE)
+        await services.pledges.pledge(neighbour.id, challenge.id)
+    assert await services.conditional.sweep() == [found.id]
+    assert await count(services, challenge.id) == 3
+    assert await messages(services) == {found.id: 1}
+    card = card_text(Translator("en"), await services.progress.of(challenge.id))
+    assert "conditional" not in card

@@ -12,9 +12,8 @@ from typer.testing import CliRunner
 from bots.report import report_html
 from core.clock import FakeClock
 from core.i18n import Translator
-from core.models import Location
+from core.models import ConditionScope, Location
 from core.services import Services
-from core.services.conditional import Scope
 from core.services.organisations import Actor
 from tests.factories import member, open_challenge
 from tests.test_cli import VALID, invoke, koom, write
@@ -42,7 +41,7 @@ async def test_report_shows_time_areas_checkins_sponsors(
         if name == "v1":
             await services.checkins.check_in(someone.id, challenge.id)
     waiter = await member(services, "w")
-    await services.conditional.make(waiter.id, challenge.id, Scope.CHALLENGE, 8)
+    await services.conditional.make(waiter.id, challenge.id, ConditionScope.CHALLENGE, 8)
 
     made = await services.reports.of(challenge.id)
     assert [(d.day, d.pledges, d.total, d.checkins) for d in made.days] == [

@@ -4,7 +4,7 @@ the member's area against the goal per area."""
 from __future__ import annotations
 
 from core.i18n import Translator
-from core.models import Challenge, ChallengeStatus, NearCount, Progress, Tier
+from core.models import Challenge, ChallengeStatus, NearCount, Progress, Tier, Waiting
 
 BAR_CELLS = 10
 
@@ -60,7 +60,22 @@ def card_text(t: Translator, progress: Progress) -> str:
     near = near_line(t, progress.near)
     if near:
         lines.append(near)
+    if progress.waiting is not None and progress.waiting.count:
+        lines.append(waiting_line(t, progress.waiting))
     return "\n".join(lines)
+
+
+def waiting_line(t: Translator, waiting: Waiting) -> str:
+    """How many conditional pledges wait, and how many more pledges unlock the nearest."""
+    line = t.plural("card.conditional", waiting.count)
+    nearest = waiting.nearest
+    if nearest is None or nearest.missing == 0:
+        return line
+    if nearest.label:
+        unlock = t.plural("card.conditional_area", nearest.missing, area=nearest.label)
+    else:
+        unlock = t.plural("card.conditional_all", nearest.missing)
+    return f"{line} {unlock}"
 
 
 def near_line(t: Translator, near: tuple[NearCount, ...]) -> str | None:

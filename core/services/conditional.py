@@ -11,9 +11,7 @@ the mark and the message come then.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
@@ -33,6 +31,7 @@ from core.db.tables import (
 from core.db.upsert import insert_all_new, insert_for
 from core.errors import Conflict, Invalid, NotFound
 from core.identity import PUSH_PLATFORMS
+from core.models import ConditionScope, Unlock, Waiting
 from core.places import stored_location
 from core.services.challenges import OPEN_FOR_PLEDGES
 from core.services.pledges import PledgeService
@@ -41,31 +40,6 @@ CONDITIONAL_KIND = "conditional"
 """The delivery kind of the message telling a person their conditional pledge is active."""
 MAX_THRESHOLD = 1_000_000
 _OPEN = [s.value for s in OPEN_FOR_PLEDGES]
-
-
-class Scope(StrEnum):
-    """Whose pledges a condition counts."""
-
-    CHALLENGE = "challenge"  # everyone's
-    AREA = "area"  # the pledgers of one area (the member's commune)
-
-
-@dataclass(frozen=True, slots=True)
-class Unlock:
-    """The nearest condition: `missing` more pledges in `scope` (`label`) would unlock it."""
-
-    scope: Scope
-    label: str | None
-    threshold: int
-    missing: int
-
-
-@dataclass(frozen=True, slots=True)
-class Waiting:
-    """How many conditional pledges of a challenge wait, and the nearest one to unlock."""
-
-    count: int
-    nearest: Unlock | None
 
 
 def _current(challenge_id: Any) -> Any:
@@ -85,7 +59,7 @@ def _current(challenge_id: Any) -> Any:
         .outerjoin(
             area,
             and_(
-                conditional_pledges.c.scope == Scope.AREA.value,
+                conditional_pledges.c.scope == ConditionScope.AREA.value,
                 area.c.challenge_id == conditional_pledges.c.challenge_id,
                 area.c.area_key == conditional_pledges.c.scope_key,
             ),
@@ -98,7 +72,7 @@ def _current(challenge_id: Any) -> Any:
 
 
 def _count_of(row: Any) -> int:
-    if row.scope == Scope.AREA.value:
+    if row.scope == ConditionScope.AREA.value:
         return int(row.area_pledgers or 0)
     return int(row.pledge_count)
 
@@ -122,11 +96,11 @@ def due_members(conn: Connection, challenge_id: int) -> list[int]:
             challenges.c.status.in_(_OPEN),
             or_(
                 and_(
-                    conditional_pledges.c.scope == Scope.CHALLENGE.value,
+                    conditional_pledges.c.scope == ConditionScope.CHALLENGE.value,
                     challenges.c.pledge_count >= conditional_pledges.c.threshold,
                 ),
                 and_(
-                    conditional_pledges.c.scope == Scope.AREA.value,
+                    conditional_pledges.c.scope == ConditionScope.AREA.value,
                     func.coalesce(area.c.pledgers, 0) >= conditional_pledges.c.threshold,
                 ),
             ),
@@ -210,7 +184,7 @@ class ConditionalPledgeService:
         self.default_locale = default_locale
 
     async def make(
-        self, member_id: int, challenge_id: int, scope: Scope, threshold: int
+        self, member_id: int, challenge_id: int, scope: ConditionScope, threshold: int
     ) -> list[int]:
         """Pledge "once `threshold` people of `scope` are in" (the area: the member's own);
         activates what became due at once. The members activated by this call."""
@@ -246,10 +220,10 @@ class ConditionalPledgeService:
             ).first()
             if active is not None:
                 raise Conflict("error.conditional.pledged")
-            if scope is Scope.AREA and member.area_key is None:
+            if scope is ConditionScope.AREA and member.area_key is None:
                 raise Invalid("error.conditional.no_place")
             key, label = "", None
-            if scope is Scope.AREA:
+            if scope is ConditionScope.AREA:
                 place = stored_location(
                     member.location_name, member.latitude, member.longitude, member.area_key
                 )
@@ -325,11 +299,16 @@ class ConditionalPledgeService:
     async def waiting(self, challenge_id: int) -> Waiting:
         """How many conditional pledges wait, and the one the fewest new pledges unlock."""
         async with self.db.read() as conn:
-            rows = (await conn.execute(_current(challenge_id))).all()
-        nearest: Unlock | None = None
-        for row in rows:
-            missing = max(row.threshold - _count_of(row), 0)
-            if nearest is None or missing < nearest.missing:
-                label = row.scope_label if row.scope == Scope.AREA.value else None
-                nearest = Unlock(Scope(row.scope), label, row.threshold, missing)
-        return Waiting(len(rows), nearest)
+            return await conn.run_sync(waiting_of, challenge_id)
+
+
+def waiting_of(conn: Connection, challenge_id: int) -> Waiting:
+    """How many conditional pledges of the challenge wait, and the nearest to unlock."""
+    rows = conn.execute(_current(challenge_id)).all()
+    nearest: Unlock | None = None
+    for row in rows:
+        missing = max(row.threshold - _count_of(row), 0)
+        if nearest is None or missing < nearest.missing:
+            label = row.scope_label if row.scope == ConditionScope.AREA.value else None
+            nearest = Unlock(ConditionScope(row.scope), label, row.threshold, missing)
+    return Waiting(len(rows), nearest)

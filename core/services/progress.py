@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 
@@ -27,6 +27,7 @@ from core.models import (
 )
 from core.places import load_places
 from core.services.challenges import OPEN_FOR_PLEDGES, load_challenge
+from core.services.conditional import waiting_of
 
 TOP_AREAS = 5
 LOCATED_CACHE = 50_000  # area keys whose larger areas are remembered (they never change)
@@ -140,8 +141,9 @@ class ProgressService:
         location = None if member is None else member.location
         async with self.db.read() as conn:
             challenge = await conn.run_sync(load_challenge, challenge_id)
+            waiting = await conn.run_sync(waiting_of, challenge_id)
             if location is None:
-                return progress_of(challenge, self.clock)
+                return replace(progress_of(challenge, self.clock), waiting=waiting)
             rows = await _area_rows(conn, challenge_id)
             area_goal = (
                 await conn.execute(
@@ -157,7 +159,7 @@ class ProgressService:
             for index, (name, count) in enumerate(found)
         )
         area = _own_area(location, here, area_goal, self.min_count)
-        return progress_of(challenge, self.clock, near, area)
+        return replace(progress_of(challenge, self.clock, near, area), waiting=waiting)
 
     async def areas(self, challenge_id: int) -> list[AreaTotal]:
         """Where the pledgers are, largest first, as the map shows it: places with at least

@@ -13,9 +13,9 @@ from core.areas import AreaTotal
 from core.clock import Clock
 from core.db.database import Database
 from core.db.tables import checkins, pledges
-from core.models import Challenge
+from core.models import Challenge, Waiting
 from core.services.challenges import load_challenge
-from core.services.conditional import ConditionalPledgeService, Waiting
+from core.services.conditional import ConditionalPledgeService
 from core.services.progress import ProgressService
 from core.services.sponsors import SponsorService, SponsorStatus
 
