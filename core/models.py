@@ -54,6 +54,7 @@ class EventKind(StrEnum):
     DEADLINE = "deadline"
     DIGEST = "digest"
     NUDGE = "nudge"
+    SPONSOR_FORECAST = "sponsor_forecast"
     SPONSOR_REACHED = "sponsor_reached"
     SPONSOR_REMINDER = "sponsor_reminder"
 

@@ -13,6 +13,7 @@ from conversations.model import Message
 from conversations.testing import ChatHarness, choices
 from core.clock import FakeClock
 from core.delivery.fanout import fan_out
+from core.delivery.protocol import Notice
 from core.delivery.worker import DeliveryWorker
 from core.errors import Forbidden
 from core.identity import Platform
@@ -133,3 +134,23 @@ async def test_sponsor_list_and_refusals(services: Services) -> None:
     with pytest.raises(Exception, match="tier_not_unlocked"):
         await services.sponsors.confirm(acme.id, tier.id)
     assert await states(services, challenge.id) == [SponsorState.PROMISED]
+
+
+async def test_sponsor_hears_the_forecast_once_when_its_tier_nears(services: Services) -> None:
+    challenge = await open_challenge(services, goal=20, tiers=((8, "Acme", "plants 50 trees"),))
+    [tier] = challenge.tiers
+    acme = await member(services, "50", "telegram")
+    await services.sponsors.attach(Actor.administrator(), tier.id, acme.id)
+    for name in ("1", "2", "3", "4", "5"):
+        await services.pledges.pledge((await member(services, name, "telegram")).id, challenge.id)
+    assert await services.sponsors.sweep() == []  # 5 of 8: not yet 3/4
+    await services.pledges.pledge((await member(services, "6", "telegram")).id, challenge.id)
+    [forecast] = await services.sponsors.sweep()
+    assert forecast.kind is EventKind.SPONSOR_FORECAST
+    assert forecast.payload["count"] == 6 and forecast.payload["reached_on"] is not None
+    assert await services.sponsors.sweep() == []  # once
+    notice = Notice(forecast.kind, challenge.id, "en", forecast.payload)
+    [message] = await announcement_replies(services, [notice])
+    assert isinstance(message, Message)
+    assert "nearing your tier: 6 people out of 8" in message.text
+    assert "reached around" in message.text and choices([message]) == []

@@ -7,6 +7,8 @@ so their buttons are accepted unsolicited; each acts only on a tier the presser 
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from conversations.flow import Flow, Turn
 from conversations.flows.browse import arg_id
 from conversations.ids import pack
@@ -32,8 +34,15 @@ def sponsor_choices(t: Translator, tier_id: int) -> tuple[tuple[Choice, ...], ..
 
 
 def sponsor_notice(t: Translator, notice: Notice, title: str) -> Message:
-    """What a sponsor reads when its tier is reached, or when reminded to confirm."""
+    """What a sponsor reads when its tier is near (the forecast), reached, or when reminded
+    to confirm."""
     p = notice.payload
+    if notice.kind == EventKind.SPONSOR_FORECAST:
+        params = {"title": title, "count": p["count"], "threshold": p["threshold"]}
+        if p.get("reached_on"):
+            when = datetime.fromisoformat(str(p["reached_on"])).date()
+            return Message(t("sponsor.forecast", date=when, **params))
+        return Message(t("sponsor.forecast_slow", **params))
     key = "sponsor.reached" if notice.kind == EventKind.SPONSOR_REACHED else "sponsor.reminder"
     text = t(key, sponsor=p["sponsor"], reward=p["reward"], title=title, threshold=p["threshold"])
     return Message(text, sponsor_choices(t, int(str(p["tier_id"]))))

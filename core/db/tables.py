@@ -409,7 +409,9 @@ sponsors = Table(
     Column("tier_id", ForeignKey("tiers.id", ondelete="CASCADE"), primary_key=True),
     Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), nullable=False, index=True),
     Column("created_at", UTCDateTime, nullable=False),
-    # When the sponsor was told the tier was reached, then last reminded to confirm.
+    # When the sponsor heard the forecast (the count at 3/4 of the tier), was told the tier
+    # was reached, then was last reminded to confirm.
+    Column("forecast_at", UTCDateTime),
     Column("told_at", UTCDateTime),
     Column("reminded_at", UTCDateTime),
     Column("confirmed_at", UTCDateTime),

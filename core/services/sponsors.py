@@ -16,17 +16,22 @@ from sqlalchemy.engine import Connection
 
 from core.clock import Clock
 from core.db.database import Database
-from core.db.tables import accounts, challenges, members, sponsors, tiers
+from core.db.tables import accounts, challenges, members, pledges, sponsors, tiers
 from core.errors import Conflict, Forbidden, NotFound
 from core.events import emit
 from core.identity import PUSH_PLATFORMS
-from core.models import EventKind, OutboxEvent, Tier
+from core.models import ChallengeStatus, EventKind, OutboxEvent, Tier
+from core.services.challenge_reminders import forecast
 from core.services.challenges import check_proof, keep_promise, tier_from_row
 from core.services.organisations import Actor, may_manage_challenge
 
 REMIND_AFTER = timedelta(days=3)
 """How long an unconfirmed commitment waits before its sponsor is reminded (and again)."""
-SPONSOR_KINDS = frozenset({EventKind.SPONSOR_REACHED, EventKind.SPONSOR_REMINDER})
+FORECAST_SHARE = (3, 4)
+"""A sponsor hears the forecast once the count reaches this share of its tier (3/4)."""
+SPONSOR_KINDS = frozenset(
+    {EventKind.SPONSOR_FORECAST, EventKind.SPONSOR_REACHED, EventKind.SPONSOR_REMINDER}
+)
 
 
 class SponsorState(StrEnum):
@@ -74,9 +79,70 @@ def sponsor_recipient(tier_id: int) -> Select[Any]:
     )
 
 
+def forecast_sponsors(conn: Connection, clock: Clock) -> list[OutboxEvent]:
+    """An event for each sponsor whose tier is 3/4 reached and who has not heard the
+    forecast: when the tier is reached at the pace of the last seven days, if it is."""
+    now = clock.now()
+    share, whole = FORECAST_SHARE
+    week = (
+        select(func.count())
+        .where(
+            pledges.c.challenge_id == challenges.c.id,
+            pledges.c.created_at > now - timedelta(days=7),
+            pledges.c.withdrawn_at.is_(None),
+        )
+        .scalar_subquery()
+    )
+    near = conn.execute(
+        select(
+            sponsors.c.tier_id,
+            tiers.c.challenge_id,
+            tiers.c.threshold,
+            tiers.c.sponsor,
+            tiers.c.reward,
+            challenges.c.pledge_count,
+            challenges.c.deadline,
+            week.label("week"),
+        )
+        .join(tiers, tiers.c.id == sponsors.c.tier_id)
+        .join(challenges, challenges.c.id == tiers.c.challenge_id)
+        .where(
+            sponsors.c.forecast_at.is_(None),
+            tiers.c.unlocked_at.is_(None),
+            challenges.c.status == ChallengeStatus.OPEN.value,
+            challenges.c.pledge_count * whole >= tiers.c.threshold * share,
+        )
+        .order_by(sponsors.c.tier_id)
+    ).all()
+    events: list[OutboxEvent] = []
+    for row in near:
+        seen = forecast(row.week, row.pledge_count, row.threshold, now, row.deadline)
+        event = emit(
+            conn,
+            clock,
+            EventKind.SPONSOR_FORECAST,
+            row.challenge_id,
+            f"sponsor_forecast:{row.tier_id}",
+            tier_id=row.tier_id,
+            threshold=row.threshold,
+            sponsor=row.sponsor,
+            reward=row.reward,
+            count=row.pledge_count,
+            reached_on=None if seen.reached_on is None else seen.reached_on.isoformat(),
+        )
+        if event is not None:
+            events.append(event)
+        conn.execute(
+            update(sponsors).where(sponsors.c.tier_id == row.tier_id).values(forecast_at=now)
+        )
+    return events
+
+
 def tell_sponsors(conn: Connection, clock: Clock, remind_after: timedelta) -> list[OutboxEvent]:
-    """Unit: an event for each sponsor whose tier was reached and who was not told yet, and
-    a reminder for each commitment still unconfirmed `remind_after` after the last word."""
+    """Unit: the forecast to sponsors whose tier is near; an event for each sponsor whose
+    tier was reached and who was not told yet; a reminder for each commitment still
+    unconfirmed `remind_after` after the last word."""
+    events = forecast_sponsors(conn, clock)
     now = clock.now()
     last_word = func.coalesce(sponsors.c.reminded_at, sponsors.c.told_at)
     due = conn.execute(
@@ -99,7 +165,6 @@ def tell_sponsors(conn: Connection, clock: Clock, remind_after: timedelta) -> li
         )
         .order_by(sponsors.c.tier_id)
     ).all()
-    events: list[OutboxEvent] = []
     for row in due:
         first = row.told_at is None
         kind = EventKind.SPONSOR_REACHED if first else EventKind.SPONSOR_REMINDER

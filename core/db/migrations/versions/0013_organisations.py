@@ -143,6 +143,7 @@ def upgrade() -> None:
         sa.Column("tier_id", sa.Integer(), nullable=False),
         sa.Column("member_id", sa.Integer(), nullable=False),
         sa.Column("created_at", core.db.types.UTCDateTime(), nullable=False),
+        sa.Column("forecast_at", core.db.types.UTCDateTime(), nullable=True),
         sa.Column("told_at", core.db.types.UTCDateTime(), nullable=True),
         sa.Column("reminded_at", core.db.types.UTCDateTime(), nullable=True),
         sa.Column("confirmed_at", core.db.types.UTCDateTime(), nullable=True),
