@@ -1,0 +1,99 @@
+"""Organisations and sponsors end to end, through the real python-telegram-bot and discord.py
+clients against the fakes: a sponsor is told on Telegram, confirms and posts proof with the
+buttons, and every pledger (Telegram and Discord) hears the proof once; two organisations'
+owners each reach only their own staff and challenges."""
+
+from __future__ import annotations
+
+from core.delivery.fanout import fan_out
+from core.identity import AccountRef, Platform
+from core.services.organisations import Actor, OrganisationKind
+from tests.factories import open_challenge
+from tests.fake_discord import Where
+from tests.test_delivery_e2e import (
+    ALICE,
+    BOB,
+    CAROL,
+    DANA,
+    Platforms,
+    platforms,
+    pledge,
+    telegram_account,
+)
+
+__all__ = ["platforms"]  # the fixture of test_delivery_e2e
+PROOF = "Paid to the Zero Waste association: https://acme.example/receipt.jpg"
+
+
+async def test_a_sponsor_is_told_confirms_and_posts_proof_every_pledger_hears_once(
+    platforms: Platforms,
+) -> None:
+    services, telegram, discord = platforms.services, platforms.telegram, platforms.discord
+    bot = platforms.telegram_bot
+    challenge = await open_challenge(services, goal=16, tiers=((3, "Acme", "gives 1 000 €"),))
+    [tier] = challenge.tiers
+    for person in (ALICE, BOB, CAROL):
+        await bot.say(person, "/help")
+    dm: Where = discord.dm(DANA)
+    acme = await services.members.ensure(telegram_account(BOB), "Bob")
+    await services.members.update(acme.id, language="en")
+    await services.sponsors.attach(Actor.administrator(), tier.id, acme.id)
+    await pledge(services, telegram_account(ALICE), "Alice", challenge)
+    await pledge(services, telegram_account(CAROL), "Carol", challenge)
+    await pledge(services, AccountRef(Platform.DISCORD, str(DANA)), "Dana", challenge)
+    assert len(await services.sponsors.sweep()) == 1
+    await fan_out(services)
+    worker = platforms.worker()
+    await worker.run_once()
+
+    told = bot.last_with(BOB.id, "I confirm")
+    assert told.text is not None and "the tier of Acme is reached" in told.text
+    assert "confirmed" in await bot.press(BOB, "I confirm")
+    assert "proof" in await bot.press(BOB, "Post the proof")
+    assert "the proof is posted" in await bot.say(BOB, PROOF)
+
+    before = {chat: len(telegram.texts(chat)) for chat in (ALICE.id, CAROL.id)}
+    for _ in range(2):  # a second round sends nothing again
+        await fan_out(services)
+        await worker.run_once()
+    for chat in (ALICE.id, CAROL.id):
+        new = telegram.texts(chat)[before[chat] :]
+        assert [PROOF in text for text in new] == [True]
+    assert sum(PROOF in m["content"] for m in discord.messages_in(dm.channel_id)) == 1
+    assert not any(PROOF in text for text in telegram.texts(BOB.id)[:-1])  # not a pledger
+
+
+async def test_two_organisations_owners_reach_only_their_own(platforms: Platforms) -> None:
+    services, bot = platforms.services, platforms.telegram_bot
+    admin = Actor.administrator()
+    alice = await services.members.ensure(telegram_account(ALICE), "Alice")
+    carol = await services.members.ensure(telegram_account(CAROL), "Carol")
+    city = await services.organisations.create(
+        admin, "lyon", "Ville de Lyon", OrganisationKind.CITY, alice.id
+    )
+    company = await services.organisations.create(
+        admin, "acme", "Acme", OrganisationKind.COMPANY, carol.id
+    )
+    lyon = await open_challenge(services, slug="tri-lyon")
+    staff = await open_challenge(services, slug="velo-acme")
+    await services.organisations.attach_challenge(admin, city.id, lyon.id)
+    await services.organisations.attach_challenge(admin, company.id, staff.id)
+
+    shown = await bot.say(ALICE, "/org")
+    assert "Ville de Lyon" in shown and "Acme" not in shown
+    challenges = await bot.press(ALICE, "Défis")
+    assert "Challenge tri-lyon" in challenges and "velo-acme" not in challenges
+    invite = await bot.press(ALICE, "Inviter un organisateur")
+    code = invite.split("/org join ")[1].split()[0]
+
+    shown = await bot.say(CAROL, "/org")
+    assert "Acme" in shown and "Ville de Lyon" not in shown
+    challenges = await bot.press(CAROL, "Challenges")
+    assert "Challenge velo-acme" in challenges and "tri-lyon" not in challenges
+    # Bob joins Lyon with Alice's code: Lyon's staff, still nothing of Acme's.
+    assert "Ville de Lyon" in await bot.say(BOB, f"/org join {code}")
+    staff_list = await bot.say(BOB, "/org")
+    assert "Acme" not in staff_list
+    assert [s.display_name for s in await services.organisations.staff(admin, company.id)] == [
+        "Carol"
+    ]
