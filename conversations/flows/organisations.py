@@ -1,6 +1,6 @@
 """`/org`: an organisation's staff in the chat. Owners see their staff, invite organisers (or
 owners) with a one-time code, and take people off; organisers see their organisation's
-challenges; anyone joins with `/org join CODE`."""
+challenges; anyone joins with `/org join CODE` (or `/org CODE`)."""
 
 from __future__ import annotations
 
@@ -21,8 +21,10 @@ class OrganisationFlow(Flow):
 
     async def on_command(self, turn: Turn, command: str, args: str) -> None:
         words = args.split()
-        if len(words) == 2 and words[0].lower() == "join":
-            organisation, role = await turn.services.organisations.join(turn.member.id, words[1])
+        if words and words[0].lower() == "join":
+            words = words[1:]
+        if len(words) == 1:  # `/org join CODE`, or the code alone (Discord's option)
+            organisation, role = await turn.services.organisations.join(turn.member.id, words[0])
             turn.say("org.joined", name=organisation.name, role=turn.t(f"org.role.{role.value}"))
             turn.end()
             return
