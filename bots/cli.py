@@ -685,10 +685,13 @@ def db_backup(
     typer.echo(t("operations.backup.done", file=str(file)))
 
 
-# The commands of other modules (`koom org`, `koom sponsor`) use the helpers above: last.
-from bots.cli_organisations import org_app  # noqa: E402
+# The commands of other modules (`koom org`, `koom sponsor`, `koom report`) use the helpers
+# above, so they are added last; run as a script, this module hands over to its imported self
+# (the one those modules import), so they are added once, to the app that runs.
+if __name__ != "__main__":
+    from bots.cli_organisations import org_app
 
-app.add_typer(org_app, name="org")
+    app.add_typer(org_app, name="org")
 
 
 def main() -> None:
@@ -697,4 +700,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from bots.cli import main as imported_main
+
+    imported_main()
