@@ -7,12 +7,12 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from conversations.announcements import announcement_replies
 from conversations.flows.cards import card_text
 from conversations.testing import ChatHarness
-from core.db.tables import deliveries
+from core.db.tables import deliveries, members
 from core.delivery.protocol import Notice
 from core.errors import Conflict, Invalid
 from core.i18n import Translator
@@ -148,8 +148,17 @@ async def test_refusals_change_nothing(services: Services) -> None:
     await services.pledges.pledge(pledged.id, challenge.id)
     with pytest.raises(Conflict):
         await services.conditional.make(pledged.id, challenge.id, ConditionScope.CHALLENGE, 3)
-    assert (await services.conditional.waiting(challenge.id)).count == 0
-    assert await count(services, challenge.id) == 1
+    # An erased person's waiting condition never turns into a pledge.
+    await services.conditional.make(who.id, challenge.id, ConditionScope.CHALLENGE, 2)
+    await services.db.transaction(
+        lambda conn: conn.execute(
+            update(members).where(members.c.id == who.id).values(erased_at=services.clock.now())
+        )
+    )
+    [other] = await people(services, "o")
+    await services.pledges.pledge(other.id, challenge.id)
+    assert await services.conditional.sweep() == []
+    assert await count(services, challenge.id) == 2  # the two real pledges only
 
 
 async def test_pledge_if_in_the_chat_and_on_the_card(services: Services) -> None:

@@ -83,6 +83,7 @@ def due_members(conn: Connection, challenge_id: int) -> list[int]:
     rows = conn.execute(
         select(conditional_pledges.c.member_id)
         .join(challenges, challenges.c.id == conditional_pledges.c.challenge_id)
+        .join(members, members.c.id == conditional_pledges.c.member_id)
         .outerjoin(
             area,
             and_(
@@ -94,6 +95,7 @@ def due_members(conn: Connection, challenge_id: int) -> list[int]:
             conditional_pledges.c.challenge_id == challenge_id,
             conditional_pledges.c.activated_at.is_(None),
             challenges.c.status.in_(_OPEN),
+            members.c.erased_at.is_(None),  # an erased person pledges nothing any more
             or_(
                 and_(
                     conditional_pledges.c.scope == ConditionScope.CHALLENGE.value,
