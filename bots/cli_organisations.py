@@ -12,7 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from bots.cli import HELP, app, load_settings, services_for, translator
+from bots.cli import SETTINGS, command, load_settings, services_for, translator
+from bots.cli_help import HELP, KoomCommand, KoomGroup
 from bots.report import report_html
 from core.errors import KoomError
 from core.i18n import Translator, resolve_locale
@@ -21,7 +22,9 @@ from core.models import Member
 from core.services import Services
 from core.services.organisations import Actor, OrganisationKind, Role
 
-org_app = typer.Typer(help=HELP("org.cli.help"), no_args_is_help=True)
+org_app = typer.Typer(
+    cls=KoomGroup, help=HELP("org.cli.help"), no_args_is_help=True, context_settings=SETTINGS
+)
 ADMIN = Actor.administrator()
 
 Slug = Annotated[str, typer.Argument(metavar="ORG", help=HELP("org.cli.slug"))]
@@ -58,7 +61,7 @@ async def person(services: Services, account: str) -> Member:
     return await services.members.ensure(ref, str(ref))
 
 
-@org_app.command("create", help=HELP("org.cli.create"))
+@org_app.command("create", cls=KoomCommand, help=HELP("org.cli.create"))
 def create(
     slug: Slug,
     name: Annotated[str, typer.Option("--name", help=HELP("org.cli.name"))],
@@ -89,7 +92,7 @@ def create(
     run(work)
 
 
-@org_app.command("header", help=HELP("org.cli.header"))
+@org_app.command("header", cls=KoomCommand, help=HELP("org.cli.header"))
 def header(
     slug: Slug,
     colour: Colour = None,
@@ -107,7 +110,7 @@ def header(
     run(work)
 
 
-@org_app.command("list", help=HELP("org.cli.list"))
+@org_app.command("list", cls=KoomCommand, help=HELP("org.cli.list"))
 def list_command() -> None:
     async def work(services: Services, t: Translator) -> str:
         found = await services.organisations.list_all()
@@ -121,7 +124,7 @@ def list_command() -> None:
     run(work)
 
 
-@org_app.command("staff", help=HELP("org.cli.staff"))
+@org_app.command("staff", cls=KoomCommand, help=HELP("org.cli.staff"))
 def staff(slug: Slug) -> None:
     async def work(services: Services, t: Translator) -> str:
         found = await services.organisations.by_slug(slug)
@@ -138,7 +141,7 @@ def staff(slug: Slug) -> None:
     run(work)
 
 
-@org_app.command("add", help=HELP("org.cli.add"))
+@org_app.command("add", cls=KoomCommand, help=HELP("org.cli.add"))
 def add(
     slug: Slug,
     account: Account,
@@ -155,7 +158,7 @@ def add(
     run(work)
 
 
-@org_app.command("remove", help=HELP("org.cli.remove"))
+@org_app.command("remove", cls=KoomCommand, help=HELP("org.cli.remove"))
 def remove(slug: Slug, account: Account) -> None:
     async def work(services: Services, t: Translator) -> str:
         found = await services.organisations.by_slug(slug)
@@ -166,7 +169,7 @@ def remove(slug: Slug, account: Account) -> None:
     run(work)
 
 
-@org_app.command("challenge", help=HELP("org.cli.challenge"))
+@org_app.command("challenge", cls=KoomCommand, help=HELP("org.cli.challenge"))
 def challenge(
     slug: Slug,
     challenge_slug: Annotated[
@@ -182,7 +185,7 @@ def challenge(
     run(work)
 
 
-@app.command("sponsor", help=HELP("sponsor.cli.help"))
+@command("sponsor", help=HELP("sponsor.cli.help"))
 def sponsor(
     challenge_slug: Annotated[
         str, typer.Argument(metavar="CHALLENGE", help=HELP("sponsor.cli.challenge"))
@@ -204,7 +207,7 @@ def sponsor(
     run(work)
 
 
-@app.command("report", help=HELP("report.cli.help"))
+@command("report", help=HELP("report.cli.help"))
 def report(
     challenge_slug: Annotated[
         str, typer.Argument(metavar="CHALLENGE", help=HELP("sponsor.cli.challenge"))
