@@ -19,9 +19,9 @@ from core.delivery.protocol import Notice
 from core.i18n import Translator
 from core.models import EventKind
 from core.services.broadcasts import BROADCAST_KIND
+from core.services.conditional import CONDITIONAL_KIND
 from core.services.linking import LINK_REQUEST_KIND
 from core.services.referrals import REFERRAL_KIND
-from core.services.conditional import CONDITIONAL_KIND
 from core.services.reminders import REMINDER_KIND
 from core.services.sponsors import SPONSOR_KINDS
 

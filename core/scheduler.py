@@ -42,9 +42,9 @@ the interval old (the instances' ticks are not aligned)."""
 def build_scheduler(services: Services) -> AsyncIOScheduler:
     """A scheduler with the sweeps: challenges past their deadline expire (with their
     outbox event); due member reminders are queued; deadline reminders, weekly digests and
-    organiser nudges are written; scheduled broadcasts are launched; sponsors of reached tiers
-    are told and reminded; conditional pledges whose condition holds become pledges; old rows
-    are purged once a day."""
+    organiser nudges are written; scheduled broadcasts are launched; sharers hear who joined
+    through their links; sponsors of reached tiers are told and reminded; conditional pledges
+    whose condition holds become pledges; old rows are purged once a day."""
     scheduler = AsyncIOScheduler(
         timezone="UTC",
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},

@@ -185,6 +185,7 @@ PRIVATE = (
     "withdraw",
     "settings",
     "map",
+    "pledgeif",
     "cancel",
 )
 

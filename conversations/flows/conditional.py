@@ -3,8 +3,8 @@ waits, counting nowhere, and becomes a real one when its condition first holds."
 
 from __future__ import annotations
 
-from conversations.flow import Flow, Turn
-from conversations.model import FormInput, LocationInput, TextInput
+from conversations.flow import CommandSpec, Flow, Option, Turn
+from conversations.model import StepInput, TextInput
 from core.errors import KoomError
 from core.models import ConditionScope
 
@@ -16,7 +16,7 @@ class ConditionalPledgeFlow(Flow):
     """Ask for the number of people and whose pledges count, then record the condition."""
 
     name = FLOW
-    commands = ("pledgeif",)
+    commands = (CommandSpec("pledgeif", Option.CHALLENGE, private_menu=True),)
     private_only = True
 
     async def on_command(self, turn: Turn, command: str, args: str) -> None:
@@ -28,9 +28,7 @@ class ConditionalPledgeFlow(Flow):
         turn.data["challenge_id"] = challenge.id
         turn.ask_text(STEP_COUNT, "cond.ask_count", title=challenge.title)
 
-    async def on_input(
-        self, turn: Turn, step: str, value: TextInput | LocationInput | FormInput
-    ) -> None:
+    async def on_input(self, turn: Turn, step: str, value: StepInput) -> None:
         text = value.text.strip() if isinstance(value, TextInput) else ""
         if step != STEP_COUNT or not text.isdigit() or not 0 < int(text) <= 1_000_000:
             turn.say("cond.not_a_number")

@@ -4,7 +4,7 @@ challenges; anyone joins with `/org join CODE` (or `/org CODE`)."""
 
 from __future__ import annotations
 
-from conversations.flow import Flow, Turn
+from conversations.flow import CommandSpec, Flow, Option, Turn
 from conversations.flows.browse import arg_id
 from core.errors import KoomError
 from core.services.organisations import Actor, Organisation, Role
@@ -16,7 +16,7 @@ class OrganisationFlow(Flow):
     """An organisation's staff and challenges, managed by its owners."""
 
     name = FLOW
-    commands = ("org",)
+    commands = (CommandSpec("org", Option.CODE),)
     private_only = True
 
     async def on_command(self, turn: Turn, command: str, args: str) -> None:

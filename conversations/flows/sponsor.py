@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from conversations.flow import Flow, Turn
+from conversations.flow import CommandSpec, Flow, Turn
 from conversations.flows.browse import arg_id
 from conversations.ids import pack
-from conversations.model import Choice, FormInput, LocationInput, Message, TextInput
+from conversations.model import Choice, Message, StepInput, TextInput
 from core.delivery.protocol import Notice
 from core.errors import KoomError
 from core.i18n import Translator
@@ -52,7 +52,7 @@ class SponsorFlow(Flow):
     """The sponsor's answers: confirm the commitment, post the proof, list its tiers."""
 
     name = FLOW
-    commands = ("sponsor",)
+    commands = (CommandSpec("sponsor"),)
     private_only = True
     unsolicited = frozenset({"confirm", "proof"})
 
@@ -80,9 +80,7 @@ class SponsorFlow(Flow):
             case _:
                 raise KoomError("engine.stale_choice")
 
-    async def on_input(
-        self, turn: Turn, step: str, value: TextInput | LocationInput | FormInput
-    ) -> None:
+    async def on_input(self, turn: Turn, step: str, value: StepInput) -> None:
         match value:
             case TextInput(text=text) if step == STEP_PROOF:
                 tier = await turn.services.sponsors.post_proof(
