@@ -12,9 +12,10 @@ from conversations.testing import ChatHarness
 from core.db.tables import accounts, conversations, members
 from core.delivery.fanout import fan_out
 from core.identity import AccountRef
-from core.models import Location
+from core.models import ConditionScope, Location
 from core.services import Services
 from core.services.broadcasts import Audience
+from core.services.organisations import Actor, OrganisationKind
 from core.services.privacy import KEPT_MEMBER_COLUMNS, RULES, Forget, member_keys
 from tests.factories import member, open_challenge
 from tests.test_challenges import draft
@@ -46,6 +47,12 @@ async def _alice_everywhere(services: Services) -> tuple[int, list[tuple[str, st
     assert await fan_out(services) > 0  # a delivery of the milestone to Alice
     await services.challenges.create(draft(services, slug="alices-own"), created_by=alice_id)
     await services.broadcasts.create(alice_id, {Audience.MEMBERS}, "Hello all")
+    await services.organisations.create(
+        Actor.administrator(), "alices-org", "Alice's", OrganisationKind.ASSOCIATION, alice_id
+    )
+    await services.sponsors.attach(Actor.administrator(), challenge.tiers[0].id, alice_id)
+    later = await open_challenge(services, slug="later", goal=50)
+    await services.conditional.make(alice_id, later.id, ConditionScope.CHALLENGE, 40)
     await services.members.stop(alice_id)
     return alice_id, [("telegram", "41")]
 

@@ -57,6 +57,11 @@ RULES: dict[tuple[str, str], Rule] = {
     ("deliveries", "member_id"): Rule("deliveries", Forget.DELETE),
     ("challenges", "created_by"): Rule("challenges_created", Forget.UNLINK),
     ("broadcasts", "created_by"): Rule("broadcasts_created", Forget.UNLINK),
+    # A forgotten person leaves the organisations' staff, is no tier's sponsor account any
+    # more (the tier keeps its sponsor's name), and no waiting pledge of theirs may activate.
+    ("organisation_members", "member_id"): Rule("organisation_roles", Forget.DELETE),
+    ("sponsors", "member_id"): Rule("sponsor_accounts", Forget.DELETE),
+    ("conditional_pledges", "member_id"): Rule("conditional_pledges", Forget.DELETE),
 }
 """(table, column) -> rule, for every column with a foreign key to members.id."""
 

@@ -1,7 +1,7 @@
 """Organisations with their staff, groups and challenges; sponsor accounts; conditional pledges.
 
 Revision ID: 0013
-Revises: 0007
+Revises: 0009
 Create Date: 2026-12-04
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import core.db.types
 
 revision = "0013"
-down_revision = "0007"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
