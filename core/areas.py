@@ -88,7 +88,11 @@ def near_counts(
     gazetteer: Gazetteer,
 ) -> list[tuple[str, int]]:
     """ "People near you": (label, pledgers) for the member's own area, then the next larger
-    area holding at least `min_count` pledgers in all; only counts of `min_count` or more."""
+    area holding at least `min_count` pledgers in all; only counts of `min_count` or more.
+
+    A larger area's total adds up only the places shown on the map (those of `min_count` or
+    more): with the places under the minimum in it, the total less the map's places would
+    tell their count."""
     own = locate(key, label, gazetteer)
     rows = list(counts)
     found: list[tuple[str, int]] = []
@@ -97,7 +101,7 @@ def near_counts(
         found.append((label, here))
     if own is None:
         return found
-    located = [(locate(k, lbl, gazetteer), count) for k, lbl, count in rows]
+    located = [(locate(k, lbl, gazetteer), count) for k, lbl, count in rows if count >= min_count]
     for parent_key, parent_name in own.parents:
         total = sum(
             count

@@ -37,6 +37,20 @@ def test_cells_and_unknown_names() -> None:
 
 def test_people_near_you_is_the_own_area_then_a_wider_one() -> None:
     counts = [(LYON, "Lyon", 23), (VILLEURBANNE, "Villeurbanne", 2), (BRON, "Bron", 9)]
-    assert near_counts(LYON, "Lyon", counts, 3, GAZETTEER) == [("Lyon", 23), ("Rhône", 34)]
-    assert near_counts(VILLEURBANNE, "Villeurbanne", counts, 3, GAZETTEER) == [("Rhône", 34)]
-    assert near_counts(PARIS, "Paris", counts, 3, GAZETTEER) == [("France", 34)]
+    # The Rhône adds up the places the map shows: with Villeurbanne's 2 in it, the Rhône
+    # less Lyon and Bron would tell Villeurbanne's count, which the map leaves out.
+    assert near_counts(LYON, "Lyon", counts, 3, GAZETTEER) == [("Lyon", 23), ("Rhône", 32)]
+    assert near_counts(VILLEURBANNE, "Villeurbanne", counts, 3, GAZETTEER) == [("Rhône", 32)]
+    assert near_counts(PARIS, "Paris", counts, 3, GAZETTEER) == [("France", 32)]
+
+
+def test_people_near_you_tell_nothing_the_map_does_not() -> None:
+    before = [(LYON, "Lyon", 23), (VILLEURBANNE, "Villeurbanne", 2), (BRON, "Bron", 9)]
+    after = [(LYON, "Lyon", 23), (VILLEURBANNE, "Villeurbanne", 1), (BRON, "Bron", 9)]
+    for counts in (before, after):
+        shown = sum(area.count for area in visible_areas(counts, 3, GAZETTEER))
+        assert near_counts(LYON, "Lyon", counts, 3, GAZETTEER)[-1] == ("Rhône", shown)
+    # A withdrawal in Villeurbanne, under the minimum, changes nothing anyone can read.
+    assert near_counts(LYON, "Lyon", before, 3, GAZETTEER) == near_counts(
+        LYON, "Lyon", after, 3, GAZETTEER
+    )

@@ -203,9 +203,9 @@ async def test_card_shows_numbers_tiers_impact_and_people_near(services: Service
     assert "3 / 8 engagements" in card
     assert "🎁 À 4 : Acme 1 000 € to Zero Waste Lyon (plus que 1 engagement)" in card
     assert "Encore 30 jours" in card
-    # 2 in Lyon are fewer than KOOM_MAP_MIN_COUNT (3): only France, with Paris, is named
-    assert "👥 3 personnes agissent déjà près de chez vous (France)" in card
-    assert "Lyon ·" not in card and "à Lyon" not in card
+    # 2 in Lyon and 1 in Paris are each fewer than KOOM_MAP_MIN_COUNT (3): the map shows
+    # neither, so no wider area adds them up either
+    assert "👥" not in card and "près de chez vous" not in card and "à Lyon" not in card
     assert [c.label for c in choices(chat.alice.last_replies())] == [
         "🤝 Je m'engage",
         "📣 Partager",
@@ -291,11 +291,9 @@ async def test_full_pledge_with_a_typed_commune(services: Services) -> None:
     await chat.press("Chaque semaine")
     thanks = chat.last_texts()[0]
     alice = await member_of(services, chat.alice)
-    # 2 in Lyon are under the minimum (3): the wider area that reaches it is named
-    assert (
-        "Vous êtes 3 à vous engager.\n👥 3 personnes agissent déjà près de chez vous (France)"
-        in thanks
-    )
+    # 2 in Lyon and 1 in Paris are under the minimum (3): no place, nor any area adding
+    # them up, is named
+    assert "Vous êtes 3 à vous engager.\n" in thanks and "👥" not in thanks
     assert f"/start tri-lyon_{make_payload('tri-lyon', alice.id).split('_')[1]}" in thanks
     assert alice.location == Location("Lyon", 45.75, 4.85, "fr:69123")  # the town's centre
     assert alice.reminder == ReminderPreference.WEEKLY

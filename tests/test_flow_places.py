@@ -189,11 +189,11 @@ async def test_after_pledging_the_people_near_are_named_from_the_minimum(
     services: Services,
 ) -> None:
     challenge = await open_challenge(services, goal=100)
-    await people(services, challenge, ("Lyon", 2), ("Bron", 2))
+    await people(services, challenge, ("Lyon", 2), ("Bron", 3))
     chat = ChatHarness(services)
     thanks = await pledge_typing(chat.alice, "Lyon")  # the third in Lyon
-    assert "Vous êtes 5 à vous engager.\n" in thanks
-    assert "👥 3 personnes agissent déjà à Lyon · 5 aux alentours (Rhône)" in thanks
+    assert "Vous êtes 6 à vous engager.\n" in thanks
+    assert "👥 3 personnes agissent déjà à Lyon · 6 aux alentours (Rhône)" in thanks
 
 
 async def test_after_pledging_nobody_near_is_named_under_the_minimum(
@@ -209,19 +209,20 @@ async def test_after_pledging_nobody_near_is_named_under_the_minimum(
 
 async def test_the_card_names_the_own_area_then_the_wider_one(services: Services) -> None:
     challenge = await open_challenge(services, goal=100)
-    await people(services, challenge, ("Lyon", 3), ("Bron", 2))
+    await people(services, challenge, ("Lyon", 3), ("Bron", 3), ("Villeurbanne", 2))
     chat = ChatHarness(services)
     bob = chat.person("telegram:2", name="Bob", lang="en")
     await services.members.set_location((await member_of_new(services, bob)).id, LYON)
     await bob.command("/challenge tri-lyon")
-    assert "👥 3 people already act in Lyon · 5 in Rhône" in bob.last_texts()[0]
-    # someone in Bron (2, under the minimum) reads the Rhône alone
+    # the Rhône adds up the places the map shows: Villeurbanne's 2 are in neither
+    assert "👥 3 people already act in Lyon · 6 in Rhône" in bob.last_texts()[0]
+    # someone in Villeurbanne (2, under the minimum) reads the Rhône alone
     await services.members.set_location(
-        (await member_of(services, bob)).id, Location("Bron", 45.74, 4.91, "fr:69029")
+        (await member_of(services, bob)).id, Location("Villeurbanne", 45.77, 4.88, "fr:69266")
     )
     await bob.command("/challenge tri-lyon")
     card = bob.last_texts()[0]
-    assert "👥 5 people already act near you (Rhône)" in card and "Bron" not in card
+    assert "👥 6 people already act near you (Rhône)" in card and "Villeurbanne" not in card
 
 
 async def test_the_card_shows_the_own_area_against_the_goal_per_area(

@@ -93,9 +93,10 @@ def _larger_areas(key: str, label: str) -> frozenset[str] | None:
     return None if located is None else frozenset(parent for parent, _ in located.parents)
 
 
-def _rows_near(key: str, label: str, rows: list[AreaRow]) -> list[AreaRow]:
+def _rows_near(key: str, label: str, rows: list[AreaRow], min_count: int) -> list[AreaRow]:
     """The rows `near_counts` needs for a member counted under `key`, summed up front: the
-    member's own row as it is; every other row added to those lying in exactly the same of
+    member's own row as it is; every other row shown on the map (`min_count` or more)
+    added to those lying in exactly the same of
     the member's larger areas, under one of their keys. `near_counts` sums rows by the larger
     areas they lie in, so it answers the same from these few rows as from all of them, without
     placing thousands of rows on every card."""
@@ -105,6 +106,8 @@ def _rows_near(key: str, label: str, rows: list[AreaRow]) -> list[AreaRow]:
         return own
     summed: dict[frozenset[str], AreaRow] = {}
     for row_key, row_label, pledgers in rows:
+        if pledgers < min_count:
+            continue
         larger = None if row_key == key else _larger_areas(row_key, row_label)
         shared = mine & larger if larger else None
         if shared:
@@ -153,7 +156,9 @@ class ProgressService:
         gazetteer = await load_places()
         key, label = location.area_key, location.name or ""  # a ~1 km cell has no name
         here = sum(pledgers for k, _, pledgers in rows if k == key)
-        found = near_counts(key, label, _rows_near(key, label, rows), self.min_count, gazetteer)
+        found = near_counts(
+            key, label, _rows_near(key, label, rows, self.min_count), self.min_count, gazetteer
+        )
         near = tuple(
             NearCount(name, count, own=index == 0 and here >= self.min_count)
             for index, (name, count) in enumerate(found)
