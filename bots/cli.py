@@ -289,21 +289,45 @@ def stats_table(found: list[Challenge], t: Translator) -> Table:
 def broadcast(
     audience: Annotated[
         list[str] | None,
-        typer.Option("--audience", "-a", metavar="AUDIENCE", help=HELP("broadcast.cli.audience")),
+        typer.Option(
+            "--audience",
+            "-a",
+            metavar=HELP("operations.cli.audience_metavar"),
+            help=HELP("broadcast.cli.audience"),
+        ),
     ] = None,
     challenge: Annotated[
         str | None,
-        typer.Option("--challenge", "-c", metavar="SLUG", help=HELP("broadcast.cli.challenge")),
+        typer.Option(
+            "--challenge",
+            "-c",
+            metavar=HELP("operations.cli.slug_metavar"),
+            help=HELP("broadcast.cli.challenge"),
+        ),
     ] = None,
     message: Annotated[
         str | None,
-        typer.Option("--message", "-m", metavar="TEXT", help=HELP("broadcast.cli.message")),
+        typer.Option(
+            "--message",
+            "-m",
+            metavar=HELP("operations.cli.text_metavar"),
+            help=HELP("broadcast.cli.message"),
+        ),
     ] = None,
     file: Annotated[
-        Path | None, typer.Option("--file", "-f", metavar="PATH", help=HELP("broadcast.cli.file"))
+        Path | None,
+        typer.Option(
+            "--file",
+            "-f",
+            metavar=HELP("operations.cli.file_metavar"),
+            help=HELP("broadcast.cli.file"),
+        ),
     ] = None,
     at: Annotated[
-        str | None, typer.Option("--at", metavar="WHEN", help=HELP("broadcast.cli.at"))
+        str | None,
+        typer.Option(
+            "--at", metavar=HELP("operations.cli.when_metavar"), help=HELP("broadcast.cli.at")
+        ),
     ] = None,
     yes: Annotated[bool, typer.Option("--yes", "-y", help=HELP("broadcast.cli.yes"))] = False,
     preview: Annotated[bool, typer.Option("--preview", help=HELP("broadcast.cli.preview"))] = False,

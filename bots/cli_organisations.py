@@ -27,8 +27,13 @@ org_app = typer.Typer(
 )
 ADMIN = Actor.administrator()
 
-Slug = Annotated[str, typer.Argument(metavar="ORG", help=HELP("org.cli.slug"))]
-Account = Annotated[str, typer.Argument(metavar="PLATFORM:ID", help=HELP("org.cli.account"))]
+Slug = Annotated[
+    str, typer.Argument(metavar=HELP("operations.cli.org_metavar"), help=HELP("org.cli.slug"))
+]
+Account = Annotated[
+    str,
+    typer.Argument(metavar=HELP("operations.cli.account_metavar"), help=HELP("org.cli.account")),
+]
 Colour = Annotated[str | None, typer.Option("--colour", help=HELP("org.cli.colour"))]
 Logo = Annotated[str | None, typer.Option("--logo", help=HELP("org.cli.logo"))]
 Contact = Annotated[str | None, typer.Option("--contact", help=HELP("org.cli.contact"))]
@@ -67,7 +72,10 @@ def create(
     name: Annotated[str, typer.Option("--name", help=HELP("org.cli.name"))],
     kind: Annotated[OrganisationKind, typer.Option("--kind", help=HELP("org.cli.kind"))],
     owner: Annotated[
-        str, typer.Option("--owner", metavar="PLATFORM:ID", help=HELP("org.cli.owner"))
+        str,
+        typer.Option(
+            "--owner", metavar=HELP("operations.cli.account_metavar"), help=HELP("org.cli.owner")
+        ),
     ],
     colour: Colour = None,
     logo: Logo = None,
@@ -173,7 +181,10 @@ def remove(slug: Slug, account: Account) -> None:
 def challenge(
     slug: Slug,
     challenge_slug: Annotated[
-        str, typer.Argument(metavar="CHALLENGE", help=HELP("org.cli.challenge_slug"))
+        str,
+        typer.Argument(
+            metavar=HELP("operations.cli.challenge_metavar"), help=HELP("org.cli.challenge_slug")
+        ),
     ],
 ) -> None:
     async def work(services: Services, t: Translator) -> str:
@@ -188,9 +199,17 @@ def challenge(
 @command("sponsor", help=HELP("sponsor.cli.help"))
 def sponsor(
     challenge_slug: Annotated[
-        str, typer.Argument(metavar="CHALLENGE", help=HELP("sponsor.cli.challenge"))
+        str,
+        typer.Argument(
+            metavar=HELP("operations.cli.challenge_metavar"), help=HELP("sponsor.cli.challenge")
+        ),
     ],
-    threshold: Annotated[int, typer.Argument(help=HELP("sponsor.cli.threshold"))],
+    threshold: Annotated[
+        int,
+        typer.Argument(
+            metavar=HELP("operations.cli.threshold_metavar"), help=HELP("sponsor.cli.threshold")
+        ),
+    ],
     account: Account,
 ) -> None:
     async def work(services: Services, t: Translator) -> str:
@@ -210,10 +229,16 @@ def sponsor(
 @command("report", help=HELP("report.cli.help"))
 def report(
     challenge_slug: Annotated[
-        str, typer.Argument(metavar="CHALLENGE", help=HELP("sponsor.cli.challenge"))
+        str,
+        typer.Argument(
+            metavar=HELP("operations.cli.challenge_metavar"), help=HELP("sponsor.cli.challenge")
+        ),
     ],
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", metavar="FILE", help=HELP("report.cli.out"))
+        Path | None,
+        typer.Option(
+            "--out", "-o", metavar=HELP("operations.cli.file_metavar"), help=HELP("report.cli.out")
+        ),
     ] = None,
     lang: Annotated[str | None, typer.Option("--lang", help=HELP("console.cli.lang"))] = None,
 ) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -198,8 +199,16 @@ COMMANDS = [
     ["db"],
     ["db", "upgrade"],
     ["db", "backup"],
+    ["org"],
+    ["org", "create"],
+    ["org", "add"],
+    ["org", "challenge"],
+    ["sponsor"],
+    ["report"],
 ]
 ENGLISH = ("Usage:", "Show this message", "Commands ─", "[default:", "[required]", "COMMAND [ARGS]")
+METAVARS = re.compile(r"\b(AUDIENCE|SLUG|TEXT|PATH|FILE|WHEN|CHALLENGE|ORG|PLATFORM|THRESHOLD)\b")
+"""Placeholders of values, in English: a French help names them in French."""
 
 
 def test_every_help_reads_in_french(tmp_path: Path) -> None:
@@ -209,6 +218,7 @@ def test_every_help_reads_in_french(tmp_path: Path) -> None:
         assert "Utilisation : koom" in result.stdout, command
         assert "Afficher cette aide et quitter." in result.stdout, command
         assert not [word for word in ENGLISH if word in result.stdout], (command, result.stdout)
+        assert not METAVARS.findall(_usage_and_options(result.stdout)), (command, result.stdout)
 
 
 def test_help_in_english_and_the_version(tmp_path: Path) -> None:
@@ -218,3 +228,11 @@ def test_help_in_english_and_the_version(tmp_path: Path) -> None:
     version = koom(tmp_path, "--version")
     assert version.returncode == 0
     assert version.stdout.startswith("koom 0.")
+
+
+def _usage_and_options(help_text: str) -> str:
+    """The usage line and the options' and arguments' columns, without the help sentences
+    (which may quote a setting such as KOOM_DEFAULT_TIMEZONE or a file name)."""
+    kept = [line.split("  ")[0] for line in help_text.splitlines() if "Utilisation" in line]
+    kept += [" ".join(line.split()[:4]) for line in help_text.splitlines() if "│ " in line]
+    return "\n".join(kept)
