@@ -75,6 +75,7 @@ from conversations.flow import CommandSpec
 from conversations.flows.cards import card_text
 from conversations.model import Capabilities, Reply, Sender
 from conversations.registry import default_flows
+from core.clock import SystemClock
 from core.delivery.protocol import DeliveryResult, Notice, Outcome
 from core.errors import Misconfigured, NotFound, port_taken
 from core.i18n import SUPPORTED_LOCALES, Translator, reading_in
@@ -241,7 +242,9 @@ class TelegramAdapter:
         self.services = services
         self.settings = settings
         self.webhook_listen = webhook_listen
-        self.pacer: Budget | None = budget or Pacer(TELEGRAM_LIMITS, services.clock)
+        # Send times are waited out in real seconds: wall-clock time, whatever clock the
+        # domain runs on (a test's frozen clock made every reply to a chat wait one more second).
+        self.pacer: Budget | None = budget or Pacer(TELEGRAM_LIMITS, SystemClock())
         self._hide_token = HideToken(token)
         for name in TOKEN_LOGGERS:  # before python-telegram-bot logs its URLs
             logging.getLogger(name).addFilter(self._hide_token)
