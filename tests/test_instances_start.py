@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -13,6 +14,7 @@ import pytest
 
 from core.app import open_services
 from core.clock import FakeClock
+from core.db import database
 from core.db.database import Database
 from core.db.migrate import current_revision, head_revision
 from core.scheduler import claim_tick
@@ -53,6 +55,28 @@ async def test_two_instances_starting_at_once_on_an_empty_database_both_come_up(
     finally:
         await first.db.dispose()
         await second.db.dispose()
+
+
+async def test_a_sqlite_upgrade_waits_for_another_process_past_the_busy_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(database, "BUSY_TIMEOUT_MS", 100)
+    path = tmp_path / "koom.db"
+    other = sqlite3.connect(path, isolation_level=None)  # another instance, upgrading
+    other.execute("PRAGMA journal_mode=WAL")
+    other.execute("BEGIN IMMEDIATE")
+    starting = asyncio.create_task(
+        open_services(Settings(_env_file=None, DATABASE_URL=f"sqlite+aiosqlite:///{path}"))
+    )
+    await asyncio.sleep(1.0)  # ten busy timeouts: it still waits instead of failing
+    assert not starting.done()
+    other.execute("ROLLBACK")
+    other.close()
+    services = await starting
+    try:
+        assert await current_revision(services.db) == head_revision()
+    finally:
+        await services.db.dispose()
 
 
 async def test_a_sweep_runs_once_per_tick_across_instances(

@@ -19,6 +19,8 @@ from core.db.writer import Job, answer, fail, write_batch
 _WRITE = "koom_write"
 POSTGRES_WRITERS = 4
 """Batches written at once on PostgreSQL, each on its own connection."""
+BUSY_TIMEOUT_MS = 10_000
+"""How long a SQLite write waits for another process's lock before it fails."""
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -168,7 +170,7 @@ def _configure_sqlite(engine: Engine, *, always_immediate: bool = False) -> None
             "journal_mode=WAL",
             "foreign_keys=ON",
             # Writers of other processes (koom commands) wait for the lock instead of failing.
-            "busy_timeout=10000",
+            f"busy_timeout={BUSY_TIMEOUT_MS}",
             # Every COMMIT is on disk before a caller is answered: power-loss safe.
             "synchronous=FULL",
         ):

@@ -2,11 +2,15 @@
 
 Instances starting together upgrade one after the other: on PostgreSQL the upgrade holds an
 advisory lock (per schema) for its transaction, so a second instance waits, then finds the
-schema up to date; on SQLite the write transaction itself is the lock.
+schema up to date; on SQLite the write transaction itself is the lock, and an instance that
+finds it taken (past SQLite's busy timeout, e.g. on a loaded machine) tries again until
+UPGRADE_WAIT has passed.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 
 from alembic import command
@@ -19,6 +23,9 @@ from core.db.database import Database
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 DEFAULT_TIMEZONE = "Europe/Paris"
+UPGRADE_WAIT = 300.0
+"""Seconds a SQLite upgrade waits for another process's upgrade to release the file."""
+RETRY_EVERY = 0.25
 
 
 def alembic_config() -> Config:
@@ -44,7 +51,25 @@ async def upgrade(
         config.attributes["default_timezone"] = default_timezone
         command.upgrade(config, revision)
 
-    await db.transaction(run)
+    deadline = time.monotonic() + UPGRADE_WAIT
+    while True:
+        try:
+            await db.transaction(run)
+            return
+        except Exception as exc:
+            if not (db.is_sqlite and _locked(exc)) or time.monotonic() > deadline:
+                raise
+        await asyncio.sleep(RETRY_EVERY)
+
+
+def _locked(exc: BaseException | None) -> bool:
+    """Whether SQLite refused because another connection holds the write lock (the error
+    itself, or one it wraps, such as a failed COMMIT)."""
+    while exc is not None:
+        if "database is locked" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 async def current_revision(db: Database) -> str | None:
