@@ -44,11 +44,12 @@ from core.app import (
 from core.app import open_database as open_db
 from core.backup import backup_sqlite, pg_dump_command
 from core.db.migrate import current_revision, head_revision
-from core.errors import KoomError, Misconfigured, NotFound
+from core.errors import Forbidden, KoomError, Misconfigured, NotFound
 from core.i18n import SUPPORTED_LOCALES, Translator, resolve_locale
 from core.models import Challenge
 from core.services import Services
 from core.services.broadcasts import Audience, BroadcastProgress
+from core.services.organisations import Actor
 from core.settings import Settings
 
 NAME = re.compile(r"[\w.@-]{1,64}")
@@ -305,6 +306,12 @@ def broadcast(
             help=HELP("broadcast.cli.challenge"),
         ),
     ] = None,
+    org: Annotated[
+        str | None,
+        typer.Option(
+            "--org", metavar=HELP("operations.cli.slug_metavar"), help=HELP("broadcast.cli.org")
+        ),
+    ] = None,
     message: Annotated[
         str | None,
         typer.Option(
@@ -344,7 +351,7 @@ def broadcast(
 ) -> None:
     settings = load_settings()
     t = translator(settings, lang.value if lang else None)
-    writing = bool(audience or challenge or message or file or at or preview)
+    writing = bool(audience or challenge or org or message or file or at or preview)
     if (status is not None) + (cancel is not None) + writing > 1:
         usage_error(t("broadcast.cli.one_action"))
     if status is None and cancel is None:
@@ -357,7 +364,7 @@ def broadcast(
             elif cancel is not None:
                 code = command.cancel(cancel, yes)
             else:
-                code = command.write(audiences, text, challenge, at, yes, preview, follow)
+                code = command.write(audiences, text, challenge, at, yes, preview, follow, org)
         except KoomError as error:
             typer.echo(t(error.key, **error.params), err=True)
             code = 1
@@ -425,10 +432,14 @@ class BroadcastCommand:
         yes: bool,
         preview: bool,
         follow: bool,
+        org: str | None = None,
     ) -> int:
-        """Preview, confirm, then schedule or launch a broadcast (and follow it)."""
+        """Preview, confirm, then schedule or launch a broadcast (and follow it); with `org`,
+        only to the audiences of that organisation's challenges."""
         t, broadcasts = self.t, self.services.broadcasts
         found = self.run(self.services.challenges.by_slug(slug)) if slug else None
+        if org is not None:
+            self.check_organisation(org, audiences, found)
         send_at = parse_when(at, self.timezone, self.services.clock.now()) if at else None
         draft = self.run(broadcasts.create(None, audiences, text, found.id if found else None))
         if preview or not yes:
@@ -449,6 +460,21 @@ class BroadcastCommand:
         launched = self.run(broadcasts.get(draft.id))
         typer.echo(t.plural("broadcast.cli.launched", launched.recipients, id=str(draft.id)))
         return self.follow(draft.id) if follow else 0
+
+    def check_organisation(
+        self, slug: str, audiences: set[Audience], challenge: Challenge | None
+    ) -> None:
+        """Forbidden unless the audience is the organisation's: the pledgers or groups of one
+        of its challenges, never every member."""
+        organisations = self.services.organisations
+        organisation = self.run(organisations.by_slug(slug))
+        if Audience.MEMBERS in audiences:
+            raise Forbidden("broadcast.cli.org_members", org=organisation.name)
+        own = self.run(organisations.challenges(Actor.administrator(), organisation.id))
+        if challenge is not None and all(c.id != challenge.id for c in own):
+            raise Forbidden(
+                "broadcast.cli.org_challenge", slug=challenge.slug, org=organisation.name
+            )
 
     def status(self, broadcast_id: int) -> int:
         """Print where a broadcast stands."""

@@ -419,7 +419,7 @@ def _keep_waiting(turn: Turn, state: ConversationState) -> None:
 
 async def _enter(turn: Turn, flow: Flow, *, keep_data: bool) -> bool:
     """Switch the turn to `flow`; False, with a refusal, when the person may not use it."""
-    if flow.organiser_only and not await turn.is_organiser():
+    if flow.organiser_only and not await turn.may_organise():
         turn.replies.append(Message(turn.t("error.not_organiser"), personal=True))
         return False
     if flow.organiser_only:

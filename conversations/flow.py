@@ -29,6 +29,7 @@ from core.i18n import Translator, read_in
 from core.identity import ChatRef
 from core.models import Member
 from core.services import Services
+from core.services.organisations import Actor
 
 ENGINE_FLOW = "engine"
 """The flow name of the engine's own choices (skipping an optional form field)."""
@@ -67,6 +68,7 @@ class Turn:
         self.chat = chat
         self._organiser_check = organiser_check
         self._organiser: bool | None = None
+        self._organises: bool | None = None
         self.capabilities = capabilities
         self.flow_name = flow_name
         self.data = data
@@ -82,6 +84,17 @@ class Turn:
         if self._organiser is None:
             self._organiser = await self._organiser_check()
         return self._organiser
+
+    async def actor(self) -> Actor:
+        """The person as the organisation rules see them (an administrator or not)."""
+        return Actor(self.member.id, is_admin=await self.is_organiser())
+
+    async def may_organise(self) -> bool:
+        """Whether the person may use the organiser flows: an administrator, or the staff
+        of an organisation (who then reach only its challenges)."""
+        if self._organises is None:
+            self._organises = await self.services.organisations.may_organise(await self.actor())
+        return self._organises
 
     # --- speaking ---------------------------------------------------------------------
 

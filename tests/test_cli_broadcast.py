@@ -18,6 +18,7 @@ from core.app import open_database
 from core.db.tables import deliveries
 from core.services import Services
 from core.services.broadcasts import Broadcast, BroadcastStatus
+from core.services.organisations import Actor, OrganisationKind
 from core.settings import Settings
 from tests.factories import all_broadcasts, member, open_challenge
 
@@ -235,3 +236,26 @@ def test_errors_write_nothing(
     assert message in result.stderr
     assert broadcasts(seeded) == []
     assert rows(seeded) == {}
+
+
+def test_org_writes_only_to_its_own_challenges(koom: CliRunner, seeded: str) -> None:
+    async def organise(services: Services) -> None:
+        admin = Actor.administrator()
+        owner = await member(services, "carla")
+        for slug, name in (("lyon", "Ville de Lyon"), ("acme", "Acme")):
+            await services.organisations.create(admin, slug, name, OrganisationKind.CITY, owner.id)
+        lyon = await services.organisations.by_slug("lyon")
+        challenge = await services.challenges.by_slug("tri-lyon")
+        await services.organisations.attach_challenge(admin, lyon.id, challenge.id)
+
+    with_services(seeded, organise)
+    refused = invoke(koom, *SEND, "--org", "acme", "--yes", "--no-follow")
+    assert refused.exit_code == 1
+    assert "tri-lyon is not a challenge of Acme." in refused.stderr
+    everyone = invoke(koom, "-a", "members", "-m", "Hi", "--org", "lyon", "--yes")
+    assert everyone.exit_code == 1
+    assert "not every member" in everyone.stderr
+    assert broadcasts(seeded) == [] and rows(seeded) == {}
+    sent = invoke(koom, *SEND, "--org", "lyon", "--yes", "--no-follow")
+    assert sent.exit_code == 0, sent.output
+    assert set(rows(seeded)) == {"1", "2"}

@@ -6,10 +6,11 @@ owners each reach only their own staff and challenges."""
 from __future__ import annotations
 
 from core.delivery.fanout import fan_out
+from core.i18n import Translator
 from core.identity import AccountRef, Platform
 from core.services.organisations import Actor, OrganisationKind
 from tests.factories import open_challenge
-from tests.fake_discord import Where
+from tests.fake_discord import Where, user_payload
 from tests.test_delivery_e2e import (
     ALICE,
     BOB,
@@ -96,4 +97,51 @@ async def test_two_organisations_owners_reach_only_their_own(platforms: Platform
     assert "Acme" not in staff_list
     assert [s.display_name for s in await services.organisations.staff(admin, company.id)] == [
         "Carol"
+    ]
+
+
+async def test_staff_manage_only_their_organisation_on_both_platforms(
+    platforms: Platforms,
+) -> None:
+    services, bot = platforms.services, platforms.telegram_bot
+    discord, adapter = platforms.discord, platforms.discord_adapter
+    admin = Actor.administrator()
+    alice = await services.members.ensure(telegram_account(ALICE), "Alice")
+    dana = await services.members.ensure(AccountRef(Platform.DISCORD, str(DANA)), "Dana")
+    city = await services.organisations.create(
+        admin, "lyon", "Ville de Lyon", OrganisationKind.CITY, alice.id
+    )
+    company = await services.organisations.create(
+        admin, "acme", "Acme", OrganisationKind.COMPANY, dana.id
+    )
+    lyon = await open_challenge(services, slug="tri-lyon")
+    staff = await open_challenge(services, slug="velo-acme")
+    await services.organisations.attach_challenge(admin, city.id, lyon.id)
+    await services.organisations.attach_challenge(admin, company.id, staff.id)
+
+    listed = await bot.say(ALICE, "/manage")
+    assert "Challenge tri-lyon" in listed and "velo-acme" not in listed
+    refused = await bot.say(ALICE, "/manage velo-acme")
+    assert refused == Translator("fr")("error.org.not_allowed")
+    assert "velo-acme" not in await bot.say(ALICE, "/broadcast")
+    assert Translator("en")("error.not_organiser") in await bot.say(BOB, "/manage")
+
+    dm = discord.dm(DANA)
+    done = await discord.slash(user_payload(DANA, "Dana"), dm, "manage", "en-GB")
+    await adapter.idle()
+    shown = " ".join(m["content"] for m in discord.answers(done))
+    buttons = [
+        c.get("label", "")
+        for m in discord.answers(done)
+        for r in m["components"]
+        for c in r["components"]
+    ]
+    assert "Challenge velo-acme" in shown + " ".join(buttons)
+    assert "tri-lyon" not in shown + " ".join(buttons)
+    done = await discord.slash(
+        user_payload(DANA, "Dana"), dm, "manage", "en-GB", challenge="tri-lyon"
+    )
+    await adapter.idle()
+    assert [m["content"] for m in discord.answers(done)] == [
+        Translator("en")("error.org.not_allowed")
     ]

@@ -83,6 +83,7 @@ class BroadcastFlow(Flow):
     async def on_command(self, turn: Turn, command: str, args: str) -> None:
         if args:
             challenge = await turn.services.challenges.by_slug(args)
+            await _check_audience(turn, 0, challenge.id)
             await show_picker(turn, AUDIENCE_BITS[Audience.PLEDGERS], challenge)
             return
         await show_recent(turn)
@@ -127,9 +128,21 @@ async def _selection(turn: Turn, bits: str, challenge_id: str) -> tuple[int, Cha
         mask, picked = int(bits), int(challenge_id)
         if not 0 <= mask <= ALL_BITS:
             raise ValueError(bits)
-        return mask, (await turn.services.challenges.get(picked) if picked else None)
+        found = await turn.services.challenges.get(picked) if picked else None
     except (ValueError, NotFound):
         raise KoomError("engine.stale_choice") from None
+    await _check_audience(turn, mask, picked)
+    return mask, found
+
+
+async def _check_audience(turn: Turn, bits: int, challenge_id: int) -> None:
+    """Forbidden unless the person may write to this audience: every member for
+    administrators alone, a challenge's pledgers and groups for those who manage it."""
+    actor, organisations = await turn.actor(), turn.services.organisations
+    if bits & AUDIENCE_BITS[Audience.MEMBERS]:
+        await organisations.check_broadcast(actor, None)
+    if challenge_id:
+        await organisations.check_broadcast(actor, challenge_id)
 
 
 def _mark(t: Translator, label: str, selected: bool) -> str:
@@ -142,7 +155,8 @@ async def show_picker(
     """The audience toggles, the challenges when one is needed, and "Next"."""
     t, chosen = turn.t, audiences_of(bits)
     picked = challenge.id if challenge else 0
-    rows = [[_toggle(turn, audience, bits, picked)] for audience in Audience]
+    offered = [a for a in Audience if a is not Audience.MEMBERS or await turn.is_organiser()]
+    rows = [[_toggle(turn, audience, bits, picked)] for audience in offered]
     lines = [t("broadcast.picker_title")]
     if chosen & NEEDS_CHALLENGE:
         options = await _challenges(turn, challenge)
@@ -162,8 +176,10 @@ def _toggle(turn: Turn, audience: Audience, bits: int, picked: int) -> Choice:
 
 
 async def _challenges(turn: Turn, chosen: Challenge | None) -> list[Challenge]:
-    """The open challenges, with the chosen one first when it is not among them."""
-    found = await turn.services.challenges.list_open(limit=PICKER_SIZE)
+    """The open challenges the person manages, with the chosen one first when it is not
+    among them."""
+    actor = await turn.actor()
+    found = (await turn.services.organisations.manageable(actor, open_only=True))[:PICKER_SIZE]
     if chosen is not None and all(c.id != chosen.id for c in found):
         found.insert(0, chosen)
     return found
@@ -442,9 +458,13 @@ async def cancel(turn: Turn, broadcast: Broadcast) -> None:
 async def show_recent(turn: Turn) -> None:
     """The latest confirmed broadcasts, with a button to follow each (nothing when none)."""
     t, timezone = turn.t, turn.member.timezone
+    actor = await turn.actor()
+    mine = None
+    if not actor.is_admin:
+        mine = [c.id for c in await turn.services.organisations.manageable(actor)]
     shown = [
         (b, b.send_at)
-        for b in await turn.services.broadcasts.recent(RECENT)
+        for b in await turn.services.broadcasts.recent(RECENT, mine)
         if b.send_at is not None
     ]
     if not shown:
@@ -465,11 +485,15 @@ async def show_recent(turn: Turn) -> None:
 
 
 async def _broadcast(turn: Turn, broadcast_id: str) -> Broadcast:
-    """The broadcast a choice names; stale when there is none."""
+    """The broadcast a choice names; stale when there is none, Forbidden when it is not to
+    an audience the person may write to."""
     try:
-        return await turn.services.broadcasts.get(int(broadcast_id))
+        found = await turn.services.broadcasts.get(int(broadcast_id))
     except (ValueError, NotFound):
         raise KoomError("engine.stale_choice") from None
+    members = AUDIENCE_BITS[Audience.MEMBERS] if Audience.MEMBERS in found.audiences else 0
+    await _check_audience(turn, members, found.challenge_id or 0)
+    return found
 
 
 _BY_ID: dict[str, Callable[[Turn, Broadcast], Awaitable[None]]] = {

@@ -7,7 +7,7 @@ from __future__ import annotations
 from conversations.flow import CommandSpec, Flow, Option, Turn
 from conversations.flows.browse import arg_id
 from core.errors import KoomError
-from core.services.organisations import Actor, Organisation, Role
+from core.services.organisations import Organisation, Role
 
 FLOW = "org"
 
@@ -39,7 +39,7 @@ class OrganisationFlow(Flow):
 
     async def on_choice(self, turn: Turn, action: str, args: list[str]) -> None:
         organisations = turn.services.organisations
-        actor = await _actor(turn)
+        actor = await turn.actor()
         organisation_id = arg_id(args)
         match action:
             case "staff":
@@ -75,11 +75,6 @@ class OrganisationFlow(Flow):
             case _:
                 raise KoomError("engine.stale_choice")
         turn.end()
-
-
-async def _actor(turn: Turn) -> Actor:
-    """The person pressing, as the organisation rules see them."""
-    return Actor(turn.member.id, is_admin=await turn.is_organiser())
 
 
 def _show(turn: Turn, organisation: Organisation, role: Role) -> None:

@@ -1,10 +1,11 @@
 """The organiser's flow: /new creates a challenge, /manage (or /organiser) runs the existing
-ones. Only accounts named in KOOM_ORGANISERS get in; the engine refuses everyone else.
+ones. Accounts named in KOOM_ORGANISERS reach every challenge; the staff of an organisation
+only its own (every button with a challenge id is checked); the engine refuses everyone else.
 
-Choice ids (`orga:` + action + args): creation `noarea`, `kind:<kind>`, `freq:<frequency>`,
-`tiersdone`, `noimpact`; management `list:<offset>`, `open:<id>`, `publish:<id>`,
-`discard:<id>`, `edit:<id>`, `field:<id>:<field>`, `tier:<id>`, `kept:<id>`,
-`keep:<id>:<tier id>`, `close:<id>`, `shut:<id>`, `stats:<id>`.
+Choice ids (`orga:` + action + args): creation `org:<organisation id or 0>`, `noarea`,
+`kind:<kind>`, `freq:<frequency>`, `tiersdone`, `noimpact`; management `list:<offset>`,
+`open:<id>`, `publish:<id>`, `discard:<id>`, `edit:<id>`, `field:<id>:<field>`, `tier:<id>`,
+`kept:<id>`, `keep:<id>:<tier id>`, `close:<id>`, `shut:<id>`, `stats:<id>`.
 """
 
 from __future__ import annotations
@@ -38,6 +39,15 @@ _ANSWERS: dict[str, Callable[[Turn, str], Awaitable[None]]] = {
 }
 
 
+_WITH_CHALLENGE = frozenset({*_BY_ID, "field", "lang", "keep"})
+"""The actions whose first argument is a challenge id."""
+
+
+async def _check(turn: Turn, challenge_id: int) -> None:
+    """Forbidden unless the person may manage the challenge."""
+    await turn.services.organisations.check_challenge(await turn.actor(), challenge_id)
+
+
 class OrganiserFlow(Flow):
     """Create, publish, edit, close challenges; add tiers, record promises kept, stats."""
 
@@ -52,15 +62,20 @@ class OrganiserFlow(Flow):
 
     async def on_command(self, turn: Turn, command: str, args: str) -> None:
         if command == "new":
-            new.start(turn)
+            await new.start(turn)
         elif args:
             challenge = await turn.services.challenges.by_slug(args)
+            await _check(turn, challenge.id)
             await manage.open_panel(turn, challenge.id)
         else:
             await manage.show_list(turn)
 
     async def on_choice(self, turn: Turn, action: str, args: list[str]) -> None:
+        if action in _WITH_CHALLENGE and args:
+            await _check(turn, int(args[0]))
         match action, args:
+            case "org", [organisation_id]:
+                await new.on_organisation(turn, int(organisation_id))
             case "noarea", []:
                 new.ask_frequency(turn)
             case "kind", [kind]:

@@ -31,9 +31,10 @@ def short(text: str, limit: int = LABEL_LIMIT) -> str:
 
 
 async def show_list(turn: Turn, offset: int = 0, replaces: bool = False) -> None:
-    """One page of every challenge, newest first, with a button each."""
+    """One page of the challenges the person may manage (every one for administrators, their
+    organisations' for their staff), newest first, with a button each."""
     t = turn.t
-    everything = await turn.services.challenges.list_all()
+    everything = await turn.services.organisations.manageable(await turn.actor())
     if not everything:
         turn.say("organiser.list.empty")
         return

@@ -1,9 +1,10 @@
 """/new: an organiser creates a challenge step by step, sees it as members will, then
 publishes, edits or discards it.
 
-Steps: the form (title, action, description, goal, deadline) -> area (optional) and its kind
--> frequency -> sponsor tiers, one per message -> impact per action (optional) -> the preview,
-a draft challenge invisible to members. Answers so far live in `turn.data` as JSON.
+Steps: the organisation running it, when the person may choose -> the form (title, action,
+description, goal, deadline) -> area (optional) and its kind -> frequency -> sponsor tiers, one
+per message -> impact per action (optional) -> the preview, a draft challenge invisible to
+members. Answers so far live in `turn.data` as JSON.
 """
 
 from __future__ import annotations
@@ -23,10 +24,10 @@ from conversations.flows.organiser_input import (
     parse_tier,
     refusal,
 )
-from conversations.flows.organiser_manage import show_panel
+from conversations.flows.organiser_manage import short, show_panel
 from conversations.model import FormInput
 from core.drafts import ChallengeDraft, slugify
-from core.errors import NotFound
+from core.errors import Forbidden, NotFound
 from core.models import AreaKind, Frequency
 
 MAX_TIERS = 20
@@ -46,9 +47,36 @@ AREA_KIND_LABELS = {
 }
 
 
-def start(turn: Turn) -> None:
-    """Ask for the form."""
-    turn.data.update(raw={}, tiers=[])
+async def start(turn: Turn) -> None:
+    """Ask which organisation runs the challenge when the person may choose, else the form."""
+    options = await _organisations(turn)
+    if len(options) == 1:
+        begin(turn, options[0][0])
+        return
+    rows = [[turn.choice(short(name), "org", org_id)] for org_id, name in options]
+    turn.send(turn.t("organiser.new.which_org"), rows)
+
+
+async def on_organisation(turn: Turn, organisation_id: int) -> None:
+    """Keep the organisation chosen, if the person is among its staff, and ask for the form."""
+    if all(org_id != organisation_id for org_id, _ in await _organisations(turn)):
+        raise Forbidden("error.org.not_allowed")
+    begin(turn, organisation_id)
+
+
+async def _organisations(turn: Turn) -> list[tuple[int, str]]:
+    """Who may run the challenge: the organisations the person is staff of, and for the
+    deployment's administrators the deployment itself (id 0)."""
+    staff = await turn.services.organisations.staff_of(turn.member.id)
+    options = [(o.id, o.name) for o in staff]
+    if await turn.is_organiser() or not options:
+        options.insert(0, (0, turn.t("organiser.new.no_org")))
+    return options
+
+
+def begin(turn: Turn, organisation_id: int) -> None:
+    """Ask for the form of a challenge run by the organisation (0: the deployment)."""
+    turn.data.update(raw={}, tiers=[], org=organisation_id or None)
     turn.ask_form(STEP_DETAILS, "organiser.new.form_title", form_fields(turn.t, DETAILS))
 
 
@@ -151,9 +179,11 @@ async def on_impact(turn: Turn, text: str | None) -> None:
         turn.send(bad.message)
         ask_impact(turn)
         return
-    challenge = await turn.services.challenges.create(
+    challenge = await turn.services.organisations.create_challenge(
+        await turn.actor(),
+        turn.data.get("org"),
         draft.model_copy(update={"slug": await _free_slug(turn, draft.title)}),
-        created_by=turn.member.id,
+        turn.settings.map_min_count,
     )
     turn.say("organiser.new.preview")
     show_panel(turn, challenge)

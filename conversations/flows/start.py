@@ -93,5 +93,5 @@ class StartFlow(Flow):
 async def _help(turn: Turn) -> None:
     """The commands, with the organiser's own for organisers."""
     turn.say("start.help")
-    if await turn.is_organiser():
+    if await turn.may_organise():
         turn.say("start.help_organiser")

@@ -9,6 +9,7 @@ twice.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -144,16 +145,16 @@ class BroadcastService:
         async with self.db.read() as conn:
             return await conn.run_sync(_load, broadcast_id)
 
-    async def recent(self, limit: int = 10) -> list[Broadcast]:
+    async def recent(
+        self, limit: int = 10, challenge_ids: Collection[int] | None = None
+    ) -> list[Broadcast]:
         """The latest confirmed broadcasts (scheduled, sending, done or cancelled), newest
-        first; drafts are left out."""
+        first; drafts are left out, and with `challenge_ids` those to other audiences."""
+        query = select(broadcasts).where(broadcasts.c.status != BroadcastStatus.DRAFT.value)
+        if challenge_ids is not None:
+            query = query.where(broadcasts.c.challenge_id.in_(list(challenge_ids)))
         async with self.db.read() as conn:
-            rows = await conn.execute(
-                select(broadcasts)
-                .where(broadcasts.c.status != BroadcastStatus.DRAFT.value)
-                .order_by(broadcasts.c.id.desc())
-                .limit(limit)
-            )
+            rows = await conn.execute(query.order_by(broadcasts.c.id.desc()).limit(limit))
             return [_broadcast(r) for r in rows]
 
     async def edit_text(self, broadcast_id: int, text: str) -> Broadcast:

@@ -30,9 +30,10 @@ from core.db.tables import (
     organisations,
 )
 from core.db.upsert import insert_for
+from core.drafts import ChallengeDraft
 from core.errors import Conflict, Forbidden, Invalid, NotFound
 from core.models import Challenge, Group
-from core.services.challenges import load_challenges
+from core.services.challenges import OPEN_FOR_PLEDGES, create_challenge, load_challenges
 from core.services.groups import group_from_row
 
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{1,39}")
@@ -144,6 +145,20 @@ def may_manage_challenge(conn: Connection, actor: Actor, challenge_id: int) -> b
     return organisation_id is not None and role_in(conn, organisation_id, actor.member_id) in STAFF
 
 
+def staff_organisation_ids(conn: Connection, member_id: int | None) -> list[int]:
+    """The organisations the member is an owner or organiser of."""
+    if member_id is None:
+        return []
+    return list(
+        conn.execute(
+            select(organisation_members.c.organisation_id).where(
+                organisation_members.c.member_id == member_id,
+                organisation_members.c.role.in_([r.value for r in STAFF]),
+            )
+        ).scalars()
+    )
+
+
 def check_header(**header: str | None) -> dict[str, str | None]:
     """The header fields, trimmed and checked; Invalid on a bad colour or a too long text."""
     checked: dict[str, str | None] = {}
@@ -241,6 +256,66 @@ class OrganisationService:
                 )
             ).all()
         return [(organisation_from_row(r), Role(r.role)) for r in rows]
+
+    async def staff_of(self, member_id: int) -> list[Organisation]:
+        """The organisations the member is an owner or organiser of, by name."""
+        return [o for o, role in await self.of_member(member_id) if role in STAFF]
+
+    async def may_organise(self, actor: Actor) -> bool:
+        """True when the actor may use the organiser surfaces (/new, /manage, /broadcast):
+        an administrator, or the staff of at least one organisation."""
+        if actor.is_admin:
+            return True
+        async with self.db.read() as conn:
+            return bool(await conn.run_sync(staff_organisation_ids, actor.member_id))
+
+    async def manageable(self, actor: Actor, *, open_only: bool = False) -> list[Challenge]:
+        """The challenges the actor may manage, newest first: every one for administrators,
+        else those of the organisations they are staff of (`open_only`: open for pledges)."""
+
+        def unit(conn: Connection) -> list[Challenge]:
+            where = challenges.c.id > 0
+            if not actor.is_admin:
+                ids = staff_organisation_ids(conn, actor.member_id)
+                where = challenges.c.organisation_id.in_(ids)
+            if open_only:
+                where = where & challenges.c.status.in_([s.value for s in OPEN_FOR_PLEDGES])
+            return load_challenges(conn, where, challenges.c.id.desc())
+
+        async with self.db.read() as conn:
+            return await conn.run_sync(unit)
+
+    async def create_challenge(
+        self,
+        actor: Actor,
+        organisation_id: int | None,
+        draft: ChallengeDraft,
+        min_count: int = 1,
+    ) -> Challenge:
+        """A new challenge run by the organisation (None: by the deployment, administrators
+        only), created and attached in one unit; its staff only."""
+
+        def unit(conn: Connection) -> Challenge:
+            if organisation_id is None:
+                if not actor.is_admin:
+                    raise Forbidden("error.org.not_allowed")
+            else:
+                require(conn, actor, organisation_id, *STAFF)
+            challenge = create_challenge(conn, self.clock, draft, actor.member_id, min_count)
+            if organisation_id is not None:
+                conn.execute(
+                    update(challenges)
+                    .where(challenges.c.id == challenge.id)
+                    .values(organisation_id=organisation_id)
+                )
+            return challenge
+
+        return await self.db.transaction(unit)
+
+    async def check_challenge(self, actor: Actor, challenge_id: int) -> None:
+        """Forbidden unless the actor may manage the challenge."""
+        if not await self.may_manage(actor, challenge_id):
+            raise Forbidden("error.org.not_allowed")
 
     async def set_header(
         self, actor: Actor, organisation_id: int, **header: str | None
