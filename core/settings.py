@@ -132,6 +132,7 @@ class Settings(BaseSettings):
     web_operator: str | None = Field(default=None, validation_alias="KOOM_WEB_OPERATOR")
     web_contact: str | None = Field(default=None, validation_alias="KOOM_WEB_CONTACT")
     web_privacy_url: str | None = Field(default=None, validation_alias="KOOM_WEB_PRIVACY_URL")
+    org_logo_dir: Path | None = Field(default=None, validation_alias="KOOM_ORG_LOGO_DIR")
     log_level: str = Field(default="INFO", validation_alias="KOOM_LOG_LEVEL")
     log_format: str = Field(default="text", validation_alias="KOOM_LOG_FORMAT")
     metrics_port: int | None = Field(
@@ -229,6 +230,11 @@ class Settings(BaseSettings):
             name = "KOOM_PUBLIC_URL" if info.field_name == "public_url" else "KOOM_WEB_PRIVACY_URL"
             raise ValueError(f"{name} must be an http(s) address")
         return value.strip().rstrip("/")
+
+    @field_validator("org_logo_dir", mode="before")
+    @classmethod
+    def _optional_folder(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("web_operator", "web_contact", mode="before")
     @classmethod

@@ -23,6 +23,7 @@ from bots.http_headers import hide_server_version
 from bots.resources import Throttle
 from bots.web import health, sharing, views
 from bots.web.live import LiveConfig, LiveHub, Snapshot, Watch
+from bots.web.logos import read_logo
 from bots.web.outlines import OutlineCache, parse_bbox, warm_up
 from bots.web.streams import StreamGate
 from conversations.deeplinks import parse_payload
@@ -30,6 +31,8 @@ from core.drafts import SLUG_PATTERN
 from core.errors import NotFound
 from core.i18n import SUPPORTED_LOCALES, Translator
 from core.services import Services
+from core.services.organisations import SLUG as ORG_SLUG
+from core.services.organisations import Organisation
 from core.services.progress import progress_of
 
 log = logging.getLogger(__name__)
@@ -81,6 +84,8 @@ def create_app(services: Services, config: LiveConfig | None = None) -> web.Appl
     app.router.add_get("/c/{slug}/events", events, name="events")
     app.router.add_get("/c/{slug}/areas.csv", areas_csv, name="areas_csv")
     app.router.add_get("/c/{slug}/areas.geojson", areas_geojson, name="areas_geojson")
+    app.router.add_get("/org/{slug}/logo", organisation_logo, name="org_logo")
+    app.router.add_get("/org/{slug}/theme.css", organisation_theme, name="org_theme")
     health.add_routes(app, services.db)  # /metrics and /readyz
     app.on_response_prepare.append(security_headers)
     app.on_response_prepare.append(hide_server_version)
@@ -160,6 +165,7 @@ def context(request: web.Request) -> views.PageContext:
         base=base_url(request),
         site=request.app[SITE],
         ref=shared_ref(request),
+        logos=request.app[SERVICES].settings.org_logo_dir is not None,
     )
 
 
@@ -467,6 +473,40 @@ async def static(request: web.Request) -> web.Response:
     control = "public, max-age=31536000, immutable" if forever else "public, max-age=300"
     content_type = f"{found.content_type}; charset=utf-8"
     return cached(request, found.body, content_type, f'"{found.version}"', control)
+
+
+async def _organisation(request: web.Request) -> Organisation:
+    """The organisation named in the URL; 404 when there is none."""
+    slug = request.match_info["slug"]
+    if not ORG_SLUG.fullmatch(slug):
+        raise web.HTTPNotFound()
+    try:
+        return await request.app[SERVICES].organisations.by_slug(slug)
+    except NotFound:
+        raise web.HTTPNotFound() from None
+
+
+async def organisation_logo(request: web.Request) -> web.Response:
+    """An organisation's logo, only from KOOM_ORG_LOGO_DIR and only a checked picture."""
+    folder = request.app[SERVICES].settings.org_logo_dir
+    organisation = await _organisation(request)
+    if folder is None or not organisation.logo_file:
+        raise web.HTTPNotFound()
+    found = await asyncio.to_thread(read_logo, folder, organisation.logo_file)
+    if found is None:
+        raise web.HTTPNotFound()
+    etag = f'"{hashlib.sha256(found.body).hexdigest()[:16]}"'
+    return cached(request, found.body, found.content_type, etag, "public, max-age=300")
+
+
+async def organisation_theme(request: web.Request) -> web.Response:
+    """An organisation's colour as a CSS variable (the page's style sheet uses it)."""
+    body = views.theme_css(await _organisation(request))
+    if not body:
+        raise web.HTTPNotFound()
+    etag = f'"{hashlib.sha256(body).hexdigest()[:16]}"'
+    control = "public, max-age=31536000, immutable" if request.query.get("v") else "no-cache"
+    return cached(request, body, "text/css; charset=utf-8", etag, control)
 
 
 async def healthz(request: web.Request) -> web.Response:

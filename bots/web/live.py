@@ -1,9 +1,10 @@
 """What the web shows of a challenge, read once and shared by every request and live viewer.
 
 One :class:`Watch` per challenge holds the latest :class:`Snapshot`. A request older than
-``poll_seconds`` refreshes it (concurrent requests share that one refresh: three small
+``poll_seconds`` refreshes it (concurrent requests share that one refresh: five small
 queries), and while live viewers are connected one poller per challenge refreshes it every
-``poll_seconds`` and wakes them when something they see changed. The counts by area go
+``poll_seconds`` and wakes them when something they see changed (the count, the tiers and
+their sponsors' status, the announcements, the organisation's header). The counts by area go
 through ``ProgressService.areas`` (``visible_areas``: nothing under the minimum count); they
 cost tens of milliseconds with thousands of areas, so they are computed again only when the
 pledge count moved (at most every ``areas_min_seconds``) or after ``areas_max_seconds``.
@@ -27,7 +28,9 @@ from core.db.tables import outbox
 from core.errors import NotFound
 from core.models import ANNOUNCEMENTS, Challenge, ChallengeStatus, Progress
 from core.services import Services
+from core.services.organisations import Organisation
 from core.services.progress import progress_of
+from core.services.sponsors import SponsorStatus
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +75,10 @@ class Snapshot:
     areas: tuple[AreaTotal, ...]
     areas_version: int
     version: int
+    organisation: Organisation | None = None
+    """The organisation running the challenge, whose header the page shows."""
+    sponsors: tuple[SponsorStatus, ...] = ()
+    """Each tier's sponsor and where its promise stands."""
     cache: dict[Hashable, Any] = field(default_factory=dict)
 
     def read_in(self, locale: str) -> Snapshot:
@@ -138,6 +145,8 @@ class Watch:
             self._set_gone()
             raise
         announcements = await latest_announcements(services, challenge.id)
+        organisation = await services.organisations.of_challenge(challenge.id)
+        sponsors = tuple(await services.sponsors.statuses(challenge.id))
         previous = self.snapshot
         now = time.monotonic()
         config = self.hub.config
@@ -161,12 +170,23 @@ class Watch:
             and previous.announcements == announcements
             and previous.areas_version == areas_version
             and previous.progress.days_left == progress.days_left
+            and previous.organisation == organisation
+            and previous.sponsors == sponsors
         )
         if same and previous is not None:
             snapshot = previous
         else:
             version = previous.version + 1 if previous is not None else 1
-            snapshot = Snapshot(challenge, progress, announcements, areas, areas_version, version)
+            snapshot = Snapshot(
+                challenge,
+                progress,
+                announcements,
+                areas,
+                areas_version,
+                version,
+                organisation,
+                sponsors,
+            )
             self.snapshot = snapshot
             self._wake()
         self._checked_at = now

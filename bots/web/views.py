@@ -12,6 +12,7 @@ import hashlib
 import html
 import io
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -28,6 +29,8 @@ from core.areas import AreaTotal
 from core.delivery.protocol import Notice
 from core.i18n import SUPPORTED_LOCALES, Translator
 from core.models import Challenge, ChallengeStatus, Progress, Tier
+from core.services.organisations import COLOUR, Organisation
+from core.services.sponsors import SponsorState, SponsorStatus, state_of
 from core.sharing.words import progress_summary
 
 STATIC_FILES = ("style.css", "live.js", "map.js", "icon.svg")
@@ -118,6 +121,26 @@ def _tier_status(t: Translator, tier: Tier, count: int) -> tuple[str, str]:
     return "locked", t.plural("web.tier.missing", tier.threshold - count)
 
 
+_URL = re.compile(r"https?://[^\s<>\"']+")
+
+
+def _sponsor(t: Translator, tier: Tier, promise: SponsorStatus | None) -> dict[str, str | None]:
+    """Where the tier's promise stands (promised, reached, confirmed, kept) in words, and
+    once kept its proof: the text, its first http(s) link, the picture's address."""
+    state = promise.state if promise is not None else state_of(tier, confirmed=False)
+    kept = state is SponsorState.KEPT
+    proof = tier.proof if kept else None
+    link = _URL.search(proof) if proof else None
+    return {
+        "sponsor_state": state.value,
+        "sponsor_state_text": t(f"web.sponsor.{state.value}", sponsor=tier.sponsor),
+        "proof": proof,
+        "proof_url": link.group(0).rstrip(".,;:!?)") if link else None,
+        "proof_picture": None,
+        "proof_picture_alt": t("web.sponsor.proof_picture", sponsor=tier.sponsor),
+    }
+
+
 def _status_text(t: Translator, progress: Progress) -> str:
     challenge = progress.challenge
     match challenge.status:
@@ -184,6 +207,7 @@ def state(t: Translator, snapshot: Snapshot) -> dict[str, Any]:
     progress = snapshot.progress
     challenge = snapshot.challenge
     count = progress.count
+    promises = {s.tier.id: s for s in snapshot.sponsors}
     tiers = []
     for tier in challenge.tiers:
         status, words = _tier_status(t, tier, count)
@@ -196,6 +220,7 @@ def state(t: Translator, snapshot: Snapshot) -> dict[str, Any]:
                 "status": status,
                 "status_text": words,
                 "percent": round(min(100.0, tier.threshold * 100 / max(1, challenge.goal)), 2),
+                **_sponsor(t, tier, promises.get(tier.id)),
             }
         )
     return {
@@ -304,6 +329,8 @@ class PageContext:
     site: sharing.Site = field(default_factory=sharing.Site)
     ref: str | None = None
     """A share link's payload (`?start=`) crediting whoever shared the page."""
+    logos: bool = False
+    """Whether organisations' logos are served (KOOM_ORG_LOGO_DIR is set)."""
 
 
 def with_lang(path: str, context: PageContext) -> str:
@@ -386,7 +413,9 @@ def _tiers(t: Translator, challenge: Challenge, data: Mapping[str, Any]) -> Html
             f'<span class="tier-text"><strong>{escape(tier["sponsor"])}</strong> '
             f"{escape(tier['reward'])}</span>"
             f'<span class="tier-status" data-tier-status>{escape(tier["status_text"])}</span>'
-            "</li>"
+            f'<span class="sponsor-state {tier["sponsor_state"]}" data-sponsor-state>'
+            f"{escape(tier['sponsor_state_text'])}</span>"
+            f"{_proof(t, tier)}</li>"
         )
     return Html(
         '<section class="tiers" aria-labelledby="tiers-title">'
@@ -394,6 +423,58 @@ def _tiers(t: Translator, challenge: Challenge, data: Mapping[str, Any]) -> Html
         f'<p class="hint">{escape(t("web.tiers_hint"))}</p>'
         f'<ol class="tier-list">{"".join(items)}</ol></section>'
     )
+
+
+def _proof(t: Translator, tier: Mapping[str, Any]) -> str:
+    """The proof of a kept promise (hidden, and filled live, until there is one)."""
+    proof, url = tier["proof"], tier["proof_url"]
+    link = (
+        f' <a href="{escape(url)}" rel="noopener nofollow ugc" data-proof-link>'
+        f"{escape(t('web.sponsor.proof_link'))}</a>"
+        if url
+        else ""
+    )
+    hidden = "" if proof else " hidden"
+    return (
+        f'<p class="proof" data-proof{hidden}><span class="proof-label">'
+        f"{escape(t('web.sponsor.proof'))}</span> <span data-proof-text>"
+        f"{escape(proof or '')}</span>{link}</p>"
+    )
+
+
+def organisation_header(t: Translator, organisation: Organisation | None, logos: bool) -> Html:
+    """The organisation's header above its challenge: logo (served by `/org/SLUG/logo`
+    when `logos`), name; nothing for a challenge of the deployment."""
+    if organisation is None:
+        return Html("")
+    logo = ""
+    if logos and organisation.logo_file:
+        alt = t("web.org.logo", name=organisation.name)
+        logo = (
+            f'<img class="org-logo" src="/org/{escape(organisation.slug)}/logo" '
+            f'alt="{escape(alt)}" data-org-logo>'
+        )
+    return Html(
+        f'<section class="org-header" data-org="{escape(organisation.slug)}">{logo}'
+        f'<p class="org-name">{escape(t("web.org.by", name=organisation.name))}</p></section>'
+    )
+
+
+def organisation_site(organisation: Organisation) -> sharing.Site:
+    """The footer's parts from the organisation's own record (a privacy link that is not
+    http(s) is left out)."""
+    privacy = organisation.privacy_url
+    if privacy and not privacy.startswith(("https://", "http://")):
+        privacy = None
+    return sharing.Site(organisation.name, organisation.contact, privacy)
+
+
+def theme_css(organisation: Organisation) -> bytes:
+    """The organisation's colour as a CSS variable (checked again: #RRGGBB only)."""
+    colour = organisation.colour
+    if colour is None or not COLOUR.fullmatch(colour):
+        return b""
+    return f":root {{ --org-colour: {colour.lower()}; }}\n".encode()
 
 
 def _announcement_items(t: Translator, data: Mapping[str, Any]) -> Html:
@@ -465,8 +546,15 @@ def _challenge_page(context: PageContext, snapshot: Snapshot) -> bytes:
         escape(t("web.open_data"))
         + f' <a href="{base}/areas.csv">CSV</a> · <a href="{base}/areas.geojson">GeoJSON</a>'
     )
+    organisation = snapshot.organisation
+    site = context.site if organisation is None else organisation_site(organisation)
+    head_extra = sharing.preview_tags(t, snapshot, context.base)
+    if organisation is not None and organisation.colour:
+        href = f"/org/{organisation.slug}/theme.css?v={organisation.colour.lstrip('#').lower()}"
+        head_extra += f'<link rel="stylesheet" href="{escape(href)}">'
     body = render(
         "page.html",
+        org_header=organisation_header(t, organisation, context.logos),
         home_url=with_lang("/", context),
         brand=t("web.brand"),
         languages_label=t("web.languages"),
@@ -519,7 +607,7 @@ def _challenge_page(context: PageContext, snapshot: Snapshot) -> bytes:
         embed_hint=t("web.embed_hint"),
         widget_url=widget,
         embed_code=embed,
-        footer=Html(sharing.footer(t, context.site)),
+        footer=Html(sharing.footer(t, site)),
     )
     return _page(
         t,
@@ -527,7 +615,8 @@ def _challenge_page(context: PageContext, snapshot: Snapshot) -> bytes:
         challenge.description or challenge.action,
         body,
         scripts=_scripts("live.js", "map.js"),
-        head_extra=sharing.preview_tags(t, snapshot, context.base),
+        head_extra=head_extra,
+        body_class="org-page" if organisation is not None else "",
     )
 
 

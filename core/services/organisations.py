@@ -238,6 +238,18 @@ class OrganisationService:
             raise NotFound("error.org.not_found", slug=slug)
         return organisation_from_row(row)
 
+    async def of_challenge(self, challenge_id: int) -> Organisation | None:
+        """The organisation running the challenge, or None (the deployment's own)."""
+        async with self.db.read() as conn:
+            row = (
+                await conn.execute(
+                    select(organisations)
+                    .join(challenges, challenges.c.organisation_id == organisations.c.id)
+                    .where(challenges.c.id == challenge_id)
+                )
+            ).first()
+        return None if row is None else organisation_from_row(row)
+
     async def list_all(self) -> list[Organisation]:
         """Every organisation, by name (the administrators' view)."""
         async with self.db.read() as conn:

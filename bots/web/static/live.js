@@ -9,6 +9,29 @@
   var badge = document.querySelector("[data-live]");
   var lastCount = null;
 
+  function showProof(proof, tier) {
+    proof.hidden = !tier.proof && !tier.proof_picture;
+    var text = proof.querySelector("[data-proof-text]");
+    if (text) {
+      setText(text, tier.proof || "");
+    }
+    var link = proof.querySelector("[data-proof-link]");
+    if (link && tier.proof_url) {
+      link.setAttribute("href", tier.proof_url);
+    }
+    var picture = proof.querySelector("[data-proof-picture]");
+    if (tier.proof_picture && !picture) {
+      picture = document.createElement("img");
+      picture.className = "proof-picture";
+      picture.setAttribute("data-proof-picture", "");
+      picture.setAttribute("alt", tier.proof_picture_alt || "");
+      proof.appendChild(picture);
+    }
+    if (picture && tier.proof_picture && picture.getAttribute("src") !== tier.proof_picture) {
+      picture.setAttribute("src", tier.proof_picture);
+    }
+  }
+
   function setText(el, value) {
     if (typeof value === "string" && el.textContent !== value) {
       el.textContent = value;
@@ -71,6 +94,15 @@
       var words = item.querySelector("[data-tier-status]");
       if (words) {
         setText(words, tier.status_text);
+      }
+      var promise = item.querySelector("[data-sponsor-state]");
+      if (promise && tier.sponsor_state) {
+        promise.className = "sponsor-state " + tier.sponsor_state;
+        setText(promise, tier.sponsor_state_text);
+      }
+      var proof = item.querySelector("[data-proof]");
+      if (proof) {
+        showProof(proof, tier);
       }
     });
     var news = document.querySelector("[data-announcements]");
