@@ -218,6 +218,8 @@ class Engine:
                 changed.append(await self._share_offered(envelope, turn))
             if changed:  # the turn's states in one write
                 await self.store.save_all(changed, at=now)
+        if envelope.chat.is_group and not turn.forgotten:  # "N people of this group" counts
+            await self.services.groups.seen(envelope.chat, member.id)  # who acts here
         return turn.replies, self._handler(value, state), turn.t
 
     def _handler(self, value: Input, state: ConversationState) -> str:

@@ -296,6 +296,8 @@ class ConditionScope(StrEnum):
 
     CHALLENGE = "challenge"  # everyone's
     AREA = "area"  # the pledgers of one area (the member's commune)
+    GROUP = "group"  # the pledgers seen in one group or channel (the member's)
+    ORGANISATION = "organisation"  # the pledgers among one organisation's people
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,7 @@
 """Conditional pledges count nowhere while they wait, turn into real pledges exactly when their
-condition first holds, cascade when conditions depend on each other without counting anyone
-twice, and the person hears it once (SQLite, and PostgreSQL when configured)."""
+condition first holds (right after the pledge that makes it hold), cascade when conditions of
+every scope depend on each other without counting anyone twice, and the person hears it once
+(SQLite, and PostgreSQL when configured)."""
 
 from __future__ import annotations
 
@@ -11,22 +12,30 @@ from sqlalchemy import func, select, update
 
 from conversations.announcements import announcement_replies
 from conversations.flows.cards import card_text
-from conversations.testing import ChatHarness
+from conversations.testing import ChatHarness, choices
 from core.db.tables import deliveries, members
 from core.delivery.protocol import Notice
 from core.errors import Conflict, Invalid
 from core.i18n import Translator
-from core.identity import AccountRef
+from core.identity import AccountRef, ChatRef, Platform
 from core.models import ConditionScope, Location, Member
 from core.services import Services
 from core.services.conditional import CONDITIONAL_KIND
+from core.services.organisations import Actor, OrganisationKind, Role
+from core.services.pledges import PLEDGE, PledgeRequest
 from tests.factories import member, open_challenge
 
+ADMIN = Actor.administrator()
 VILLEURBANNE = Location("Villeurbanne", None, None, "fr:69266")
 
 
 async def people(services: Services, *names: str) -> list[Member]:
     return [await member(services, name, "telegram") for name in names]
+
+
+def request(services: Services, member_id: int, challenge_id: int) -> PledgeRequest:
+    """A pledge written by the unit alone, as if the process died before what follows it."""
+    return PledgeRequest(member_id, challenge_id, None, services.clock.now())
 
 
 async def count(services: Services, challenge_id: int) -> int:
@@ -54,10 +63,14 @@ async def test_activates_exactly_when_the_condition_first_holds(services: Servic
         await services.pledges.pledge(other.id, challenge.id)
         assert await services.conditional.sweep() == []
     assert await services.pledges.get(waiter.id, challenge.id) is None
+    assert await messages(services) == {}
 
-    await services.pledges.pledge(others[2].id, challenge.id)
-    assert await services.conditional.sweep() == [waiter.id]
+    # The third pledge activates the waiter before it returns: no sweep needed.
+    result = await services.pledges.pledge(others[2].id, challenge.id)
+    assert result.count == 3
+    assert await services.pledges.get(waiter.id, challenge.id) is not None
     assert await count(services, challenge.id) == 4
+    assert await messages(services) == {waiter.id: 1}
     assert await services.conditional.sweep() == []
     assert await count(services, challenge.id) == 4
     assert await messages(services) == {waiter.id: 1}
@@ -83,9 +96,8 @@ async def test_dependent_conditions_cascade_counting_each_once(services: Service
     assert await services.conditional.sweep() == []
     assert (await services.conditional.waiting(challenge.id)).count == 5
 
-    await services.pledges.pledge(y.id, challenge.id)
-    activated = await services.conditional.sweep()
-    assert sorted(activated) == sorted([a.id, b.id, c.id, d.id])
+    await services.pledges.pledge(y.id, challenge.id)  # the whole cascade runs at once
+    assert await services.conditional.sweep() == []
     assert await count(services, challenge.id) == 6  # x, y, a, b, c, d: no one twice
     waiting = await services.conditional.waiting(challenge.id)
     assert waiting.count == 1
@@ -100,7 +112,7 @@ async def test_concurrent_activations_count_each_member_once(services: Services)
     for i, who in enumerate(waiters):
         await services.conditional.make(who.id, challenge.id, ConditionScope.CHALLENGE, 1 + i)
     [starter] = await people(services, "s")
-    await services.pledges.pledge(starter.id, challenge.id)
+    await services.db.transaction(PLEDGE, request(services, starter.id, challenge.id))
     results = await asyncio.gather(*(services.conditional.activate(challenge.id) for _ in range(3)))
     assert sorted(m for found in results for m in found) == sorted(w.id for w in waiters)
     assert await count(services, challenge.id) == 7
@@ -122,17 +134,18 @@ async def test_area_conditions_count_the_commune(services: Services) -> None:
     assert await services.conditional.sweep() == []  # 2 in all, but 1 in Villeurbanne
 
     await services.pledges.pledge(near2.id, challenge.id)
-    assert await services.conditional.sweep() == [waiter.id]
+    assert await services.pledges.get(waiter.id, challenge.id) is not None
     assert (await services.conditional.waiting(challenge.id)).count == 0
 
 
 async def test_a_pledge_without_its_mark_is_repaired_once(services: Services) -> None:
     challenge = await open_challenge(services, goal=100, tiers=())
     waiter, other = await people(services, "w", "o")
-    await services.conditional.make(waiter.id, challenge.id, ConditionScope.CHALLENGE, 1)
-    await services.pledges.pledge(other.id, challenge.id)
+    await services.conditional.make(waiter.id, challenge.id, ConditionScope.CHALLENGE, 2)
+    await services.db.transaction(PLEDGE, request(services, other.id, challenge.id))
     # A crash right after the waiter's pledge committed, before its mark.
-    await services.pledges.pledge(waiter.id, challenge.id)
+    await services.db.transaction(PLEDGE, request(services, waiter.id, challenge.id))
+    assert await messages(services) == {}
     assert await services.conditional.sweep() == [waiter.id]
     assert await count(services, challenge.id) == 2
     assert await messages(services) == {waiter.id: 1}
@@ -188,8 +201,140 @@ async def test_pledge_if_in_the_chat_and_on_the_card(services: Services) -> None
     for neighbour in await people(services, "n1", "n2"):
         await services.members.set_location(neighbour.id, VILLEURBANNE)
         await services.pledges.pledge(neighbour.id, challenge.id)
-    assert await services.conditional.sweep() == [found.id]
+    assert await services.pledges.get(found.id, challenge.id) is not None
     assert await count(services, challenge.id) == 3
     assert await messages(services) == {found.id: 1}
     card = card_text(Translator("en"), await services.progress.of(challenge.id))
     assert "conditional" not in card
+
+
+async def in_group(services: Services, chat_id: str, *who: Member) -> int:
+    """A registered Telegram group where `who` were seen acting; its id."""
+    chat = ChatRef(Platform.TELEGRAM, chat_id, is_group=True)
+    group = await services.groups.register(chat, f"Group {chat_id}")
+    for someone in who:
+        await services.groups.seen(chat, someone.id)
+    return group.id
+
+
+async def organisation_of(services: Services, slug: str, *who: Member) -> int:
+    """An organisation whose people are `who` (the first its owner); its id."""
+    owner, *rest = who
+    made = await services.organisations.create(
+        ADMIN, slug, slug.title(), OrganisationKind.COMPANY, owner.id
+    )
+    for someone in rest:
+        await services.organisations.set_role(ADMIN, made.id, someone.id, Role.ORGANISER)
+    return made.id
+
+
+async def test_group_conditions_count_the_pledgers_seen_in_the_group(services: Services) -> None:
+    challenge = await open_challenge(services, goal=100, tiers=())
+    waiter, g1, g2, outsider = await people(services, "w", "g1", "g2", "out")
+    group = await in_group(services, "-100", waiter, g1, g2)
+    with pytest.raises(Invalid):  # only a group one takes part in
+        await services.conditional.make(
+            outsider.id, challenge.id, ConditionScope.GROUP, 1, key=group
+        )
+    await services.conditional.make(waiter.id, challenge.id, ConditionScope.GROUP, 2, key=group)
+    await services.pledges.pledge(g1.id, challenge.id)
+    await services.pledges.pledge(outsider.id, challenge.id)  # 2 in all, 1 in the group
+    waiting = await services.conditional.waiting(challenge.id)
+    assert waiting.nearest is not None
+    assert (waiting.nearest.label, waiting.nearest.missing) == ("Group -100", 1)
+    assert await services.pledges.get(waiter.id, challenge.id) is None
+    card = card_text(Translator("en"), await services.progress.of(challenge.id))
+    assert "1 more pledge among Group -100 unlocks the nearest." in card
+
+    await services.pledges.withdraw(g1.id, challenge.id)  # only active pledges count
+    await services.pledges.pledge(g2.id, challenge.id)
+    assert await services.pledges.get(waiter.id, challenge.id) is None
+    await services.pledges.pledge(g1.id, challenge.id)
+    assert await services.pledges.get(waiter.id, challenge.id) is not None
+    assert await count(services, challenge.id) == 4
+    assert await messages(services) == {waiter.id: 1}
+
+
+async def test_organisation_conditions_count_its_people(services: Services) -> None:
+    challenge = await open_challenge(services, goal=100, tiers=())
+    boss, staff, waiter, stranger = await people(services, "boss", "staff", "w", "x")
+    acme = await organisation_of(services, "acme", boss, staff, waiter)
+    other = await organisation_of(services, "other", stranger)
+    with pytest.raises(Invalid):  # not one of the waiter's organisations
+        await services.conditional.make(
+            waiter.id, challenge.id, ConditionScope.ORGANISATION, 1, key=other
+        )
+    await services.conditional.make(
+        waiter.id, challenge.id, ConditionScope.ORGANISATION, 2, key=acme
+    )
+    await services.pledges.pledge(stranger.id, challenge.id)
+    await services.pledges.pledge(boss.id, challenge.id)
+    assert await services.pledges.get(waiter.id, challenge.id) is None
+    await services.pledges.pledge(staff.id, challenge.id)
+    assert await services.pledges.get(waiter.id, challenge.id) is not None
+    assert await count(services, challenge.id) == 4
+    assert await messages(services) == {waiter.id: 1}
+
+
+async def test_conditions_of_every_scope_cascade_counting_each_once(services: Services) -> None:
+    challenge = await open_challenge(services, goal=100, tiers=())
+    a, b, c, d, e, f, starter = await people(services, "a", "b", "c", "d", "e", "f", "s")
+    for who in (b, c, starter):
+        await services.members.set_location(who.id, VILLEURBANNE)
+    group = await in_group(services, "-7", a, b, d)
+    acme = await organisation_of(services, "acme", c, d, e)
+    # The group is a, b, d; Villeurbanne b, c and the starter; Acme c, d, e (and m later).
+    conditions = (
+        (a, ConditionScope.GROUP, 2, group),
+        (b, ConditionScope.AREA, 2, None),
+        (c, ConditionScope.CHALLENGE, 3, None),
+        (d, ConditionScope.ORGANISATION, 3, acme),
+        (e, ConditionScope.ORGANISATION, 2, acme),
+        (f, ConditionScope.CHALLENGE, 8, None),
+    )
+    for who, scope, threshold, key in conditions:
+        assert await services.conditional.make(who.id, challenge.id, scope, threshold, key) == []
+    assert await count(services, challenge.id) == 0
+
+    await services.pledges.pledge(starter.id, challenge.id)  # Villeurbanne 1: nothing yet
+    assert await count(services, challenge.id) == 1
+    [neighbour] = await people(services, "n")
+    await services.members.set_location(neighbour.id, VILLEURBANNE)
+    # Villeurbanne 2: b; then 3 in all: c. Acme has 1 (c), the group 1 (b): the rest waits.
+    await services.pledges.pledge(neighbour.id, challenge.id)
+    assert await count(services, challenge.id) == 4
+    assert await messages(services) == {b.id: 1, c.id: 1}
+
+    # One more of Acme: e (2 of Acme), then d (3), then a (the group's b and d), then f (8).
+    [member_of_acme] = await people(services, "m")
+    await services.organisations.set_role(ADMIN, acme, member_of_acme.id, Role.ORGANISER)
+    await services.pledges.pledge(member_of_acme.id, challenge.id)
+    activated = {a.id, b.id, c.id, d.id, e.id, f.id}
+    assert await count(services, challenge.id) == 9  # starter, n, m and the six: once each
+    assert await messages(services) == {who: 1 for who in activated}
+    assert (await services.conditional.waiting(challenge.id)).count == 0
+    assert await services.conditional.sweep() == []
+    assert await count(services, challenge.id) == 9
+
+
+async def test_pledge_if_offers_my_groups_and_organisations(services: Services) -> None:
+    challenge = await open_challenge(services, slug="tri-lyon", goal=100, tiers=())
+    harness = ChatHarness(services)
+    room = ChatRef(Platform.TELEGRAM, "-500", is_group=True, title="Team Lyon")
+    bob_in_group = harness.person("telegram:7", name="Bob", lang="en", chat=room)
+    await bob_in_group.command("/following")  # registers the group, and Bob in it
+    bob = harness.person("telegram:7", name="Bob", lang="en")
+    found = await services.members.find(AccountRef.parse("telegram:7"))
+    assert found is not None
+    await organisation_of(services, "acme", found)
+
+    await bob.command("/pledgeif tri-lyon")
+    await bob.text("2")
+    labels = [c.label for c in choices(bob.last_replies())]
+    assert labels == ["In all", "In the group Team Lyon", "In Acme"]
+    await bob.press("In the group Team Lyon")
+    assert "once 2 people of Team Lyon are in" in bob.all_text()
+    [other] = await people(services, "o")
+    await services.groups.seen(room, other.id)
+    await services.pledges.pledge(other.id, challenge.id)
+    assert await services.pledges.get(found.id, challenge.id) is None  # 1 of 2

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from conversations.testing import ChatHarness
 from core.db.tables import accounts, conversations, members
 from core.delivery.fanout import fan_out
-from core.identity import AccountRef
+from core.identity import AccountRef, ChatRef, Platform
 from core.models import ConditionScope, Location
 from core.services import Services
 from core.services.broadcasts import Audience
@@ -53,6 +53,9 @@ async def _alice_everywhere(services: Services) -> tuple[int, list[tuple[str, st
     await services.sponsors.attach(Actor.administrator(), challenge.tiers[0].id, alice_id)
     later = await open_challenge(services, slug="later", goal=50)
     await services.conditional.make(alice_id, later.id, ConditionScope.CHALLENGE, 40)
+    room = ChatRef(Platform.TELEGRAM, "-41", is_group=True)
+    await services.groups.register(room, "Alice's group")
+    await services.groups.seen(room, alice_id)  # a group she was seen in
     await services.members.stop(alice_id)
     return alice_id, [("telegram", "41")]
 

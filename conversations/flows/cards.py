@@ -4,7 +4,15 @@ the member's area against the goal per area."""
 from __future__ import annotations
 
 from core.i18n import Translator
-from core.models import Challenge, ChallengeStatus, NearCount, Progress, Tier, Waiting
+from core.models import (
+    Challenge,
+    ChallengeStatus,
+    ConditionScope,
+    NearCount,
+    Progress,
+    Tier,
+    Waiting,
+)
 
 BAR_CELLS = 10
 
@@ -71,8 +79,10 @@ def waiting_line(t: Translator, waiting: Waiting) -> str:
     nearest = waiting.nearest
     if nearest is None or nearest.missing == 0:
         return line
-    if nearest.label:
+    if nearest.label and nearest.scope is ConditionScope.AREA:
         unlock = t.plural("card.conditional_area", nearest.missing, area=nearest.label)
+    elif nearest.label:  # a group or an organisation
+        unlock = t.plural("card.conditional_among", nearest.missing, name=nearest.label)
     else:
         unlock = t.plural("card.conditional_all", nearest.missing)
     return f"{line} {unlock}"

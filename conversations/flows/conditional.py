@@ -1,15 +1,18 @@
-"""`/pledgeif SLUG`: pledge "once N people are in" (in all, or in my commune). The pledge
-waits, counting nowhere, and becomes a real one when its condition first holds."""
+"""`/pledgeif SLUG`: pledge "once N people are in" (in all, in my commune, in a group I take
+part in, in my organisation). The pledge waits, counting nowhere, and becomes a real one when
+its condition first holds."""
 
 from __future__ import annotations
 
 from conversations.flow import CommandSpec, Flow, Option, Turn
-from conversations.model import StepInput, TextInput
+from conversations.model import Choice, StepInput, TextInput
 from core.errors import KoomError
 from core.models import ConditionScope
 
 FLOW = "cond"
 STEP_COUNT = "count"
+MAX_GROUPS = 5
+"""Groups offered as scopes: those following the challenge first, then by title."""
 
 
 class ConditionalPledgeFlow(Flow):
@@ -35,36 +38,73 @@ class ConditionalPledgeFlow(Flow):
             turn.step = step
             return
         threshold = int(text)
-        place = turn.member.location
-        if place is None or place.name is None:
-            await _record(turn, ConditionScope.CHALLENGE, threshold)
+        rows = await _scopes(turn, threshold)
+        if len(rows) == 1:  # in all: nothing to choose
+            await _record(turn, ConditionScope.CHALLENGE, threshold, None)
             return
-        rows = [
-            [turn.choice(turn.t("cond.button_all"), "scope", "challenge", threshold)],
-            [turn.choice(turn.t("cond.button_area", area=place.name), "scope", "area", threshold)],
-        ]
-        turn.send(turn.t("cond.ask_scope", n=threshold), rows)
+        place = turn.member.location
+        if len(rows) == 2 and place is not None and place.name is not None:
+            turn.send(turn.t("cond.ask_scope", n=threshold), rows)
+        else:
+            turn.send(turn.t("cond.ask_scope_among", n=threshold), rows)
 
     async def on_choice(self, turn: Turn, action: str, args: list[str]) -> None:
         match action, args:
             case "scope", [("challenge" | "area") as scope, count] if count.isdigit():
-                await _record(turn, ConditionScope(scope), int(count))
+                await _record(turn, ConditionScope(scope), int(count), None)
+            case "scope", [("group" | "organisation") as scope, count, key] if (
+                count.isdigit() and key.isdigit()
+            ):
+                await _record(turn, ConditionScope(scope), int(count), int(key))
             case _:
                 raise KoomError("engine.stale_choice")
 
 
-async def _record(turn: Turn, scope: ConditionScope, threshold: int) -> None:
+async def _scopes(turn: Turn, n: int) -> list[list[Choice]]:
+    """One button per scope the member may count on: in all, their commune, the groups they
+    take part in, their organisations."""
+    rows = [[turn.choice(turn.t("cond.button_all"), "scope", "challenge", n)]]
+    place = turn.member.location
+    if place is not None and place.name is not None:
+        rows.append([turn.choice(turn.t("cond.button_area", area=place.name), "scope", "area", n)])
     challenge_id = int(turn.recall("challenge_id"))
-    activated = await turn.services.conditional.make(turn.member.id, challenge_id, scope, threshold)
+    following = {g.id for g in await turn.services.groups.followers(challenge_id)}
+    groups = await turn.services.groups.of_member(turn.member.id)
+    groups.sort(key=lambda g: g.id not in following)  # stable: by title within each
+    for group in groups[:MAX_GROUPS]:
+        label = turn.t("cond.button_group", group=group.title)
+        rows.append([turn.choice(label, "scope", "group", n, group.id)])
+    for organisation, _role in await turn.services.organisations.of_member(turn.member.id):
+        label = turn.t("cond.button_organisation", organisation=organisation.name)
+        rows.append([turn.choice(label, "scope", "organisation", n, organisation.id)])
+    return rows
+
+
+async def _record(turn: Turn, scope: ConditionScope, threshold: int, key: int | None) -> None:
+    challenge_id = int(turn.recall("challenge_id"))
+    conditional = turn.services.conditional
+    activated = await conditional.make(turn.member.id, challenge_id, scope, threshold, key)
     if turn.member.id in activated:
         turn.say("cond.met_now")
+        turn.end()
+        return
+    waiting = await conditional.waiting(challenge_id)
+    place = turn.member.location
+    if scope is ConditionScope.AREA and place is not None and place.name:
+        turn.say("cond.noted_area", n=threshold, area=place.name)
+    elif scope in (ConditionScope.GROUP, ConditionScope.ORGANISATION):
+        name = await _scope_name(turn, scope, key)
+        turn.say("cond.noted_among", n=threshold, name=name)
     else:
-        waiting = await turn.services.conditional.waiting(challenge_id)
-        place = turn.member.location
-        area = place.name if scope is ConditionScope.AREA and place is not None else None
-        if area:
-            turn.say("cond.noted_area", n=threshold, area=area)
-        else:
-            turn.say("cond.noted", n=threshold)
-        turn.say_plural("card.conditional", waiting.count)
+        turn.say("cond.noted", n=threshold)
+    turn.say_plural("card.conditional", waiting.count)
     turn.end()
+
+
+async def _scope_name(turn: Turn, scope: ConditionScope, key: int | None) -> str:
+    """The group's title or the organisation's name, as the member's buttons showed it."""
+    if scope is ConditionScope.GROUP:
+        groups = await turn.services.groups.of_member(turn.member.id)
+        return next((g.title for g in groups if g.id == key), "")
+    found = await turn.services.organisations.of_member(turn.member.id)
+    return next((o.name for o, _ in found if o.id == key), "")

@@ -327,6 +327,16 @@ job_runs = Table(
     Column("last_run_at", UTCDateTime),
 )
 
+group_members = Table(
+    "group_members",
+    metadata,
+    # A member seen acting in a group or channel: whose pledges "N people of this group" counts.
+    Column("group_id", ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True),
+    Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), primary_key=True),
+    Column("seen_at", UTCDateTime, nullable=False),
+    Index("ix_group_members_member_id", "member_id"),
+)
+
 organisations = Table(
     "organisations",
     metadata,
@@ -389,7 +399,8 @@ conditional_pledges = Table(
     Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), primary_key=True),
     Column("challenge_id", ForeignKey("challenges.id", ondelete="CASCADE"), primary_key=True),
     # "area": N pledgers in the area `scope_key` (an area key, as in area_counts);
-    # "organisation": N pledgers among the members of organisation `scope_key`.
+    # "group": N pledgers seen in the group `scope_key` (its id, see group_members);
+    # "organisation": N pledgers among the people of organisation `scope_key` (its id).
     Column("scope", String(12), nullable=False),
     Column("scope_key", String(120), nullable=False),
     # The area as people read it ("Villeurbanne"), for the card.

@@ -1,12 +1,14 @@
-"""Conditional pledges: "count me in once N people of my commune (or in all) are in".
+"""Conditional pledges: "count me in once N people (in all, of my commune, of this group,
+of my organisation) are in".
 
-A waiting conditional pledge lives in its own table and counts nowhere. When its condition
-first holds it becomes a real pledge through the pledge service, is marked active once, and
-its person gets a message. Activation repeats until nothing more is due (a fixpoint), so
+A waiting conditional pledge lives in its own table and counts nowhere. Its condition counts
+the ACTIVE pledges within its scope: everyone's, the commune's (area_counts), those of the
+members seen in one group (group_members), or of one organisation's people. When it first
+holds it becomes a real pledge through the pledge unit, is marked active once, and its person
+gets a message. Activation repeats in one unit until nothing more is due (a fixpoint), so
 conditions that depend on each other cascade; a member is counted once whatever happens,
-because pledging is idempotent and the mark is set once. A crash between the pledge and the
-mark is repaired by the next round: the condition still holds, the pledge changes nothing,
-the mark and the message come then.
+because pledging is idempotent and the mark is set once. It runs right after every pledge
+and every new condition; a sweep repeats it as a safety net.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
 
 from core.clock import Clock
@@ -25,7 +27,10 @@ from core.db.tables import (
     challenges,
     conditional_pledges,
     deliveries,
+    group_members,
+    groups,
     members,
+    organisations,
     pledges,
 )
 from core.db.upsert import insert_all_new, insert_for
@@ -34,7 +39,9 @@ from core.identity import PUSH_PLATFORMS
 from core.models import ConditionScope, Unlock, Waiting
 from core.places import stored_location
 from core.services.challenges import OPEN_FOR_PLEDGES
-from core.services.pledges import PledgeService
+from core.services.groups import group_people
+from core.services.organisations import organisation_people, organisations_of_person
+from core.services.pledges import PledgeRequest, PledgeService, pledge_many
 
 CONDITIONAL_KIND = "conditional"
 """The delivery kind of the message telling a person their conditional pledge is active."""
@@ -42,74 +49,91 @@ MAX_THRESHOLD = 1_000_000
 _OPEN = [s.value for s in OPEN_FOR_PLEDGES]
 
 
-def _current(challenge_id: Any) -> Any:
-    """The count each waiting condition of a challenge looks at, by row."""
-    area = area_counts.alias("area")
-    return (
+def _conditions(conn: Connection, challenge_id: int) -> list[tuple[Any, int]]:
+    """Each waiting condition of the challenge with the count it looks at now."""
+    rows = conn.execute(
         select(
             conditional_pledges.c.member_id,
             conditional_pledges.c.scope,
             conditional_pledges.c.scope_key,
-            conditional_pledges.c.threshold,
             conditional_pledges.c.scope_label,
-            area.c.pledgers.label("area_pledgers"),
-            challenges.c.pledge_count,
+            conditional_pledges.c.threshold,
+            members.c.erased_at,
         )
-        .join(challenges, challenges.c.id == conditional_pledges.c.challenge_id)
-        .outerjoin(
-            area,
-            and_(
-                conditional_pledges.c.scope == ConditionScope.AREA.value,
-                area.c.challenge_id == conditional_pledges.c.challenge_id,
-                area.c.area_key == conditional_pledges.c.scope_key,
-            ),
-        )
+        .join(members, members.c.id == conditional_pledges.c.member_id)
         .where(
             conditional_pledges.c.challenge_id == challenge_id,
             conditional_pledges.c.activated_at.is_(None),
         )
+        .order_by(conditional_pledges.c.member_id)
+    ).all()
+    counts: dict[tuple[str, str], int] = {}
+    for row in rows:
+        key = (row.scope, row.scope_key)
+        if key not in counts:
+            counts[key] = _count(conn, challenge_id, ConditionScope(row.scope), row.scope_key)
+    return [(row, counts[(row.scope, row.scope_key)]) for row in rows]
+
+
+def _count(conn: Connection, challenge_id: int, scope: ConditionScope, key: str) -> int:
+    """The active pledges of the challenge within one scope, each member once."""
+    if scope is ConditionScope.CHALLENGE:
+        found = conn.execute(
+            select(challenges.c.pledge_count).where(challenges.c.id == challenge_id)
+        ).scalar()
+        return int(found or 0)
+    if scope is ConditionScope.AREA:
+        found = conn.execute(
+            select(area_counts.c.pledgers).where(
+                area_counts.c.challenge_id == challenge_id, area_counts.c.area_key == key
+            )
+        ).scalar()
+        return int(found or 0)
+    people = (
+        group_people(int(key)) if scope is ConditionScope.GROUP else organisation_people(int(key))
     )
-
-
-def _count_of(row: Any) -> int:
-    if row.scope == ConditionScope.AREA.value:
-        return int(row.area_pledgers or 0)
-    return int(row.pledge_count)
+    return int(
+        conn.execute(
+            select(func.count()).where(
+                pledges.c.challenge_id == challenge_id,
+                pledges.c.withdrawn_at.is_(None),
+                pledges.c.member_id.in_(people),
+            )
+        ).scalar_one()
+    )
 
 
 def due_members(conn: Connection, challenge_id: int) -> list[int]:
-    """The members whose waiting condition holds now, in id order."""
-    area = area_counts.alias("area")
-    rows = conn.execute(
-        select(conditional_pledges.c.member_id)
-        .join(challenges, challenges.c.id == conditional_pledges.c.challenge_id)
-        .join(members, members.c.id == conditional_pledges.c.member_id)
-        .outerjoin(
-            area,
-            and_(
-                area.c.challenge_id == conditional_pledges.c.challenge_id,
-                area.c.area_key == conditional_pledges.c.scope_key,
-            ),
-        )
-        .where(
-            conditional_pledges.c.challenge_id == challenge_id,
-            conditional_pledges.c.activated_at.is_(None),
-            challenges.c.status.in_(_OPEN),
-            members.c.erased_at.is_(None),  # an erased person pledges nothing any more
-            or_(
-                and_(
-                    conditional_pledges.c.scope == ConditionScope.CHALLENGE.value,
-                    challenges.c.pledge_count >= conditional_pledges.c.threshold,
-                ),
-                and_(
-                    conditional_pledges.c.scope == ConditionScope.AREA.value,
-                    func.coalesce(area.c.pledgers, 0) >= conditional_pledges.c.threshold,
-                ),
-            ),
-        )
-        .order_by(conditional_pledges.c.member_id)
-    )
-    return [r.member_id for r in rows]
+    """The members whose waiting condition holds now, in id order (none once the challenge
+    is closed, and never an erased person)."""
+    status = conn.execute(
+        select(challenges.c.status).where(challenges.c.id == challenge_id)
+    ).scalar()
+    if status not in _OPEN:
+        return []
+    return [
+        row.member_id
+        for row, count in _conditions(conn, challenge_id)
+        if row.erased_at is None and count >= row.threshold
+    ]
+
+
+def activate_due(
+    conn: Connection, now: datetime, default_locale: str, challenge_id: int
+) -> list[int]:
+    """Unit: pledge and mark every conditional pledge whose condition holds, again and again
+    until none is due; the members activated, in order. Each round's pledges go through the
+    pledge unit (counters, areas, milestones), so a cascade counts everyone once."""
+    activated: list[int] = []
+    while due := due_members(conn, challenge_id):
+        outcomes = pledge_many(conn, [PledgeRequest(m, challenge_id, None, now) for m in due])
+        if any(isinstance(outcome, Conflict) for outcome in outcomes):
+            return activated  # the challenge closed meanwhile
+        marked = [m for m in due if mark_active(conn, now, default_locale, m, challenge_id)]
+        if not marked:  # another activation marked them
+            return activated
+        activated += marked
+    return activated
 
 
 def mark_active(
@@ -184,57 +208,30 @@ class ConditionalPledgeService:
         self.clock = clock
         self.pledges = pledges
         self.default_locale = default_locale
+        pledges.after_pledge.append(self.activate)
 
     async def make(
-        self, member_id: int, challenge_id: int, scope: ConditionScope, threshold: int
+        self,
+        member_id: int,
+        challenge_id: int,
+        scope: ConditionScope,
+        threshold: int,
+        key: int | None = None,
     ) -> list[int]:
-        """Pledge "once `threshold` people of `scope` are in" (the area: the member's own);
-        activates what became due at once. The members activated by this call."""
+        """Pledge "once `threshold` people of `scope` are in": the area is the member's own;
+        `key` is the group (one they were seen in) or the organisation (one of theirs).
+        Activates what became due in the same unit: the members activated."""
         if not 0 < threshold <= MAX_THRESHOLD:
             raise Invalid("error.conditional.threshold", max=MAX_THRESHOLD)
 
-        def unit(conn: Connection) -> None:
-            member = conn.execute(
-                select(
-                    members.c.area_key,
-                    members.c.location_name,
-                    members.c.latitude,
-                    members.c.longitude,
-                ).where(members.c.id == member_id)
-            ).first()
-            if member is None:
-                raise NotFound("error.member_not_found")
-            status = conn.execute(
-                select(challenges.c.status, challenges.c.title).where(
-                    challenges.c.id == challenge_id
-                )
-            ).first()
-            if status is None:
-                raise NotFound("error.challenge_not_found", slug=str(challenge_id))
-            if status.status not in _OPEN:
-                raise Conflict("error.challenge_not_open", title=status.title)
-            active = conn.execute(
-                select(pledges.c.member_id).where(
-                    pledges.c.member_id == member_id,
-                    pledges.c.challenge_id == challenge_id,
-                    pledges.c.withdrawn_at.is_(None),
-                )
-            ).first()
-            if active is not None:
-                raise Conflict("error.conditional.pledged")
-            if scope is ConditionScope.AREA and member.area_key is None:
-                raise Invalid("error.conditional.no_place")
-            key, label = "", None
-            if scope is ConditionScope.AREA:
-                place = stored_location(
-                    member.location_name, member.latitude, member.longitude, member.area_key
-                )
-                key, label = member.area_key, place.label if place else member.area_key
+        def unit(conn: Connection) -> list[int]:
+            _check_open(conn, member_id, challenge_id)
+            scope_key, label = _scope_of(conn, member_id, scope, key)
             stmt = insert_for(conn, conditional_pledges).values(
                 member_id=member_id,
                 challenge_id=challenge_id,
                 scope=scope.value,
-                scope_key=key,
+                scope_key=scope_key,
                 scope_label=label,
                 threshold=threshold,
                 created_at=self.clock.now(),
@@ -247,43 +244,31 @@ class ConditionalPledgeService:
                     ],
                     set_={
                         "scope": scope.value,
-                        "scope_key": key,
+                        "scope_key": scope_key,
                         "scope_label": label,
                         "threshold": threshold,
                         "activated_at": None,
                     },
                 )
             )
+            return activate_due(conn, self.clock.now(), self.default_locale, challenge_id)
 
-        await self.db.transaction(unit)
-        return await self.activate(challenge_id)
+        return await self.db.transaction(unit)
 
     async def activate(self, challenge_id: int) -> list[int]:
         """Turn every conditional pledge of the challenge whose condition holds into a real
-        pledge, again and again until none is due: the members activated, in order."""
-        activated: list[int] = []
-        while True:
-            async with self.db.read() as conn:
-                due = await conn.run_sync(due_members, challenge_id)
-            if not due:
-                return activated
-            progressed = False
-            for member_id in due:
-                try:
-                    await self.pledges.pledge(member_id, challenge_id)
-                except Conflict:  # the challenge closed meanwhile
-                    return activated
-                if await self.db.transaction(
-                    mark_active, self.clock.now(), self.default_locale, member_id, challenge_id
-                ):
-                    activated.append(member_id)
-                    progressed = True
-            if not progressed:  # another activation marked them: it goes on with the rest
-                return activated
+        pledge, to the fixpoint, in one unit (written only when something is due): the
+        members activated, in order."""
+        async with self.db.read() as conn:
+            if not await conn.run_sync(due_members, challenge_id):
+                return []
+        return await self.db.transaction(
+            activate_due, self.clock.now(), self.default_locale, challenge_id
+        )
 
     async def sweep(self) -> list[int]:
-        """Activate what is due in every open challenge with waiting conditional pledges
-        (after pledges, and after a crash between a pledge and its mark)."""
+        """Activate what is due in every open challenge with waiting conditional pledges:
+        the safety net after what no pledge triggers (a place given, a group joined)."""
         async with self.db.read() as conn:
             ids = (
                 await conn.execute(
@@ -304,13 +289,77 @@ class ConditionalPledgeService:
             return await conn.run_sync(waiting_of, challenge_id)
 
 
+def _check_open(conn: Connection, member_id: int, challenge_id: int) -> None:
+    """Refuse a condition for an unknown member or challenge, a closed challenge, or a
+    member who already pledged."""
+    if conn.execute(select(members.c.id).where(members.c.id == member_id)).first() is None:
+        raise NotFound("error.member_not_found")
+    status = conn.execute(
+        select(challenges.c.status, challenges.c.title).where(challenges.c.id == challenge_id)
+    ).first()
+    if status is None:
+        raise NotFound("error.challenge_not_found", slug=str(challenge_id))
+    if status.status not in _OPEN:
+        raise Conflict("error.challenge_not_open", title=status.title)
+    active = conn.execute(
+        select(pledges.c.member_id).where(
+            pledges.c.member_id == member_id,
+            pledges.c.challenge_id == challenge_id,
+            pledges.c.withdrawn_at.is_(None),
+        )
+    ).first()
+    if active is not None:
+        raise Conflict("error.conditional.pledged")
+
+
+def _scope_of(
+    conn: Connection, member_id: int, scope: ConditionScope, key: int | None
+) -> tuple[str, str | None]:
+    """The stored key and label of a condition's scope, which must be the member's own."""
+    if scope is ConditionScope.CHALLENGE:
+        return "", None
+    if scope is ConditionScope.AREA:
+        member = conn.execute(
+            select(
+                members.c.area_key,
+                members.c.location_name,
+                members.c.latitude,
+                members.c.longitude,
+            ).where(members.c.id == member_id)
+        ).one()
+        if member.area_key is None:
+            raise Invalid("error.conditional.no_place")
+        place = stored_location(
+            member.location_name, member.latitude, member.longitude, member.area_key
+        )
+        return member.area_key, place.label if place else member.area_key
+    if scope is ConditionScope.GROUP:
+        title = conn.execute(
+            select(groups.c.title)
+            .join(group_members, group_members.c.group_id == groups.c.id)
+            .where(groups.c.id == key, group_members.c.member_id == member_id)
+        ).scalar()
+        if title is None:
+            raise Invalid("error.conditional.not_in_group")
+        return str(key), title[:120]
+    name = conn.execute(
+        select(organisations.c.name).where(
+            organisations.c.id == key,
+            organisations.c.id.in_(organisations_of_person(member_id)),
+        )
+    ).scalar()
+    if name is None:
+        raise Invalid("error.conditional.not_in_organisation")
+    return str(key), name[:120]
+
+
 def waiting_of(conn: Connection, challenge_id: int) -> Waiting:
     """How many conditional pledges of the challenge wait, and the nearest to unlock."""
-    rows = conn.execute(_current(challenge_id)).all()
+    conditions = _conditions(conn, challenge_id)
     nearest: Unlock | None = None
-    for row in rows:
-        missing = max(row.threshold - _count_of(row), 0)
+    for row, count in conditions:
+        missing = max(row.threshold - count, 0)
         if nearest is None or missing < nearest.missing:
-            label = row.scope_label if row.scope == ConditionScope.AREA.value else None
+            label = None if row.scope == ConditionScope.CHALLENGE.value else row.scope_label
             nearest = Unlock(ConditionScope(row.scope), label, row.threshold, missing)
-    return Waiting(len(rows), nearest)
+    return Waiting(len(conditions), nearest)

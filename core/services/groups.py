@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, select, update
 from sqlalchemy.engine import Connection
 
 from core.clock import Clock
 from core.db.database import Database
-from core.db.tables import challenges, deliveries, group_follows, groups
+from core.db.tables import challenges, deliveries, group_follows, group_members, groups
 from core.db.upsert import insert_for, insert_ignore
 from core.errors import NotFound
 from core.identity import PUSH_PLATFORMS, ChatRef
 from core.models import Challenge, Group
 from core.services.challenges import load_challenges
+
+SEEN_CACHE = 100_000
+"""(group, member) pairs remembered as noted, so a busy group is not written at each input."""
 
 
 def group_from_row(row: Any) -> Group:
@@ -28,6 +31,7 @@ class GroupService:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
         self.clock = clock
+        self._seen: set[tuple[str, str, int]] = set()
 
     async def register(self, chat: ChatRef, title: str, language: str | None = None) -> Group:
         """The group for this chat, created or renamed."""
@@ -49,6 +53,36 @@ class GroupService:
             return group_from_row(conn.execute(_by_chat(chat)).one())
 
         return await self.db.transaction(unit)
+
+    async def seen(self, chat: ChatRef, member_id: int) -> None:
+        """Note that the member acts in this (registered) group: "N people of this group"
+        counts them. Once per group and member; an unregistered chat notes nothing."""
+        if (chat.platform.value, chat.chat_id, member_id) in self._seen:
+            return
+
+        def unit(conn: Connection) -> bool:
+            found = conn.execute(select(groups.c.id).where(_chat_is(chat))).scalar()
+            if found is None:
+                return False
+            now = self.clock.now()
+            insert_ignore(conn, group_members, group_id=found, member_id=member_id, seen_at=now)
+            return True
+
+        if await self.db.transaction(unit):
+            if len(self._seen) > SEEN_CACHE:
+                self._seen.clear()
+            self._seen.add((chat.platform.value, chat.chat_id, member_id))
+
+    async def of_member(self, member_id: int) -> list[Group]:
+        """The groups the member was seen in, by title."""
+        async with self.db.read() as conn:
+            rows = await conn.execute(
+                select(groups)
+                .join(group_members, group_members.c.group_id == groups.c.id)
+                .where(group_members.c.member_id == member_id)
+                .order_by(groups.c.title, groups.c.id)
+            )
+            return [group_from_row(r) for r in rows]
 
     async def find(self, chat: ChatRef) -> Group | None:
         """The group registered for this chat, or None."""
@@ -138,10 +172,17 @@ class GroupService:
         return await self.db.transaction(unit)
 
 
+def _chat_is(chat: ChatRef) -> Any:
+    return and_(groups.c.platform == chat.platform.value, groups.c.chat_id == chat.chat_id)
+
+
 def _by_chat(chat: ChatRef) -> Any:
-    return select(groups).where(
-        groups.c.platform == chat.platform.value, groups.c.chat_id == chat.chat_id
-    )
+    return select(groups).where(_chat_is(chat))
+
+
+def group_people(group_id: int) -> Any:
+    """The members a "N people of this group" condition counts: those seen in the group."""
+    return select(group_members.c.member_id).where(group_members.c.group_id == group_id)
 
 
 def reachable_followers(challenge_id: int | None) -> Any:

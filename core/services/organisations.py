@@ -159,6 +159,21 @@ def staff_organisation_ids(conn: Connection, member_id: int | None) -> list[int]
     )
 
 
+def organisation_people(organisation_id: int) -> Any:
+    """The members a "N people of my organisation" condition counts: its people (its staff
+    today), each once."""
+    return select(organisation_members.c.member_id).where(
+        organisation_members.c.organisation_id == organisation_id
+    )
+
+
+def organisations_of_person(member_id: int) -> Any:
+    """The organisations whose people the member is among (the ids), for "my organisation"."""
+    return select(organisation_members.c.organisation_id).where(
+        organisation_members.c.member_id == member_id
+    )
+
+
 def check_header(**header: str | None) -> dict[str, str | None]:
     """The header fields, trimmed and checked; Invalid on a bad colour or a too long text."""
     checked: dict[str, str | None] = {}

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -108,6 +109,7 @@ _ADD_COUNT = (
     .returning(challenges.c.pledge_count)
 )
 _OPEN = {s.value for s in OPEN_FOR_PLEDGES}
+log = logging.getLogger(__name__)
 
 
 def pledge_many(
@@ -395,13 +397,28 @@ class PledgeService:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
         self.clock = clock
+        self.after_pledge: list[Callable[[int], Awaitable[object]]] = []
+        """Called with the challenge once a new pledge is committed (conditional pledges)."""
 
     async def pledge(
         self, member_id: int, challenge_id: int, referrer_id: int | None = None
     ) -> PledgeResult:
-        """Commit the member to the challenge's action; pledging twice changes nothing."""
+        """Commit the member to the challenge's action; pledging twice changes nothing.
+        What waited on this pledge (conditional pledges) is done before it returns."""
         request = PledgeRequest(member_id, challenge_id, referrer_id, self.clock.now())
-        return await self.db.transaction(PLEDGE, request)
+        result = await self.db.transaction(PLEDGE, request)
+        if result.created:
+            await self._after(challenge_id)
+        return result
+
+    async def _after(self, challenge_id: int) -> None:
+        """Run what follows a pledge; its failure is logged and left to the sweeps, never
+        the pledger's (their pledge is committed)."""
+        for then in self.after_pledge:
+            try:
+                await then(challenge_id)
+            except Exception:
+                log.exception("after a pledge to challenge %s", challenge_id)
 
     async def withdraw(self, member_id: int, challenge_id: int) -> int:
         """Withdraw a pledge while the challenge is open; returns the new count."""
@@ -410,7 +427,9 @@ class PledgeService:
     async def follow_place(self, member_id: int, challenge_id: int) -> tuple[OutboxEvent, ...]:
         """Count an active pledge in the member's place as it is now (given after the pledge);
         the event of that area reaching its goal, if it does now."""
-        return await self.db.transaction(_follow_place, self.clock, member_id, challenge_id)
+        events = await self.db.transaction(_follow_place, self.clock, member_id, challenge_id)
+        await self._after(challenge_id)  # the area counts one more
+        return events
 
     async def get(self, member_id: int, challenge_id: int) -> Pledge | None:
         """The member's pledge to the challenge (active or withdrawn), or None."""

@@ -62,6 +62,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("organisation_members", "member_id"): Rule("organisation_roles", Forget.DELETE),
     ("sponsors", "member_id"): Rule("sponsor_accounts", Forget.DELETE),
     ("conditional_pledges", "member_id"): Rule("conditional_pledges", Forget.DELETE),
+    # Which groups they were seen in: it counts them in "N people of this group".
+    ("group_members", "member_id"): Rule("groups_seen_in", Forget.DELETE),
 }
 """(table, column) -> rule, for every column with a foreign key to members.id."""
 
