@@ -29,7 +29,7 @@ from core.clock import FakeClock
 from core.db.database import Database
 from core.db.tables import metadata
 from core.drafts import ChallengeDraft, TierDraft
-from core.models import ChallengeStatus, Location
+from core.models import ChallengeStatus, ConditionScope, Location
 from core.services import Services
 from core.settings import Settings
 from tests.factories import member, open_challenge
@@ -121,6 +121,22 @@ async def test_the_page_shows_the_challenge_in_french_by_default(
     assert "t.me" not in page  # no bot configured: no bot button, but a way to join all the same
     assert 'data-button="telegram"' not in page and 'data-button="discord"' not in page
     assert "data-join" in page and "<code data-command>/start tri-lyon</code>" in page
+
+
+async def test_the_page_shows_the_conditional_pledges_waiting(
+    services: Services, client: TestClient[Any, Any]
+) -> None:
+    challenge = await open_challenge(services)
+    waiter = await member(services, "waiter")
+    await services.conditional.make(waiter.id, challenge.id, ConditionScope.CHALLENGE, 3)
+    await pledge_from(services, "zoe", None, SLUG)
+    page = await (await client.get(f"/c/{SLUG}?lang=en")).text()
+    assert (
+        '<p class="waiting" data-bind="waiting_text">⏳ 1 conditional pledge waits for its '
+        "condition. 2 more pledges unlock the nearest.</p>"
+    ) in page
+    state = await (await client.get(f"/c/{SLUG}/state.json?lang=fr")).json()
+    assert state["waiting_text"].startswith("⏳ 1 engagement conditionnel attend")
 
 
 async def test_the_language_comes_from_the_url_then_the_browser(

@@ -164,7 +164,10 @@ class Watch:
             self._areas_at, self._areas_count = time.monotonic(), challenge.pledge_count
             if other or previous is None or found != previous.areas:
                 areas, areas_version = found, areas_version + 1
-        progress = progress_of(challenge, services.clock)
+        waiting = await services.conditional.waiting(challenge.id)
+        progress = replace(
+            progress_of(challenge, services.clock), waiting=waiting if waiting.count else None
+        )
         same = previous is not None and (
             previous.challenge == challenge
             and previous.announcements == announcements
@@ -172,6 +175,7 @@ class Watch:
             and previous.progress.days_left == progress.days_left
             and previous.organisation == organisation
             and previous.sponsors == sponsors
+            and previous.progress.waiting == progress.waiting
         )
         if same and previous is not None:
             snapshot = previous

@@ -25,6 +25,7 @@ from bots.web import sharing
 from bots.web.live import Announcement, Snapshot
 from conversations.announcements import announcement_text
 from conversations.deeplinks import make_payload
+from conversations.flows.cards import waiting_line
 from core.areas import AreaTotal
 from core.delivery.protocol import Notice
 from core.i18n import SUPPORTED_LOCALES, Translator
@@ -239,6 +240,7 @@ def state(t: Translator, snapshot: Snapshot) -> dict[str, Any]:
         "deadline_text": _status_text(t, progress),
         "days_left": progress.days_left,
         "impact_text": _impact_text(t, progress),
+        "waiting_text": "" if progress.waiting is None else waiting_line(t, progress.waiting),
         "tiers": tiers,
         "tiers_unlocked": sum(1 for tier in tiers if tier["status"] != "locked"),
         "announcements": _announcements(t, snapshot),
@@ -579,6 +581,7 @@ def _challenge_page(context: PageContext, snapshot: Snapshot) -> bytes:
         bar=progress_bar(t, snapshot),
         summary=data["summary"],
         next_tier_text=data["next_tier_text"],
+        waiting_text=data["waiting_text"],
         deadline_text=data["deadline_text"],
         impact=Html(
             f'<p class="impact" data-bind="impact_text">{escape(impact)}</p>' if impact else ""

@@ -106,16 +106,17 @@ def _count(conn: Connection, challenge_id: int, scope: ConditionScope, key: str)
 def due_members(conn: Connection, challenge_id: int) -> list[int]:
     """The members whose waiting condition holds now, in id order (none once the challenge
     is closed, and never an erased person)."""
-    status = conn.execute(
-        select(challenges.c.status).where(challenges.c.id == challenge_id)
-    ).scalar()
-    if status not in _OPEN:
-        return []
-    return [
+    due = [
         row.member_id
         for row, count in _conditions(conn, challenge_id)
         if row.erased_at is None and count >= row.threshold
     ]
+    if not due:  # after most pledges, the one query that runs
+        return []
+    status = conn.execute(
+        select(challenges.c.status).where(challenges.c.id == challenge_id)
+    ).scalar()
+    return due if status in _OPEN else []
 
 
 def activate_due(
