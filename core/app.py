@@ -11,20 +11,20 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.db.database import Database
 from core.db.migrate import upgrade
-from core.db.tables import challenges
+from core.db.tables import challenges, organisations
 from core.db.watch import watch_database
 from core.demo import DEMO_FILE
 from core.drafts import ChallengeDraft
-from core.errors import KoomError, Misconfigured
-from core.models import Challenge
+from core.errors import Invalid, KoomError, Misconfigured, NotFound
+from core.models import Challenge, Visibility
 from core.services import Services
-from core.services.challenges import create_challenge, load_challenges
+from core.services.challenges import create_challenge, load_challenge, load_challenges
 from core.settings import Settings
 
 DEADLINE_IN_DAYS = "deadline_in_days"
@@ -37,6 +37,10 @@ class ChallengeEntry(ChallengeDraft):
     """
 
     deadline_in_days: int | None = Field(default=None, gt=0, le=3650, exclude=True)
+    organisation: str | None = Field(default=None, max_length=40, exclude=True)
+    """The short name of the organisation running it."""
+    visibility: Visibility = Field(default=Visibility.PUBLIC, exclude=True)
+    """members: its organisation's members only (which needs `organisation`)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -156,9 +160,34 @@ async def import_challenges(
         for index, draft in enumerate(drafts):
             try:
                 minimum = services.settings.map_min_count
-                created.append(create_challenge(conn, services.clock, draft, None, minimum))
+                challenge = create_challenge(conn, services.clock, draft, None, minimum)
+                if isinstance(draft, ChallengeEntry):
+                    challenge = _run_by(conn, challenge, draft)
+                created.append(challenge)
             except KoomError as exc:
                 raise ImportFailed(index, exc) from exc
         return created
 
     return await services.db.transaction(unit)
+
+
+def _run_by(conn: Connection, challenge: Challenge, entry: ChallengeEntry) -> Challenge:
+    """Unit step: the imported challenge run by its entry's organisation, with its
+    visibility; NotFound for an unknown organisation, Invalid for a private challenge of
+    none."""
+    if entry.organisation is None:
+        if entry.visibility is Visibility.MEMBERS:
+            raise Invalid("error.org.private_needs_organisation")
+        return challenge
+    slug = entry.organisation.strip().lower()
+    organisation_id = conn.execute(
+        select(organisations.c.id).where(organisations.c.slug == slug)
+    ).scalar_one_or_none()
+    if organisation_id is None:
+        raise NotFound("error.org.not_found", slug=slug)
+    conn.execute(
+        update(challenges)
+        .where(challenges.c.id == challenge.id)
+        .values(organisation_id=organisation_id, visibility=entry.visibility.value)
+    )
+    return load_challenge(conn, challenge.id)

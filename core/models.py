@@ -75,6 +75,14 @@ ANNOUNCEMENTS = frozenset(
 MILESTONE_PERCENTS: tuple[int, ...] = (25, 50, 75, 100)
 
 
+class Visibility(StrEnum):
+    """Who may see a challenge."""
+
+    PUBLIC = "public"
+    MEMBERS = "members"
+    """Its organisation's members only: invisible to everyone else, on every surface."""
+
+
 @dataclass(frozen=True, slots=True)
 class Tier:
     """A sponsor's reciprocal commitment, unlocked at `threshold` pledges."""
@@ -116,6 +124,15 @@ class Challenge:
     tiers: tuple[Tier, ...] = ()
     translations: Mapping[str, Mapping[str, str]] = field(default_factory=dict, compare=False)
     """Title, action and description in other languages: {"en": {"title": ...}}."""
+    organisation_id: int | None = None
+    """The organisation running it; None: the deployment's administrators."""
+    visibility: Visibility = Visibility.PUBLIC
+    """Who may see it: everyone, or its organisation's members only."""
+
+    @property
+    def private(self) -> bool:
+        """Open to its organisation's members only, invisible to everyone else."""
+        return self.visibility is Visibility.MEMBERS
 
     def read_in(self, locale: str | None) -> Challenge:
         """The challenge as a reader of `locale` sees it: their language where the organiser

@@ -121,6 +121,8 @@ challenges = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     # The organisation running the challenge; NULL: the deployment's own (its administrators).
     Column("organisation_id", ForeignKey("organisations.id", ondelete="SET NULL"), index=True),
+    # public, or members: open to the members of its organisation only, invisible to others.
+    Column("visibility", String(10), nullable=False, server_default="public"),
     CheckConstraint("goal > 0", name="goal_positive"),
     CheckConstraint("pledge_count >= 0", name="count_not_negative"),
 )
@@ -358,7 +360,8 @@ organisation_members = Table(
     metadata,
     Column("organisation_id", ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True),
     Column("member_id", ForeignKey("members.id", ondelete="CASCADE"), primary_key=True),
-    # owner (manages the organisers) or organiser (manages the challenges).
+    # owner (manages the organisers), organiser (manages the challenges) or member (sees
+    # and joins the organisation's private challenges).
     Column("role", String(10), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Index("ix_organisation_members_member_id", "member_id"),
@@ -367,7 +370,8 @@ organisation_members = Table(
 organisation_invites = Table(
     "organisation_invites",
     metadata,
-    # A one-time code an owner hands to someone to join the staff with `role`.
+    # A code an owner hands to someone to join the staff with `role` (spent when used), or
+    # that the staff share to let people join as members (used by many until it expires).
     Column("code", String(16), primary_key=True),
     Column(
         "organisation_id",

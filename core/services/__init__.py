@@ -14,6 +14,7 @@ from core.services.conditional import ConditionalPledgeService
 from core.services.groups import GroupService
 from core.services.linking import LinkService
 from core.services.members import MemberService
+from core.services.membership import MembershipService
 from core.services.organisations import OrganisationService
 from core.services.pledges import PledgeService
 from core.services.privacy import PrivacyService
@@ -44,6 +45,7 @@ class Services:
         self.progress = ProgressService(self.db, self.clock, self.settings.map_min_count)
         self.groups = GroupService(self.db, self.clock)
         self.organisations = OrganisationService(self.db, self.clock)
+        self.membership = MembershipService(self.db, self.clock)
         self.sponsors = SponsorService(self.db, self.clock)
         self.conditional = ConditionalPledgeService(
             self.db, self.clock, self.pledges, self.settings.default_locale

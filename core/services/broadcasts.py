@@ -20,10 +20,20 @@ from sqlalchemy.engine import Connection
 
 from core.clock import Clock
 from core.db.database import Database
-from core.db.tables import accounts, broadcasts, challenges, deliveries, members, pledges
+from core.db.tables import (
+    accounts,
+    broadcasts,
+    challenges,
+    deliveries,
+    members,
+    organisation_groups,
+    organisation_members,
+    pledges,
+)
 from core.db.upsert import insert_all_new
 from core.errors import Conflict, Invalid, NotFound
 from core.identity import PUSH_PLATFORMS
+from core.models import Visibility
 from core.services.groups import reachable_followers
 
 BROADCAST_KIND = "broadcast"
@@ -393,14 +403,45 @@ def _finish(conn: Connection, broadcast_id: int, status: BroadcastStatus) -> Non
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Walls:
+    """A private challenge's organisation and the groups it owns."""
+
+    organisation_id: int
+    groups: frozenset[int]
+
+
+def _private_to(conn: Connection, challenge_id: int | None) -> _Walls | None:
+    """The walls of the challenge when it is open to its organisation's members only: its
+    broadcasts reach them and the organisation's groups, nobody else."""
+    if challenge_id is None:
+        return None
+    row = conn.execute(
+        select(challenges.c.visibility, challenges.c.organisation_id).where(
+            challenges.c.id == challenge_id
+        )
+    ).first()
+    if row is None or row.visibility != Visibility.MEMBERS.value:
+        return None
+    owned = conn.execute(
+        select(organisation_groups.c.group_id).where(
+            organisation_groups.c.organisation_id == row.organisation_id
+        )
+    )
+    return _Walls(row.organisation_id, frozenset(r.group_id for r in owned))
+
+
 def _targets(
     conn: Connection, broadcast: Broadcast, default_locale: str
 ) -> dict[str, dict[str, Any]]:
     """One target per chat (`platform:chat_id` -> delivery columns): the groups, then each
     member's first reachable account."""
     targets: dict[str, dict[str, Any]] = {}
+    walls = _private_to(conn, broadcast.challenge_id)
     if Audience.GROUPS in broadcast.audiences:
         for group in conn.execute(reachable_followers(broadcast.challenge_id)):
+            if walls is not None and group.id not in walls.groups:
+                continue
             targets[f"{group.platform}:{group.chat_id}"] = {
                 "platform": group.platform,
                 "chat_id": group.chat_id,
@@ -416,12 +457,18 @@ def _targets(
         accounts.c.unreachable_at.is_(None),
         accounts.c.platform.in_(PUSH_PLATFORMS),
     )
+    pledged = select(pledges.c.member_id).where(
+        pledges.c.challenge_id == broadcast.challenge_id, pledges.c.withdrawn_at.is_(None)
+    )
     if Audience.MEMBERS not in broadcast.audiences:
         if Audience.PLEDGERS not in broadcast.audiences:
             return targets
-        people = people.join(pledges, pledges.c.member_id == members.c.id).where(
-            pledges.c.challenge_id == broadcast.challenge_id, pledges.c.withdrawn_at.is_(None)
+        people = people.where(members.c.id.in_(pledged))
+    elif walls is not None:  # "every member" of a private challenge: its organisation's
+        inside = select(organisation_members.c.member_id).where(
+            organisation_members.c.organisation_id == walls.organisation_id
         )
+        people = people.where(members.c.id.in_(inside) | members.c.id.in_(pledged))
     reached: set[int] = set()
     for person in conn.execute(people.order_by(members.c.id, accounts.c.id)):
         if person.id in reached:

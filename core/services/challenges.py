@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -18,7 +19,15 @@ from core.errors import Conflict, Invalid, NotFound
 from core.events import emit
 from core.i18n import reader_locale
 from core.milestones import next_threshold
-from core.models import AreaKind, Challenge, ChallengeStatus, EventKind, Frequency, Tier
+from core.models import (
+    AreaKind,
+    Challenge,
+    ChallengeStatus,
+    EventKind,
+    Frequency,
+    Tier,
+    Visibility,
+)
 
 EDITABLE = {"title": 120, "description": MAX_TEXT, "action": 200, "category": 40}
 OPEN_FOR_PLEDGES = (ChallengeStatus.OPEN, ChallengeStatus.SUCCEEDED)
@@ -91,8 +100,24 @@ def challenge_from_row(row: Any, tier_rows: tuple[Tier, ...] = ()) -> Challenge:
         created_by=row.created_by,
         tiers=tier_rows,
         translations=row.translations or {},
+        organisation_id=row.organisation_id,
+        visibility=Visibility(row.visibility),
     )
     return challenge.read_in(reader_locale())
+
+
+def visible_where(members_of: Collection[int] = ()) -> Any:
+    """SQL condition: the challenge is public, or private to one of the organisations in
+    `members_of` (those whose members the reader is)."""
+    public = challenges.c.visibility == Visibility.PUBLIC.value
+    if not members_of:
+        return public
+    return or_(public, challenges.c.organisation_id.in_(list(members_of)))
+
+
+def open_and_visible(members_of: Collection[int] = ()) -> Any:
+    """SQL condition: open for pledges and visible (see `visible_where`)."""
+    return challenges.c.status.in_([s.value for s in OPEN_FOR_PLEDGES]) & visible_where(members_of)
 
 
 def load_challenges(conn: Connection, where: Any, *order: Any) -> list[Challenge]:
@@ -147,12 +172,15 @@ class ChallengeService:
             raise NotFound("error.challenge_not_found", slug=slug)
         return found[0]
 
-    async def list_open(self, offset: int = 0, limit: int = 5) -> list[Challenge]:
-        """Challenges people can pledge to, soonest deadline first, one page."""
+    async def list_open(
+        self, offset: int = 0, limit: int = 5, members_of: Collection[int] = ()
+    ) -> list[Challenge]:
+        """Challenges people can pledge to, soonest deadline first, one page: the public
+        ones, and the private ones of the organisations in `members_of` (the reader's)."""
         async with self.db.read() as conn:
             rows = await conn.execute(
                 select(challenges.c.id)
-                .where(challenges.c.status.in_([s.value for s in OPEN_FOR_PLEDGES]))
+                .where(open_and_visible(members_of))
                 .order_by(challenges.c.deadline, challenges.c.id)
                 .offset(offset)
                 .limit(limit)
@@ -162,14 +190,16 @@ class ChallengeService:
         order = {challenge_id: i for i, challenge_id in enumerate(ids)}
         return sorted(found, key=lambda c: order[c.id])
 
-    async def search(self, typed: str, limit: int) -> list[Challenge]:
+    async def search(
+        self, typed: str, limit: int, members_of: Collection[int] = ()
+    ) -> list[Challenge]:
         """Open challenges whose title, short name, action or area hold every typed word,
         accents and case aside (in the reader's language and the original); soonest deadline
-        first."""
+        first. Private ones only of the organisations in `members_of`."""
         words = folded(typed).split()
         found = [
             challenge
-            for challenge in await self.list_open(0, SEARCH_SCANNED)
+            for challenge in await self.list_open(0, SEARCH_SCANNED, members_of)
             if all(word in _searchable(challenge) for word in words)
         ]
         return found[:limit]
@@ -179,15 +209,15 @@ class ChallengeService:
         await self.db.transaction(_translate, challenge_id, locale, texts)
         return await self.get(challenge_id)
 
-    async def count_open(self) -> int:
-        """How many challenges people can pledge to."""
+    async def count_open(self, members_of: Collection[int] = ()) -> int:
+        """How many challenges people can pledge to (private ones: see `list_open`)."""
         async with self.db.read() as conn:
             return int(
                 (
                     await conn.execute(
                         select(func.count())
                         .select_from(challenges)
-                        .where(challenges.c.status.in_([s.value for s in OPEN_FOR_PLEDGES]))
+                        .where(open_and_visible(members_of))
                     )
                 ).scalar_one()
             )

@@ -22,6 +22,7 @@ from core.clock import Clock
 from core.db.database import Database
 from core.db.tables import (
     challenges,
+    group_follows,
     groups,
     members,
     organisation_groups,
@@ -32,13 +33,20 @@ from core.db.tables import (
 from core.db.upsert import insert_for
 from core.drafts import ChallengeDraft
 from core.errors import Conflict, Forbidden, Invalid, NotFound
-from core.models import Challenge, Group
-from core.services.challenges import OPEN_FOR_PLEDGES, create_challenge, load_challenges
+from core.models import Challenge, Group, Visibility
+from core.services.challenges import (
+    OPEN_FOR_PLEDGES,
+    create_challenge,
+    load_challenge,
+    load_challenges,
+)
 from core.services.groups import group_from_row
 
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{1,39}")
 COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 INVITE_TTL = timedelta(days=7)
+MEMBER_INVITE_TTL = timedelta(days=90)
+"""A members' code is shared with many (a company's staff) and used until it expires."""
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 HEADER = {"logo_file": 200, "contact": 200, "privacy_url": 300}
 """Header fields given as free text, with their longest length."""
@@ -57,6 +65,8 @@ class Role(StrEnum):
 
     OWNER = "owner"
     ORGANISER = "organiser"
+    MEMBER = "member"
+    """Not staff: sees and joins the organisation's private challenges."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +142,7 @@ def require(conn: Connection, actor: Actor, organisation_id: int, *roles: Role) 
 
 
 STAFF = (Role.OWNER, Role.ORGANISER)
+_RANK = {Role.MEMBER: 0, Role.ORGANISER: 1, Role.OWNER: 2}
 
 
 def may_manage_challenge(conn: Connection, actor: Actor, challenge_id: int) -> bool:
@@ -265,6 +276,18 @@ class OrganisationService:
             ).first()
         return None if row is None else organisation_from_row(row)
 
+    async def by_id(self, organisation_id: int) -> Organisation:
+        """The organisation with this id; NotFound otherwise."""
+        async with self.db.read() as conn:
+            row = (
+                await conn.execute(
+                    select(organisations).where(organisations.c.id == organisation_id)
+                )
+            ).first()
+        if row is None:
+            raise NotFound("error.org.not_found", slug=str(organisation_id))
+        return organisation_from_row(row)
+
     async def list_all(self) -> list[Organisation]:
         """Every organisation, by name (the administrators' view)."""
         async with self.db.read() as conn:
@@ -278,7 +301,10 @@ class OrganisationService:
                 await conn.execute(
                     select(organisations, organisation_members.c.role)
                     .join(organisation_members)
-                    .where(organisation_members.c.member_id == member_id)
+                    .where(
+                        organisation_members.c.member_id == member_id,
+                        organisation_members.c.role.in_([r.value for r in STAFF]),
+                    )
                     .order_by(organisations.c.name)
                 )
             ).all()
@@ -413,18 +439,20 @@ class OrganisationService:
         await self.db.transaction(unit)
 
     async def invite(self, actor: Actor, organisation_id: int, role: Role) -> str:
-        """A one-time code (valid INVITE_TTL) that makes whoever sends it staff with `role`;
-        owners only."""
+        """A one-time code (valid INVITE_TTL) that makes whoever sends it staff with `role`,
+        owners only; or, for `Role.MEMBER`, a code its staff share with everyone they let in
+        (used by many, valid MEMBER_INVITE_TTL)."""
         code = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(10))
+        member = role is Role.MEMBER
 
         def unit(conn: Connection) -> None:
-            require(conn, actor, organisation_id, Role.OWNER)
+            require(conn, actor, organisation_id, *(STAFF if member else (Role.OWNER,)))
             conn.execute(
                 insert(organisation_invites).values(
                     code=code,
                     organisation_id=organisation_id,
                     role=role.value,
-                    expires_at=self.clock.now() + INVITE_TTL,
+                    expires_at=self.clock.now() + (MEMBER_INVITE_TTL if member else INVITE_TTL),
                 )
             )
 
@@ -432,23 +460,33 @@ class OrganisationService:
         return code
 
     async def join(self, member_id: int, code: str) -> tuple[Organisation, Role]:
-        """Join an organisation's staff with an invitation code, which is then spent."""
+        """Join an organisation with an invitation code: its staff (the code is then spent),
+        or its members (the code stays for the others); nobody loses a higher role."""
         code = code.strip().upper()
 
         def unit(conn: Connection) -> tuple[Organisation, Role]:
+            valid = (
+                organisation_invites.c.code == code,
+                organisation_invites.c.expires_at > self.clock.now(),
+            )
             invite = conn.execute(
-                delete(organisation_invites)
-                .where(
-                    organisation_invites.c.code == code,
-                    organisation_invites.c.expires_at > self.clock.now(),
+                select(organisation_invites.c.organisation_id, organisation_invites.c.role).where(
+                    *valid
                 )
-                .returning(organisation_invites.c.organisation_id, organisation_invites.c.role)
             ).first()
+            if invite is not None and invite.role != Role.MEMBER.value:
+                invite = conn.execute(
+                    delete(organisation_invites)
+                    .where(*valid)
+                    .returning(organisation_invites.c.organisation_id, organisation_invites.c.role)
+                ).first()
             if invite is None:
                 raise Invalid("error.org.bad_invite")
             role = Role(invite.role)
             current = role_in(conn, invite.organisation_id, member_id)
-            if current != Role.OWNER:  # an owner invited as organiser stays owner
+            if current is not None and _RANK[current] >= _RANK[role]:
+                role = current
+            else:
                 stmt = insert_for(conn, organisation_members).values(
                     organisation_id=invite.organisation_id,
                     member_id=member_id,
@@ -467,7 +505,7 @@ class OrganisationService:
             row = conn.execute(
                 select(organisations).where(organisations.c.id == invite.organisation_id)
             ).one()
-            return organisation_from_row(row), Role.OWNER if current == Role.OWNER else role
+            return organisation_from_row(row), role
 
         return await self.db.transaction(unit)
 
@@ -480,7 +518,10 @@ class OrganisationService:
                 select(organisation_members.c.member_id, members.c.display_name)
                 .add_columns(organisation_members.c.role)
                 .join(members, members.c.id == organisation_members.c.member_id)
-                .where(organisation_members.c.organisation_id == organisation_id)
+                .where(
+                    organisation_members.c.organisation_id == organisation_id,
+                    organisation_members.c.role.in_([r.value for r in STAFF]),
+                )
                 .order_by(organisation_members.c.role.desc(), members.c.display_name)
             ).all()
             return [Staff(r.member_id, r.display_name, Role(r.role)) for r in rows]
@@ -513,6 +554,41 @@ class OrganisationService:
             )
 
         await self.db.transaction(unit)
+
+    async def set_visibility(
+        self, actor: Actor, challenge_id: int, visibility: Visibility
+    ) -> Challenge:
+        """Open a challenge to everyone, or to its organisation's members only; the staff of
+        the organisation running it (a challenge of no organisation has no members)."""
+
+        def unit(conn: Connection) -> Challenge:
+            organisation_id = conn.execute(
+                select(challenges.c.organisation_id).where(challenges.c.id == challenge_id)
+            ).first()
+            if organisation_id is None:
+                raise NotFound("error.challenge_not_found", slug=str(challenge_id))
+            if not may_manage_challenge(conn, actor, challenge_id):
+                raise Forbidden("error.org.not_allowed")
+            if organisation_id[0] is None and visibility is Visibility.MEMBERS:
+                raise Invalid("error.org.private_needs_organisation")
+            conn.execute(
+                update(challenges)
+                .where(challenges.c.id == challenge_id)
+                .values(visibility=visibility.value, updated_at=self.clock.now())
+            )
+            if visibility is Visibility.MEMBERS:  # outsiders' groups hear of it no more
+                own = select(organisation_groups.c.group_id).where(
+                    organisation_groups.c.organisation_id == organisation_id[0]
+                )
+                conn.execute(
+                    delete(group_follows).where(
+                        group_follows.c.challenge_id == challenge_id,
+                        group_follows.c.group_id.not_in(own),
+                    )
+                )
+            return load_challenge(conn, challenge_id)
+
+        return await self.db.transaction(unit)
 
     async def challenges(self, actor: Actor, organisation_id: int) -> list[Challenge]:
         """The organisation's challenges, soonest deadline first; its staff only."""

@@ -26,7 +26,7 @@ from core.models import (
     Progress,
 )
 from core.places import load_places
-from core.services.challenges import OPEN_FOR_PLEDGES, load_challenge
+from core.services.challenges import load_challenge, open_and_visible
 from core.services.conditional import waiting_of
 
 TOP_AREAS = 5
@@ -234,13 +234,14 @@ class ProgressService:
         )
 
     async def totals(self) -> tuple[int, int]:
-        """(open challenges, pledges across them) for the help and welcome texts."""
+        """(open public challenges, pledges across them) for the help and welcome texts:
+        private challenges' counts are not public."""
         async with self.db.read() as conn:
             row = (
                 await conn.execute(
                     select(func.count(), func.coalesce(func.sum(challenges.c.pledge_count), 0))
                     .select_from(challenges)
-                    .where(challenges.c.status.in_([s.value for s in OPEN_FOR_PLEDGES]))
+                    .where(open_and_visible())
                 )
             ).one()
         return int(row[0]), int(row[1])
