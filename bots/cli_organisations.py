@@ -15,10 +15,11 @@ from rich.table import Table
 from bots.cli import SETTINGS, command, load_settings, services_for, translator
 from bots.cli_help import HELP, KoomCommand, KoomGroup
 from bots.report import report_html
+from conversations.deeplinks import join_payload
 from core.errors import KoomError
 from core.i18n import Translator, resolve_locale
 from core.identity import AccountRef
-from core.models import Member
+from core.models import Member, Visibility
 from core.services import Services
 from core.services.organisations import Actor, OrganisationKind, Role
 
@@ -64,6 +65,15 @@ async def person(services: Services, account: str) -> Member:
     except ValueError:
         raise KoomError("org.cli.bad_account", account=account) from None
     return await services.members.ensure(ref, str(ref))
+
+
+def join_link(services: Services, code: str) -> str:
+    """How people join with a members' code: the bot's Telegram link when its name is known,
+    else the command to send it (Discord, console)."""
+    username = services.settings.telegram_bot_username
+    if username:
+        return f"https://t.me/{username}?start={join_payload(code)}"
+    return f"/org join {code}"
 
 
 @org_app.command("create", cls=KoomCommand, help=HELP("org.cli.create"))
@@ -186,12 +196,29 @@ def challenge(
             metavar=HELP("operations.cli.challenge_metavar"), help=HELP("org.cli.challenge_slug")
         ),
     ],
+    visibility: Annotated[
+        Visibility | None, typer.Option("--visibility", help=HELP("org.cli.visibility"))
+    ] = None,
 ) -> None:
     async def work(services: Services, t: Translator) -> str:
         found = await services.organisations.by_slug(slug)
         attached = await services.challenges.by_slug(challenge_slug)
         await services.organisations.attach_challenge(ADMIN, found.id, attached.id)
-        return t("org.cli.attached", title=attached.title, name=found.name)
+        said = t("org.cli.attached", title=attached.title, name=found.name)
+        if visibility is not None:
+            await services.organisations.set_visibility(ADMIN, attached.id, visibility)
+            said += "\n" + t(f"org.visibility.{visibility.value}")
+        return said
+
+    run(work)
+
+
+@org_app.command("invite", cls=KoomCommand, help=HELP("org.cli.invite"))
+def invite(slug: Slug) -> None:
+    async def work(services: Services, t: Translator) -> str:
+        found = await services.organisations.by_slug(slug)
+        code = await services.organisations.invite(ADMIN, found.id, Role.MEMBER)
+        return t("org.member_invite", name=found.name, code=code, link=join_link(services, code))
 
     run(work)
 

@@ -60,7 +60,8 @@ from conversations.registry import default_flows
 from core.delivery.protocol import DeliveryResult, Notice, Outcome
 from core.errors import Misconfigured
 from core.i18n import Translator, reading_in
-from core.identity import ChatRef, Platform
+from core.identity import AccountRef, ChatRef, Platform
+from core.models import Challenge, Group
 from core.pacing import Pacer
 from core.services import Services
 from core.settings import Settings
@@ -182,6 +183,7 @@ class DiscordAdapter:
         self.client = make_client(self, settings)
         self._connection: asyncio.Task[None] | None = None
         self._busy: set[asyncio.Task[Any]] = set()
+        services.membership.register(Platform.DISCORD.value, self._in_group)
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -267,7 +269,7 @@ class DiscordAdapter:
         The choices are the answer to the interaction, so they are given up on (none offered)
         rather than late.
         """
-        search = self.services.challenges.search(typed, 25)
+        search = self._search(sender_of(interaction).account, typed)
         try:
             with reading_in(self.engine.locale_of(None, sender_of(interaction))):
                 found = await asyncio.wait_for(search, 2.0)
@@ -275,6 +277,33 @@ class DiscordAdapter:
             log.exception("Discord: no challenges to autocomplete")
             return []
         return [app_commands.Choice(name=clip(c.title, 100), value=c.slug) for c in found]
+
+    async def _search(self, account: AccountRef, typed: str) -> list[Challenge]:
+        """The search, with the private challenges of the member's organisations (seen by
+        them alone: the command they pick checks again where it answers)."""
+        member = await self.services.members.find(account)
+        mine = (
+            frozenset()
+            if member is None
+            else await self.services.membership.organisations_of(member.id)
+        )
+        return await self.services.challenges.search(typed, 25, mine)
+
+    async def _in_group(self, group: Group, external_id: str) -> bool | None:
+        """Whether the account is in the server of the channel `group` (asked to Discord:
+        one member, which needs no privileged intent), for the private challenges of the
+        organisation owning it; None when this connection does not know the channel."""
+        channel = self.client.get_channel(int(group.chat_id))
+        guild = getattr(channel, "guild", None)
+        if guild is None:
+            return None
+        try:
+            await guild.fetch_member(int(external_id))
+        except discord.NotFound:
+            return False
+        except discord.HTTPException:
+            return None
+        return True
 
     async def on_component(self, interaction: discord.Interaction[Any], item: Item) -> None:
         """A button or select menu of ours: the adapter's own open a modal, the others are

@@ -82,6 +82,7 @@ from core.i18n import SUPPORTED_LOCALES, Translator, reading_in
 from core.identity import ChatRef, Platform
 from core.instance import instance_id
 from core.keyed_locks import KeyedLocks
+from core.models import Group
 from core.pacing import TELEGRAM_LIMITS, Budget, Pacer
 from core.roles import hold_role, release_role
 from core.services import Services
@@ -103,6 +104,7 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 INLINE_RESULTS = 20
 INLINE_CACHE_SECONDS = 30
 ADMIN_STATUSES = frozenset({ChatMember.ADMINISTRATOR, ChatMember.OWNER})
+IN_GROUP_STATUSES = ADMIN_STATUSES | {ChatMember.MEMBER}
 TOKEN_LOGGERS = (
     __name__,
     "httpx",
@@ -268,6 +270,7 @@ class TelegramAdapter:
         self.told_second_poller = False
         self._told_conflict = False
         self._me = f"{instance_id()}:{secrets.token_hex(2)}"  # this adapter, as a poller
+        services.membership.register(Platform.TELEGRAM.value, self._in_group)
 
     @property
     def engine(self) -> Engine:
@@ -465,6 +468,20 @@ class TelegramAdapter:
             return False
         return member.status in ADMIN_STATUSES
 
+    async def _in_group(self, group: Group, external_id: str) -> bool | None:
+        """Whether Telegram says the account is in the group (a restricted member still is),
+        for the private challenges of the organisation owning it; None when unreachable."""
+        try:
+            member = await self.application.bot.get_chat_member(
+                int(group.chat_id), int(external_id)
+            )
+        except (BadRequest, Forbidden) as error:  # the bot left the group: no one is let in
+            log.warning("getChatMember failed in chat %s: %s", group.chat_id, error.message)
+            return False
+        except NetworkError:
+            return None
+        return member.status in IN_GROUP_STATUSES or bool(getattr(member, "is_member", False))
+
     async def _answer(self, callback_id: str) -> None:
         """Stop the button's spinner; a query too old to answer is no matter."""
         try:
@@ -521,7 +538,8 @@ class TelegramAdapter:
 
     async def _inline(self, search: InlineSearch) -> None:
         """Challenge cards matching the typed words, each with a button that opens the bot
-        on that challenge (crediting the person who shares it, when they are a member)."""
+        on that challenge (crediting the person who shares it, when they are a member).
+        Public challenges only: the card goes to a chat of the sender's choosing."""
         member = await self.services.members.find(search.sender.account)
         t = Translator(self.engine.locale_of(member, search.sender))
         with reading_in(t.locale):

@@ -97,8 +97,9 @@ class Snapshot:
 
 
 def is_public(challenge: Challenge) -> bool:
-    """Drafts stay private; every other challenge has its page."""
-    return challenge.status != ChallengeStatus.DRAFT
+    """Drafts and private challenges (of an organisation's members only: the web has no
+    login to tell who reads) have no page; every other challenge has its own."""
+    return challenge.status != ChallengeStatus.DRAFT and not challenge.private
 
 
 class Watch:

@@ -46,12 +46,36 @@ def accepts_pledges(turn: Turn, challenge: Challenge) -> bool:
     return challenge.status in OPEN_FOR_PLEDGES and challenge.deadline > turn.clock.now()
 
 
+async def members_of(turn: Turn) -> frozenset[int]:
+    """The organisations whose private challenges this chat may show: in a private chat the
+    person's own; in a group, the organisation owning the group (its people are members)."""
+    services = turn.services
+    if turn.chat.is_group:
+        group = await services.groups.find(turn.chat)
+        return frozenset() if group is None else await services.membership.of_group(group.id)
+    return await services.membership.organisations_of(turn.member.id)
+
+
+async def seen(turn: Turn, challenge: Challenge, asked: str | None = None) -> Challenge:
+    """The challenge when this chat may show it; a private one of another organisation is
+    NotFound exactly as a missing one asked for as `asked` (its id, as a button names it)."""
+    if challenge.private and challenge.organisation_id not in await members_of(turn):
+        raise NotFound("error.challenge_not_found", slug=asked or str(challenge.id))
+    return challenge
+
+
+async def challenge_by_id(turn: Turn, challenge_id: int) -> Challenge:
+    """The challenge a button names, when this chat may show it (see `seen`)."""
+    return await seen(turn, await turn.services.challenges.get(challenge_id))
+
+
 async def visible_challenge(turn: Turn, slug: str) -> Challenge:
-    """The published challenge called `slug`; drafts are as unknown as missing ones."""
+    """The published challenge called `slug`, when this chat may show it; drafts and others'
+    private challenges are as unknown as missing ones."""
     challenge = await turn.services.challenges.by_slug(slug)
     if challenge.status == ChallengeStatus.DRAFT:
         raise NotFound("error.challenge_not_found", slug=slug)
-    return challenge
+    return await seen(turn, challenge, slug)
 
 
 async def show_card(
@@ -98,10 +122,10 @@ class BrowseFlow(Flow):
         if action == "page":
             await self._page(turn, arg_id(args), replaces=True)
         elif action == "open":
-            challenge = await turn.services.challenges.get(arg_id(args))
+            challenge = await challenge_by_id(turn, arg_id(args))
             await show_card(turn, challenge, page=arg_id(args, 1))
         elif action == "share":
-            challenge = await turn.services.challenges.get(arg_id(args))
+            challenge = await challenge_by_id(turn, arg_id(args))
             text = turn.t(
                 "browse.share", title=challenge.title, link=share_link(turn, challenge.slug)
             )
@@ -115,13 +139,14 @@ class BrowseFlow(Flow):
     async def _page(self, turn: Turn, page: int, *, replaces: bool) -> None:
         """Show page `page` (from 0) of the open challenges, clamped to the last one."""
         t = turn.t
-        total = await turn.services.challenges.count_open()
+        mine = await members_of(turn)
+        total = await turn.services.challenges.count_open(mine)
         if total == 0:
             turn.send(t("browse.empty"), replaces=replaces)
             return
         pages = math.ceil(total / PAGE_SIZE)
         page = max(0, min(page, pages - 1))
-        found = await turn.services.challenges.list_open(page * PAGE_SIZE, PAGE_SIZE)
+        found = await turn.services.challenges.list_open(page * PAGE_SIZE, PAGE_SIZE, mine)
         lines = [t("browse.title", page=page + 1, pages=pages)]
         rows: list[list[Choice]] = []
         for challenge in found:

@@ -5,6 +5,7 @@ its condition first holds."""
 from __future__ import annotations
 
 from conversations.flow import CommandSpec, Flow, Option, Turn
+from conversations.flows.browse import visible_challenge
 from conversations.model import Choice, StepInput, TextInput
 from core.errors import KoomError
 from core.models import ConditionScope
@@ -27,7 +28,7 @@ class ConditionalPledgeFlow(Flow):
             turn.say("cond.usage")
             turn.end()
             return
-        challenge = await turn.services.challenges.by_slug(args.strip())
+        challenge = await visible_challenge(turn, args.strip())
         turn.data["challenge_id"] = challenge.id
         turn.ask_text(STEP_COUNT, "cond.ask_count", title=challenge.title)
 

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from conversations.deeplinks import make_payload
 from conversations.flow import CommandSpec, Flow, Option, Turn
-from conversations.flows.browse import arg_id, short, show_card, visible_challenge
+from conversations.flows.browse import (
+    arg_id,
+    challenge_by_id,
+    members_of,
+    short,
+    show_card,
+    visible_challenge,
+)
 from conversations.flows.cards import card_text, summary_line
 from core.delivery.latest import send_latest
 from core.errors import KoomError
@@ -67,7 +74,7 @@ class GroupFlow(Flow):
             raise KoomError("engine.stale_choice")
         _require_admin(turn)
         group = await register_group(turn)
-        challenge = await turn.services.challenges.get(arg_id(args))
+        challenge = await challenge_by_id(turn, arg_id(args))
         await self._change(turn, group, challenge, follow=action == "follow")
 
     async def _change(self, turn: Turn, group: Group, challenge: Challenge, follow: bool) -> None:
@@ -86,7 +93,7 @@ class GroupFlow(Flow):
 
     async def _offer_follow(self, turn: Turn, group: Group) -> None:
         followed = {c.id for c in await turn.services.groups.followed_by(group.id)}
-        open_now = await turn.services.challenges.list_open(0, MAX_LISTED)
+        open_now = await turn.services.challenges.list_open(0, MAX_LISTED, await members_of(turn))
         candidates = [c for c in open_now if c.id not in followed]
         _offer(turn, candidates, "follow", "group.pick_follow", "group.nothing_to_follow")
 

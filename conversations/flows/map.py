@@ -11,7 +11,14 @@ import asyncio
 from zoneinfo import ZoneInfo
 
 from conversations.flow import CommandSpec, Flow, Option, Turn
-from conversations.flows.browse import PAGE_SIZE, arg_id, short, visible_challenge
+from conversations.flows.browse import (
+    PAGE_SIZE,
+    arg_id,
+    challenge_by_id,
+    members_of,
+    short,
+    visible_challenge,
+)
 from conversations.flows.groups import MAX_LISTED, register_group
 from core.errors import KoomError, NotFound
 from core.mapping import MapPoint, marked_area, render_map
@@ -55,7 +62,7 @@ class MapFlow(Flow):
             found = (await turn.services.groups.followed_by(group.id))[:MAX_LISTED]
             empty = "group.follows_nothing"
         else:
-            found = await turn.services.challenges.list_open(0, PAGE_SIZE)
+            found = await turn.services.challenges.list_open(0, PAGE_SIZE, await members_of(turn))
             empty = "browse.empty"
         if not found:
             turn.say(empty)
@@ -68,7 +75,7 @@ class MapFlow(Flow):
     async def on_choice(self, turn: Turn, action: str, args: list[str]) -> None:
         if action != "show":
             raise KoomError("engine.stale_choice")
-        challenge = await turn.services.challenges.get(arg_id(args))
+        challenge = await challenge_by_id(turn, arg_id(args))
         if challenge.status == ChallengeStatus.DRAFT:
             raise NotFound("error.challenge_not_found", slug=challenge.slug)
         await send_map(turn, challenge)

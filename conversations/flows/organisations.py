@@ -4,6 +4,7 @@ challenges; anyone joins with `/org join CODE` (or `/org CODE`)."""
 
 from __future__ import annotations
 
+from conversations.deeplinks import join_payload
 from conversations.flow import CommandSpec, Flow, Option, Turn
 from conversations.flows.browse import arg_id
 from core.errors import KoomError
@@ -24,8 +25,7 @@ class OrganisationFlow(Flow):
         if words and words[0].lower() == "join":
             words = words[1:]
         if len(words) == 1:  # `/org join CODE`, or the code alone (Discord's option)
-            organisation, role = await turn.services.organisations.join(turn.member.id, words[0])
-            turn.say("org.joined", name=organisation.name, role=turn.t(f"org.role.{role.value}"))
+            await join(turn, words[0])
             turn.end()
             return
         mine = await turn.services.organisations.of_member(turn.member.id)
@@ -58,6 +58,11 @@ class OrganisationFlow(Flow):
                 role = Role.OWNER if action == "invite_owner" else Role.ORGANISER
                 code = await organisations.invite(actor, organisation_id, role)
                 turn.say("org.invite", code=code, role=turn.t(f"org.role.{role.value}"))
+            case "invite_members":
+                code = await organisations.invite(actor, organisation_id, Role.MEMBER)
+                organisation = await organisations.by_id(organisation_id)
+                link = turn.capabilities.share_link_template.format(payload=join_payload(code))
+                turn.say("org.member_invite", name=organisation.name, code=code, link=link)
             case "remove":
                 await organisations.remove(actor, organisation_id, arg_id(args, 1))
                 turn.say("org.removed")
@@ -77,6 +82,17 @@ class OrganisationFlow(Flow):
         turn.end()
 
 
+async def join(turn: Turn, code: str) -> None:
+    """Join an organisation with its code: a member is shown its challenges they may now
+    see; staff hear their role."""
+    organisation, role = await turn.services.organisations.join(turn.member.id, code)
+    if role is not Role.MEMBER:
+        turn.say("org.joined", name=organisation.name, role=turn.t(f"org.role.{role.value}"))
+        return
+    browse = turn.choice(turn.t("start.button_browse"), "page", 0, flow="browse")
+    turn.send(turn.t("org.joined_member", name=organisation.name), [[browse]])
+
+
 def _show(turn: Turn, organisation: Organisation, role: Role) -> None:
     """One organisation with what the person's role lets them do."""
     rows = [
@@ -85,6 +101,9 @@ def _show(turn: Turn, organisation: Organisation, role: Role) -> None:
             turn.choice(turn.t("org.button_challenges"), "challenges", organisation.id),
         ]
     ]
+    rows.append(
+        [turn.choice(turn.t("org.button_invite_members"), "invite_members", organisation.id)]
+    )
     if role is Role.OWNER:
         rows.append(
             [

@@ -5,7 +5,8 @@ only its own (every button with a challenge id is checked); the engine refuses e
 Choice ids (`orga:` + action + args): creation `org:<organisation id or 0>`, `noarea`,
 `kind:<kind>`, `freq:<frequency>`, `tiersdone`, `noimpact`; management `list:<offset>`,
 `open:<id>`, `publish:<id>`, `discard:<id>`, `edit:<id>`, `field:<id>:<field>`, `tier:<id>`,
-`kept:<id>`, `keep:<id>:<tier id>`, `close:<id>`, `shut:<id>`, `stats:<id>`.
+`kept:<id>`, `keep:<id>:<tier id>`, `close:<id>`, `shut:<id>`, `stats:<id>`, `private:<id>`,
+`public:<id>`.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ _BY_ID: dict[str, Callable[[Turn, int], Awaitable[None]]] = {
     "close": manage.confirm_close,
     "shut": manage.close,
     "stats": manage.show_stats,
+    "private": manage.make_private,
+    "public": manage.make_public,
 }
 _ANSWERS: dict[str, Callable[[Turn, str], Awaitable[None]]] = {
     changes.STEP_EDIT: changes.on_edit,

@@ -11,7 +11,7 @@ from conversations.flow import Turn
 from conversations.flows.cards import card_text
 from conversations.model import Choice
 from core.i18n import SUPPORTED_LOCALES, Translator
-from core.models import Challenge, ChallengeStatus
+from core.models import Challenge, ChallengeStatus, Visibility
 from core.services.progress import progress_of
 
 PAGE_SIZE = 8
@@ -69,6 +69,8 @@ async def open_panel(turn: Turn, challenge_id: int) -> None:
         status=turn.t(STATUS_LABELS[challenge.status]),
         slug=challenge.slug,
     )
+    if challenge.private:
+        turn.say("org.visibility.members")
     show_panel(turn, challenge)
 
 
@@ -95,6 +97,9 @@ def _actions(turn: Turn, challenge: Challenge) -> list[list[Choice]]:
             ]
         )
         rows.append([_translate_button(turn, cid, code) for code in SUPPORTED_LOCALES])
+    if challenge.organisation_id is not None:
+        target = "public" if challenge.private else "private"
+        rows.append([turn.choice(t(f"organiser.action.{target}"), target, cid)])
     if any(tier.unlocked_at and not tier.kept_at for tier in challenge.tiers):
         rows.append([turn.choice(t("organiser.action.kept"), "kept", cid)])
     if status == ChallengeStatus.DRAFT:
@@ -114,6 +119,23 @@ def _translate_button(turn: Turn, challenge_id: int, locale: str) -> Choice:
     return turn.choice(
         turn.t("people.button_translate", language=language), "lang", challenge_id, locale
     )
+
+
+async def make_private(turn: Turn, challenge_id: int) -> None:
+    """Open the challenge to its organisation's members only."""
+    await _set_visibility(turn, challenge_id, Visibility.MEMBERS)
+
+
+async def make_public(turn: Turn, challenge_id: int) -> None:
+    """Open the challenge to everyone."""
+    await _set_visibility(turn, challenge_id, Visibility.PUBLIC)
+
+
+async def _set_visibility(turn: Turn, challenge_id: int, visibility: Visibility) -> None:
+    actor = await turn.actor()
+    challenge = await turn.services.organisations.set_visibility(actor, challenge_id, visibility)
+    turn.say(f"org.visibility.{visibility.value}")
+    show_panel(turn, challenge)
 
 
 async def publish(turn: Turn, challenge_id: int) -> None:

@@ -8,6 +8,8 @@ from conversations.flows.browse import (
     PAGE_SIZE,
     accepts_pledges,
     arg_id,
+    challenge_by_id,
+    members_of,
     share_link,
     short,
     visible_challenge,
@@ -45,7 +47,7 @@ class PledgeFlow(Flow):
         if args.strip():
             await self._begin(turn, await visible_challenge(turn, args.strip()), None)
             return
-        found = await turn.services.challenges.list_open(0, PAGE_SIZE)
+        found = await turn.services.challenges.list_open(0, PAGE_SIZE, await members_of(turn))
         if not found:
             turn.say("browse.empty")
         elif len(found) == 1:
@@ -57,7 +59,7 @@ class PledgeFlow(Flow):
     async def on_choice(self, turn: Turn, action: str, args: list[str]) -> None:
         if action == "go":
             referrer = arg_id(args, 1) if len(args) > 1 else None
-            await self._begin(turn, await turn.services.challenges.get(arg_id(args)), referrer)
+            await self._begin(turn, await challenge_by_id(turn, arg_id(args)), referrer)
             return
         challenge_id = _current(turn, args)
         if action == "no":
@@ -149,6 +151,7 @@ class PledgeFlow(Flow):
         pledged already (the flow ends)."""
         referrer = turn.data.get("referrer")
         services = turn.services
+        await challenge_by_id(turn, challenge_id)  # no longer a member: refused, as missing
         result = await services.pledges.pledge(
             turn.member.id, challenge_id, referrer if isinstance(referrer, int) else None
         )

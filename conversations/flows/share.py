@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from conversations.flow import Flow, Turn
-from conversations.flows.browse import arg_id, share_link
+from conversations.flows.browse import arg_id, seen, share_link
 from core.errors import KoomError, NotFound
 from core.models import ChallengeStatus
 from core.sharing import SQUARE, WIDE, render_share, share_card
@@ -20,6 +20,7 @@ async def send_share_picture(turn: Turn, challenge_id: int, size: str = "s") -> 
     challenge = progress.challenge
     if challenge.status == ChallengeStatus.DRAFT:
         raise NotFound("error.challenge_not_found", slug=challenge.slug)
+    await seen(turn, challenge)
     t = turn.t
     link = share_link(turn, challenge.slug)
     card = share_card(t, progress, link, personal=True)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from conversations.deeplinks import parse_payload
+from conversations.deeplinks import parse_join, parse_payload
 from conversations.flow import CommandSpec, Flow, Option, Turn
 from conversations.flows.browse import show_card, visible_challenge
 from conversations.flows.groups import introduce
+from conversations.flows.organisations import join
 from core.errors import KoomError, NotFound
 from core.i18n import SUPPORTED_LOCALES, Translator
 
@@ -59,7 +60,12 @@ class StartFlow(Flow):
         turn.send(turn.t(key), [row])
 
     async def _open(self, turn: Turn, payload: str) -> None:
-        """The challenge a deep link names (crediting who shared it), else the welcome."""
+        """The challenge a deep link names (crediting who shared it), the organisation whose
+        invitation it carries, else the welcome."""
+        code = parse_join(payload) if payload else None
+        if code is not None:
+            await join(turn, code)
+            return
         link = parse_payload(payload) if payload else None
         if link is None:
             await self._welcome(turn)
