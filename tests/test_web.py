@@ -29,8 +29,9 @@ from core.clock import FakeClock
 from core.db.database import Database
 from core.db.tables import metadata
 from core.drafts import ChallengeDraft, TierDraft
-from core.models import ChallengeStatus, ConditionScope, Location
+from core.models import ChallengeStatus, ConditionScope, Location, Visibility
 from core.services import Services
+from core.services.organisations import Actor, OrganisationKind
 from core.settings import Settings
 from tests.factories import member, open_challenge
 
@@ -606,3 +607,32 @@ async def test_live_streams_are_capped_per_client_and_in_all_and_the_rest_still_
                 stream.close()
     finally:
         await server.stop()
+
+
+async def test_private_challenges_are_never_on_the_web(
+    services: Services, client: TestClient[Any, Any]
+) -> None:
+    admin = Actor.administrator()
+    owner = await member(services, "carla")
+    acme = await services.organisations.create(
+        admin, "acme", "Acme", OrganisationKind.COMPANY, owner.id
+    )
+    staff = await open_challenge(services, slug="staff-acme")
+    public = await open_challenge(services, slug="velo-acme")
+    for challenge in (staff, public):
+        await services.organisations.attach_challenge(admin, acme.id, challenge.id)
+    await services.organisations.set_visibility(admin, staff.id, Visibility.MEMBERS)
+    for name in NAMES[:4]:
+        await pledge_from(services, name, LYON, "staff-acme")
+    for path in ("", "/widget", "/state.json", "/events", "/areas.csv", "/areas.geojson"):
+        assert (await client.get(f"/c/staff-acme{path}")).status == 404, path
+    assert (await client.get("/c/staff-acme/og.png")).status == 404
+    assert (await client.get("/c/staff-acme/share.png")).status == 404
+    unknown = await (await client.get("/c/no-such-one?lang=en")).text()
+    private = await (await client.get("/c/staff-acme?lang=en")).text()
+    assert private.replace("staff-acme", "no-such-one") == unknown
+    for path in ("/?lang=en", "/o/acme?lang=en"):
+        page = await (await client.get(path)).text()
+        assert "staff-acme" not in page and "velo-acme" in page, path
+    assert "Challenges of Acme" in await (await client.get("/o/acme?lang=en")).text()
+    assert (await client.get("/o/nobody")).status == 404

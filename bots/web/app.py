@@ -84,6 +84,7 @@ def create_app(services: Services, config: LiveConfig | None = None) -> web.Appl
     app.router.add_get("/c/{slug}/events", events, name="events")
     app.router.add_get("/c/{slug}/areas.csv", areas_csv, name="areas_csv")
     app.router.add_get("/c/{slug}/areas.geojson", areas_geojson, name="areas_geojson")
+    app.router.add_get("/o/{slug}", organisation_page, name="org_page")
     app.router.add_get("/org/{slug}/logo", organisation_logo, name="org_logo")
     app.router.add_get("/org/{slug}/theme.css", organisation_theme, name="org_theme")
     health.add_routes(app, services.db)  # /metrics and /readyz
@@ -484,6 +485,22 @@ async def _organisation(request: web.Request) -> Organisation:
         return await request.app[SERVICES].organisations.by_slug(slug)
     except NotFound:
         raise web.HTTPNotFound() from None
+
+
+async def organisation_page(request: web.Request) -> web.Response:
+    """An organisation's open public challenges; its private ones are never on the web (it
+    has no login to tell its members)."""
+    services = request.app[SERVICES]
+    organisation = await _organisation(request)
+    found = await services.challenges.public_of(organisation.id, INDEX_LIMIT)
+    listed = [(c, progress_of(c, services.clock)) for c in found]
+    body = views.index_page(context(request), listed, organisation)
+    return web.Response(
+        body=body,
+        content_type="text/html",
+        charset="utf-8",
+        headers={"Cache-Control": "no-cache", "Vary": "Accept-Language"},
+    )
 
 
 async def organisation_logo(request: web.Request) -> web.Response:

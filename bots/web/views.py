@@ -659,9 +659,20 @@ def _widget_page(context: PageContext, snapshot: Snapshot) -> bytes:
     )
 
 
-def index_page(context: PageContext, challenges: list[tuple[Challenge, Progress]]) -> bytes:
-    """The list of open challenges."""
+def index_page(
+    context: PageContext,
+    challenges: list[tuple[Challenge, Progress]],
+    organisation: Organisation | None = None,
+) -> bytes:
+    """The list of open challenges: every public one, or an organisation's (its page)."""
     t = context.t
+    here = "/" if organisation is None else f"/o/{organisation.slug}"
+    if organisation is None:
+        heading, head_title, site = t("web.index.title"), t("web.index.head_title"), context.site
+    else:
+        heading = t("web.org.index_title", name=organisation.name)
+        head_title = t("web.org.index_head_title", name=organisation.name)
+        site = organisation_site(organisation)
     cards = []
     for challenge, progress in challenges:
         href = escape(with_lang(f"/c/{challenge.slug}", context))
@@ -684,13 +695,13 @@ def index_page(context: PageContext, challenges: list[tuple[Challenge, Progress]
         home_url=with_lang("/", context),
         brand=t("web.brand"),
         languages_label=t("web.languages"),
-        language_links=language_links("/", t),
-        heading=t("web.index.title"),
+        language_links=language_links(here, t),
+        heading=heading,
         intro=t("web.index.intro"),
         cards=Html("".join(cards)),
-        footer=Html(sharing.footer(t, context.site)),
+        footer=Html(sharing.footer(t, site)),
     )
-    return _page(t, t("web.index.head_title"), t("web.index.intro"), body)
+    return _page(t, head_title, t("web.index.intro"), body)
 
 
 def error_page(t: Translator, status: int, heading: str, message: str) -> bytes:

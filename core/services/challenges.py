@@ -190,6 +190,15 @@ class ChallengeService:
         order = {challenge_id: i for i, challenge_id in enumerate(ids)}
         return sorted(found, key=lambda c: order[c.id])
 
+    async def public_of(self, organisation_id: int, limit: int) -> list[Challenge]:
+        """The organisation's open public challenges, soonest deadline first (its page)."""
+        where = open_and_visible() & (challenges.c.organisation_id == organisation_id)
+        async with self.db.read() as conn:
+            found = await conn.run_sync(
+                load_challenges, where, challenges.c.deadline, challenges.c.id
+            )
+        return found[:limit]
+
     async def search(
         self, typed: str, limit: int, members_of: Collection[int] = ()
     ) -> list[Challenge]:
