@@ -164,6 +164,8 @@ class FakeDiscord:
         self.token = token
         self.ids = snowflakes(1_100_000_000_000_000_000)
         self.guilds: dict[int, dict[str, Any]] = {}
+        self.guild_members: set[tuple[int, int]] = set()
+        """(guild, user) of the people in each guild: those who act there, and `join`."""
         self.channels: dict[int, dict[str, Any]] = {}
         self.messages: dict[int, dict[str, Any]] = {}
         self.dm_channels: dict[int, int] = {}  # user id -> DM channel id
@@ -205,6 +207,7 @@ class FakeDiscord:
         )
         app.router.add_post(f"{api}/channels/{{channel}}/messages", self._channel_message)
         app.router.add_post(f"{api}/users/@me/channels", self._dm_channel)
+        app.router.add_get(f"{api}/guilds/{{guild}}/members/{{user}}", self._guild_member)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -445,6 +448,7 @@ class FakeDiscord:
             payload["user"] = user
             payload["context"] = 1
         else:
+            self.guild_members.add((where.guild_id, int(user["id"])))
             payload.update(
                 guild_id=str(where.guild_id),
                 guild_locale="fr",
@@ -781,6 +785,31 @@ class FakeDiscord:
         check_message(body, files)
         self.bodies.append(body)
         return json_response(self._message(channel_id, body.get("content", ""), body, files))
+
+    def join(self, where: Where, user_id: int) -> None:
+        """The user is a member of the guild of `where` (without acting there)."""
+        assert where.guild_id is not None
+        self.guild_members.add((where.guild_id, user_id))
+
+    async def _guild_member(self, request: web.Request) -> web.Response:
+        guild_id, user_id = int(request.match_info["guild"]), int(request.match_info["user"])
+        if guild_id not in self.guilds:
+            raise DiscordError(404, 10004, "Unknown Guild")
+        if (guild_id, user_id) not in self.guild_members:
+            raise DiscordError(404, 10007, "Unknown Member")
+        user = user_payload(user_id, f"user{user_id}")
+        return json_response(
+            {
+                "user": user,
+                "roles": [],
+                "joined_at": now_iso(),
+                "deaf": False,
+                "mute": False,
+                "flags": 0,
+                "nick": None,
+                "pending": False,
+            }
+        )
 
     async def _dm_channel(self, request: web.Request) -> web.Response:
         user_id = int((await request.json())["recipient_id"])
