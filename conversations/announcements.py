@@ -13,7 +13,7 @@ from sqlalchemy import select
 from conversations.flows.reminders import reminder_choices
 from conversations.flows.sponsor import sponsor_notice
 from conversations.ids import pack
-from conversations.model import Choice, Message, Reply
+from conversations.model import Choice, Image, Message, Reply
 from core.db.tables import challenges, tiers
 from core.delivery.protocol import Notice
 from core.i18n import Translator
@@ -162,7 +162,23 @@ async def announcement_replies(services: Services, notices: list[Notice]) -> lis
             texts.append(announcement_text(t, _reward_in(notice, rewards), title))
     if texts:
         replies.insert(0, Message("\n\n".join(texts)))
+    replies += await _proof_pictures(services, notices)
     return replies
+
+
+async def _proof_pictures(services: Services, notices: list[Notice]) -> list[Reply]:
+    """The proof picture of each kept promise whose notice carries one, after the words."""
+    pictures: list[Reply] = []
+    for notice in notices:
+        if notice.kind != EventKind.PROMISE_KEPT or not notice.payload.get("picture"):
+            continue
+        data = await services.sponsors.picture(int(str(notice.payload["tier_id"])))
+        if data is not None:
+            caption = Translator(notice.locale)(
+                "announce.proof_picture", sponsor=notice.payload.get("sponsor", "")
+            )
+            pictures.append(Image(data, caption, "proof.jpg"))
+    return pictures
 
 
 def _read_in(challenge: Any, locale: str) -> dict[str, str]:

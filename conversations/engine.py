@@ -31,6 +31,7 @@ from conversations.model import (
     LocationInput,
     Message,
     OtherInput,
+    PictureInput,
     Reply,
     Sender,
     StepInput,
@@ -308,7 +309,7 @@ class Engine:
                 else:
                     turn.say("engine.not_understood")
                 return False
-            case TextInput() | LocationInput() | FormInput() | OtherInput():
+            case TextInput() | LocationInput() | FormInput() | OtherInput() | PictureInput():
                 if not await _enter(turn, awaiting, keep_data=True):
                     return False
                 return await self._answer(turn, awaiting, state, value)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from core.identity import AccountRef, ChatRef
@@ -62,8 +62,18 @@ class OtherInput:
     where an answer is awaited, the flow says what to type instead."""
 
 
-Input = Command | TextInput | ChoiceInput | LocationInput | FormInput | OtherInput
-StepInput = TextInput | LocationInput | FormInput | OtherInput
+@dataclass(frozen=True, slots=True)
+class PictureInput:
+    """A picture sent by the person (a Telegram photo, a Discord attachment, a console file),
+    with its caption. `load()` fetches its bytes from the platform, only when a flow wants
+    them (a flow that awaits none answers as for any other input it cannot use)."""
+
+    caption: str
+    load: Callable[[], Awaitable[bytes]] = field(compare=False, repr=False)
+
+
+Input = Command | TextInput | ChoiceInput | LocationInput | FormInput | OtherInput | PictureInput
+StepInput = TextInput | LocationInput | FormInput | OtherInput | PictureInput
 """What answers a flow's question (`Flow.on_input`)."""
 
 

@@ -185,6 +185,8 @@ class FakeDiscord:
         self.sequence = 0
         self._runner: web.AppRunner | None = None
         self._port = 0
+        self.uploads: dict[str, bytes] = {}
+        """Pictures members sent, by attachment id."""
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -208,6 +210,7 @@ class FakeDiscord:
         app.router.add_post(f"{api}/channels/{{channel}}/messages", self._channel_message)
         app.router.add_post(f"{api}/users/@me/channels", self._dm_channel)
         app.router.add_get(f"{api}/guilds/{{guild}}/members/{{user}}", self._guild_member)
+        app.router.add_get("/attachments/{id}/{name}", self._attachment)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -475,6 +478,33 @@ class FakeDiscord:
         await asyncio.wait_for(record.answered.wait(), 5)
         return record
 
+    async def send_picture(
+        self, user: dict[str, Any], data: bytes, caption: str = "", filename: str = "proof.png"
+    ) -> dict[str, Any]:
+        """A member sends a picture (an attachment, served by this fake as Discord's CDN
+        would) in their DM channel with the bot, with `caption` as the message's text."""
+        channel_id = self._dm_channel_of(int(user["id"]))
+        attachment_id = str(next(self.ids))
+        self.uploads[attachment_id] = data
+        url = f"http://127.0.0.1:{self._port}/attachments/{attachment_id}/{filename}"
+        attachment = {
+            "id": attachment_id,
+            "filename": filename,
+            "size": len(data),
+            "url": url,
+            "proxy_url": url,
+            "content_type": "image/png",
+        }
+        message = self._message(channel_id, caption, files=[attachment], author=user)
+        await self.dispatch("MESSAGE_CREATE", message)
+        return message
+
+    async def _attachment(self, request: web.Request) -> web.Response:
+        data = self.uploads.get(request.match_info["id"])
+        if data is None:
+            return web.Response(status=404)
+        return web.Response(body=data, content_type="image/png")
+
     async def type(self, user: dict[str, Any], text: str) -> dict[str, Any]:
         """A member types a message in their DM channel with the bot."""
         channel_id = self._dm_channel_of(int(user["id"]))
@@ -575,7 +605,12 @@ class FakeDiscord:
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
         path = request.path
         self.requests.append((request.method, path))
-        open_route = "/webhooks/" in path or "/interactions/" in path or path == "/gateway"
+        open_route = (
+            "/webhooks/" in path
+            or "/interactions/" in path
+            or path == "/gateway"
+            or path.startswith("/attachments/")  # the CDN asks for no token
+        )
         if not open_route and request.headers.get("Authorization") != f"Bot {self.token}":
             return json_response({"message": "401: Unauthorized", "code": 0}, status=401)
         for fault in self.faults:

@@ -283,6 +283,8 @@ class FakeTelegram:
         """Every 429 answered, oldest first."""
         self._windows: dict[tuple[str, int | None], deque[float]] = {}
         self._changed = asyncio.Condition()
+        self.files: dict[str, bytes] = {}
+        """The files people sent (by file_id), served by getFile and the file path."""
         self._closing = False
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -293,6 +295,7 @@ class FakeTelegram:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._file)
         self._runner = web.AppRunner(
             app, access_log=None, handler_cancellation=True, shutdown_timeout=1
         )
@@ -313,6 +316,26 @@ class FakeTelegram:
     def base_url(self) -> str:
         """TELEGRAM_BASE_URL for the bot."""
         return f"http://127.0.0.1:{self.port}/bot"
+
+    async def _file(self, request: web.Request) -> web.Response:
+        """A file's content, at the path getFile gave (the token checked as the API does)."""
+        if request.match_info["token"] != self.token:
+            return web.Response(status=401)
+        file_id = request.match_info["path"].removeprefix("photos/")
+        if file_id not in self.files:
+            return web.Response(status=404)
+        return web.Response(body=self.files[file_id], content_type="application/octet-stream")
+
+    async def _api_getFile(self, params: dict[str, Any]) -> Any:
+        file_id = str(params.get("file_id", ""))
+        if file_id not in self.files:
+            raise ApiError(400, "Bad Request: invalid file_id")
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"u{file_id}",
+            "file_size": len(self.files[file_id]),
+            "file_path": f"photos/{file_id}",
+        }
 
     async def _handle(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:
@@ -505,6 +528,17 @@ class FakeTelegram:
         """An update: `person` shares a location in their private chat."""
         message = self._message(person, None)
         message["location"] = {"latitude": latitude, "longitude": longitude}
+        return {"update_id": next(self._ids), "message": message}
+
+    def photo(self, person: Person, data: bytes, caption: str = "") -> dict[str, Any]:
+        """An update: `person` sends a photo (its bytes served by getFile), with a caption."""
+        file_id = f"photo{next(self._ids)}"
+        self.files[file_id] = data
+        message = self._message(person, None)
+        size = {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_size": len(data)}
+        message["photo"] = [{**size, "width": 90, "height": 90}]
+        if caption:
+            message["caption"] = caption
         return {"update_id": next(self._ids), "message": message}
 
     def attachment(self, person: Person, kind: str) -> dict[str, Any]:

@@ -5,6 +5,11 @@ owners each reach only their own staff and challenges."""
 
 from __future__ import annotations
 
+import asyncio
+import io
+
+from PIL import Image
+
 from core.delivery.fanout import fan_out
 from core.i18n import Translator
 from core.identity import AccountRef, Platform
@@ -21,6 +26,7 @@ from tests.test_delivery_e2e import (
     pledge,
     telegram_account,
 )
+from tests.test_discord_e2e import button_id
 
 __all__ = ["platforms"]  # the fixture of test_delivery_e2e
 PROOF = "Paid to the Zero Waste association: https://acme.example/receipt.jpg"
@@ -145,3 +151,70 @@ async def test_staff_manage_only_their_organisation_on_both_platforms(
     assert [m["content"] for m in discord.answers(done)] == [
         Translator("en")("error.org.not_allowed")
     ]
+
+
+async def test_sponsors_post_a_picture_and_every_pledger_gets_it_once(
+    platforms: Platforms,
+) -> None:
+    """A sponsor on Telegram sends a photo, another on Discord an attachment: each pledger,
+    on either platform, receives each picture once, as a picture."""
+    services, telegram, discord = platforms.services, platforms.telegram, platforms.discord
+    bot, adapter = platforms.telegram_bot, platforms.discord_adapter
+    challenge = await open_challenge(
+        services, goal=16, tiers=((2, "Acme", "gives 1 000 €"), (3, "Beta", "plants trees"))
+    )
+    acme_tier, beta_tier = challenge.tiers
+    for person in (ALICE, BOB, CAROL):
+        await bot.say(person, "/help")
+    dm: Where = discord.dm(DANA)
+    acme = await services.members.ensure(telegram_account(BOB), "Bob")
+    beta = await services.members.ensure(AccountRef(Platform.DISCORD, str(DANA)), "Dana")
+    for sponsor in (acme, beta):
+        await services.members.update(sponsor.id, language="en")
+    await services.sponsors.attach(Actor.administrator(), acme_tier.id, acme.id)
+    await services.sponsors.attach(Actor.administrator(), beta_tier.id, beta.id)
+    await pledge(services, telegram_account(ALICE), "Alice", challenge)
+    await pledge(services, telegram_account(CAROL), "Carol", challenge)
+    await pledge(services, AccountRef(Platform.DISCORD, "77"), "Eve", challenge)
+    await services.sponsors.sweep()
+    await fan_out(services)
+    worker = platforms.worker()
+    await worker.run_once()
+
+    await bot.press(BOB, "Post the proof")
+    posted = await bot.send(telegram.photo(BOB, picture((200, 30, 30)), "Paid, receipt"))
+    assert any("the proof is posted" in (m.text or "") for m in posted)
+
+    told = [m for m in discord.messages_in(dm.channel_id) if m["components"]]
+    pressed = await discord.press(
+        user_payload(DANA, "Dana"), dm, told[-1], button_id(told[-1], "Post the proof"), "en-GB"
+    )
+    await adapter.idle()
+    assert "proof" in " ".join(m["content"] for m in discord.answers(pressed))
+    before = len(discord.messages_in(dm.channel_id))
+    await discord.send_picture(user_payload(DANA, "Dana"), picture((30, 30, 200)))
+    for _ in range(500):  # the bot answers DMs on its own time
+        await adapter.idle()
+        if len(discord.messages_in(dm.channel_id)) >= before + 2:
+            break
+        await asyncio.sleep(0.01)
+    assert "the proof is posted" in discord.messages_in(dm.channel_id)[-1]["content"]
+
+    stored = [await services.sponsors.picture(t.id) for t in challenge.tiers]
+    assert all(stored)
+    for _ in range(2):  # a second round sends nothing again
+        await fan_out(services)
+        await worker.run_once()
+    for chat in (ALICE.id, CAROL.id):
+        photos = [m.photo for m in telegram.sent(chat) if m.photo is not None]
+        assert sorted(photos) == sorted(stored), chat
+    eve = discord.dm(77)
+    sizes = [a["size"] for m in discord.messages_in(eve.channel_id) for a in m["attachments"]]
+    assert sorted(sizes) == sorted(len(s or b"") for s in stored)
+    assert not any(m.photo for m in telegram.sent(BOB.id))  # the sponsor is not a pledger
+
+
+def picture(colour: tuple[int, int, int]) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), colour).save(out, "PNG")
+    return out.getvalue()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 
 from conversations.model import (
     AskForm,
@@ -19,14 +21,18 @@ from conversations.model import (
     Input,
     LocationInput,
     Message,
+    PictureInput,
     Reply,
     TextInput,
 )
+from core.errors import Invalid
 from core.i18n import Translator
+from core.pictures import MAX_BYTES
 
 COORDINATES = re.compile(r"^(-?\d{1,2}(?:\.\d{1,15})?) ?[,; ] ?(-?\d{1,3}(?:\.\d{1,15})?)$")
 """Matched against the line with its spaces collapsed, and only when it is short."""
 COORDINATES_LENGTH = 60
+PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif")
 
 
 class Style(StrEnum):
@@ -137,11 +143,14 @@ def parse_line(line: str, screen: Screen) -> Input | NoSuchChoice | None:
 
     `/name args` is a command; `#2` picks the second choice shown, and so does `2` unless
     free text was asked for; coordinates such as `45.76,4.84` answer a location request;
-    anything else is text.
+    the path of a picture file (`~/receipt.jpg`) sends that picture; anything else is text.
     """
     text = line.strip()
     if not text:
         return None
+    picture = _picture_file(text)  # before commands: an absolute path starts with "/"
+    if picture is not None:
+        return picture
     command = Command.parse(text)
     if command is not None:
         return command
@@ -160,3 +169,19 @@ def parse_line(line: str, screen: Screen) -> Input | NoSuchChoice | None:
             return ChoiceInput(screen.choices[picked - 1].id)
         return NoSuchChoice(picked, len(screen.choices))
     return TextInput(text)
+
+
+def _picture_file(text: str) -> PictureInput | None:
+    """An existing file named like a picture, read only when a flow wants it."""
+    if not text.lower().endswith(PICTURE_SUFFIXES):
+        return None
+    path = Path(text).expanduser()
+    if not path.is_file():
+        return None
+
+    async def load() -> bytes:
+        if path.stat().st_size > MAX_BYTES:
+            raise Invalid("error.picture.too_large", megabytes=MAX_BYTES // 1_000_000)
+        return await asyncio.to_thread(path.read_bytes)
+
+    return PictureInput("", load)

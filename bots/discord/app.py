@@ -31,6 +31,7 @@ from bots.discord.inbound import (
     chat_of,
     component_input,
     modal_input,
+    picture_input,
     sender_of,
     typed_input,
 )
@@ -427,7 +428,9 @@ class DiscordAdapter:
 
     async def on_dm(self, message: discord.Message) -> None:
         """A message typed in the bot's DMs: text for the step awaiting it, or a command."""
-        value = typed_input(message.content, bool(message.attachments or message.stickers))
+        value = picture_input(message) or typed_input(
+            message.content, bool(message.attachments or message.stickers)
+        )
         if value is None:
             return
         self._track()

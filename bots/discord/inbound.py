@@ -18,10 +18,13 @@ from conversations.model import (
     FormInput,
     Input,
     OtherInput,
+    PictureInput,
     Sender,
     TextInput,
 )
+from core.errors import Invalid
 from core.identity import AccountRef, ChatRef, Platform
+from core.pictures import MAX_BYTES
 
 
 def account_of(user: discord.abc.User) -> AccountRef:
@@ -65,6 +68,24 @@ def modal_input(data: Mapping[str, Any]) -> TextInput | FormInput:
     if data.get("custom_id") == ANSWER:
         return TextInput(next(iter(values.values()), ""))
     return FormInput(values)
+
+
+def picture_input(message: discord.Message) -> PictureInput | None:
+    """The message's first picture attachment, with its text as the caption; fetched from
+    Discord only when a flow wants it."""
+    found = next(
+        (a for a in message.attachments if (a.content_type or "").startswith("image/")), None
+    )
+    if found is None:
+        return None
+    picture: discord.Attachment = found
+
+    async def load() -> bytes:
+        if picture.size > MAX_BYTES:
+            raise Invalid("error.picture.too_large", megabytes=MAX_BYTES // 1_000_000)
+        return await picture.read()
+
+    return PictureInput(message.content.strip(), load)
 
 
 def typed_input(text: str, attached: bool = False) -> Input | None:

@@ -220,6 +220,13 @@ class HideToken(logging.Filter):
         return True
 
 
+def file_url(base_url: str) -> str:
+    """Where the Bot API serves files, after its URL: `.../bot` -> `.../file/bot` (the
+    convention of api.telegram.org and of a self-hosted Bot API server)."""
+    head, _, _ = base_url.rstrip("/").rpartition("/")
+    return f"{head}/file/bot"
+
+
 class TelegramAdapter:
     """The bot on Telegram, started beside the other adapters in one asyncio loop."""
 
@@ -254,6 +261,7 @@ class TelegramAdapter:
             ApplicationBuilder()
             .token(token)
             .base_url(settings.telegram_base_url)
+            .base_file_url(file_url(settings.telegram_base_url))
             .rate_limiter(rate_limiter or RepliesFirst(self.pacer))
             .concurrent_updates(PerPersonOrder(MAX_CONCURRENT_UPDATES))
             .defaults(Defaults(link_preview_options=LinkPreviewOptions(is_disabled=True)))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from telegram import Chat, ChatMember, Message, Update, User
+from telegram import Chat, ChatMember, Document, Message, PhotoSize, Update, User
 
 from conversations.model import (
     ChoiceInput,
@@ -15,10 +15,13 @@ from conversations.model import (
     Input,
     LocationInput,
     OtherInput,
+    PictureInput,
     Sender,
     TextInput,
 )
+from core.errors import Invalid
 from core.identity import AccountRef, ChatRef, Platform
+from core.pictures import MAX_BYTES
 
 GROUP_TYPES = frozenset({Chat.GROUP, Chat.SUPERGROUP})
 COMMAND = re.compile(r"^/([A-Za-z0-9_]{1,32})(?:@(\w+))?$")
@@ -141,9 +144,31 @@ def _input(message: Message, bot: User) -> Input | None:
     location = message.location or (message.venue.location if message.venue else None)
     if location is not None:
         return LocationInput(location.latitude, location.longitude)
-    if message.effective_attachment is not None:  # a sticker, photo, file, contact...
+    picture = _picture(message)
+    if picture is not None:
+        return picture
+    if message.effective_attachment is not None:  # a sticker, file, contact...
         return OtherInput()
     return None
+
+
+def _picture(message: Message) -> PictureInput | None:
+    """A photo, or a picture sent as a file, fetched from Telegram only when a flow wants it."""
+    document = message.document
+    if message.photo:
+        found: PhotoSize | Document = message.photo[-1]  # the largest size
+    elif document is not None and (document.mime_type or "").startswith("image/"):
+        found = document
+    else:
+        return None
+
+    async def load() -> bytes:
+        if (found.file_size or 0) > MAX_BYTES:
+            raise Invalid("error.picture.too_large", megabytes=MAX_BYTES // 1_000_000)
+        file = await found.get_file()
+        return bytes(await file.download_as_bytearray())
+
+    return PictureInput(message.caption or "", load)
 
 
 def _text(text: str, bot_username: str) -> Input | None:

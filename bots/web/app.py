@@ -85,6 +85,7 @@ def create_app(services: Services, config: LiveConfig | None = None) -> web.Appl
     app.router.add_get("/c/{slug}/areas.csv", areas_csv, name="areas_csv")
     app.router.add_get("/c/{slug}/areas.geojson", areas_geojson, name="areas_geojson")
     app.router.add_get("/o/{slug}", organisation_page, name="org_page")
+    app.router.add_get("/c/{slug}/proof/{tier}.jpg", proof_picture, name="proof_picture")
     app.router.add_get("/org/{slug}/logo", organisation_logo, name="org_logo")
     app.router.add_get("/org/{slug}/theme.css", organisation_theme, name="org_theme")
     health.add_routes(app, services.db)  # /metrics and /readyz
@@ -474,6 +475,20 @@ async def static(request: web.Request) -> web.Response:
     control = "public, max-age=31536000, immutable" if forever else "public, max-age=300"
     content_type = f"{found.content_type}; charset=utf-8"
     return cached(request, found.body, content_type, f'"{found.version}"', control)
+
+
+async def proof_picture(request: web.Request) -> web.Response:
+    """The picture a sponsor posted as the proof of a kept promise of this challenge."""
+    snapshot = await snapshot_of(request)
+    tier = request.match_info["tier"]
+    kept = {str(t.id) for t in snapshot.challenge.tiers if t.kept_at is not None}
+    if tier not in kept:
+        raise web.HTTPNotFound()
+    data = await request.app[SERVICES].sponsors.picture(int(tier))
+    if data is None:
+        raise web.HTTPNotFound()
+    etag = f'"{hashlib.sha256(data).hexdigest()[:16]}"'
+    return cached(request, data, "image/jpeg", etag, "public, max-age=3600")
 
 
 async def _organisation(request: web.Request) -> Organisation:

@@ -125,7 +125,9 @@ def _tier_status(t: Translator, tier: Tier, count: int) -> tuple[str, str]:
 _URL = re.compile(r"https?://[^\s<>\"']+")
 
 
-def _sponsor(t: Translator, tier: Tier, promise: SponsorStatus | None) -> dict[str, str | None]:
+def _sponsor(
+    t: Translator, slug: str, tier: Tier, promise: SponsorStatus | None
+) -> dict[str, str | None]:
     """Where the tier's promise stands (promised, reached, confirmed, kept) in words, and
     once kept its proof: the text, its first http(s) link, the picture's address."""
     state = promise.state if promise is not None else state_of(tier, confirmed=False)
@@ -137,7 +139,9 @@ def _sponsor(t: Translator, tier: Tier, promise: SponsorStatus | None) -> dict[s
         "sponsor_state_text": t(f"web.sponsor.{state.value}", sponsor=tier.sponsor),
         "proof": proof,
         "proof_url": link.group(0).rstrip(".,;:!?)") if link else None,
-        "proof_picture": None,
+        "proof_picture": (
+            f"/c/{slug}/proof/{tier.id}.jpg" if kept and promise and promise.picture else None
+        ),
         "proof_picture_alt": t("web.sponsor.proof_picture", sponsor=tier.sponsor),
     }
 
@@ -221,7 +225,7 @@ def state(t: Translator, snapshot: Snapshot) -> dict[str, Any]:
                 "status": status,
                 "status_text": words,
                 "percent": round(min(100.0, tier.threshold * 100 / max(1, challenge.goal)), 2),
-                **_sponsor(t, tier, promises.get(tier.id)),
+                **_sponsor(t, challenge.slug, tier, promises.get(tier.id)),
             }
         )
     return {
@@ -436,11 +440,18 @@ def _proof(t: Translator, tier: Mapping[str, Any]) -> str:
         if url
         else ""
     )
-    hidden = "" if proof else " hidden"
+    picture = tier["proof_picture"]
+    image = (
+        f'<img class="proof-picture" src="{escape(picture)}" '
+        f'alt="{escape(tier["proof_picture_alt"])}" loading="lazy" data-proof-picture>'
+        if picture
+        else ""
+    )
+    hidden = "" if proof or picture else " hidden"
     return (
         f'<p class="proof" data-proof{hidden}><span class="proof-label">'
         f"{escape(t('web.sponsor.proof'))}</span> <span data-proof-text>"
-        f"{escape(proof or '')}</span>{link}</p>"
+        f"{escape(proof or '')}</span>{link}{image}</p>"
     )
 
 

@@ -1,5 +1,5 @@
 """A sponsor in the chat: told that its tier is reached, it confirms with one button and posts
-the proof (a text or a link) that every pledger hears; `/sponsor` lists its tiers.
+the proof (a text, a link or a picture) that every pledger hears; `/sponsor` lists its tiers.
 
 The messages that tell and remind are sent by the delivery worker, outside any conversation,
 so their buttons are accepted unsolicited; each acts only on a tier the presser sponsors.
@@ -12,9 +12,9 @@ from datetime import datetime
 from conversations.flow import CommandSpec, Flow, Turn
 from conversations.flows.browse import arg_id
 from conversations.ids import pack
-from conversations.model import Choice, Message, StepInput, TextInput
+from conversations.model import Choice, Message, PictureInput, StepInput, TextInput
 from core.delivery.protocol import Notice
-from core.errors import KoomError
+from core.errors import Invalid, KoomError
 from core.i18n import Translator
 from core.models import EventKind
 from core.services.sponsors import SponsorState, SponsorStatus
@@ -86,6 +86,17 @@ class SponsorFlow(Flow):
                 tier = await turn.services.sponsors.post_proof(
                     turn.member.id, int(turn.recall("tier_id")), text
                 )
+                turn.say("sponsor.proof_posted", reward=tier.reward)
+                turn.end()
+            case PictureInput(caption=caption, load=load) if step == STEP_PROOF:
+                try:
+                    tier = await turn.services.sponsors.post_picture(
+                        turn.member.id, int(turn.recall("tier_id")), await load(), caption
+                    )
+                except Invalid as bad:  # too large or not a picture: ask again
+                    turn.say(bad.key, **bad.params)
+                    turn.ask_text(STEP_PROOF, "sponsor.ask_proof")
+                    return
                 turn.say("sponsor.proof_posted", reward=tier.reward)
                 turn.end()
             case _:

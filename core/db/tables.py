@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -143,6 +144,17 @@ tiers = Table(
     # The reward in other languages: {"en": "..."}.
     Column("translations", JSON),
     CheckConstraint("threshold > 0", name="threshold_positive"),
+)
+
+# The picture a sponsor posted as the proof of a kept promise: re-encoded as JPEG (no
+# metadata), kept in the database that every instance shares.
+proof_pictures = Table(
+    "proof_pictures",
+    metadata,
+    Column("tier_id", ForeignKey("tiers.id", ondelete="CASCADE"), primary_key=True),
+    Column("data", LargeBinary, nullable=False),
+    Column("content_type", String(20), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
 )
 
 pledges = Table(

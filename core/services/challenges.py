@@ -428,9 +428,12 @@ def check_proof(proof: str) -> str:
     return proof
 
 
-def keep_promise(conn: Connection, clock: Clock, tier_id: int, proof: str) -> Tier:
+def keep_promise(
+    conn: Connection, clock: Clock, tier_id: int, proof: str, picture: bool = False
+) -> Tier:
     """Unit: an unlocked tier's promise is kept, with its proof and the event every pledger,
-    group and organiser hears once."""
+    group and organiser hears once (with `picture`, its deliveries carry the tier's proof
+    picture)."""
     row = conn.execute(select(tiers).where(tiers.c.id == tier_id)).first()
     if row is None:
         raise NotFound("error.tier_not_found")
@@ -451,5 +454,6 @@ def keep_promise(conn: Connection, clock: Clock, tier_id: int, proof: str) -> Ti
         sponsor=row.sponsor,
         reward=row.reward,
         proof=proof,
+        **({"picture": True} if picture else {}),
     )
     return tier_from_row(conn.execute(select(tiers).where(tiers.c.id == tier_id)).one())

@@ -6,6 +6,7 @@ Each tier reads as promised (not reached yet), reached, confirmed or kept.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
@@ -16,15 +17,26 @@ from sqlalchemy.engine import Connection
 
 from core.clock import Clock
 from core.db.database import Database
-from core.db.tables import accounts, challenges, members, pledges, sponsors, tiers
+from core.db.tables import (
+    accounts,
+    challenges,
+    members,
+    pledges,
+    proof_pictures,
+    sponsors,
+    tiers,
+)
 from core.errors import Conflict, Forbidden, NotFound
 from core.events import emit
 from core.identity import PUSH_PLATFORMS
 from core.models import ChallengeStatus, EventKind, OutboxEvent, Tier
+from core.pictures import CONTENT_TYPE, clean_picture
 from core.services.challenge_reminders import forecast
 from core.services.challenges import check_proof, keep_promise, tier_from_row
 from core.services.organisations import Actor, may_manage_challenge
 
+PICTURE_PROOF = "📷"
+"""The proof's text when a picture comes without a caption (the same in every language)."""
 REMIND_AFTER = timedelta(days=3)
 """How long an unconfirmed commitment waits before its sponsor is reminded (and again)."""
 FORECAST_SHARE = (3, 4)
@@ -50,6 +62,8 @@ class SponsorStatus:
     tier: Tier
     state: SponsorState
     has_account: bool
+    picture: bool = False
+    """Whether the proof has a picture (`SponsorService.picture`)."""
 
 
 def state_of(tier: Tier, confirmed: bool) -> SponsorState:
@@ -274,14 +288,49 @@ class SponsorService:
 
         return await self.db.transaction(unit)
 
+    async def post_picture(
+        self, member_id: int, tier_id: int, data: bytes, caption: str = ""
+    ) -> Tier:
+        """The sponsor posts a picture (with an optional caption) as the proof: checked and
+        re-encoded (see `core.pictures`), kept, and carried by every pledger's message."""
+        picture = await asyncio.to_thread(clean_picture, data)
+        proof = check_proof(caption) if caption.strip() else PICTURE_PROOF
+
+        def unit(conn: Connection) -> Tier:
+            row = _sponsored_tier(conn, member_id, tier_id)
+            now = self.clock.now()
+            if row.confirmed_at is None:
+                conn.execute(
+                    update(sponsors).where(sponsors.c.tier_id == tier_id).values(confirmed_at=now)
+                )
+            tier = keep_promise(conn, self.clock, tier_id, proof, picture=True)
+            conn.execute(
+                insert(proof_pictures).values(
+                    tier_id=tier_id, data=picture, content_type=CONTENT_TYPE, created_at=now
+                )
+            )
+            return tier
+
+        return await self.db.transaction(unit)
+
+    async def picture(self, tier_id: int) -> bytes | None:
+        """The proof picture of a tier, or None."""
+        async with self.db.read() as conn:
+            found = await conn.execute(
+                select(proof_pictures.c.data).where(proof_pictures.c.tier_id == tier_id)
+            )
+            data: bytes | None = found.scalar_one_or_none()
+        return data
+
     async def statuses(self, challenge_id: int) -> list[SponsorStatus]:
         """Each tier of the challenge with where its promise stands (for the web page)."""
         async with self.db.read() as conn:
             rows = (
                 await conn.execute(
                     select(tiers, sponsors.c.member_id.label("sponsor_member"))
-                    .add_columns(sponsors.c.confirmed_at)
+                    .add_columns(sponsors.c.confirmed_at, proof_pictures.c.created_at.label("pic"))
                     .outerjoin(sponsors, sponsors.c.tier_id == tiers.c.id)
+                    .outerjoin(proof_pictures, proof_pictures.c.tier_id == tiers.c.id)
                     .where(tiers.c.challenge_id == challenge_id)
                     .order_by(tiers.c.threshold)
                 )
@@ -291,6 +340,7 @@ class SponsorService:
                 tier_from_row(r),
                 state_of(tier_from_row(r), r.confirmed_at is not None),
                 r.sponsor_member is not None,
+                r.pic is not None,
             )
             for r in rows
         ]
