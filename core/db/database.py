@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
+from core.db.inline_sqlite import inline_dbapi
 from core.db.writer import Job, answer, fail, write_batch
 
 _WRITE = "koom_write"
@@ -31,9 +32,10 @@ class Database:
 
     On SQLite the writer is one dedicated thread with its own synchronous connection to the
     same file (WAL, synchronous=FULL): no write waits on the file lock of another in this
-    process. On PostgreSQL the units run on up to POSTGRES_WRITERS pooled connections through
-    `run_sync`. `write()` is an async write transaction kept for migrations; it queues behind
-    the writer's batches on SQLite.
+    process; reads run in place on the event loop's thread (`inline_sqlite`). On PostgreSQL
+    the units run on up to POSTGRES_WRITERS pooled connections through `run_sync`.
+    `write()` is an async write transaction kept for migrations; it queues behind the
+    writer's batches on SQLite.
     """
 
     def __init__(self, url: str, *, echo: bool = False, **engine_options: Any) -> None:
@@ -45,6 +47,8 @@ class Database:
         kwargs: dict[str, Any] = {"echo": echo, "pool_reset_on_return": None, **engine_options}
         if not self.is_sqlite:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+        else:
+            kwargs.setdefault("module", inline_dbapi())  # reads in place: see inline_sqlite
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self._writer_engine: Engine | None = None
