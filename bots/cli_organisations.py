@@ -14,12 +14,13 @@ from rich.table import Table
 
 from bots.cli import SETTINGS, command, load_settings, services_for, translator
 from bots.cli_help import HELP, KoomCommand, KoomGroup
-from bots.report import report_html
+from bots.report import ReportFormat, report_html
 from conversations.deeplinks import join_payload
 from core.errors import KoomError
 from core.i18n import Translator, resolve_locale
 from core.identity import AccountRef
 from core.models import Member, Visibility
+from core.report_pdf import report_pdf
 from core.services import Services
 from core.services.organisations import Actor, OrganisationKind, Role
 
@@ -268,14 +269,20 @@ def report(
         ),
     ] = None,
     lang: Annotated[str | None, typer.Option("--lang", help=HELP("console.cli.lang"))] = None,
+    form: Annotated[
+        ReportFormat, typer.Option("--format", "-f", help=HELP("report.cli.format"))
+    ] = ReportFormat.HTML,
 ) -> None:
     async def work(services: Services, t: Translator) -> str:
         if lang is not None:
             t = Translator(resolve_locale(lang, None, services.settings.default_locale))
         challenge = await services.challenges.by_slug(challenge_slug)
         made = await services.reports.of(challenge.id)
-        target = out or Path(f"{challenge.slug}-report.html")
-        target.write_text(report_html(made, t), encoding="utf-8")
+        target = out or Path(f"{challenge.slug}-report.{form.value}")
+        if form is ReportFormat.PDF:
+            target.write_bytes(report_pdf(made, t))
+        else:
+            target.write_text(report_html(made, t), encoding="utf-8")
         return t("report.cli.written", path=str(target))
 
     run(work)

@@ -3,10 +3,19 @@ for a board or the press: it prints well and opens offline."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from html import escape
 
 from core.i18n import Translator
 from core.services.report import ChallengeReport, Day
+
+
+class ReportFormat(StrEnum):
+    """The report's file formats."""
+
+    HTML = "html"
+    PDF = "pdf"
+
 
 CHART_WIDTH, CHART_HEIGHT = 640, 160
 STYLE = """

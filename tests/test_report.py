@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 from html import escape
+from io import BytesIO
 from pathlib import Path
 
+from pypdf import PdfReader
 from typer.testing import CliRunner
 
 from bots.report import report_html
 from core.clock import FakeClock
 from core.i18n import Translator
+from core.report_pdf import report_pdf
 from core.models import ConditionScope, Location
 from core.services import Services
 from core.services.organisations import Actor
@@ -60,6 +63,20 @@ async def test_report_shows_time_areas_checkins_sponsors(
     french = report_html(made, Translator("fr"))
     assert "4 engagements pour un objectif de 10" in french and "<td>atteint</td>" in french
 
+    pdf = pdf_text(report_pdf(made, Translator("fr")))
+    assert "4 engagements pour un objectif de 10" in pdf
+    assert "Les engagements au fil du temps" in pdf and "Villeurbanne" in pdf and "Paris" not in pdf
+    assert "Acme" in pdf and "atteint" in pdf and "1 action déclarée." in pdf
+    english = pdf_text(report_pdf(made, Translator("en")))
+    assert "4 pledges out of a goal of 10" in english and "reached" in english
+    assert "1 conditional pledge is waiting" in english
+
+
+def pdf_text(data: bytes) -> str:
+    """The text of every page of a PDF, as a reader extracts it (lines joined by spaces)."""
+    reader = PdfReader(BytesIO(data))
+    return " ".join(" ".join(page.extract_text().split()) for page in reader.pages)
+
 
 def test_koom_report_writes_the_file(koom: CliRunner, tmp_path: Path) -> None:
     assert invoke(koom, "challenge", "import", write(tmp_path, VALID)).exit_code == 0
@@ -70,3 +87,14 @@ def test_koom_report_writes_the_file(koom: CliRunner, tmp_path: Path) -> None:
     assert "Vélo au travail" in text and escape("Aucun engagement pour l'instant.") in text
     unknown = invoke(koom, "report", "nope")
     assert unknown.exit_code == 1 and "nope" in unknown.stderr
+
+
+def test_koom_report_writes_a_pdf(koom: CliRunner, tmp_path: Path) -> None:
+    assert invoke(koom, "challenge", "import", write(tmp_path, VALID)).exit_code == 0
+    result = invoke(koom, "report", "velo-au-travail", "--format", "pdf", "--lang", "fr")
+    assert result.exit_code == 0, result.output
+    assert "Rapport écrit dans velo-au-travail-report.pdf." in result.stdout
+    data = (tmp_path / "velo-au-travail-report.pdf").read_bytes()
+    assert data.startswith(b"%PDF-")
+    text = pdf_text(data)
+    assert "Vélo au travail" in text and "Aucun engagement pour l'instant." in text

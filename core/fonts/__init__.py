@@ -9,7 +9,7 @@ from importlib import resources
 
 from PIL import Image, ImageDraw, ImageFont
 
-__all__ = ["draw_text", "font", "runs", "text_width"]
+__all__ = ["draw_text", "font", "font_path", "runs", "text_width"]
 
 TEXT_FILES = {False: "DejaVuSans.ttf", True: "DejaVuSans-Bold.ttf"}
 EMOJI_FILE = "NotoEmoji-Regular.ttf"
@@ -18,20 +18,21 @@ _PROBE_SIZE = 24
 
 
 @cache
-def _path(name: str) -> str:
+def font_path(name: str) -> str:
+    """The file of one shipped font (a name of TEXT_FILES or EMOJI_FILE)."""
     return str(resources.files("core.fonts").joinpath(name))
 
 
 @cache
 def font(size: int, bold: bool = False) -> ImageFont.FreeTypeFont:
     """DejaVu Sans (bold or regular) at `size` pixels."""
-    return ImageFont.truetype(_path(TEXT_FILES[bold]), max(1, size))
+    return ImageFont.truetype(font_path(TEXT_FILES[bold]), max(1, size))
 
 
 @cache
 def emoji_font(size: int) -> ImageFont.FreeTypeFont:
     """Noto Emoji (monochrome) at `size` pixels."""
-    return ImageFont.truetype(_path(EMOJI_FILE), max(1, size))
+    return ImageFont.truetype(font_path(EMOJI_FILE), max(1, size))
 
 
 def _mask(face: ImageFont.FreeTypeFont, char: str) -> tuple[tuple[int, int], bytes]:
