@@ -15,6 +15,7 @@ from conversations.model import (
     AskText,
     Capabilities,
     Choice,
+    Document,
     End,
     FormField,
     Image,
@@ -115,6 +116,10 @@ class Turn:
     def image(self, data: bytes, caption: str, filename: str = "image.png") -> None:
         """Reply a PNG picture with an already translated caption."""
         self.replies.append(Image(data, caption, filename))
+
+    def document(self, data: bytes, caption: str, filename: str) -> None:
+        """Reply a file (sent as a document) with an already translated caption."""
+        self.replies.append(Document(data, caption, filename))
 
     def choice(self, label: str, action: str, *args: str | int, flow: str | None = None) -> Choice:
         """A button for `action` of `flow` (default: this flow); it is accepted once sent."""

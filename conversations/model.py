@@ -139,6 +139,16 @@ class Image:
 
 
 @dataclass(frozen=True, slots=True)
+class Document:
+    """A file (a PDF report...) sent as a document, with a caption: Telegram sendDocument,
+    a Discord attachment, a file saved by the console."""
+
+    data: bytes
+    caption: str
+    filename: str
+
+
+@dataclass(frozen=True, slots=True)
 class AskText:
     """A request for free text, with the prompt to show."""
 
@@ -180,7 +190,7 @@ class End:
     """The conversation is over; adapters may remove custom keyboards."""
 
 
-Reply = Message | Image | AskText | AskLocation | AskForm | End
+Reply = Message | Image | Document | AskText | AskLocation | AskForm | End
 
 
 @dataclass(frozen=True, slots=True)

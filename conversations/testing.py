@@ -24,6 +24,7 @@ from conversations.model import (
     Choice,
     ChoiceInput,
     Command,
+    Document,
     Envelope,
     FormInput,
     Image,
@@ -44,7 +45,12 @@ def texts(replies: Sequence[Reply]) -> list[str]:
     found: list[str] = []
     for reply in replies:
         match reply:
-            case Message(text=text) | Image(caption=text) | AskText(prompt=text):
+            case (
+                Message(text=text)
+                | Image(caption=text)
+                | Document(caption=text)
+                | AskText(prompt=text)
+            ):
                 found.append(text)
             case AskLocation(prompt=prompt):
                 found.append(prompt)

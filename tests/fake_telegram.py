@@ -92,8 +92,8 @@ SENDING_METHODS = frozenset(
         "forwardMessage",
     }
 )
-"""Methods that count against the flood limits (of these, the fake answers sendMessage and
-sendPhoto; the others are refused 404 before any limit)."""
+"""Methods that count against the flood limits (of these, the fake answers sendMessage,
+sendPhoto and sendDocument; the others are refused 404 before any limit)."""
 OVERALL, PRIVATE_CHAT, GROUP = "overall", "private_chat", "group"
 INJECTED = "injected"
 ADMIN_RIGHTS = {
@@ -212,6 +212,7 @@ class Sent:
     text: str | None = None
     caption: str | None = None
     photo: bytes | None = None
+    document: bytes | None = None
     reply_markup: dict[str, Any] | None = None
     edits: int = 0
     at: float = field(default_factory=time.monotonic)
@@ -743,6 +744,19 @@ class FakeTelegram:
         sent.reply_markup = markup
         return self._store(sent)
 
+    async def _api_sendDocument(self, params: dict[str, Any]) -> Any:
+        chat_id = self._writable(params)
+        caption = params.get("caption") or ""
+        if _utf16(caption) > 1024:
+            raise ApiError(400, "Bad Request: message caption is too long")
+        document = params.get("document")
+        if not isinstance(document, bytes) or not document:
+            raise ApiError(400, "Bad Request: there is no document in the request")
+        markup = _check_markup(params.get("reply_markup"), self._chats[chat_id])
+        sent = Sent(chat_id, next(self._message_ids), caption=caption or None, document=document)
+        sent.reply_markup = markup
+        return self._store(sent)
+
     async def _api_editMessageText(self, params: dict[str, Any]) -> Any:
         message = self._editable(params)
         if message.text is None:
@@ -878,6 +892,12 @@ class FakeTelegram:
                 {"file_id": f"p{sent.message_id}", "file_unique_id": f"u{sent.message_id}"}
                 | {"width": 800, "height": 400, "file_size": len(sent.photo)}
             ]
+        if sent.document is not None:
+            data["document"] = {
+                "file_id": f"d{sent.message_id}",
+                "file_unique_id": f"u{sent.message_id}",
+                "file_size": len(sent.document),
+            }
         if sent.caption is not None:
             data["caption"] = sent.caption
         if sent.reply_markup is not None and "inline_keyboard" in sent.reply_markup:

@@ -24,6 +24,7 @@ from conversations.model import (
     Choice,
     ChoiceInput,
     Command,
+    Document,
     End,
     Image,
     LocationInput,
@@ -130,6 +131,15 @@ def test_images_show_their_caption_and_where_they_are(t: Translator) -> None:
     ]
     saved = render([image], t, save_image=lambda _: "/tmp/carte.png")
     assert saved.lines[-1].text == "[image : /tmp/carte.png]"
+
+
+def test_documents_are_saved_and_shown_as_files(t: Translator) -> None:
+    report = Document(b"%PDF-1.7", "Rapport", "tri-lyon-report.pdf")
+    saved = render([report], t, save_image=lambda d: f"/tmp/{d.filename}")
+    assert [line.text for line in saved.lines] == [
+        "Rapport",
+        "[fichier : /tmp/tri-lyon-report.pdf]",
+    ]
 
 
 def test_end_adds_nothing(t: Translator) -> None:

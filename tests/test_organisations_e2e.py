@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import io
+from typing import Any
 
 from PIL import Image
 
 from core.delivery.fanout import fan_out
 from core.i18n import Translator
 from core.identity import AccountRef, Platform
-from core.services.organisations import Actor, OrganisationKind
+from core.services.organisations import Actor, OrganisationKind, Role
 from tests.factories import open_challenge
 from tests.fake_discord import Where, user_payload
 from tests.test_delivery_e2e import (
@@ -27,6 +28,7 @@ from tests.test_delivery_e2e import (
     telegram_account,
 )
 from tests.test_discord_e2e import button_id
+from tests.test_report import pdf_text
 
 __all__ = ["platforms"]  # the fixture of test_delivery_e2e
 PROOF = "Paid to the Zero Waste association: https://acme.example/receipt.jpg"
@@ -218,3 +220,60 @@ def picture(colour: tuple[int, int, int]) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (64, 48), colour).save(out, "PNG")
     return out.getvalue()
+
+
+async def discord_press(
+    platforms: Platforms,
+    user: dict[str, Any],
+    where: Where,
+    message: dict[str, Any],
+    label: str,
+    locale: str = "en-GB",
+) -> list[dict[str, Any]]:
+    """`user` presses `label` on a Discord message; the messages the bot posted for it."""
+    custom_id = button_id(message, label)
+    done = await platforms.discord.press(user, where, message, custom_id, locale)
+    await platforms.discord_adapter.idle()
+    return platforms.discord.answers(done)
+
+
+def holding(messages: list[dict[str, Any]], label: str) -> dict[str, Any]:
+    """The message that shows the button `label`."""
+    for message in messages:
+        if label in str(message["components"]):
+            return message
+    raise AssertionError(f"no button {label!r} in {[m['content'] for m in messages]}")
+
+
+async def test_organisers_get_the_pdf_report_as_a_document_on_both_platforms(
+    platforms: Platforms,
+) -> None:
+    services, telegram, discord = platforms.services, platforms.telegram, platforms.discord
+    bot = platforms.telegram_bot
+    admin = Actor.administrator()
+    challenge = await open_challenge(services, slug="tri-lyon", goal=10)
+    alice = await services.members.ensure(telegram_account(ALICE), "Alice")
+    dana = await services.members.ensure(AccountRef(Platform.DISCORD, str(DANA)), "Dana")
+    city = await services.organisations.create(
+        admin, "lyon", "Ville de Lyon", OrganisationKind.CITY, alice.id
+    )
+    await services.organisations.set_role(admin, city.id, dana.id, Role.ORGANISER)
+    await services.organisations.attach_challenge(admin, city.id, challenge.id)
+
+    await bot.say(ALICE, "/manage tri-lyon")
+    await bot.press(ALICE, "Rapport (PDF)")
+    sent = telegram.sent(ALICE.id)[-1]
+    assert sent.document is not None and sent.caption is not None
+    assert sent.caption.startswith("Rapport de « Challenge tri-lyon »")
+    assert "0 engagements pour un objectif de 10" in pdf_text(sent.document)
+
+    dm: Where = discord.dm(DANA)
+    user = user_payload(DANA, "Dana")
+    shown = await discord.slash(user, dm, "manage", locale="en-GB", challenge="tri-lyon")
+    await platforms.discord_adapter.idle()
+    panel = holding(discord.answers(shown), "Report (PDF)")
+    answers = await discord_press(platforms, user, dm, panel, "Report (PDF)")
+    files = [a for m in answers for a in m["attachments"]]
+    assert [f["filename"] for f in files] == ["tri-lyon-report.pdf"]
+    assert files[0]["size"] > 1000
+    assert any(m["content"].startswith("Report of “Challenge tri-lyon”") for m in answers)

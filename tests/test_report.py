@@ -12,12 +12,16 @@ from pypdf import PdfReader
 from typer.testing import CliRunner
 
 from bots.report import report_html
+from conversations.ids import pack
+from conversations.model import Document
+from conversations.testing import ChatHarness
 from core.clock import FakeClock
 from core.i18n import Translator
-from core.report_pdf import report_pdf
+from core.identity import AccountRef
 from core.models import ConditionScope, Location
+from core.report_pdf import report_pdf
 from core.services import Services
-from core.services.organisations import Actor
+from core.services.organisations import Actor, OrganisationKind, Role
 from tests.factories import member, open_challenge
 from tests.test_cli import VALID, invoke, koom, write
 
@@ -98,3 +102,49 @@ def test_koom_report_writes_a_pdf(koom: CliRunner, tmp_path: Path) -> None:
     assert data.startswith(b"%PDF-")
     text = pdf_text(data)
     assert "Vélo au travail" in text and "Aucun engagement pour l'instant." in text
+
+
+async def test_the_report_button_sends_the_pdf_to_the_challenges_organisers_only(
+    services: Services,
+) -> None:
+    challenge = await open_challenge(services, goal=10)
+    harness = ChatHarness(services)
+    admin = harness.person("console:orga", name="Orga", lang="en")
+    await admin.command("/manage tri-lyon")
+    await admin.press("Report (PDF)")
+    [document] = [r for r in admin.last_replies() if isinstance(r, Document)]
+    assert document.filename == "tri-lyon-report.pdf"
+    assert document.caption.startswith("Report of “Challenge tri-lyon”")
+    assert "0 pledges out of a goal of 10" in pdf_text(document.data)
+
+    # The staff of the organisation running it get it, in their language; another
+    # organisation's staff do not, even with a forged button.
+    lyon_owner = harness.person("telegram:1", name="Lou", lang="fr")
+    acme_owner = harness.person("telegram:2", name="Ali", lang="en")
+    for person in (lyon_owner, acme_owner):
+        await person.command("/start")
+    lou, ali = [
+        await services.members.find(AccountRef.parse(p.account)) for p in (lyon_owner, acme_owner)
+    ]
+    assert lou is not None and ali is not None
+    lyon = await services.organisations.create(
+        Actor.administrator(), "lyon", "Lyon", OrganisationKind.CITY, lou.id
+    )
+    await services.organisations.create(
+        Actor.administrator(), "acme", "Acme", OrganisationKind.COMPANY, ali.id
+    )
+    await services.organisations.attach_challenge(Actor.administrator(), lyon.id, challenge.id)
+    await lyon_owner.command("/manage tri-lyon")
+    await lyon_owner.press("Rapport (PDF)")
+    [document] = [r for r in lyon_owner.last_replies() if isinstance(r, Document)]
+    assert "0 engagements pour un objectif de 10" in pdf_text(document.data)
+
+    await acme_owner.press_id(pack("orga", "report", challenge.id))
+    assert not [r for r in acme_owner.last_replies() if isinstance(r, Document)]
+    # Someone taken off Lyon's staff after the panel was shown is refused by its button.
+    await services.organisations.set_role(Actor.administrator(), lyon.id, ali.id, Role.ORGANISER)
+    await acme_owner.command("/manage tri-lyon")
+    await services.organisations.remove(Actor.administrator(), lyon.id, ali.id)
+    await acme_owner.press("Report (PDF)")
+    assert not [r for r in acme_owner.last_replies() if isinstance(r, Document)]
+    assert acme_owner.last_texts() == [Translator("en")("error.org.not_allowed")]

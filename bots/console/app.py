@@ -19,7 +19,15 @@ from rich.console import Console
 
 from bots.console.render import Line, NoSuchChoice, Screen, Style, parse_line, render
 from conversations.engine import Engine
-from conversations.model import Capabilities, Command, Envelope, Image, Input, Sender
+from conversations.model import (
+    Capabilities,
+    Command,
+    Document,
+    Envelope,
+    Image,
+    Input,
+    Sender,
+)
 from conversations.registry import default_flows
 from core.i18n import Translator, resolve_locale
 from core.identity import AccountRef, ChatRef, Platform
@@ -83,8 +91,8 @@ def _image_folder() -> str:
     return tempfile.mkdtemp(prefix="climat-koom-")
 
 
-def save_image(image: Image) -> str:
-    """Write an image to a new file of the chat's private folder and return its path."""
+def save_image(image: Image | Document) -> str:
+    """Write an image (or a document) to a new file of the chat's private folder; its path."""
     name = Path(image.filename)
     descriptor, path = tempfile.mkstemp(
         suffix=name.suffix, prefix=f"{name.stem}-", dir=_image_folder()

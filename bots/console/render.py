@@ -16,6 +16,7 @@ from conversations.model import (
     Choice,
     ChoiceInput,
     Command,
+    Document,
     End,
     Image,
     Input,
@@ -79,7 +80,7 @@ class NoSuchChoice:
 def render(
     replies: Sequence[Reply],
     t: Translator,
-    save_image: Callable[[Image], str] | None = None,
+    save_image: Callable[[Image | Document], str] | None = None,
 ) -> Screen:
     """Lay out replies as text; choices are numbered from 1 across all the replies.
 
@@ -119,10 +120,14 @@ def render(
                 # Only reached where the engine did not split the form into questions.
                 lines.append(Line(title))
                 lines.extend(Line(f"- {field.label}", Style.HINT) for field in fields)
-            case Image(caption=caption, filename=filename):
+            case (
+                Image(caption=caption, filename=filename)
+                | Document(caption=caption, filename=filename)
+            ):
                 lines.extend(Line(part) for part in caption.splitlines())
                 where = save_image(reply) if save_image is not None else filename
-                lines.append(Line(t("console.image", path=where), Style.HINT))
+                key = "console.image" if isinstance(reply, Image) else "console.document"
+                lines.append(Line(t(key, path=where), Style.HINT))
             case End():
                 pass
     return Screen(tuple(lines), tuple(choices), expect)

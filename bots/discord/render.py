@@ -23,6 +23,7 @@ from conversations.model import (
     AskLocation,
     AskText,
     Choice,
+    Document,
     End,
     FormField,
     Image,
@@ -64,7 +65,7 @@ class Outgoing:
 
     content: str
     rows: tuple[tuple[Item, ...], ...] = ()
-    image: Image | None = None
+    image: Image | Document | None = None
     replaces: bool = False
 
     def view(self) -> discord.ui.View | None:
@@ -112,7 +113,7 @@ def render(replies: Sequence[Reply], t: Translator, wrap: ComponentFactory) -> l
         match reply:
             case Message(text=text, choices=rows, replaces=replaces):
                 out.extend(_messages(text, layout(rows, wrap), replaces=replaces))
-            case Image(caption=caption):
+            case Image(caption=caption) | Document(caption=caption):
                 first, *rest = split_text(caption, MAX_TEXT) if caption else [""]
                 out.append(Outgoing(first, image=reply))
                 out.extend(Outgoing(part) for part in rest)

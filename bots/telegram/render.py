@@ -27,6 +27,7 @@ from conversations.model import (
     AskLocation,
     AskText,
     Choice,
+    Document,
     End,
     Image,
     Message,
@@ -75,7 +76,16 @@ class AddButtons:
     markup: InlineKeyboardMarkup
 
 
-Call = Send | Edit | Photo | AddButtons
+@dataclass(frozen=True, slots=True)
+class File:
+    """sendDocument."""
+
+    data: bytes
+    filename: str
+    caption: str
+
+
+Call = Send | Edit | Photo | File | AddButtons
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +151,11 @@ def plan(
             case Image(data=data, caption=caption, filename=filename):
                 fits = utf16_length(caption) <= CAPTION_LIMIT
                 calls.append(Photo(data, filename, caption if fits else ""))
+                if not fits:
+                    calls.extend(_text(caption))
+            case Document(data=data, caption=caption, filename=filename):
+                fits = utf16_length(caption) <= CAPTION_LIMIT
+                calls.append(File(data, filename, caption if fits else ""))
                 if not fits:
                     calls.extend(_text(caption))
             case AskText(prompt=prompt, placeholder=placeholder):
@@ -228,6 +243,10 @@ async def execute(bot: Bot, chat_id: int, calls: Sequence[Call]) -> None:
             case Photo(data=data, filename=filename, caption=caption):
                 photo = InputFile(data, filename=filename)
                 sent = await bot.send_photo(chat_id, photo, caption=caption or None)
+                last = sent.message_id
+            case File(data=data, filename=filename, caption=caption):
+                document = InputFile(data, filename=filename)
+                sent = await bot.send_document(chat_id, document, caption=caption or None)
                 last = sent.message_id
             case AddButtons(markup=markup) if last is not None:
                 await bot.edit_message_reply_markup(chat_id, last, reply_markup=markup)

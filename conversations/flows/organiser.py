@@ -6,7 +6,7 @@ Choice ids (`orga:` + action + args): creation `org:<organisation id or 0>`, `no
 `kind:<kind>`, `freq:<frequency>`, `tiersdone`, `noimpact`; management `list:<offset>`,
 `open:<id>`, `publish:<id>`, `discard:<id>`, `edit:<id>`, `field:<id>:<field>`, `tier:<id>`,
 `kept:<id>`, `keep:<id>:<tier id>`, `close:<id>`, `shut:<id>`, `stats:<id>`, `private:<id>`,
-`public:<id>`.
+`public:<id>`, `report:<id>` (the PDF report, as a document).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ _BY_ID: dict[str, Callable[[Turn, int], Awaitable[None]]] = {
     "stats": manage.show_stats,
     "private": manage.make_private,
     "public": manage.make_public,
+    "report": manage.send_report,
 }
 _ANSWERS: dict[str, Callable[[Turn, str], Awaitable[None]]] = {
     changes.STEP_EDIT: changes.on_edit,

@@ -6,12 +6,15 @@ Buttons carry the challenge (and tier) id, so a panel keeps working after the fl
 
 from __future__ import annotations
 
+import asyncio
+
 from conversations.deeplinks import make_payload
 from conversations.flow import Turn
 from conversations.flows.cards import card_text
 from conversations.model import Choice
 from core.i18n import SUPPORTED_LOCALES, Translator
 from core.models import Challenge, ChallengeStatus, Visibility
+from core.report_pdf import report_pdf
 from core.services.progress import progress_of
 
 PAGE_SIZE = 8
@@ -105,7 +108,10 @@ def _actions(turn: Turn, challenge: Challenge) -> list[list[Choice]]:
     if status == ChallengeStatus.DRAFT:
         rows.append([turn.choice(t("organiser.action.discard"), "discard", cid)])
     else:
-        last = [turn.choice(t("organiser.action.stats"), "stats", cid)]
+        last = [
+            turn.choice(t("organiser.action.stats"), "stats", cid),
+            turn.choice(t("organiser.action.report"), "report", cid),
+        ]
         if status != ChallengeStatus.CLOSED:
             last.append(turn.choice(t("organiser.action.close"), "close", cid))
         rows.append(last)
@@ -169,6 +175,16 @@ async def close(turn: Turn, challenge_id: int) -> None:
     challenge = await turn.services.challenges.close(challenge_id)
     turn.say_plural("organiser.close.done", challenge.pledge_count, title=challenge.title)
     show_panel(turn, challenge)
+
+
+async def send_report(turn: Turn, challenge_id: int) -> None:
+    """The challenge's report as a PDF document, in the organiser's language (drawn off the
+    event loop: a long challenge makes a page of numbers)."""
+    made = await turn.services.reports.of(challenge_id)
+    data = await asyncio.to_thread(report_pdf, made, turn.t)
+    challenge = made.challenge
+    caption = turn.t("report.caption", title=challenge.title, date=made.made_at.date())
+    turn.document(data, caption, f"{challenge.slug}-report.pdf")
 
 
 async def show_stats(turn: Turn, challenge_id: int) -> None:
