@@ -7,13 +7,15 @@ previews use). Every text comes translated in a :class:`ShareCard`.
 
 from __future__ import annotations
 
-import io
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import segno
 from PIL import Image, ImageDraw
 
 from core import fonts
+from core.sharing import png
 
 SQUARE = (1080, 1080)
 WIDE = (1200, 630)
@@ -25,6 +27,8 @@ SOFT_INK = (86, 96, 108)
 TRACK = (222, 228, 220)
 TICK = (255, 255, 255)
 QR_BORDER = 2  # modules of white around the code (the card behind it is white too)
+CODES_KEPT = 128  # QR codes remembered, one per share link (~70 KB each)
+BASES_KEPT = 8  # backgrounds with a title remembered (~3.5 MB each)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +85,9 @@ def qr_matrix(text: str) -> list[list[bool]]:
     return [[bool(v) for v in row] for row in code.matrix_iter(scale=1, border=QR_BORDER)]
 
 
+@lru_cache(maxsize=CODES_KEPT)
 def _qr_image(text: str, size: int) -> Image.Image:
+    """The QR code of `text` about `size` pixels wide (shared: never drawn on)."""
     matrix = qr_matrix(text)
     modules = len(matrix)
     small = Image.new("L", (modules, modules), 255)
@@ -116,20 +122,21 @@ def wrap(text: str, size: int, bold: bool, room: float, max_lines: int) -> list[
     return lines
 
 
-def _cut(text: str, size: int, room: float) -> list[str]:
+@lru_cache(maxsize=CODES_KEPT)
+def _cut(text: str, size: int, room: float) -> tuple[str, ...]:
     """`text` (a link: no spaces) cut anywhere into lines that fit `room` pixels."""
     lines = [""]
     for char in text:
         if lines[-1] and fonts.text_width(lines[-1] + char, size) > room:
             lines.append("")
         lines[-1] += char
-    return lines
+    return tuple(lines)
 
 
 def _lines(
     draw: ImageDraw.ImageDraw,
     y: float,
-    lines: list[str],
+    lines: Sequence[str],
     size: int,
     *,
     left: int,
@@ -156,8 +163,10 @@ def _bar(draw: ImageDraw.ImageDraw, box: tuple[int, int, int, int], card: ShareC
         draw.line((x, y0 + 3, x, y1 - 3), fill=TICK, width=4)
 
 
-def draw_share(card: ShareCard, size: tuple[int, int] = SQUARE) -> Image.Image:
-    """The share picture of `card` at `size` (:data:`SQUARE` or :data:`WIDE`)."""
+@lru_cache(maxsize=BASES_KEPT)
+def _base(title: str, brand: str, size: tuple[int, int]) -> tuple[Image.Image, float]:
+    """What a picture shows whatever the count and the sharer: the paper, the band, the brand
+    and the title; with the y below the title (shared: copied before drawing on it)."""
     frame = _Frame(*size)
     unit, pad = frame.unit, frame.pad
     image = Image.new("RGB", size, PAPER)
@@ -165,11 +174,21 @@ def draw_share(card: ShareCard, size: tuple[int, int] = SQUARE) -> Image.Image:
     draw.rectangle((0, 0, frame.width, round(unit * 1.6)), fill=GREEN)
     room = frame.text_right - pad
     y = pad - unit
-    y = _lines(draw, y, [card.brand], round(unit * 3.2), left=pad, bold=True, fill=GREEN)
+    y = _lines(draw, y, [brand], round(unit * 3.2), left=pad, bold=True, fill=GREEN)
     y += unit * 1.5
     title_size = round(unit * (5.4 if frame.wide else 5.8))
-    title = wrap(card.title, title_size, True, room, 2 if frame.wide else 3)
-    y = _lines(draw, y, title, title_size, left=pad, bold=True)
+    lines = wrap(title, title_size, True, room, 2 if frame.wide else 3)
+    return image, _lines(draw, y, lines, title_size, left=pad, bold=True)
+
+
+def draw_share(card: ShareCard, size: tuple[int, int] = SQUARE) -> Image.Image:
+    """The share picture of `card` at `size` (:data:`SQUARE` or :data:`WIDE`)."""
+    frame = _Frame(*size)
+    unit, pad = frame.unit, frame.pad
+    base, y = _base(card.title, card.brand, size)
+    image = base.copy()
+    draw = ImageDraw.Draw(image)
+    room = frame.text_right - pad
     y += unit * 1.5
     headline_size = round(unit * (4.4 if frame.wide else 5.0))
     headline = wrap(card.headline, headline_size, True, room, 2)
@@ -210,6 +229,4 @@ def _draw_link(
 
 def render_share(card: ShareCard, size: tuple[int, int] = SQUARE) -> bytes:
     """The share picture as PNG bytes."""
-    buffer = io.BytesIO()
-    draw_share(card, size).save(buffer, format="PNG", compress_level=1)
-    return buffer.getvalue()
+    return png.encode(draw_share(card, size))
