@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from conversations.deeplinks import make_payload
-from conversations.flows.cards import card_text, progress_bar
+from conversations.flows.cards import card_text, progress_bar, summary_line
 from conversations.model import Command, Message
 from conversations.testing import ChatHarness, Person, choices, texts
 from core.clock import FakeClock
@@ -260,6 +260,35 @@ def test_card_text_renders_every_part() -> None:
     assert progress_bar(0) == "░" * 10
     assert progress_bar(42) == "▓▓▓▓░░░░░░"
     assert progress_bar(130) == "▓" * 10
+
+
+def test_low_counts_tell_who_started_not_a_nought_percent() -> None:
+    """9 pledges of 1,000 read "9 people have started — be the 10th", never "0 %", on the
+    card and in lists; from 10 % of the goal the percentage speaks."""
+    now = datetime(2026, 3, 10, tzinfo=UTC)
+
+    def at(count: int) -> tuple[Challenge, Progress]:
+        challenge = Challenge(
+            1, "tri", "Trier à Lyon", "", "trier mes déchets", "dechets", 1000, now,
+            now + timedelta(days=12), ChallengeStatus.OPEN, Frequency.ONCE, count, 0,
+        )  # fmt: skip
+        return challenge, Progress(challenge, count, count * 100 // 1000, None, 12, None)
+
+    challenge, progress = at(9)
+    french, english = card_text(FR, progress), card_text(EN, progress)
+    assert "░░░░░░░░░░ 9 personnes ont commencé — soyez la 10ᵉ personne" in french
+    assert "░░░░░░░░░░ 9 people have started — be the 10th" in english
+    assert f"9 / 1{NNBSP}000 engagements" in french and "9 / 1,000 pledges" in english
+    for text in (french, english, summary_line(FR, challenge), summary_line(EN, challenge)):
+        assert "0 %" not in text and "0%" not in text
+    assert summary_line(EN, challenge) == (
+        "Trier à Lyon\n░░░░░░░░░░ 9 people have started — be the 10th · 9 / 1,000"
+    )
+    assert "1 person has started — be the 2nd" in card_text(EN, at(1)[1])
+    assert "1 personne a commencé — soyez la 2ᵉ personne" in card_text(FR, at(1)[1])
+    assert "Nobody yet: be the first!" in card_text(EN, at(0)[1])
+    assert "▓░░░░░░░░░ 10 %" in card_text(FR, at(100)[1])
+    assert "▓▓▓▓░░░░░░ 42% · 420 / 1,000" in summary_line(EN, at(420)[0])
 
 
 async def test_unknown_challenge_is_named_clearly(services: Services) -> None:

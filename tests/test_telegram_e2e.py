@@ -400,6 +400,7 @@ async def test_inline_mode_offers_challenge_cards(
     (answer,) = fake.inline_answers.values()
     (article,) = answer["results"]
     assert article["title"] == "Trier mes déchets à Lyon"
+    assert article["description"] == "Nobody yet: be the first! · trier mes déchets"  # not 0 %
     assert "Trier mes déchets à Lyon" in article["input_message_content"]["message_text"]
     button = article["reply_markup"]["inline_keyboard"][0][0]
     assert button == {

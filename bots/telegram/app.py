@@ -82,12 +82,13 @@ from core.i18n import SUPPORTED_LOCALES, Translator, reading_in
 from core.identity import ChatRef, Platform
 from core.instance import instance_id
 from core.keyed_locks import KeyedLocks
-from core.models import Group
+from core.models import Group, Progress
 from core.pacing import TELEGRAM_LIMITS, Budget, Pacer
 from core.roles import hold_role, release_role
 from core.services import Services
 from core.services.progress import progress_of
 from core.settings import Settings
+from core.sharing import encouragement, encourages
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +186,16 @@ class PerPersonOrder(BaseUpdateProcessor):
 
     async def shutdown(self) -> None:
         """Nothing to free."""
+
+
+def _inline_description(t: Translator, progress: Progress) -> str:
+    """An inline result's line under the title: the percentage of the goal and the action,
+    or who started while the percentage says next to nothing."""
+    challenge = progress.challenge
+    if encourages(progress.count, challenge.goal):
+        started = encouragement(t, progress.count)
+        return t("telegram.inline_description_started", started=started, action=challenge.action)
+    return t("telegram.inline_description", percent=progress.percent, action=challenge.action)
 
 
 def _order_key(update: object) -> int | None:
@@ -562,11 +573,7 @@ class TelegramAdapter:
                 InlineQueryResultArticle(
                     id=str(challenge.id),
                     title=challenge.title,
-                    description=t(
-                        "telegram.inline_description",
-                        percent=progress.percent,
-                        action=challenge.action,
-                    ),
+                    description=_inline_description(t, progress),
                     input_message_content=InputTextMessageContent(
                         fit_text(card_text(t, progress))[0]
                     ),

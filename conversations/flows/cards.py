@@ -13,6 +13,7 @@ from core.models import (
     Tier,
     Waiting,
 )
+from core.sharing import encouragement, encourages
 
 BAR_CELLS = 10
 
@@ -24,16 +25,25 @@ def progress_bar(percent: int) -> str:
     return "▓" * filled + "░" * (BAR_CELLS - filled)
 
 
+def progress_line(t: Translator, count: int, goal: int) -> str:
+    """The bar and the percentage of the goal; while the percentage says next to nothing,
+    the bar and the people who started instead ("9 people have started — be the 10th")."""
+    percent = count * 100 // goal
+    bar = progress_bar(percent)
+    if encourages(count, goal):
+        return t("card.progress_started", bar=bar, started=encouragement(t, count))
+    return t("card.progress", bar=bar, percent=percent)
+
+
 def summary_line(t: Translator, challenge: Challenge) -> str:
     """A challenge in two lines: its title, then its bar and count (lists of challenges)."""
-    percent = challenge.pledge_count * 100 // challenge.goal
+    count, goal = challenge.pledge_count, challenge.goal
     return t(
         "card.summary",
         title=challenge.title,
-        bar=progress_bar(percent),
-        percent=percent,
-        count=challenge.pledge_count,
-        goal=challenge.goal,
+        progress=progress_line(t, count, goal),
+        count=count,
+        goal=goal,
     )
 
 
@@ -48,7 +58,7 @@ def card_text(t: Translator, progress: Progress) -> str:
         lines.append(t("card.area", area=challenge.area_name))
     lines += [
         "",
-        t("card.progress", bar=progress_bar(progress.percent), percent=progress.percent),
+        progress_line(t, progress.count, challenge.goal),
         t.plural("card.count", challenge.goal, count=progress.count),
     ]
     if challenge.tiers:

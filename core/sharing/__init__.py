@@ -2,13 +2,14 @@
 and the words they carry, in the reader's language."""
 
 from core.sharing.picture import SQUARE, WIDE, ShareCard, qr_matrix, render_share
-from core.sharing.words import encouragement, share_card
+from core.sharing.words import encouragement, encourages, share_card
 
 __all__ = [
     "SQUARE",
     "WIDE",
     "ShareCard",
     "encouragement",
+    "encourages",
     "qr_matrix",
     "render_share",
     "share_card",

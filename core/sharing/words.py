@@ -26,15 +26,21 @@ def encouragement(t: Translator, count: int) -> str:
     return t.plural("sharing.started", count, next=ordinal(t, count + 1))
 
 
+def encourages(count: int, goal: int) -> bool:
+    """Whether progress is told as people who started rather than as a percentage: while
+    the percentage is small (it reads "0 %" with 9 pledges) and the goal is not reached."""
+    return count * 100 // max(1, goal) < ENCOURAGE_BELOW and count < goal
+
+
 def progress_summary(t: Translator, progress: Progress) -> str:
     """The percentage of the goal, or the encouragement while it would read as nothing."""
-    if progress.percent < ENCOURAGE_BELOW and progress.count < progress.challenge.goal:
+    if encourages(progress.count, progress.challenge.goal):
         return encouragement(t, progress.count)
     return t("sharing.percent", percent=progress.percent, goal=progress.challenge.goal)
 
 
 def _short_summary(t: Translator, progress: Progress) -> str:
-    if progress.percent < ENCOURAGE_BELOW and progress.count < progress.challenge.goal:
+    if encourages(progress.count, progress.challenge.goal):
         return encouragement(t, progress.count)
     return t("sharing.percent_short", percent=progress.percent)
 
