@@ -29,7 +29,7 @@ from core.clock import FakeClock
 from core.db.database import Database
 from core.db.tables import metadata
 from core.drafts import ChallengeDraft, TierDraft
-from core.models import ChallengeStatus, ConditionScope, Location, Visibility
+from core.models import AreaKind, ChallengeStatus, ConditionScope, Location, Visibility
 from core.services import Services
 from core.services.organisations import Actor, OrganisationKind
 from core.settings import Settings
@@ -410,6 +410,51 @@ async def test_outlines_for_the_map(client: TestClient[Any, Any]) -> None:
     assert detail["bbox"] == [0.0, 45.0, 10.0, 50.0]  # snapped to the 5° grid
     names = {f["properties"]["name"] for f in detail["features"]}
     assert "France" in names and "Brazil" not in names
+
+
+async def test_place_names_for_the_map(client: TestClient[Any, Any]) -> None:
+    """The largest places of the region in view, as the chat's map picture names them."""
+    answer = await client.get("/places.json?bbox=4.1,45.2,5.9,46.3")
+    assert answer.status == 200 and answer.content_type == "application/json"
+    assert "max-age=86400" in answer.headers["Cache-Control"]
+    found = (await answer.json())["places"]
+    names = [place["name"] for place in found]
+    # the view widened to whole degrees, 4-6° E, 45-47° N: Lyon first, no Paris
+    assert names[0] == "Lyon" and "Grenoble" in names and "Paris" not in names
+    populations = [place["population"] for place in found]
+    assert populations == sorted(populations, reverse=True) and len(found) <= 60
+    assert all(4 <= p["lon"] <= 6 and 45 <= p["lat"] <= 47 for p in found)
+    again = await client.get(
+        "/places.json?bbox=4.1,45.2,5.9,46.3", headers={"If-None-Match": answer.headers["ETag"]}
+    )
+    assert again.status == 304
+    world = [p["name"] for p in (await (await client.get("/places.json")).json())["places"]]
+    assert len(world) == 60 and "Lyon" not in world
+    assert (await client.get("/places.json?bbox=9,9,1,1")).status == 400
+
+
+async def test_the_map_marks_the_challenge_own_area(
+    services: Services, client: TestClient[Any, Any]
+) -> None:
+    """The page's map carries the challenge's own area as the chat picture marks it: a
+    commune by its centre, a département with its outline's key; none for a country."""
+    for slug, name, kind in (
+        ("tri-lyon", "Lyon", AreaKind.COMMUNE),
+        ("tri-rhone", "Rhône", AreaKind.REGION),
+        ("tri-france", "France", AreaKind.COUNTRY),
+    ):
+        draft = ChallengeDraft(
+            slug=slug, title=f"Trier ({name})", action="trier", goal=100,
+            deadline=services.clock.now() + timedelta(days=9), area_name=name, area_kind=kind,
+            status=ChallengeStatus.OPEN,
+        )  # fmt: skip
+        await services.challenges.create(draft)
+    lyon = await (await client.get("/c/tri-lyon")).text()
+    assert 'data-own-name="Lyon" data-own-lat="45.7' in lyon and "data-own-key" not in lyon
+    assert 'data-places-url="/places.json"' in lyon
+    rhone = await (await client.get("/c/tri-rhone")).text()
+    assert 'data-own-name="Rhône"' in rhone and 'data-own-key="fr-dep:69"' in rhone
+    assert "data-own-" not in await (await client.get("/c/tri-france")).text()
 
 
 # --- live --------------------------------------------------------------------------------

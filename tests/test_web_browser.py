@@ -9,6 +9,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,7 +21,8 @@ from bots.web import LiveConfig, WebServer
 from conversations.testing import ChatHarness
 from core.db.database import Database
 from core.db.migrate import upgrade
-from core.models import Location
+from core.drafts import ChallengeDraft
+from core.models import AreaKind, ChallengeStatus, Location
 from core.services import Services
 from tests.factories import member, open_challenge
 from tests.test_flow_journey import onboard, pledge_by_buttons
@@ -187,6 +189,60 @@ async def test_the_page_follows_a_pledge_made_in_the_console(
     await asyncio.to_thread(browser.set_window_size, 1280, min(int(height) + 40, 4000))
     await asyncio.sleep(0.5)
     assert await asyncio.to_thread(browser.save_screenshot, str(ARTIFACTS / "web-page.png"))
+
+
+async def test_the_map_names_the_largest_places_and_marks_the_challenge_own_area(
+    services: Services, server: WebServer, browser: Any
+) -> None:
+    """As the chat's map picture: the challenge's own area (the Rhône) tinted and named, the
+    most populous places in view named beside their dot, never over another label."""
+    draft = ChallengeDraft(
+        slug="tri-rhone", title="Trier dans le Rhône", action="trier", goal=100,
+        deadline=services.clock.now() + timedelta(days=9), area_name="Rhône",
+        area_kind=AreaKind.REGION, status=ChallengeStatus.OPEN,
+    )  # fmt: skip
+    challenge = await services.challenges.create(draft)
+    for index in range(3):
+        someone = await member(services, f"p{index}")
+        await services.members.set_location(someone.id, LYON)
+        await services.pledges.pledge(someone.id, challenge.id)
+    await asyncio.to_thread(browser.get, f"{server.url}/c/tri-rhone")
+    own = "#map path.departement.own[data-country='fr-dep:69']"
+    await wait_for(browser, js(f'return document.querySelector("{own}")'))
+    assert await wait_for(
+        browser, js("return Number(document.getElementById('map').dataset.places)")
+    )
+    label = await asyncio.to_thread(
+        browser.execute_script,
+        "const t = document.querySelector('#map text.own');"
+        " return t && t.getAttribute('visibility') !== 'hidden' && t.textContent",
+    )
+    assert label == "Rhône"
+    names = await asyncio.to_thread(
+        browser.execute_script,
+        "return [...document.querySelectorAll('#map .places text')]"
+        ".filter(t => t.getAttribute('visibility') !== 'hidden').map(t => t.textContent)",
+    )
+    assert names and "Lyon" not in names  # Lyon is the pledgers' label, named once
+    ARTIFACTS.mkdir(exist_ok=True)
+    frame = await asyncio.to_thread(browser.find_element, "css selector", ".map-frame")
+    await asyncio.to_thread(frame.screenshot, str(ARTIFACTS / "web-map-places.png"))
+    assert {"Saint-Étienne", "Grenoble", "Villeurbanne"} & set(names), names
+    boxes = await asyncio.to_thread(
+        browser.execute_script,
+        "return [...document.querySelectorAll('#map text')]"
+        ".filter(t => t.getAttribute('visibility') !== 'hidden' && t.textContent)"
+        ".map(t => { const b = t.getBoundingClientRect();"
+        " return [b.left, b.top, b.right, b.bottom]; })",
+    )
+    for index, (x0, y0, x1, y1) in enumerate(boxes):
+        for a0, b0, a1, b1 in boxes[index + 1 :]:
+            assert not (x0 < a1 - 1 and a0 < x1 - 1 and y0 < b1 - 1 and b0 < y1 - 1), boxes
+    assert errors_in(browser) == []
+    ARTIFACTS.mkdir(exist_ok=True)
+    await asyncio.sleep(0.5)
+    map_frame = await asyncio.to_thread(browser.find_element, "css selector", ".map-frame")
+    assert await asyncio.to_thread(map_frame.screenshot, str(ARTIFACTS / "web-map-places.png"))
 
 
 async def test_the_widget_renders_framed_by_another_site(

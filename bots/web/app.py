@@ -1,6 +1,6 @@
 """The public web pages (aiohttp): a page per challenge that updates live, an embeddable
 widget, open data by area (CSV and GeoJSON, never an area under the minimum count), the
-country outlines of the map, and `/healthz`.
+country outlines of the map and the names of its largest places, and `/healthz`.
 
 Everything is read-only: only GET (and HEAD) is answered, anything else gets 405, and no
 request writes to the database. Every answer carries security headers: a Content-Security-
@@ -24,7 +24,7 @@ from bots.resources import Throttle
 from bots.web import health, sharing, views
 from bots.web.live import LiveConfig, LiveHub, Snapshot, Watch
 from bots.web.logos import read_logo
-from bots.web.outlines import OutlineCache, parse_bbox, warm_up
+from bots.web.outlines import OutlineCache, parse_bbox, places, warm_up
 from bots.web.streams import StreamGate
 from conversations.deeplinks import parse_payload
 from core.drafts import SLUG_PATTERN
@@ -75,6 +75,7 @@ def create_app(services: Services, config: LiveConfig | None = None) -> web.Appl
     app.router.add_get("/", index, name="index")
     app.router.add_get("/healthz", healthz, name="healthz")
     app.router.add_get("/outlines.geojson", outlines, name="outlines")
+    app.router.add_get("/places.json", place_names, name="places")
     app.router.add_get("/static/{name}", static, name="static")
     app.router.add_get("/c/{slug}", page, name="page")
     app.router.add_get("/c/{slug}/widget", widget, name="widget")
@@ -461,6 +462,19 @@ async def outlines(request: web.Request) -> web.Response:
         found.etag,
         "public, max-age=86400",
         found.gzipped,
+    )
+
+
+async def place_names(request: web.Request) -> web.Response:
+    """The names of the largest places in `?bbox=west,south,east,north` (else the world)."""
+    raw = request.query.get("bbox")
+    try:
+        bbox = parse_bbox(raw) if raw is not None else None
+    except ValueError:
+        return error_response(request, 400, "web.error.bad_bbox")
+    found = await places(bbox)
+    return cached(
+        request, found.body, "application/json", found.etag, "public, max-age=86400", found.gzipped
     )
 
 

@@ -1,5 +1,6 @@
 """The shipped outlines for the map, as GeoJSON: the world at low detail, and finer detail
-(French départements included) for the region in view, snapped to a grid.
+(French départements included) for the region in view, snapped to a grid; and the names of
+the largest places of a region, as the chat's map picture names them.
 
 Each level is simplified once per process (:func:`core.mapping.levels.outline_level`, warmed
 up at start); a new box only joins precomputed text and gzips it, in a thread, and the last
@@ -10,12 +11,15 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
+import json
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import lru_cache
 
 from core.mapping.levels import level_geojson, outline_level
 from core.mapping.outlines import MAX_LATITUDE
+from core.mapping.places import largest_places
 
 BBox = tuple[float, float, float, float]
 LEVELS: tuple[tuple[float, float], ...] = ((5.0, 0.01), (20.0, 0.05))
@@ -24,6 +28,9 @@ grid cells it touches."""
 WORLD_TOLERANCE = 0.36
 """The whole world's detail: about 0.5 MB of JSON."""
 CACHED = 48
+PLACES = 60
+"""Place names sent for one view: the page shows those that fit."""
+PLACE_BOXES = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,3 +103,42 @@ def _encode(bbox: BBox | None, tolerance: float) -> Encoded:
     body = level_geojson(level, bbox).encode()
     etag = '"o' + hashlib.sha256(body).hexdigest()[:16] + '"'
     return Encoded(body, gzip.compress(body, 6), etag)
+
+
+def places_box(bbox: BBox | None) -> BBox | None:
+    """The region whose place names a view gets: the view widened to whole degrees (None,
+    the world, beyond the finest outlines' widest level)."""
+    if bbox is None:
+        return None
+    west, south, east, north = bbox
+    if max(east - west, north - south) > LEVELS[-1][0]:
+        return None
+    return (
+        float(max(-180, math.floor(west))),
+        float(max(-90, math.floor(south))),
+        float(min(180, math.ceil(east))),
+        float(min(90, math.ceil(north))),
+    )
+
+
+@lru_cache(maxsize=PLACE_BOXES)
+def _places(bbox: BBox | None) -> Encoded:
+    west, south, east, north = bbox or (-180.0, -MAX_LATITUDE, 180.0, MAX_LATITUDE)
+    found = largest_places(west, south, east, north, PLACES)
+    body = json.dumps(
+        {
+            "places": [
+                {"name": p.name, "lat": p.latitude, "lon": p.longitude, "population": p.population}
+                for p in found
+            ]
+        },
+        ensure_ascii=False,
+    ).encode()
+    etag = '"p' + hashlib.sha256(body).hexdigest()[:16] + '"'
+    return Encoded(body, gzip.compress(body, 6), etag)
+
+
+async def places(bbox: BBox | None) -> Encoded:
+    """The most populous places of the shipped gazetteer in a view widened to whole degrees
+    (the world when `bbox` is None or wide), largest first."""
+    return await asyncio.to_thread(_places, places_box(bbox))

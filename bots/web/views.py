@@ -29,6 +29,7 @@ from conversations.flows.cards import waiting_line
 from core.areas import AreaTotal
 from core.delivery.protocol import Notice
 from core.i18n import SUPPORTED_LOCALES, Translator
+from core.mapping import marked_area
 from core.models import Challenge, ChallengeStatus, Progress, Tier
 from core.services.organisations import COLOUR, Organisation
 from core.services.sponsors import SponsorState, SponsorStatus, state_of
@@ -501,6 +502,18 @@ def _announcement_items(t: Translator, data: Mapping[str, Any]) -> Html:
     return Html("".join(items))
 
 
+def own_area_attributes(challenge: Challenge) -> Html:
+    """The map's attributes naming the challenge's own area (its centre, and its outline's
+    key for a département), which the page marks as the chat's map picture does."""
+    area = marked_area(challenge.area_name, challenge.area_kind)
+    if area is None:
+        return Html("")
+    values = {"name": area.name, "lat": f"{area.latitude:.4f}", "lon": f"{area.longitude:.4f}"}
+    if area.departement is not None:
+        values["key"] = area.departement.key
+    return Html("".join(f' data-own-{k}="{escape(v)}"' for k, v in values.items()))
+
+
 def _level_names(t: Translator) -> str:
     return json.dumps([t("web.map.level_place"), t("web.map.level_area")], ensure_ascii=False)
 
@@ -578,6 +591,7 @@ def _challenge_page(context: PageContext, snapshot: Snapshot) -> bytes:
         events_url=f"{base}/events{lang_query}",
         areas_url=f"{base}/areas.geojson",
         outlines_url="/outlines.geojson",
+        places_url="/places.json",
         areas_version=snapshot.areas_version,
         kicker=kicker,
         status=challenge.status.value,
@@ -608,6 +622,7 @@ def _challenge_page(context: PageContext, snapshot: Snapshot) -> bytes:
         people_one=t("web.map.people_one"),
         people_other=t("web.map.people_other"),
         level_names=_level_names(t),
+        own_area=own_area_attributes(challenge),
         zoom_in=t("web.map.zoom_in"),
         zoom_out=t("web.map.zoom_out"),
         zoom_reset=t("web.map.zoom_reset"),

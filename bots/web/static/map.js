@@ -14,6 +14,7 @@
   var plurals = new Intl.PluralRules(lang);
   var levelNames = JSON.parse(svg.getAttribute("data-level-names") || "[]");
   var outlinesUrl = root.getAttribute("data-outlines-url");
+  var placesUrl = root.getAttribute("data-places-url");
   var areasUrl = root.getAttribute("data-areas-url");
   var tip = document.getElementById("map-tip");
 
@@ -24,6 +25,17 @@
   var DEFAULT_VIEW = [-5.3, 41.2, 9.7, 51.3]; /* France with Corsica */
   var DETAIL_LEVELS = [5, 20]; /* degrees: as bots/web/outlines.py LEVELS */
   var MAX_LABELS = 10;
+  var MAX_PLACES = 8; /* names of the largest places in view, as on the chat's map picture */
+  /* The challenge's own area, marked as on the chat's map picture (a pin and its name; a
+     département's outline drawn as its own). */
+  var own = svg.hasAttribute("data-own-lat")
+    ? {
+        name: svg.getAttribute("data-own-name"),
+        lat: parseFloat(svg.getAttribute("data-own-lat")),
+        lon: parseFloat(svg.getAttribute("data-own-lon")),
+        key: svg.getAttribute("data-own-key"),
+      }
+    : null;
 
   function x(lon) {
     return lon * 100;
@@ -51,8 +63,18 @@
 
   var worldLayer = el("g", { class: "land world" }, svg);
   var detailLayer = el("g", { class: "land detail" }, svg);
+  var placeLayer = el("g", { class: "places", "aria-hidden": "true" }, svg);
   var areaLayer = el("g", { class: "areas" }, svg);
+  var ownLayer = el("g", { class: "own-area", "aria-hidden": "true" }, svg);
   var labelLayer = el("g", { class: "labels", "aria-hidden": "true" }, svg);
+  var ownLabel = own ? el("text", { class: "own" }, el("g", { class: "labels" }, svg)) : null;
+  var places = [];
+  var placesKey = null;
+  for (var p = 0; p < MAX_PLACES; p++) {
+    el("circle", { visibility: "hidden" }, placeLayer);
+    el("text", { visibility: "hidden" }, placeLayer);
+  }
+  var ownPin = own ? el("circle", { cx: x(own.lon).toFixed(1), cy: y(own.lat).toFixed(1) }, ownLayer) : null;
 
   var view = { x: 0, y: 0, w: 1, h: 1 };
   var home = null;
@@ -99,7 +121,8 @@
       keys[key] = true;
       var attributes = { d: featurePath(feature.geometry), "data-country": key };
       if (feature.properties && feature.properties.level === "departement") {
-        attributes["class"] = "departement"; /* drawn over its country, outline only */
+        /* drawn over its country, outline only; the challenge's own tinted */
+        attributes["class"] = own && own.key === key ? "departement own" : "departement";
       }
       el("path", attributes, fragment);
     });
@@ -136,7 +159,43 @@
     return null;
   }
 
+  function loadPlaces(key) {
+    if (key === placesKey || !placesUrl) {
+      return;
+    }
+    placesKey = key;
+    fetch(placesUrl + (key ? "?bbox=" + key : ""))
+      .then(function (response) {
+        return response.ok ? response.json() : null;
+      })
+      .then(function (found) {
+        if (found && placesKey === key) {
+          places = found.places;
+          schedule();
+        }
+      })
+      .catch(function () {});
+  }
+
+  function placesKeyOf() {
+    /* The view widened to whole degrees (as bots/web/outlines.py places_box), or the world. */
+    var west = view.x / 100;
+    var east = (view.x + view.w) / 100;
+    var north = latOf(view.y);
+    var south = latOf(view.y + view.h);
+    if (Math.max(east - west, north - south) > DETAIL_LEVELS[DETAIL_LEVELS.length - 1]) {
+      return null;
+    }
+    return [
+      Math.max(-180, Math.floor(west)),
+      Math.max(-90, Math.floor(south)),
+      Math.min(180, Math.ceil(east)),
+      Math.min(90, Math.ceil(north)),
+    ].join(",");
+  }
+
   function loadDetail() {
+    loadPlaces(placesKeyOf());
     var box = snapped();
     var key = box ? box.join(",") : null;
     if (key === detailKey) {
@@ -200,11 +259,11 @@
   }
 
   function areasBox() {
-    if (!areas.length) {
+    if (!areas.length && !own) {
       return DEFAULT_VIEW;
     }
     var box = [180, 90, -180, -90];
-    areas.forEach(function (area) {
+    areas.concat(own ? [own] : []).forEach(function (area) {
       box[0] = Math.min(box[0], area.lon);
       box[1] = Math.min(box[1], area.lat);
       box[2] = Math.max(box[2], area.lon);
@@ -288,6 +347,11 @@
     var s = size();
     var texts = labelLayer.childNodes;
     var placed = [];
+    var named = {};
+    if (own) {
+      placeOwn(upp, s, placed);
+      named[own.name] = true;
+    }
     for (var i = 0; i < areas.length && placed.length < texts.length; i++) {
       var area = areas[i];
       var px = (x(area.lon) - view.x) / upp;
@@ -305,6 +369,7 @@
       }
       var text = texts[placed.length];
       placed.push(box);
+      named[area.label] = true;
       text.textContent = words;
       text.setAttribute("x", (view.x + box[0] * upp).toFixed(2));
       text.setAttribute("y", (view.y + (py + 4) * upp).toFixed(2));
@@ -314,6 +379,76 @@
     for (var j = placed.length; j < texts.length; j++) {
       texts[j].setAttribute("visibility", "hidden");
     }
+    placeNames(upp, s, placed, named);
+  }
+
+  function placeOwn(upp, s, placed) {
+    /* The own area's pin and name, before any other label. */
+    var px = (x(own.lon) - view.x) / upp;
+    var py = (y(own.lat) - view.y) / upp;
+    ownPin.setAttribute("r", (6 * upp).toFixed(2));
+    ownPin.setAttribute("stroke-width", (3 * upp).toFixed(3));
+    var text = ownLabel;
+    var group = text.parentNode;
+    group.setAttribute("font-size", (13 * upp).toFixed(3));
+    group.setAttribute("stroke-width", (3 * upp).toFixed(3));
+    if (px < 0 || py < 0 || px > s.w || py > s.h) {
+      text.setAttribute("visibility", "hidden");
+      return;
+    }
+    var width = 8.2 * own.name.length + 4;
+    var box = [px + 10, py - 24, px + 10 + width, py - 6];
+    placed.push(box);
+    text.textContent = own.name;
+    text.setAttribute("data-for", own.name);
+    text.setAttribute("x", (view.x + box[0] * upp).toFixed(2));
+    text.setAttribute("y", (view.y + (py - 10) * upp).toFixed(2));
+    text.removeAttribute("visibility");
+  }
+
+  function placeNames(upp, s, placed, named) {
+    /* The most populous places in view, a dot and a name each, wherever they hit neither a
+       label nor a pledgers' circle. */
+    var nodes = placeLayer.childNodes;
+    var circles = [];
+    areas.forEach(function (area) {
+      var px = (x(area.lon) - view.x) / upp;
+      var py = (y(area.lat) - view.y) / upp;
+      circles.push([px - area.size, py - area.size, px + area.size, py + area.size]);
+    });
+    var shown = 0;
+    for (var i = 0; i < places.length && shown < MAX_PLACES; i++) {
+      var place = places[i];
+      var px = (x(place.lon) - view.x) / upp;
+      var py = (y(place.lat) - view.y) / upp;
+      if (named[place.name] || px < 0 || py < 0 || px > s.w || py > s.h) {
+        continue;
+      }
+      var width = 6.6 * place.name.length + 4;
+      var box = [px + 5, py - 8, px + 5 + width, py + 6];
+      if (box[2] > s.w || overlaps(box, placed) || overlaps(box, circles)) {
+        continue;
+      }
+      placed.push(box);
+      var dot = nodes[2 * shown];
+      var text = nodes[2 * shown + 1];
+      dot.setAttribute("cx", x(place.lon).toFixed(1));
+      dot.setAttribute("cy", y(place.lat).toFixed(1));
+      dot.setAttribute("r", (2.5 * upp).toFixed(2));
+      dot.removeAttribute("visibility");
+      text.textContent = place.name;
+      text.setAttribute("data-for", place.name);
+      text.setAttribute("x", (view.x + box[0] * upp).toFixed(2));
+      text.setAttribute("y", (view.y + (py + 4) * upp).toFixed(2));
+      text.removeAttribute("visibility");
+      shown++;
+    }
+    for (var j = 2 * shown; j < nodes.length; j++) {
+      nodes[j].setAttribute("visibility", "hidden");
+    }
+    placeLayer.setAttribute("font-size", (11 * upp).toFixed(3));
+    placeLayer.setAttribute("stroke-width", (3 * upp).toFixed(3));
+    svg.setAttribute("data-places", String(shown));
   }
 
   function rescale() {
