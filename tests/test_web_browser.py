@@ -224,9 +224,6 @@ async def test_the_map_names_the_largest_places_and_marks_the_challenge_own_area
         ".filter(t => t.getAttribute('visibility') !== 'hidden').map(t => t.textContent)",
     )
     assert names and "Lyon" not in names  # Lyon is the pledgers' label, named once
-    ARTIFACTS.mkdir(exist_ok=True)
-    frame = await asyncio.to_thread(browser.find_element, "css selector", ".map-frame")
-    await asyncio.to_thread(frame.screenshot, str(ARTIFACTS / "web-map-places.png"))
     assert {"Saint-Étienne", "Grenoble", "Villeurbanne"} & set(names), names
     boxes = await asyncio.to_thread(
         browser.execute_script,
