@@ -34,7 +34,7 @@ import math
 import re
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
@@ -289,6 +289,7 @@ class FakeTelegram:
         self._closing = False
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
+        self._balanced: Iterator[str] | None = None
         self.port = 0
 
     # --- server -----------------------------------------------------------------------
@@ -651,15 +652,38 @@ class FakeTelegram:
             lambda: update_id in self._served and self._polls > self._served[update_id]
         )
 
-    async def post_webhook(self, update: dict[str, Any], secret: str | None = None) -> int:
-        """Post an update to the webhook as Telegram does; the HTTP status."""
+    def balance(self, *urls: str) -> None:
+        """Post webhooks to these URLs in turn, as a load balancer in front of instances."""
+        self._balanced = itertools.cycle(urls)
+
+    async def post_webhook(
+        self, update: dict[str, Any], secret: str | None = None, within: float | None = None
+    ) -> int:
+        """Post an update to the webhook as Telegram does (to the next instance when balanced);
+        the HTTP status, 504 when no answer came `within` seconds."""
         assert self.webhook is not None, "no webhook is set"
         if self._session is None:
             self._session = aiohttp.ClientSession()
         token = self.webhook.get("secret_token") if secret is None else secret
         headers = {SECRET_HEADER: token} if token else {}
-        async with self._session.post(self.webhook["url"], json=update, headers=headers) as resp:
-            return resp.status
+        url = self.webhook["url"] if self._balanced is None else next(self._balanced)
+        try:
+            async with self._session.post(
+                url, json=update, headers=headers, timeout=aiohttp.ClientTimeout(total=within)
+            ) as resp:
+                return resp.status
+        except TimeoutError:
+            return 504
+
+    async def post_until_taken(
+        self, update: dict[str, Any], within: float | None = None, tries: int = 10
+    ) -> list[int]:
+        """Post an update as Telegram does, again after a 5xx or a timeout (to the next
+        instance when balanced) until it is answered 2xx; the statuses, in order."""
+        statuses: list[int] = []
+        while len(statuses) < tries and (not statuses or statuses[-1] >= 500):
+            statuses.append(await self.post_webhook(update, within=within))
+        return statuses
 
     # --- the Bot API ------------------------------------------------------------------
 

@@ -87,6 +87,7 @@ from core.pacing import TELEGRAM_LIMITS, Budget, Pacer
 from core.roles import hold_role, release_role
 from core.services import Services
 from core.services.progress import progress_of
+from core.services.updates import Claim
 from core.settings import Settings
 from core.sharing import encouragement, encourages
 
@@ -102,6 +103,9 @@ POLLER_LEASE = 20.0
 """Seconds the long-polling role stays with an instance that stopped renewing it (killed)."""
 POLLER_RENEW = 5.0
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+BUSY_WAIT = 10.0
+"""Seconds a retried webhook update waits for its copy in flight in another instance, before
+answering 503 so that Telegram posts it again later."""
 INLINE_RESULTS = 20
 INLINE_CACHE_SECONDS = 30
 ADMIN_STATUSES = frozenset({ChatMember.ADMINISTRATOR, ChatMember.OWNER})
@@ -290,6 +294,8 @@ class TelegramAdapter:
         self._told_conflict = False
         self._me = f"{instance_id()}:{secrets.token_hex(2)}"  # this adapter, as a poller
         services.membership.register(Platform.TELEGRAM.value, self._in_group)
+        self._unfinished: set[int] = set()  # update ids in flight elsewhere, still not done
+        self._claimed: set[int] = set()  # update ids the webhook claimed before handing them on
 
     @property
     def engine(self) -> Engine:
@@ -417,11 +423,44 @@ class TelegramAdapter:
     # --- updates ----------------------------------------------------------------------
 
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Claim the update across instances, wait for the same person's earlier ones, handle
+        it and mark it done (not done if this process dies: Telegram's retry takes it over)."""
         self.outage.recovered()
-        key = f"{self.me.id}:{update.update_id}"
-        if not await self.services.updates.first_time(Platform.TELEGRAM.value, key):
-            log.info("Telegram update %s was handled before: skipped", update.update_id)
+        updates, platform = self.services.updates, Platform.TELEGRAM.value
+        key = self._update_key(update)
+        if update.update_id in self._claimed:  # by the webhook, before it came here
+            self._claimed.discard(update.update_id)
+        elif await self._claim(update) is not Claim.NEW:
+            log.info("Telegram update %s was handled elsewhere: skipped", update.update_id)
             return
+        try:
+            await updates.take_turn(platform, key)
+            await self._handle(update)
+        except Exception:  # a failed update is apologised for, not handled again
+            await updates.done(platform, key)
+            raise
+        await updates.done(platform, key)
+
+    def _update_key(self, update: Update) -> str:
+        return f"{self.me.id}:{update.update_id}"
+
+    async def _claim(self, update: Update) -> Claim:
+        """Claim the update in the shared log; one in flight elsewhere is waited for (a while)
+        and, if still not done, noted so that the webhook asks Telegram to post it again."""
+        updates, platform, key = (
+            self.services.updates,
+            Platform.TELEGRAM.value,
+            self._update_key(update),
+        )
+        order = _order_key(update)
+        claim = await updates.claim(
+            platform, key, None if order is None else str(order), update.update_id
+        )
+        if claim is Claim.BUSY and not await updates.wait_done(platform, key, BUSY_WAIT):
+            self._unfinished.add(update.update_id)
+        return claim
+
+    async def _handle(self, update: Update) -> None:
         match parse(update, self.me):
             case Incoming() as incoming:
                 await self._converse(incoming)
@@ -641,5 +680,24 @@ class TelegramAdapter:
             update = Update.de_json(data, self.application.bot)
         except (ValueError, TypeError, KeyError, AttributeError):
             return web.Response(status=400)
-        await self.application.update_queue.put(update)
+        # Answered once handled, not when queued: an instance that dies mid-way never said
+        # 200, so Telegram posts the update again (maybe to another instance, which takes it
+        # over). Shielded: a client that hangs up does not cut a handling in half.
+        await asyncio.shield(self._take(update))
+        if update.update_id in self._unfinished:
+            self._unfinished.discard(update.update_id)
+            return web.Response(status=503)
         return web.Response()
+
+    async def _take(self, update: Update) -> None:
+        """Handle a posted update. On PostgreSQL it is claimed at once, so that the shared
+        log orders it among the same person's updates, wherever they came (their turns are
+        taken there, not behind this process's own lock); on SQLite, one instance, this
+        process's per-person order is enough."""
+        if self.services.db.is_sqlite:
+            processor = self.application.update_processor
+            await processor.process_update(update, self.application.process_update(update))
+            return
+        if await self._claim(update) is Claim.NEW:
+            self._claimed.add(update.update_id)
+            await self.application.process_update(update)

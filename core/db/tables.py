@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -297,6 +298,13 @@ processed_updates = Table(
     Column("platform", String(16), primary_key=True),
     Column("update_key", String(64), primary_key=True),
     Column("received_at", UTCDateTime, nullable=False, index=True),
+    # In flight while lease_until is set (claimed by an instance); done once it is cleared.
+    Column("order_key", String(32)),  # the person or chat whose updates go in order
+    Column("seq", BigInteger),  # the platform's update id: the order within order_key
+    Column("claimed_by", String(64)),
+    Column("lease_until", UTCDateTime),
+    Column("started", Boolean, nullable=False, server_default="0"),
+    Index("ix_processed_updates_order", "platform", "order_key"),
 )
 
 reminders = Table(
