@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from conversations.buttons import pack
+from conversations.flows.actions import SettingsLinkNo, SettingsLinkYes
 from conversations.flows.reminders import reminder_choices
 from conversations.flows.sponsor import sponsor_notice
-from conversations.ids import pack
 from conversations.model import Choice, Image, Message, Reply
 from core.db.tables import challenges, tiers
 from core.delivery.protocol import Notice
@@ -210,7 +211,7 @@ def link_request_message(t: Translator, payload: Mapping[str, object]) -> Messag
     """Another account typed the member's link code: their yes or no, as buttons."""
     code = str(payload["code"])
     buttons = (
-        Choice(pack("settings", "link_ok", code), t("settings.button_link_ok")),
-        Choice(pack("settings", "link_no", code), t("settings.button_link_no")),
+        Choice(pack(SettingsLinkYes(code)), t("settings.button_link_ok")),
+        Choice(pack(SettingsLinkNo(code)), t("settings.button_link_no")),
     )
     return Message(t("settings.link_confirm_ask", account=payload["account"]), (buttons,))

@@ -14,8 +14,8 @@ from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import assert_never
 
-from conversations.flow import ENGINE_FLOW, CommandSpec, Flow, Turn
-from conversations.ids import unpack
+from conversations.buttons import Button, flow_of, unpack
+from conversations.flow import ENGINE_FLOW, CommandSpec, Flow, SkipField, Turn
 from conversations.model import (
     Answer,
     AskLocation,
@@ -156,7 +156,7 @@ class Engine:
             case Command(name=name):
                 flow = self._commands.get(name.lower())
             case ChoiceInput(choice_id=choice_id):
-                flow = self._flows.get(choice_id.partition(":")[0])
+                flow = self._flows.get(flow_of(choice_id))
             case _:
                 flow = None
         return flow is not None and flow.public
@@ -230,10 +230,7 @@ class Engine:
             case Command(name=name):
                 flow = self._commands.get(name.lower())
             case ChoiceInput(choice_id=choice_id):
-                try:
-                    flow = self._flows.get(unpack(choice_id)[0])
-                except ValueError:
-                    flow = None
+                flow = self._flows.get(flow_of(choice_id))
             case TextInput(text=text) if text.strip() in self._keywords:
                 flow = self._keywords[text.strip()]
             case _:
@@ -243,11 +240,10 @@ class Engine:
     def _unsolicited(self, choice_id: str) -> bool:
         """A choice on a message the bot sent on its own, which every session accepts."""
         try:
-            flow_name, action, _ = unpack(choice_id)
+            button = unpack(choice_id)
         except ValueError:
             return False
-        flow = self._flows.get(flow_name)
-        return flow is not None and action in flow.unsolicited
+        return button.unsolicited and button.flow in self._flows
 
     async def _was_offered(self, envelope: Envelope, state: ConversationState) -> bool:
         """A choice counts when it was shown to this person here or, in a group, where
@@ -290,7 +286,12 @@ class Engine:
                 await flow.on_command(turn, name.lower(), args)
                 return True
             case ChoiceInput(choice_id=choice_id):
-                return await self._choice(turn, state, *unpack(choice_id))
+                try:
+                    button = unpack(choice_id)
+                except ValueError:  # offered by an older version, its arguments changed since
+                    turn.say("engine.stale_choice")
+                    return False
+                return await self._choice(turn, state, button)
             case TextInput(text=text) if (
                 not turn.chat.is_group and (keyword := text.strip()) in self._keywords
             ):
@@ -315,19 +316,17 @@ class Engine:
                 return await self._answer(turn, awaiting, state, value)
         assert_never(value)
 
-    async def _choice(
-        self, turn: Turn, state: ConversationState, flow_name: str, action: str, args: list[str]
-    ) -> bool:
-        if flow_name == ENGINE_FLOW:
-            return await self._skip_field(turn, state, args)
-        flow = self._flows.get(flow_name)
-        if flow is None:  # a flow that no longer exists offered it
+    async def _choice(self, turn: Turn, state: ConversationState, button: Button) -> bool:
+        if isinstance(button, SkipField):
+            return await self._skip_field(turn, state, button)
+        flow = self._flows.get(button.flow)
+        if flow is None or type(button) not in flow.handlers:  # a flow no longer running
             turn.say("engine.stale_choice")
             return False
         waiting = state.step is not None and state.flow != flow.name
         if not await _enter(turn, flow, keep_data=flow.name == state.flow):
             return False
-        await flow.on_choice(turn, action, args)
+        await flow.on_button(turn, button)
         if waiting and turn.step is None and turn.form is None:
             _keep_waiting(turn, state)
         return True
@@ -364,7 +363,7 @@ class Engine:
             turn.continue_form(state.step, form)
         return True
 
-    async def _skip_field(self, turn: Turn, state: ConversationState, args: list[str]) -> bool:
+    async def _skip_field(self, turn: Turn, state: ConversationState, skip: SkipField) -> bool:
         form = state.form
         current = None if form is None else form.current
         flow = self._flows.get(state.flow or "")
@@ -372,7 +371,7 @@ class Engine:
             form is None
             or current is None
             or current.required
-            or args != [current.name]
+            or skip.field != current.name
             or flow is None
             or state.step is None
         ):

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
-from conversations.ids import pack
+from conversations.buttons import Button, MaxLength, pack
 from conversations.model import (
     AskForm,
     AskLocation,
@@ -35,6 +35,12 @@ from core.services.organisations import Actor
 ENGINE_FLOW = "engine"
 """The flow name of the engine's own choices (skipping an optional form field)."""
 MAX_STEP_LENGTH = 40
+
+
+class SkipField(Button, flow=ENGINE_FLOW, action="skip"):
+    """Skip the optional field `field` of the form being asked one field at a time."""
+
+    field: Annotated[str, MaxLength(40)]
 
 
 class Turn:
@@ -121,9 +127,9 @@ class Turn:
         """Reply a file (sent as a document) with an already translated caption."""
         self.replies.append(Document(data, caption, filename))
 
-    def choice(self, label: str, action: str, *args: str | int, flow: str | None = None) -> Choice:
-        """A button for `action` of `flow` (default: this flow); it is accepted once sent."""
-        choice_id = pack(flow or self.flow_name or "", action, *args)
+    def choice(self, label: str, button: Button) -> Choice:
+        """A button that brings `button` back to its flow; it is accepted once sent."""
+        choice_id = pack(button)
         if len(choice_id.encode()) > self.capabilities.choice_id_max_bytes:
             raise ValueError(f"choice id too long for this platform: {choice_id!r}")
         return Choice(choice_id, label)
@@ -179,7 +185,7 @@ class Turn:
         assert current is not None
         self.replies.append(AskText(current.label, current.placeholder))
         if not current.required:
-            skip = self.choice(self.t("engine.form_skip"), "skip", current.name, flow=ENGINE_FLOW)
+            skip = self.choice(self.t("engine.form_skip"), SkipField(current.name))
             self.send(self.t("engine.form_optional"), [[skip]])
 
     def recall(self, name: str) -> Any:
@@ -253,12 +259,29 @@ class CommandSpec:
     slash: bool = True
 
 
+F = TypeVar("F", bound="Flow")
+B = TypeVar("B", bound=Button)
+Handler = Callable[[F, Turn, B], Awaitable[None]]
+_HANDLES = "_koom_handles"
+
+
+def on(kind: type[B]) -> Callable[[Handler[F, B]], Handler[F, B]]:
+    """Make a flow's method the handler of the buttons of type `kind` (of that flow)."""
+
+    def mark(handler: Handler[F, B]) -> Handler[F, B]:
+        setattr(handler, _HANDLES, kind)
+        return handler
+
+    return mark
+
+
 class Flow:
     """One conversation of the bot (pledge, settings, help...).
 
     `name` prefixes the ids of the flow's choices, so keep it short. A command in `commands`
-    starts the flow; its choices come back to `on_choice`; answers to what it asked come to
-    `on_input`. Organiser-only flows refuse everyone else before any method runs.
+    starts the flow; a pressed button comes back to the method marked `@on(ItsButtonType)`;
+    answers to what it asked come to `on_input`. Organiser-only flows refuse everyone else
+    before any method runs.
     """
 
     name: ClassVar[str]
@@ -271,9 +294,24 @@ class Flow:
     where the platform can say so (Discord's ephemeral messages)."""
     keywords: ClassVar[frozenset[str]] = frozenset()
     """Exact private messages this flow answers whatever the conversation awaits ("STOP")."""
-    unsolicited: ClassVar[frozenset[str]] = frozenset()
-    """Actions whose buttons the bot sends on its own (reminders): accepted without having
-    been offered in the session; the flow checks they concern the person who pressed."""
+    handlers: ClassVar[dict[type[Button], Callable[..., Awaitable[None]]]] = {}
+    """The `@on` methods by the button type each handles (gathered from the class)."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.handlers = {}
+        for klass in reversed(cls.__mro__):
+            for method in vars(klass).values():
+                kind = getattr(method, _HANDLES, None)
+                if kind is None:
+                    continue
+                if kind.flow != getattr(cls, "name", None):
+                    raise TypeError(f"{cls.__name__} handles {kind.__name__} of {kind.flow!r}")
+                cls.handlers[kind] = method
+
+    async def on_button(self, turn: Turn, button: Button) -> None:
+        """Run the handler of `button` (the engine checked this flow has one)."""
+        await self.handlers[type(button)](self, turn, button)
 
     async def on_command(self, turn: Turn, command: str, args: str) -> None:
         """Handle `/command args`."""
@@ -282,10 +320,6 @@ class Flow:
     async def on_keyword(self, turn: Turn, keyword: str) -> None:
         """Handle one of `keywords`, sent alone in a private chat."""
         raise NotImplementedError(f"{type(self).__name__} answers no keyword")
-
-    async def on_choice(self, turn: Turn, action: str, args: list[str]) -> None:
-        """Handle a pressed choice of this flow."""
-        raise NotImplementedError(f"{type(self).__name__} offers no choice")
 
     async def on_input(self, turn: Turn, step: str, value: StepInput) -> None:
         """Handle the answer to what the flow asked at `step`."""

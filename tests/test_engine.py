@@ -8,8 +8,9 @@ from datetime import timedelta
 
 import pytest
 
+from conversations.buttons import Button
 from conversations.engine import Engine, fit, split_text
-from conversations.flow import CommandSpec, Flow, Turn
+from conversations.flow import CommandSpec, Flow, Turn, on
 from conversations.model import (
     AskForm,
     AskText,
@@ -38,6 +39,14 @@ EN = Translator("en")
 ALICE = SessionKey("console", "alice", "alice")
 
 
+class NoteShow(Button, flow="note", action="show"):
+    pass
+
+
+class MenuPick(Button, flow="menu", action="pick"):
+    number: int
+
+
 class NoteFlow(Flow):
     """Collects notes as text; "refuse" raises a KoomError, "boom" crashes."""
 
@@ -46,10 +55,11 @@ class NoteFlow(Flow):
 
     async def on_command(self, turn: Turn, command: str, args: str) -> None:
         turn.data["notes"] = []
-        turn.send("notes?", [[turn.choice("show", "show")]])
+        turn.send("notes?", [[turn.choice("show", NoteShow())]])
         turn.ask_text("body", "note.prompt")
 
-    async def on_choice(self, turn: Turn, action: str, args: list[str]) -> None:
+    @on(NoteShow)
+    async def show(self, turn: Turn, button: NoteShow) -> None:
         turn.send(f"notes: {turn.recall('notes')}")
 
     async def on_input(
@@ -77,15 +87,16 @@ class MenuFlow(Flow):
     async def on_command(self, turn: Turn, command: str, args: str) -> None:
         turn.data["seen"] = "menu"
         if command == "long":
-            rows = [[turn.choice(f"c{i}", "pick", i) for i in range(5)]]
+            rows = [[turn.choice(f"c{i}", MenuPick(i)) for i in range(5)]]
             turn.send("\n".join(f"line {i} " + "x" * 50 for i in range(3)), rows)
             return
         count = int(args or 2)
         prefix = "ab" if count == 2 else "n"
-        turn.send("menu", [[turn.choice(f"{prefix}{i}", "pick", i) for i in range(count)]])
+        turn.send("menu", [[turn.choice(f"{prefix}{i}", MenuPick(i)) for i in range(count)]])
 
-    async def on_choice(self, turn: Turn, action: str, args: list[str]) -> None:
-        turn.send(f"picked {args[0]} data={sorted(turn.data)}")
+    @on(MenuPick)
+    async def pick(self, turn: Turn, button: MenuPick) -> None:
+        turn.send(f"picked {button.number} data={sorted(turn.data)}")
         turn.say("engine.form_skip")
 
 
@@ -274,6 +285,33 @@ async def test_a_forged_choice_changes_nothing(services: Services) -> None:
     assert await chat.press_id("menu:pick:1") == [Message(FR("engine.stale_choice"))]
     assert await chat.press_id("garbage") == [Message(FR("engine.stale_choice"))]
     assert await state(services) == before
+
+
+async def test_an_offered_button_whose_data_no_longer_fits_is_stale(services: Services) -> None:
+    """Buttons shown by an older version (other arguments, an action since removed) are
+    answered as stale and change nothing, though they were offered."""
+    chat = ChatHarness(services, flows())
+    await chat.command("/menu")
+    old = ["menu:pick", "menu:pick:1:2", "menu:pick:one", "menu:gone:1", "gone:pick:1"]
+    before = await state(services)
+    offered = ConversationState(before.flow, before.step, before.data, offered=(*old,))
+    await ConversationStore(services.db).save(ALICE, offered, at=services.clock.now())
+    saved = await state(services)
+    for choice_id in old:
+        assert await chat.press_id(choice_id) == [Message(FR("engine.stale_choice"))], choice_id
+    assert await state(services) == saved
+    assert saved.data == before.data == {"seen": "menu"}
+
+
+def test_a_flow_handles_only_its_own_buttons() -> None:
+    with pytest.raises(TypeError):
+
+        class Thief(Flow):
+            name = "thief"
+
+            @on(MenuPick)
+            async def pick(self, turn: Turn, button: MenuPick) -> None:
+                turn.send("stolen")
 
 
 async def test_a_forged_choice_from_a_stranger_creates_nothing(services: Services) -> None:

@@ -19,7 +19,7 @@ from conversations.flows.broadcast import (
     eta_words,
     parse_when,
 )
-from conversations.model import AskForm, AskText, Capabilities, Message, Reply
+from conversations.model import AskForm, AskText, Capabilities, Choice, Message, Reply
 from conversations.registry import default_flows
 from conversations.testing import ChatHarness, Person, choices
 from core.clock import FakeClock
@@ -381,11 +381,8 @@ class BaitFlow(Flow):
         self.ids = ids
 
     async def on_command(self, turn: Turn, command: str, args: str) -> None:
-        rows = []
-        for choice_id in self.ids:
-            action, *rest = choice_id.split(":")
-            rows.append([turn.choice(choice_id, action, *rest, flow="bcast")])
-        turn.send("bait", rows)
+        # the ids as they are, even malformed: typed buttons could not say them
+        turn.send("bait", [[Choice(f"bcast:{choice_id}", choice_id)] for choice_id in self.ids])
 
 
 @pytest.mark.parametrize("lang", LANGS)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 
-from conversations.ids import pack
+from conversations.buttons import pack
+from conversations.flows.actions import OrgStaff
 from conversations.testing import ChatHarness
 from core.services import Services
 from core.services.organisations import Actor, OrganisationKind
@@ -51,6 +52,6 @@ async def test_owner_invites_manages_and_others_see_nothing(services: Services) 
     other = harness.person("console:bob", name="Bob", lang="en")
     await other.command("/org")
     assert other.last_texts() == ["Acme: you are owner."]
-    await other.press_id(pack("org", "staff", city.id))
+    await other.press_id(pack(OrgStaff(city.id)))
     assert "Carla" not in other.all_text()
     assert [s.display_name for s in await services.organisations.staff(admin, city.id)] == ["Carla"]

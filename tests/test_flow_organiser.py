@@ -12,7 +12,7 @@ from conversations.flow import CommandSpec, Flow, Turn
 from conversations.flows.cards import card_text
 from conversations.flows.organiser import OrganiserFlow
 from conversations.flows.organiser_input import FIELD_NAMES
-from conversations.model import AskForm, AskText, Capabilities
+from conversations.model import AskForm, AskText, Capabilities, Choice
 from conversations.registry import default_flows
 from conversations.testing import ChatHarness, Person, choices
 from core.clock import FakeClock
@@ -581,11 +581,8 @@ class BaitFlow(Flow):
         self.ids = ids
 
     async def on_command(self, turn: Turn, command: str, args: str) -> None:
-        rows = []
-        for choice_id in self.ids:
-            action, *rest = choice_id.split(":")
-            rows.append([turn.choice(choice_id, action, *rest, flow="orga")])
-        turn.send("bait", rows)
+        # the ids as they are, even malformed: typed buttons could not say them
+        turn.send("bait", [[Choice(f"orga:{choice_id}", choice_id)] for choice_id in self.ids])
 
 
 def organiser_ids(challenge: Challenge) -> list[str]:

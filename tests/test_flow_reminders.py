@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from conversations.announcements import announcement_replies
-from conversations.ids import pack
 from conversations.model import Choice, Message
 from conversations.testing import ChatHarness, Person, choices
 from core.clock import FakeClock
@@ -127,7 +126,7 @@ async def test_forged_reminder_buttons_reveal_nothing_without_an_active_pledge(
     assert draft.status is ChallengeStatus.DRAFT
     me = await services.members.ensure(AccountRef.parse(mallory.account), "Mallory")
     for action, *args in (["notyet"], ["snooze", "1h"], ["snooze", "tmr"], ["pause"], ["done"]):
-        await mallory.press_id(pack("remind", action, draft.id, *args))
+        await mallory.press_id(":".join(["remind", action, str(draft.id), *args]))
         assert "secret action" not in mallory.all_text()
         assert "Secret plan" not in mallory.all_text()
         assert await services.reminders.due_at(me.id, draft.id) is None

@@ -25,7 +25,6 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 from sqlalchemy import func, select
 
-from conversations.ids import pack
 from conversations.model import Reply
 from conversations.testing import ChatHarness, Person, choices, texts
 from core.clock import FakeClock
@@ -64,7 +63,7 @@ WHO = st.sampled_from(tuple(PEOPLE))
 PICKS = st.lists(st.integers(0, 3), min_size=1, max_size=5)
 FORGED = st.one_of(
     st.builds(
-        lambda flow, action, arg: pack(flow, action, arg),
+        lambda flow, action, arg: f"{flow}:{action}:{arg}",
         st.sampled_from(("remind", "settings", "pledge", "browse", "mine", "orga", "bcast")),
         st.sampled_from(
             ("notyet", "done", "snooze", "pause", "resume", "forget_yes", "link_ok",

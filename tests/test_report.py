@@ -8,11 +8,11 @@ from html import escape
 from io import BytesIO
 from pathlib import Path
 
+from conversations.ids import pack
 from pypdf import PdfReader
 from typer.testing import CliRunner
 
 from bots.report import report_html
-from conversations.ids import pack
 from conversations.model import Document
 from conversations.testing import ChatHarness
 from core.clock import FakeClock

@@ -5,23 +5,32 @@ language, sends it now or at a set local time, then follows or cancels its deliv
 Steps: the audience picker (toggles, and a challenge picker when pledgers or groups are chosen)
 -> the text -> the preview, a draft broadcast -> send now, or the date and time to send it.
 
-Choice ids (`bcast:` + action + args): the picker `pick:<audience bits>:<challenge id or 0>`
-and `next:<bits>:<challenge id or 0>`; one broadcast `now:<id>`, `sched:<id>`, `edit:<id>`,
-`drop:<id>`, `prog:<id>`, `stop:<id>`, `kill:<id>`. Buttons carry the broadcast id, so its
+Its buttons are the `Broadcast*` types of `conversations.flows.actions`: the picker's carry
+the audience bits and the challenge picked (0: none), the others the broadcast id, so its
 panel keeps working after the flow ends.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_timedelta
 
 from conversations.announcements import broadcast_text
-from conversations.flow import CommandSpec, Flow, Option, Turn
+from conversations.flow import CommandSpec, Flow, Option, Turn, on
+from conversations.flows.actions import (
+    BroadcastCancel,
+    BroadcastDrop,
+    BroadcastEdit,
+    BroadcastNext,
+    BroadcastNow,
+    BroadcastPick,
+    BroadcastRefresh,
+    BroadcastSchedule,
+    BroadcastStop,
+)
 from conversations.flows.organiser_manage import short
 from conversations.model import Choice, FormField, FormInput, StepInput, TextInput
 from core.errors import Conflict, Invalid, KoomError, NotFound
@@ -89,17 +98,42 @@ class BroadcastFlow(Flow):
         await show_recent(turn)
         await show_picker(turn, 0, None)
 
-    async def on_choice(self, turn: Turn, action: str, args: list[str]) -> None:
-        match action, args:
-            case "pick", [bits, challenge_id]:
-                picked = await _selection(turn, bits, challenge_id)
-                await show_picker(turn, *picked, replaces=True)
-            case "next", [bits, challenge_id]:
-                ask_first_text(turn, *await _selection(turn, bits, challenge_id))
-            case _, [broadcast_id] if action in _BY_ID:
-                await _BY_ID[action](turn, await _broadcast(turn, broadcast_id))
-            case _:
-                raise KoomError("engine.stale_choice")
+    @on(BroadcastPick)
+    async def press_pick(self, turn: Turn, button: BroadcastPick) -> None:
+        picked = await _selection(turn, button.bits, button.challenge_id)
+        await show_picker(turn, *picked, replaces=True)
+
+    @on(BroadcastNext)
+    async def press_next(self, turn: Turn, button: BroadcastNext) -> None:
+        ask_first_text(turn, *await _selection(turn, button.bits, button.challenge_id))
+
+    @on(BroadcastNow)
+    async def press_now(self, turn: Turn, button: BroadcastNow) -> None:
+        await send_now(turn, await _broadcast(turn, button.broadcast_id))
+
+    @on(BroadcastSchedule)
+    async def press_schedule(self, turn: Turn, button: BroadcastSchedule) -> None:
+        await ask_when(turn, await _broadcast(turn, button.broadcast_id))
+
+    @on(BroadcastEdit)
+    async def press_edit(self, turn: Turn, button: BroadcastEdit) -> None:
+        await edit_text(turn, await _broadcast(turn, button.broadcast_id))
+
+    @on(BroadcastDrop)
+    async def press_drop(self, turn: Turn, button: BroadcastDrop) -> None:
+        await drop(turn, await _broadcast(turn, button.broadcast_id))
+
+    @on(BroadcastRefresh)
+    async def press_progress(self, turn: Turn, button: BroadcastRefresh) -> None:
+        await refresh(turn, await _broadcast(turn, button.broadcast_id))
+
+    @on(BroadcastStop)
+    async def press_stop(self, turn: Turn, button: BroadcastStop) -> None:
+        await ask_cancel(turn, await _broadcast(turn, button.broadcast_id))
+
+    @on(BroadcastCancel)
+    async def press_cancel(self, turn: Turn, button: BroadcastCancel) -> None:
+        await cancel(turn, await _broadcast(turn, button.broadcast_id))
 
     async def on_input(self, turn: Turn, step: str, value: StepInput) -> None:
         match value:
@@ -122,17 +156,16 @@ def audiences_of(bits: int) -> set[Audience]:
     return {audience for audience, bit in AUDIENCE_BITS.items() if bits & bit}
 
 
-async def _selection(turn: Turn, bits: str, challenge_id: str) -> tuple[int, Challenge | None]:
+async def _selection(turn: Turn, bits: int, challenge_id: int) -> tuple[int, Challenge | None]:
     """A picker choice's audience bits and challenge; stale when either is not one."""
+    if not 0 <= bits <= ALL_BITS:
+        raise KoomError("engine.stale_choice")
     try:
-        mask, picked = int(bits), int(challenge_id)
-        if not 0 <= mask <= ALL_BITS:
-            raise ValueError(bits)
-        found = await turn.services.challenges.get(picked) if picked else None
-    except (ValueError, NotFound):
+        found = await turn.services.challenges.get(challenge_id) if challenge_id else None
+    except NotFound:
         raise KoomError("engine.stale_choice") from None
-    await _check_audience(turn, mask, picked)
-    return mask, found
+    await _check_audience(turn, bits, challenge_id)
+    return bits, found
 
 
 async def _check_audience(turn: Turn, bits: int, challenge_id: int) -> None:
@@ -162,17 +195,17 @@ async def show_picker(
         options = await _challenges(turn, challenge)
         lines.append(t("broadcast.picker_challenge" if options else "broadcast.no_challenge"))
         rows += [
-            [turn.choice(_mark(t, short(c.title), c.id == picked), "pick", bits, c.id)]
+            [turn.choice(_mark(t, short(c.title), c.id == picked), BroadcastPick(bits, c.id))]
             for c in options
         ]
-    rows.append([turn.choice(t("broadcast.button_next"), "next", bits, picked)])
+    rows.append([turn.choice(t("broadcast.button_next"), BroadcastNext(bits, picked))])
     turn.send("\n\n".join(lines), rows, replaces)
 
 
 def _toggle(turn: Turn, audience: Audience, bits: int, picked: int) -> Choice:
     """The button that adds or removes `audience`, marked when it is chosen."""
     label = _mark(turn.t, turn.t(AUDIENCE_LABELS[audience]), bool(bits & AUDIENCE_BITS[audience]))
-    return turn.choice(label, "pick", bits ^ AUDIENCE_BITS[audience], picked)
+    return turn.choice(label, BroadcastPick(bits ^ AUDIENCE_BITS[audience], picked))
 
 
 async def _challenges(turn: Turn, chosen: Challenge | None) -> list[Challenge]:
@@ -262,12 +295,12 @@ async def show_preview(turn: Turn, broadcast: Broadcast) -> None:
         turn.send(text)
     rows = [
         [
-            turn.choice(t("broadcast.button_now"), "now", bid),
-            turn.choice(t("broadcast.button_schedule"), "sched", bid),
+            turn.choice(t("broadcast.button_now"), BroadcastNow(bid)),
+            turn.choice(t("broadcast.button_schedule"), BroadcastSchedule(bid)),
         ],
         [
-            turn.choice(t("broadcast.button_edit"), "edit", bid),
-            turn.choice(t("broadcast.button_drop"), "drop", bid),
+            turn.choice(t("broadcast.button_edit"), BroadcastEdit(bid)),
+            turn.choice(t("broadcast.button_drop"), BroadcastDrop(bid)),
         ],
     ]
     turn.send(t.plural("broadcast.preview_total", sum(sizes.values())), rows)
@@ -428,9 +461,9 @@ async def show_progress(turn: Turn, broadcast: Broadcast, replaces: bool = False
     """The progress, with Refresh and, while it can be stopped, Cancel."""
     t = turn.t
     progress = await turn.services.broadcasts.progress(broadcast.id)
-    rows = [[turn.choice(t("broadcast.button_refresh"), "prog", broadcast.id)]]
+    rows = [[turn.choice(t("broadcast.button_refresh"), BroadcastRefresh(broadcast.id))]]
     if progress.broadcast.status in LIVE:
-        rows.append([turn.choice(t("broadcast.button_stop"), "stop", broadcast.id)])
+        rows.append([turn.choice(t("broadcast.button_stop"), BroadcastStop(broadcast.id))])
     turn.send(progress_text(t, progress, turn.member.timezone), rows, replaces)
 
 
@@ -443,8 +476,8 @@ async def ask_cancel(turn: Turn, broadcast: Broadcast) -> None:
     """Ask before stopping a broadcast."""
     if broadcast.status not in LIVE:
         raise Conflict("broadcast.error_finished")
-    yes = turn.choice(turn.t("broadcast.cancel_yes"), "kill", broadcast.id)
-    no = turn.choice(turn.t("broadcast.cancel_no"), "prog", broadcast.id)
+    yes = turn.choice(turn.t("broadcast.cancel_yes"), BroadcastCancel(broadcast.id))
+    no = turn.choice(turn.t("broadcast.cancel_no"), BroadcastRefresh(broadcast.id))
     turn.send(turn.t("broadcast.cancel_confirm", id=str(broadcast.id)), [[yes, no]])
 
 
@@ -480,28 +513,20 @@ async def show_recent(turn: Turn) -> None:
         )
         for b, send_at in shown
     ]
-    row = [turn.choice(t("broadcast.recent_button", id=str(b.id)), "prog", b.id) for b, _ in shown]
+    row = [
+        turn.choice(t("broadcast.recent_button", id=str(b.id)), BroadcastRefresh(b.id))
+        for b, _ in shown
+    ]
     turn.send("\n".join(lines), [row])
 
 
-async def _broadcast(turn: Turn, broadcast_id: str) -> Broadcast:
+async def _broadcast(turn: Turn, broadcast_id: int) -> Broadcast:
     """The broadcast a choice names; stale when there is none, Forbidden when it is not to
     an audience the person may write to."""
     try:
-        found = await turn.services.broadcasts.get(int(broadcast_id))
-    except (ValueError, NotFound):
+        found = await turn.services.broadcasts.get(broadcast_id)
+    except NotFound:
         raise KoomError("engine.stale_choice") from None
     members = AUDIENCE_BITS[Audience.MEMBERS] if Audience.MEMBERS in found.audiences else 0
     await _check_audience(turn, members, found.challenge_id or 0)
     return found
-
-
-_BY_ID: dict[str, Callable[[Turn, Broadcast], Awaitable[None]]] = {
-    "now": send_now,
-    "sched": ask_when,
-    "edit": edit_text,
-    "drop": drop,
-    "prog": refresh,
-    "stop": ask_cancel,
-    "kill": cancel,
-}

@@ -5,10 +5,19 @@ from __future__ import annotations
 import math
 
 from conversations.deeplinks import make_payload
-from conversations.flow import CommandSpec, Flow, Option, Turn
+from conversations.flow import CommandSpec, Flow, Option, Turn, on
+from conversations.flows.actions import (
+    BrowseOpen,
+    BrowsePage,
+    BrowseShare,
+    MapShow,
+    MineCheckIn,
+    PledgeGo,
+    SharePicture,
+)
 from conversations.flows.cards import card_text, summary_line
 from conversations.model import Choice
-from core.errors import KoomError, NotFound
+from core.errors import NotFound
 from core.models import Challenge, ChallengeStatus
 from core.services.challenges import OPEN_FOR_PLEDGES
 
@@ -19,14 +28,6 @@ LABEL_LENGTH = 40
 def short(text: str, limit: int = LABEL_LENGTH) -> str:
     """`text` cut to fit a button label."""
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def arg_id(args: list[str], index: int = 0) -> int:
-    """The integer argument of a choice; a malformed one is treated as stale."""
-    try:
-        return int(args[index])
-    except (IndexError, ValueError) as exc:
-        raise KoomError("engine.stale_choice") from exc
 
 
 def share_link(turn: Turn, slug: str) -> str:
@@ -87,15 +88,12 @@ async def show_card(
     t = turn.t
     first = []
     if pledge is not None and pledge.active:
-        first.append(turn.choice(t("browse.button_checkin"), "checkin", challenge.id, flow="mine"))
+        first.append(turn.choice(t("browse.button_checkin"), MineCheckIn(challenge.id)))
     elif accepts_pledges(turn, challenge):
-        credit = () if referrer_id is None else (referrer_id,)
-        first.append(
-            turn.choice(t("browse.button_pledge"), "go", challenge.id, *credit, flow="pledge")
-        )
-    first.append(turn.choice(t("browse.button_share"), "share", challenge.id, flow="browse"))
-    where = turn.choice(t("browse.button_map"), "show", challenge.id, flow="map")
-    back = turn.choice(t("browse.button_back"), "page", page, flow="browse")
+        first.append(turn.choice(t("browse.button_pledge"), PledgeGo(challenge.id, referrer_id)))
+    first.append(turn.choice(t("browse.button_share"), BrowseShare(challenge.id)))
+    where = turn.choice(t("browse.button_map"), MapShow(challenge.id))
+    back = turn.choice(t("browse.button_back"), BrowsePage(page))
     text = card_text(t, progress)
     if pledge is not None and pledge.active:
         text += "\n\n" + t("browse.you_take_part")
@@ -118,23 +116,21 @@ class BrowseFlow(Flow):
         else:
             await self._page(turn, 0, replaces=False)
 
-    async def on_choice(self, turn: Turn, action: str, args: list[str]) -> None:
-        if action == "page":
-            await self._page(turn, arg_id(args), replaces=True)
-        elif action == "open":
-            challenge = await challenge_by_id(turn, arg_id(args))
-            await show_card(turn, challenge, page=arg_id(args, 1))
-        elif action == "share":
-            challenge = await challenge_by_id(turn, arg_id(args))
-            text = turn.t(
-                "browse.share", title=challenge.title, link=share_link(turn, challenge.slug)
-            )
-            picture = turn.choice(
-                turn.t("sharing.button_picture"), "picture", challenge.id, flow="share"
-            )
-            turn.send(text, [[picture]])
-        else:
-            raise KoomError("engine.stale_choice")
+    @on(BrowsePage)
+    async def page(self, turn: Turn, button: BrowsePage) -> None:
+        await self._page(turn, button.page, replaces=True)
+
+    @on(BrowseOpen)
+    async def open(self, turn: Turn, button: BrowseOpen) -> None:
+        challenge = await challenge_by_id(turn, button.challenge_id)
+        await show_card(turn, challenge, page=button.page)
+
+    @on(BrowseShare)
+    async def share(self, turn: Turn, button: BrowseShare) -> None:
+        challenge = await challenge_by_id(turn, button.challenge_id)
+        text = turn.t("browse.share", title=challenge.title, link=share_link(turn, challenge.slug))
+        picture = turn.choice(turn.t("sharing.button_picture"), SharePicture(challenge.id))
+        turn.send(text, [[picture]])
 
     async def _page(self, turn: Turn, page: int, *, replaces: bool) -> None:
         """Show page `page` (from 0) of the open challenges, clamped to the last one."""
@@ -152,12 +148,12 @@ class BrowseFlow(Flow):
         for challenge in found:
             lines.append(summary_line(t, challenge))
             label = short(challenge.title)
-            rows.append([turn.choice(label, "open", challenge.id, page)])
+            rows.append([turn.choice(label, BrowseOpen(challenge.id, page))])
         nav = []
         if page > 0:
-            nav.append(turn.choice(t("browse.previous"), "page", page - 1))
+            nav.append(turn.choice(t("browse.previous"), BrowsePage(page - 1)))
         if page < pages - 1:
-            nav.append(turn.choice(t("browse.next"), "page", page + 1))
+            nav.append(turn.choice(t("browse.next"), BrowsePage(page + 1)))
         if nav:
             rows.append(nav)
         turn.send("\n\n".join(lines), rows, replaces=replaces)

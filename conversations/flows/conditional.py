@@ -4,13 +4,14 @@ its condition first holds."""
 
 from __future__ import annotations
 
-from conversations.flow import CommandSpec, Flow, Option, Turn
+from conversations.flow import CommandSpec, Flow, Option, Turn, on
+from conversations.flows.actions import CondScope
 from conversations.flows.browse import visible_challenge
 from conversations.model import Choice, StepInput, TextInput
 from core.errors import KoomError
 from core.models import ConditionScope
 
-FLOW = "cond"
+MAX_THRESHOLD = 1_000_000
 STEP_COUNT = "count"
 MAX_GROUPS = 5
 """Groups offered as scopes: those following the challenge first, then by title."""
@@ -19,7 +20,7 @@ MAX_GROUPS = 5
 class ConditionalPledgeFlow(Flow):
     """Ask for the number of people and whose pledges count, then record the condition."""
 
-    name = FLOW
+    name = "cond"
     commands = (CommandSpec("pledgeif", Option.CHALLENGE, private_menu=True),)
     private_only = True
 
@@ -34,7 +35,7 @@ class ConditionalPledgeFlow(Flow):
 
     async def on_input(self, turn: Turn, step: str, value: StepInput) -> None:
         text = value.text.strip() if isinstance(value, TextInput) else ""
-        if step != STEP_COUNT or not text.isdigit() or not 0 < int(text) <= 1_000_000:
+        if step != STEP_COUNT or not text.isdigit() or not 0 < int(text) <= MAX_THRESHOLD:
             turn.say("cond.not_a_number")
             turn.step = step
             return
@@ -49,35 +50,34 @@ class ConditionalPledgeFlow(Flow):
         else:
             turn.send(turn.t("cond.ask_scope_among", n=threshold), rows)
 
-    async def on_choice(self, turn: Turn, action: str, args: list[str]) -> None:
-        match action, args:
-            case "scope", [("challenge" | "area") as scope, count] if count.isdigit():
-                await _record(turn, ConditionScope(scope), int(count), None)
-            case "scope", [("group" | "organisation") as scope, count, key] if (
-                count.isdigit() and key.isdigit()
-            ):
-                await _record(turn, ConditionScope(scope), int(count), int(key))
-            case _:
-                raise KoomError("engine.stale_choice")
+    @on(CondScope)
+    async def scope(self, turn: Turn, button: CondScope) -> None:
+        """A group or an organisation needs its key; the other scopes take none."""
+        keyed = button.scope in (ConditionScope.GROUP, ConditionScope.ORGANISATION)
+        if keyed != (button.key is not None):
+            raise KoomError("engine.stale_choice")
+        await _record(turn, button.scope, button.threshold, button.key)
 
 
 async def _scopes(turn: Turn, n: int) -> list[list[Choice]]:
     """One button per scope the member may count on: in all, their commune, the groups they
     take part in, their organisations."""
-    rows = [[turn.choice(turn.t("cond.button_all"), "scope", "challenge", n)]]
+    rows = [[turn.choice(turn.t("cond.button_all"), CondScope(ConditionScope.CHALLENGE, n))]]
     place = turn.member.location
     if place is not None and place.name is not None:
-        rows.append([turn.choice(turn.t("cond.button_area", area=place.name), "scope", "area", n)])
+        area = turn.t("cond.button_area", area=place.name)
+        rows.append([turn.choice(area, CondScope(ConditionScope.AREA, n))])
     challenge_id = int(turn.recall("challenge_id"))
     following = {g.id for g in await turn.services.groups.followers(challenge_id)}
     groups = await turn.services.groups.of_member(turn.member.id)
     groups.sort(key=lambda g: g.id not in following)  # stable: by title within each
     for group in groups[:MAX_GROUPS]:
         label = turn.t("cond.button_group", group=group.title)
-        rows.append([turn.choice(label, "scope", "group", n, group.id)])
+        rows.append([turn.choice(label, CondScope(ConditionScope.GROUP, n, group.id))])
     for organisation, _role in await turn.services.organisations.of_member(turn.member.id):
         label = turn.t("cond.button_organisation", organisation=organisation.name)
-        rows.append([turn.choice(label, "scope", "organisation", n, organisation.id)])
+        scope = CondScope(ConditionScope.ORGANISATION, n, organisation.id)
+        rows.append([turn.choice(label, scope)])
     return rows
 
 

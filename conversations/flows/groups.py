@@ -6,10 +6,13 @@ progress. A pledge is personal, so a group's card links to the private chat.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from conversations.buttons import Button
 from conversations.deeplinks import make_payload
-from conversations.flow import CommandSpec, Flow, Option, Turn
+from conversations.flow import CommandSpec, Flow, Option, Turn, on
+from conversations.flows.actions import GroupFollow, GroupUnfollow, MapShow
 from conversations.flows.browse import (
-    arg_id,
     challenge_by_id,
     members_of,
     short,
@@ -69,13 +72,22 @@ class GroupFlow(Flow):
         else:
             await self._offer_unfollow(turn, group)
 
-    async def on_choice(self, turn: Turn, action: str, args: list[str]) -> None:
-        if action not in ("follow", "unfollow") or not turn.chat.is_group:
+    @on(GroupFollow)
+    async def follow(self, turn: Turn, button: GroupFollow) -> None:
+        await self._pressed(turn, button.challenge_id, follow=True)
+
+    @on(GroupUnfollow)
+    async def unfollow(self, turn: Turn, button: GroupUnfollow) -> None:
+        await self._pressed(turn, button.challenge_id, follow=False)
+
+    async def _pressed(self, turn: Turn, challenge_id: int, *, follow: bool) -> None:
+        """A challenge picked to follow or unfollow, by an administrator of the group."""
+        if not turn.chat.is_group:
             raise KoomError("engine.stale_choice")
         _require_admin(turn)
         group = await register_group(turn)
-        challenge = await challenge_by_id(turn, arg_id(args))
-        await self._change(turn, group, challenge, follow=action == "follow")
+        challenge = await challenge_by_id(turn, challenge_id)
+        await self._change(turn, group, challenge, follow=follow)
 
     async def _change(self, turn: Turn, group: Group, challenge: Challenge, follow: bool) -> None:
         if follow:
@@ -95,11 +107,11 @@ class GroupFlow(Flow):
         followed = {c.id for c in await turn.services.groups.followed_by(group.id)}
         open_now = await turn.services.challenges.list_open(0, MAX_LISTED, await members_of(turn))
         candidates = [c for c in open_now if c.id not in followed]
-        _offer(turn, candidates, "follow", "group.pick_follow", "group.nothing_to_follow")
+        _offer(turn, candidates, GroupFollow, "group.pick_follow", "group.nothing_to_follow")
 
     async def _offer_unfollow(self, turn: Turn, group: Group) -> None:
         followed = await turn.services.groups.followed_by(group.id)
-        _offer(turn, followed, "unfollow", "group.pick_unfollow", "group.follows_nothing")
+        _offer(turn, followed, GroupUnfollow, "group.pick_unfollow", "group.follows_nothing")
 
     async def _following(self, turn: Turn, group: Group) -> None:
         followed = await turn.services.groups.followed_by(group.id)
@@ -129,12 +141,18 @@ class GroupFlow(Flow):
             _group_card(turn, challenge)
 
 
-def _offer(turn: Turn, found: list[Challenge], action: str, prompt: str, empty: str) -> None:
-    """One button per challenge for `action`, or the `empty` message."""
+def _offer(
+    turn: Turn,
+    found: list[Challenge],
+    kind: Callable[[int], Button],
+    prompt: str,
+    empty: str,
+) -> None:
+    """One button of `kind` per challenge, or the `empty` message."""
     if not found:
         turn.say(empty)
         return
-    rows = [[turn.choice(short(c.title), action, c.id)] for c in found]
+    rows = [[turn.choice(short(c.title), kind(c.id))] for c in found]
     turn.send(turn.t(prompt), rows)
 
 
@@ -148,7 +166,7 @@ def _group_card(turn: Turn, challenge: Challenge) -> None:
     text = card_text(turn.t, progress_of(challenge, turn.clock))
     template = turn.capabilities.share_link_template
     link = template.format(payload=make_payload(challenge.slug))
-    where = turn.choice(turn.t("browse.button_map"), "show", challenge.id, flow="map")
+    where = turn.choice(turn.t("browse.button_map"), MapShow(challenge.id))
     if template.startswith(("https://", "http://")):
         turn.send(text, [[turn.link(turn.t("group.pledge_in_private"), link), where]])
     elif turn.capabilities.private_in_groups:  # pledging works right here, privately

@@ -10,17 +10,17 @@ from __future__ import annotations
 import asyncio
 from zoneinfo import ZoneInfo
 
-from conversations.flow import CommandSpec, Flow, Option, Turn
+from conversations.flow import CommandSpec, Flow, Option, Turn, on
+from conversations.flows.actions import MapShow
 from conversations.flows.browse import (
     PAGE_SIZE,
-    arg_id,
     challenge_by_id,
     members_of,
     short,
     visible_challenge,
 )
 from conversations.flows.groups import MAX_LISTED, register_group
-from core.errors import KoomError, NotFound
+from core.errors import NotFound
 from core.mapping import MapPoint, marked_area, render_map
 from core.models import Challenge, ChallengeStatus
 
@@ -69,13 +69,12 @@ class MapFlow(Flow):
         elif len(found) == 1:
             await send_map(turn, found[0])
         else:
-            rows = [[turn.choice(short(c.title), "show", c.id)] for c in found]
+            rows = [[turn.choice(short(c.title), MapShow(c.id))] for c in found]
             turn.send(turn.t("map.which"), rows)
 
-    async def on_choice(self, turn: Turn, action: str, args: list[str]) -> None:
-        if action != "show":
-            raise KoomError("engine.stale_choice")
-        challenge = await challenge_by_id(turn, arg_id(args))
+    @on(MapShow)
+    async def show(self, turn: Turn, button: MapShow) -> None:
+        challenge = await challenge_by_id(turn, button.challenge_id)
         if challenge.status == ChallengeStatus.DRAFT:
             raise NotFound("error.challenge_not_found", slug=challenge.slug)
         await send_map(turn, challenge)

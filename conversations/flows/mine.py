@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from conversations.flow import CommandSpec, Flow, Option, Turn
-from conversations.flows.browse import PAGE_SIZE, arg_id, short, visible_challenge
+from conversations.flow import CommandSpec, Flow, Option, Turn, on
+from conversations.flows.actions import (
+    BrowsePage,
+    MineCheckIn,
+    MineConfirmWithdraw,
+    MineKeep,
+    MineList,
+    MineWithdraw,
+)
+from conversations.flows.browse import PAGE_SIZE, short, visible_challenge
 from conversations.model import Choice
 from core.errors import Conflict, KoomError, NotFound
 from core.i18n import Translator
@@ -46,24 +54,31 @@ class MineFlow(Flow):
         elif len(pledged) == 1:
             await self._act(turn, command, pledged[0][1])
         else:
-            rows = [
-                [turn.choice(short(c.title), command, c.id)] for _, c in pledged[:CHOICES_SHOWN]
-            ]
+            kind = MineCheckIn if command == "checkin" else MineWithdraw
+            rows = [[turn.choice(short(c.title), kind(c.id))] for _, c in pledged[:CHOICES_SHOWN]]
             turn.send(turn.t(f"mine.which_{command}"), rows)
 
-    async def on_choice(self, turn: Turn, action: str, args: list[str]) -> None:
-        if action == "list":
-            await self._list(turn)
-        elif action in ("checkin", "withdraw"):
-            challenge = await turn.services.challenges.get(arg_id(args))
-            await self._act(turn, action, challenge)
-        elif action == "keep":
-            turn.say("mine.kept")
-            turn.end()
-        elif action == "confirm":
-            await self._withdraw(turn, arg_id(args))
-        else:
-            raise KoomError("engine.stale_choice")
+    @on(MineList)
+    async def show_pledges(self, turn: Turn, button: MineList) -> None:
+        await self._list(turn)
+
+    @on(MineCheckIn)
+    async def check_in_now(self, turn: Turn, button: MineCheckIn) -> None:
+        await check_in(turn, await turn.services.challenges.get(button.challenge_id))
+
+    @on(MineWithdraw)
+    async def withdraw(self, turn: Turn, button: MineWithdraw) -> None:
+        challenge = await turn.services.challenges.get(button.challenge_id)
+        await self._confirm_withdraw(turn, challenge)
+
+    @on(MineKeep)
+    async def keep(self, turn: Turn, button: MineKeep) -> None:
+        turn.say("mine.kept")
+        turn.end()
+
+    @on(MineConfirmWithdraw)
+    async def confirm(self, turn: Turn, button: MineConfirmWithdraw) -> None:
+        await self._withdraw(turn, button.challenge_id)
 
     async def _act(self, turn: Turn, command: str, challenge: Challenge) -> None:
         if command == "checkin":
@@ -76,7 +91,7 @@ class MineFlow(Flow):
         t = turn.t
         pledged = await turn.services.pledges.of_member(turn.member.id)
         if not pledged:
-            browse = turn.choice(t("mine.button_browse"), "page", 0, flow="browse")
+            browse = turn.choice(t("mine.button_browse"), BrowsePage(0))
             turn.send(t("mine.none"), [[browse]])
             return
         lines = [t("mine.title")]
@@ -88,8 +103,10 @@ class MineFlow(Flow):
                 label = short(challenge.title, 30)
                 rows.append(
                     [
-                        turn.choice(t("mine.button_checkin", title=label), "checkin", challenge.id),
-                        turn.choice(t("mine.button_withdraw"), "withdraw", challenge.id),
+                        turn.choice(
+                            t("mine.button_checkin", title=label), MineCheckIn(challenge.id)
+                        ),
+                        turn.choice(t("mine.button_withdraw"), MineWithdraw(challenge.id)),
                     ]
                 )
         if joined:
@@ -105,8 +122,8 @@ class MineFlow(Flow):
             raise Conflict("error.withdraw_closed")
         turn.data["withdraw"] = challenge.id
         t = turn.t
-        yes = turn.choice(t("mine.button_confirm_withdraw"), "confirm", challenge.id)
-        no = turn.choice(t("mine.button_keep"), "keep", challenge.id)
+        yes = turn.choice(t("mine.button_confirm_withdraw"), MineConfirmWithdraw(challenge.id))
+        no = turn.choice(t("mine.button_keep"), MineKeep(challenge.id))
         turn.send(t("mine.confirm_withdraw", title=challenge.title), [[yes, no]])
 
     async def _withdraw(self, turn: Turn, challenge_id: int) -> None:

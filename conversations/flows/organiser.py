@@ -2,49 +2,51 @@
 ones. Accounts named in KOOM_ORGANISERS reach every challenge; the staff of an organisation
 only its own (every button with a challenge id is checked); the engine refuses everyone else.
 
-Choice ids (`orga:` + action + args): creation `org:<organisation id or 0>`, `noarea`,
-`kind:<kind>`, `freq:<frequency>`, `tiersdone`, `noimpact`; management `list:<offset>`,
-`open:<id>`, `publish:<id>`, `discard:<id>`, `edit:<id>`, `field:<id>:<field>`, `tier:<id>`,
-`kept:<id>`, `keep:<id>:<tier id>`, `close:<id>`, `shut:<id>`, `stats:<id>`, `private:<id>`,
-`public:<id>`, `report:<id>` (the PDF report, as a document).
+Its buttons are the `New*` (creation) and `Manage*` types of `conversations.flows.actions`;
+every handler of a button with a challenge id checks the person may manage that challenge.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from conversations.flow import CommandSpec, Flow, Option, Turn
+from conversations.flow import CommandSpec, Flow, Option, Turn, on
 from conversations.flows import organiser_changes as changes
 from conversations.flows import organiser_manage as manage
 from conversations.flows import organiser_new as new
 from conversations.flows import organiser_translate as translate
+from conversations.flows.actions import (
+    ManageAddTier,
+    ManageClose,
+    ManageDiscard,
+    ManageEdit,
+    ManageField,
+    ManageKeep,
+    ManageKept,
+    ManageList,
+    ManageMakePrivate,
+    ManageMakePublic,
+    ManageOpen,
+    ManagePublish,
+    ManageReport,
+    ManageShut,
+    ManageStats,
+    ManageTranslate,
+    NewAreaKind,
+    NewFrequency,
+    NewNoArea,
+    NewNoImpact,
+    NewOrganisation,
+    NewTiersDone,
+)
 from conversations.model import FormInput, StepInput, TextInput
-from core.errors import KoomError
 
-_BY_ID: dict[str, Callable[[Turn, int], Awaitable[None]]] = {
-    "open": manage.open_panel,
-    "publish": manage.publish,
-    "discard": manage.discard,
-    "edit": changes.ask_field,
-    "tier": changes.ask_stretch,
-    "kept": changes.ask_kept,
-    "close": manage.confirm_close,
-    "shut": manage.close,
-    "stats": manage.show_stats,
-    "private": manage.make_private,
-    "public": manage.make_public,
-    "report": manage.send_report,
-}
 _ANSWERS: dict[str, Callable[[Turn, str], Awaitable[None]]] = {
     changes.STEP_EDIT: changes.on_edit,
     changes.STEP_ADD_TIER: changes.on_stretch,
     changes.STEP_PROOF: changes.on_proof,
     new.STEP_IMPACT: new.on_impact,
 }
-
-
-_WITH_CHALLENGE = frozenset({*_BY_ID, "field", "lang", "keep"})
-"""The actions whose first argument is a challenge id."""
 
 
 async def _check(turn: Turn, challenge_id: int) -> None:
@@ -74,34 +76,112 @@ class OrganiserFlow(Flow):
         else:
             await manage.show_list(turn)
 
-    async def on_choice(self, turn: Turn, action: str, args: list[str]) -> None:
-        if action in _WITH_CHALLENGE and args:
-            await _check(turn, int(args[0]))
-        match action, args:
-            case "org", [organisation_id]:
-                await new.on_organisation(turn, int(organisation_id))
-            case "noarea", []:
-                new.ask_frequency(turn)
-            case "kind", [kind]:
-                new.on_area_kind(turn, kind)
-            case "freq", [frequency]:
-                new.on_frequency(turn, frequency)
-            case "tiersdone", []:
-                new.ask_impact(turn)
-            case "noimpact", []:
-                await new.on_impact(turn, None)
-            case "list", [offset]:
-                await manage.show_list(turn, int(offset), replaces=True)
-            case "field", [challenge_id, field]:
-                await changes.ask_edit(turn, int(challenge_id), field)
-            case "lang", [challenge_id, locale]:
-                await translate.ask(turn, int(challenge_id), locale)
-            case "keep", [challenge_id, tier_id]:
-                await changes.ask_proof(turn, int(challenge_id), int(tier_id))
-            case _, [challenge_id] if action in _BY_ID:
-                await _BY_ID[action](turn, int(challenge_id))
-            case _:
-                raise KoomError("engine.stale_choice")
+    # --- /new ---
+
+    @on(NewOrganisation)
+    async def organisation(self, turn: Turn, button: NewOrganisation) -> None:
+        await new.on_organisation(turn, button.organisation_id)
+
+    @on(NewNoArea)
+    async def no_area(self, turn: Turn, button: NewNoArea) -> None:
+        new.ask_frequency(turn)
+
+    @on(NewAreaKind)
+    async def area_kind(self, turn: Turn, button: NewAreaKind) -> None:
+        new.on_area_kind(turn, button.kind)
+
+    @on(NewFrequency)
+    async def frequency(self, turn: Turn, button: NewFrequency) -> None:
+        new.on_frequency(turn, button.frequency)
+
+    @on(NewTiersDone)
+    async def tiers_done(self, turn: Turn, button: NewTiersDone) -> None:
+        new.ask_impact(turn)
+
+    @on(NewNoImpact)
+    async def no_impact(self, turn: Turn, button: NewNoImpact) -> None:
+        await new.on_impact(turn, None)
+
+    # --- /manage ---
+
+    @on(ManageList)
+    async def list_page(self, turn: Turn, button: ManageList) -> None:
+        await manage.show_list(turn, button.offset, replaces=True)
+
+    @on(ManageOpen)
+    async def open(self, turn: Turn, button: ManageOpen) -> None:
+        await _check(turn, button.challenge_id)
+        await manage.open_panel(turn, button.challenge_id)
+
+    @on(ManagePublish)
+    async def publish(self, turn: Turn, button: ManagePublish) -> None:
+        await _check(turn, button.challenge_id)
+        await manage.publish(turn, button.challenge_id)
+
+    @on(ManageDiscard)
+    async def discard(self, turn: Turn, button: ManageDiscard) -> None:
+        await _check(turn, button.challenge_id)
+        await manage.discard(turn, button.challenge_id)
+
+    @on(ManageEdit)
+    async def edit(self, turn: Turn, button: ManageEdit) -> None:
+        await _check(turn, button.challenge_id)
+        await changes.ask_field(turn, button.challenge_id)
+
+    @on(ManageField)
+    async def field(self, turn: Turn, button: ManageField) -> None:
+        await _check(turn, button.challenge_id)
+        await changes.ask_edit(turn, button.challenge_id, button.field)
+
+    @on(ManageTranslate)
+    async def translate(self, turn: Turn, button: ManageTranslate) -> None:
+        await _check(turn, button.challenge_id)
+        await translate.ask(turn, button.challenge_id, button.locale)
+
+    @on(ManageAddTier)
+    async def add_tier(self, turn: Turn, button: ManageAddTier) -> None:
+        await _check(turn, button.challenge_id)
+        await changes.ask_stretch(turn, button.challenge_id)
+
+    @on(ManageKept)
+    async def kept(self, turn: Turn, button: ManageKept) -> None:
+        await _check(turn, button.challenge_id)
+        await changes.ask_kept(turn, button.challenge_id)
+
+    @on(ManageKeep)
+    async def keep(self, turn: Turn, button: ManageKeep) -> None:
+        await _check(turn, button.challenge_id)
+        await changes.ask_proof(turn, button.challenge_id, button.tier_id)
+
+    @on(ManageClose)
+    async def close(self, turn: Turn, button: ManageClose) -> None:
+        await _check(turn, button.challenge_id)
+        await manage.confirm_close(turn, button.challenge_id)
+
+    @on(ManageShut)
+    async def shut(self, turn: Turn, button: ManageShut) -> None:
+        await _check(turn, button.challenge_id)
+        await manage.close(turn, button.challenge_id)
+
+    @on(ManageMakePrivate)
+    async def make_private(self, turn: Turn, button: ManageMakePrivate) -> None:
+        await _check(turn, button.challenge_id)
+        await manage.make_private(turn, button.challenge_id)
+
+    @on(ManageMakePublic)
+    async def make_public(self, turn: Turn, button: ManageMakePublic) -> None:
+        await _check(turn, button.challenge_id)
+        await manage.make_public(turn, button.challenge_id)
+
+    @on(ManageReport)
+    async def report(self, turn: Turn, button: ManageReport) -> None:
+        await _check(turn, button.challenge_id)
+        await manage.send_report(turn, button.challenge_id)
+
+    @on(ManageStats)
+    async def stats(self, turn: Turn, button: ManageStats) -> None:
+        await _check(turn, button.challenge_id)
+        await manage.show_stats(turn, button.challenge_id)
 
     async def on_input(self, turn: Turn, step: str, value: StepInput) -> None:
         match step, value:

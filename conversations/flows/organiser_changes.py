@@ -10,6 +10,7 @@ from datetime import datetime
 from pydantic import ValidationError
 
 from conversations.flow import Turn
+from conversations.flows.actions import ManageField, ManageKeep, ManageOpen
 from conversations.flows.organiser_input import (
     FIELD_NAMES,
     BadAnswer,
@@ -40,8 +41,8 @@ CURRENT_LIMIT = 500
 async def ask_field(turn: Turn, challenge_id: int) -> None:
     """Which wording (or the deadline) to change."""
     challenge = await _changeable(turn, challenge_id)
-    buttons = [turn.choice(turn.t(FIELD_NAMES[f]), "field", challenge_id, f) for f in EDITABLE]
-    back = turn.choice(turn.t("organiser.action.back"), "open", challenge_id)
+    buttons = [turn.choice(turn.t(FIELD_NAMES[f]), ManageField(challenge_id, f)) for f in EDITABLE]
+    back = turn.choice(turn.t("organiser.action.back"), ManageOpen(challenge_id))
     turn.send(
         turn.t("organiser.edit.which", title=challenge.title),
         [buttons[:2], buttons[2:], [back]],
@@ -159,14 +160,12 @@ async def ask_kept(turn: Turn, challenge_id: int) -> None:
                 short(
                     turn.t("organiser.kept.tier", threshold=tier.threshold, sponsor=tier.sponsor)
                 ),
-                "keep",
-                challenge_id,
-                tier.id,
+                ManageKeep(challenge_id, tier.id),
             )
         ]
         for tier in waiting
     ]
-    rows.append([turn.choice(turn.t("organiser.action.back"), "open", challenge_id)])
+    rows.append([turn.choice(turn.t("organiser.action.back"), ManageOpen(challenge_id))])
     turn.send(turn.t("organiser.kept.which"), rows)
 
 

@@ -10,6 +10,22 @@ import asyncio
 
 from conversations.deeplinks import make_payload
 from conversations.flow import Turn
+from conversations.flows.actions import (
+    ManageAddTier,
+    ManageClose,
+    ManageDiscard,
+    ManageEdit,
+    ManageKept,
+    ManageList,
+    ManageMakePrivate,
+    ManageMakePublic,
+    ManageOpen,
+    ManagePublish,
+    ManageReport,
+    ManageShut,
+    ManageStats,
+    ManageTranslate,
+)
 from conversations.flows.cards import card_text
 from conversations.model import Choice
 from core.i18n import SUPPORTED_LOCALES, Translator
@@ -54,12 +70,12 @@ async def show_list(turn: Turn, offset: int = 0, replaces: bool = False) -> None
         )
         for c in page
     ]
-    rows = [[turn.choice(short(c.title), "open", c.id)] for c in page]
+    rows = [[turn.choice(short(c.title), ManageOpen(c.id))] for c in page]
     pager = []
     if offset > 0:
-        pager.append(turn.choice(t("organiser.list.previous"), "list", offset - PAGE_SIZE))
+        pager.append(turn.choice(t("organiser.list.previous"), ManageList(offset - PAGE_SIZE)))
     if offset + PAGE_SIZE < len(everything):
-        pager.append(turn.choice(t("organiser.list.next"), "list", offset + PAGE_SIZE))
+        pager.append(turn.choice(t("organiser.list.next"), ManageList(offset + PAGE_SIZE)))
     turn.send("\n".join(lines), [*rows, pager] if pager else rows, replaces=replaces)
 
 
@@ -86,7 +102,7 @@ def _actions(turn: Turn, challenge: Challenge) -> list[list[Choice]]:
     t, cid, status = turn.t, challenge.id, challenge.status
     rows: list[list[Choice]] = []
     if status == ChallengeStatus.DRAFT:
-        rows.append([turn.choice(t("organiser.action.publish"), "publish", cid)])
+        rows.append([turn.choice(t("organiser.action.publish"), ManagePublish(cid))])
     if status in (ChallengeStatus.DRAFT, ChallengeStatus.OPEN, ChallengeStatus.SUCCEEDED):
         tier_key = (
             "organiser.action.stretch"
@@ -95,27 +111,27 @@ def _actions(turn: Turn, challenge: Challenge) -> list[list[Choice]]:
         )
         rows.append(
             [
-                turn.choice(t("organiser.action.edit"), "edit", cid),
-                turn.choice(t(tier_key), "tier", cid),
+                turn.choice(t("organiser.action.edit"), ManageEdit(cid)),
+                turn.choice(t(tier_key), ManageAddTier(cid)),
             ]
         )
         rows.append([_translate_button(turn, cid, code) for code in SUPPORTED_LOCALES])
     if challenge.organisation_id is not None:
-        target = "public" if challenge.private else "private"
-        rows.append([turn.choice(t(f"organiser.action.{target}"), target, cid)])
+        target = ManageMakePublic(cid) if challenge.private else ManageMakePrivate(cid)
+        rows.append([turn.choice(t(f"organiser.action.{target.action}"), target)])
     if any(tier.unlocked_at and not tier.kept_at for tier in challenge.tiers):
-        rows.append([turn.choice(t("organiser.action.kept"), "kept", cid)])
+        rows.append([turn.choice(t("organiser.action.kept"), ManageKept(cid))])
     if status == ChallengeStatus.DRAFT:
-        rows.append([turn.choice(t("organiser.action.discard"), "discard", cid)])
+        rows.append([turn.choice(t("organiser.action.discard"), ManageDiscard(cid))])
     else:
         last = [
-            turn.choice(t("organiser.action.stats"), "stats", cid),
-            turn.choice(t("organiser.action.report"), "report", cid),
+            turn.choice(t("organiser.action.stats"), ManageStats(cid)),
+            turn.choice(t("organiser.action.report"), ManageReport(cid)),
         ]
         if status != ChallengeStatus.CLOSED:
-            last.append(turn.choice(t("organiser.action.close"), "close", cid))
+            last.append(turn.choice(t("organiser.action.close"), ManageClose(cid)))
         rows.append(last)
-    rows.append([turn.choice(t("organiser.action.all"), "list", 0)])
+    rows.append([turn.choice(t("organiser.action.all"), ManageList(0))])
     return rows
 
 
@@ -123,7 +139,8 @@ def _translate_button(turn: Turn, challenge_id: int, locale: str) -> Choice:
     """The button to give the challenge's texts in `locale`, named in that language."""
     language = Translator(locale)("common.language_name")
     return turn.choice(
-        turn.t("people.button_translate", language=language), "lang", challenge_id, locale
+        turn.t("people.button_translate", language=language),
+        ManageTranslate(challenge_id, locale),
     )
 
 
@@ -165,8 +182,8 @@ async def discard(turn: Turn, challenge_id: int) -> None:
 async def confirm_close(turn: Turn, challenge_id: int) -> None:
     """Ask before closing for good."""
     challenge = await turn.services.challenges.get(challenge_id)
-    yes = turn.choice(turn.t("organiser.close.yes"), "shut", challenge_id)
-    no = turn.choice(turn.t("organiser.close.no"), "open", challenge_id)
+    yes = turn.choice(turn.t("organiser.close.yes"), ManageShut(challenge_id))
+    no = turn.choice(turn.t("organiser.close.no"), ManageOpen(challenge_id))
     turn.send(turn.t("organiser.close.confirm", title=challenge.title), [[yes, no]])
 
 
@@ -219,5 +236,5 @@ async def show_stats(turn: Turn, challenge_id: int) -> None:
         lines += [t.plural("organiser.stats.area", a.count, area=a.label) for a in stats.top_areas]
     else:
         lines.append(t("organiser.stats.no_areas", min=turn.settings.map_min_count))
-    back = turn.choice(t("organiser.action.back"), "open", challenge_id)
+    back = turn.choice(t("organiser.action.back"), ManageOpen(challenge_id))
     turn.send("\n".join(lines), [[back]])

@@ -14,6 +14,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from conversations.flow import Turn
+from conversations.flows.actions import (
+    NewAreaKind,
+    NewFrequency,
+    NewNoArea,
+    NewNoImpact,
+    NewOrganisation,
+    NewTiersDone,
+)
 from conversations.flows.organiser_input import (
     DETAILS,
     BadAnswer,
@@ -53,7 +61,7 @@ async def start(turn: Turn) -> None:
     if len(options) == 1:
         begin(turn, options[0][0])
         return
-    rows = [[turn.choice(short(name), "org", org_id)] for org_id, name in options]
+    rows = [[turn.choice(short(name), NewOrganisation(org_id))] for org_id, name in options]
     turn.send(turn.t("organiser.new.which_org"), rows)
 
 
@@ -97,7 +105,7 @@ def on_details(turn: Turn, form: FormInput) -> None:
 def ask_area(turn: Turn) -> None:
     """Ask where the challenge takes place, which may be skipped."""
     turn.ask_text(STEP_AREA, "organiser.new.area_prompt")
-    skip = turn.choice(turn.t("engine.form_skip"), "noarea")
+    skip = turn.choice(turn.t("engine.form_skip"), NewNoArea())
     turn.send(turn.t("engine.form_optional"), [[skip]])
 
 
@@ -111,35 +119,35 @@ def on_area(turn: Turn, text: str) -> None:
         ask_area(turn)
         return
     turn.data["area"] = area
-    row = [turn.choice(turn.t(key), "kind", kind.value) for kind, key in AREA_KIND_LABELS.items()]
+    row = [turn.choice(turn.t(key), NewAreaKind(kind)) for kind, key in AREA_KIND_LABELS.items()]
     turn.send(turn.t("organiser.new.area_kind", area=area), [row])
 
 
-def on_area_kind(turn: Turn, kind: str) -> None:
+def on_area_kind(turn: Turn, kind: AreaKind) -> None:
     """Keep the kind of place."""
     turn.recall("area")
-    turn.data["area_kind"] = AreaKind(kind).value
+    turn.data["area_kind"] = kind.value
     ask_frequency(turn)
 
 
 def ask_frequency(turn: Turn) -> None:
     """How often the action is done (after the area, or without one)."""
     turn.recall("details")
-    row = [turn.choice(turn.t(key), "freq", f.value) for f, key in FREQUENCY_LABELS.items()]
+    row = [turn.choice(turn.t(key), NewFrequency(f)) for f, key in FREQUENCY_LABELS.items()]
     turn.send(turn.t("organiser.new.frequency"), [row])
 
 
-def on_frequency(turn: Turn, frequency: str) -> None:
+def on_frequency(turn: Turn, frequency: Frequency) -> None:
     """Keep the frequency and ask for the first tier."""
     turn.recall("details")
-    turn.data["frequency"] = Frequency(frequency).value
+    turn.data["frequency"] = frequency.value
     ask_tier(turn, "organiser.new.tier_prompt")
 
 
 def ask_tier(turn: Turn, key: str) -> None:
     """Ask for a tier, with a button to stop adding them."""
     turn.ask_text(STEP_TIER, key)
-    done = turn.choice(turn.t("organiser.new.tiers_done"), "tiersdone")
+    done = turn.choice(turn.t("organiser.new.tiers_done"), NewTiersDone())
     turn.send(turn.t("organiser.new.tiers_finish"), [[done]])
 
 
@@ -166,7 +174,7 @@ def ask_impact(turn: Turn) -> None:
     """Ask for the impact of one action, which may be skipped."""
     turn.recall("frequency")
     turn.ask_text(STEP_IMPACT, "organiser.new.impact_prompt")
-    skip = turn.choice(turn.t("engine.form_skip"), "noimpact")
+    skip = turn.choice(turn.t("engine.form_skip"), NewNoImpact())
     turn.send(turn.t("engine.form_optional"), [[skip]])
 
 

@@ -2,12 +2,13 @@
 settings): a typed commune name, postcode or pair of coordinates, or a shared location, made
 into a coarse Location; homonyms are offered as buttons, unknown names asked again.
 
-    location = await read_place(turn, value, "place", challenge_id, ask_again=...)
+    pick = partial(PledgePlace, challenge_id)  # the button of a homonym, from its key
+    location = await read_place(turn, value, pick, ask_again=...)
     if location is not None:
         ...  # store it (with the member's consent, asked before)
 
-    # and in on_choice, for the button of the homonym picked (its last argument):
-    location = await picked_location(args[-1])
+    # and in the handler of that button:
+    location = await picked_location(button.place)
 
 Nothing is stored here: the flow stores what it gets, and gets nothing while the person still
 has to choose or type again.
@@ -16,8 +17,10 @@ has to choose or type again.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Protocol
 
+from conversations.buttons import Button
 from conversations.flow import Turn
 from conversations.flows.browse import short
 from conversations.model import LocationInput, StepInput, TextInput
@@ -30,6 +33,8 @@ LABEL_LENGTH = 64  # "Saint-Denis, La Réunion (974)"; Discord's limit is 80
 ARG_SEPARATOR = "."
 """Stands for the ":" of a place key in a choice argument ("fr:69123" -> "fr.69123"), since
 ":" separates the parts of a choice id."""
+Pick = Callable[[str], Button]
+"""The button that picks a place, from its `place_arg`."""
 _COORDINATES = re.compile(r"^(-?\d{1,3}\.\d{1,15}) ?[,; ] ?(-?\d{1,3}\.\d{1,15})$")
 COORDINATES_LENGTH = 60
 
@@ -63,14 +68,14 @@ async def picked_location(arg: str) -> Location:
 async def read_place(
     turn: Turn,
     value: StepInput,
-    action: str,
-    *args: str | int,
+    pick: Pick,
+    *,
     ask_again: AskAgain,
 ) -> Location | None:
     """The coarse Location `value` stands for, or None once the person has been asked again:
-    to pick one of several places of that name (buttons for `action` of the current flow,
-    with `args` then the place's `place_arg`), or to type another name. Out-of-range
-    coordinates raise Invalid("error.bad_coordinates")."""
+    to pick one of several places of that name (the buttons `pick` makes of each place's
+    `place_arg`), or to type another name. Out-of-range coordinates raise
+    Invalid("error.bad_coordinates")."""
     await load_places()  # off the event loop the first time
     match value:
         case LocationInput(latitude=latitude, longitude=longitude):
@@ -87,7 +92,7 @@ async def read_place(
                 ask_again("place.unknown", text=short(typed))
                 return None
             rows = [
-                [turn.choice(short(place.label, LABEL_LENGTH), action, *args, place_arg(place))]
+                [turn.choice(short(place.label, LABEL_LENGTH), pick(place_arg(place)))]
                 for place in found
             ]
             turn.send(turn.t("place.which", text=short(typed)), rows)

@@ -3,11 +3,25 @@
 
 from __future__ import annotations
 
-from conversations.flow import CommandSpec, Flow, Option, Turn
+from functools import partial
+
+from conversations.flow import CommandSpec, Flow, Option, Turn, on
+from conversations.flows.actions import (
+    BrowseOpen,
+    MineList,
+    PledgeGivePlace,
+    PledgeGo,
+    PledgeKeepPlace,
+    PledgeNo,
+    PledgePlace,
+    PledgeRemind,
+    PledgeSkipPlace,
+    PledgeYes,
+    SharePicture,
+)
 from conversations.flows.browse import (
     PAGE_SIZE,
     accepts_pledges,
-    arg_id,
     challenge_by_id,
     members_of,
     share_link,
@@ -53,31 +67,45 @@ class PledgeFlow(Flow):
         elif len(found) == 1:
             await self._begin(turn, found[0], None)
         else:
-            rows = [[turn.choice(short(c.title), "go", c.id)] for c in found]
+            rows = [[turn.choice(short(c.title), PledgeGo(c.id))] for c in found]
             turn.send(turn.t("pledge.which"), rows)
 
-    async def on_choice(self, turn: Turn, action: str, args: list[str]) -> None:
-        if action == "go":
-            referrer = arg_id(args, 1) if len(args) > 1 else None
-            await self._begin(turn, await challenge_by_id(turn, arg_id(args)), referrer)
-            return
-        challenge_id = _current(turn, args)
-        if action == "no":
-            turn.say("pledge.declined")
-            turn.end()
-        elif action == "yes":
-            if await self._pledge(turn, challenge_id):
-                await self._offer_location(turn, challenge_id)
-        elif action == "loc_give":
-            _ask_place(turn, challenge_id, "pledge.ask_place")
-        elif action == "place" and len(args) == 2:
-            await self._save_place(turn, challenge_id, await picked_location(args[1]))
-        elif action in ("loc_keep", "loc_skip"):
-            self._ask_reminder(turn, challenge_id)
-        elif action == "remind" and len(args) == 2 and args[1] in set(ReminderPreference):
-            await self._remind(turn, challenge_id, ReminderPreference(args[1]))
-        else:
-            raise KoomError("engine.stale_choice")
+    @on(PledgeGo)
+    async def go(self, turn: Turn, button: PledgeGo) -> None:
+        challenge = await challenge_by_id(turn, button.challenge_id)
+        await self._begin(turn, challenge, button.referrer_id)
+
+    @on(PledgeNo)
+    async def no(self, turn: Turn, button: PledgeNo) -> None:
+        _current(turn, button.challenge_id)
+        turn.say("pledge.declined")
+        turn.end()
+
+    @on(PledgeYes)
+    async def yes(self, turn: Turn, button: PledgeYes) -> None:
+        if await self._pledge(turn, _current(turn, button.challenge_id)):
+            await self._offer_location(turn, button.challenge_id)
+
+    @on(PledgeGivePlace)
+    async def give_place(self, turn: Turn, button: PledgeGivePlace) -> None:
+        _ask_place(turn, _current(turn, button.challenge_id), "pledge.ask_place")
+
+    @on(PledgePlace)
+    async def place(self, turn: Turn, button: PledgePlace) -> None:
+        challenge_id = _current(turn, button.challenge_id)
+        await self._save_place(turn, challenge_id, await picked_location(button.place))
+
+    @on(PledgeKeepPlace)
+    async def keep_place(self, turn: Turn, button: PledgeKeepPlace) -> None:
+        self._ask_reminder(turn, _current(turn, button.challenge_id))
+
+    @on(PledgeSkipPlace)
+    async def skip_place(self, turn: Turn, button: PledgeSkipPlace) -> None:
+        self._ask_reminder(turn, _current(turn, button.challenge_id))
+
+    @on(PledgeRemind)
+    async def remind(self, turn: Turn, button: PledgeRemind) -> None:
+        await self._remind(turn, _current(turn, button.challenge_id), button.preference)
 
     async def on_input(self, turn: Turn, step: str, value: StepInput) -> None:
         challenge_id = int(turn.recall("challenge"))
@@ -85,7 +113,8 @@ class PledgeFlow(Flow):
         def ask_again(key: str, /, **params: object) -> None:
             _ask_place(turn, challenge_id, key, **params)
 
-        location = await read_place(turn, value, "place", challenge_id, ask_again=ask_again)
+        pick = partial(PledgePlace, challenge_id)
+        location = await read_place(turn, value, pick, ask_again=ask_again)
         if location is not None:
             await self._save_place(turn, challenge_id, location)
 
@@ -114,8 +143,8 @@ class PledgeFlow(Flow):
         turn.data["challenge"] = challenge.id
         turn.data["referrer"] = await _known_referrer(turn, referrer_id)
         t = turn.t
-        yes = turn.choice(t("pledge.button_yes"), "yes", challenge.id)
-        no = turn.choice(t("pledge.button_no"), "no", challenge.id)
+        yes = turn.choice(t("pledge.button_yes"), PledgeYes(challenge.id))
+        no = turn.choice(t("pledge.button_no"), PledgeNo(challenge.id))
         turn.send(t("pledge.confirm", action=challenge.action, title=challenge.title), [[yes, no]])
 
     async def _offer_location(self, turn: Turn, challenge_id: int) -> None:
@@ -125,19 +154,19 @@ class PledgeFlow(Flow):
         if location is not None:
             place = location.name or t("pledge.your_area")
             keep = turn.choice(
-                t("pledge.button_keep", place=short(place)), "loc_keep", challenge_id
+                t("pledge.button_keep", place=short(place)), PledgeKeepPlace(challenge_id)
             )
-            change = turn.choice(t("pledge.button_change"), "loc_give", challenge_id)
+            change = turn.choice(t("pledge.button_change"), PledgeGivePlace(challenge_id))
             turn.send(t("pledge.location_known", place=place), [[keep, change]])
             return
-        give = turn.choice(t("pledge.button_give_location"), "loc_give", challenge_id)
-        skip = turn.choice(t("pledge.button_skip"), "loc_skip", challenge_id)
+        give = turn.choice(t("pledge.button_give_location"), PledgeGivePlace(challenge_id))
+        skip = turn.choice(t("pledge.button_skip"), PledgeSkipPlace(challenge_id))
         turn.send(t("pledge.location_consent"), [[give], [skip]])
 
     def _ask_reminder(self, turn: Turn, challenge_id: int) -> None:
         t = turn.t
         row = [
-            turn.choice(t(f"pledge.reminder_{pref}"), "remind", challenge_id, pref)
+            turn.choice(t(f"pledge.reminder_{pref}"), PledgeRemind(challenge_id, pref))
             for pref in (
                 ReminderPreference.NONE,
                 ReminderPreference.DAILY,
@@ -189,16 +218,15 @@ class PledgeFlow(Flow):
             "",
             t("pledge.share", link=share_link(turn, challenge.slug)),
         ]
-        mine = turn.choice(t("pledge.button_mine"), "list", flow="mine")
-        card = turn.choice(t("pledge.button_card"), "open", challenge.id, 0, flow="browse")
-        picture = turn.choice(t("sharing.button_picture"), "picture", challenge.id, flow="share")
+        mine = turn.choice(t("pledge.button_mine"), MineList())
+        card = turn.choice(t("pledge.button_card"), BrowseOpen(challenge.id, 0))
+        picture = turn.choice(t("sharing.button_picture"), SharePicture(challenge.id))
         turn.send("\n".join(lines), [[picture], [mine, card]])
         turn.end()
 
 
-def _current(turn: Turn, args: list[str]) -> int:
+def _current(turn: Turn, challenge_id: int) -> int:
     """The challenge id of a step's choice, which must be the pledge in progress."""
-    challenge_id = arg_id(args)
     if turn.recall("challenge") != challenge_id:
         raise KoomError("engine.stale_choice")
     return challenge_id
@@ -245,5 +273,5 @@ def _celebrations(turn: Turn, events: tuple[OutboxEvent, ...]) -> list[str]:
 
 def _ask_place(turn: Turn, challenge_id: int, key: str, /, **params: object) -> None:
     """Ask for a commune name, a postcode or a shared location, with a way to skip."""
-    skip = turn.choice(turn.t("pledge.button_skip"), "loc_skip", challenge_id)
+    skip = turn.choice(turn.t("pledge.button_skip"), PledgeSkipPlace(challenge_id))
     turn.ask_location(PLACE_STEP, key, skip=skip, button_key="engine.share_location", **params)

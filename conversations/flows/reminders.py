@@ -9,78 +9,101 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from conversations.flow import Flow, Turn
-from conversations.flows.browse import arg_id
+from conversations.buttons import Button, pack
+from conversations.flow import Flow, Turn, on
+from conversations.flows.actions import (
+    RemindDone,
+    RemindNotYet,
+    RemindPause,
+    RemindResume,
+    RemindSnooze,
+    Snooze,
+)
 from conversations.flows.mine import check_in
-from conversations.ids import pack
 from conversations.model import Choice
-from core.errors import KoomError, NotFound
+from core.errors import NotFound
 from core.i18n import Translator
-from core.models import Frequency
+from core.models import Challenge, Frequency
 
-FLOW = "remind"
 SNOOZE_HOURS = 1
 
 
 def reminder_choices(t: Translator, challenge_id: int) -> tuple[tuple[Choice, ...], ...]:
     """The buttons under a reminder (built outside a turn: the worker sends it)."""
 
-    def choice(key: str, action: str, *args: str | int) -> Choice:
-        return Choice(pack(FLOW, action, challenge_id, *args), t(key))
+    def choice(key: str, button: Button) -> Choice:
+        return Choice(pack(button), t(key))
 
     return (
-        (choice("reminder.button_done", "done"), choice("reminder.button_not_yet", "notyet")),
         (
-            choice("reminder.button_snooze_hour", "snooze", "1h"),
-            choice("reminder.button_snooze_tomorrow", "snooze", "tmr"),
-            choice("reminder.button_pause", "pause"),
+            choice("reminder.button_done", RemindDone(challenge_id)),
+            choice("reminder.button_not_yet", RemindNotYet(challenge_id)),
+        ),
+        (
+            choice("reminder.button_snooze_hour", RemindSnooze(challenge_id, Snooze.HOUR)),
+            choice("reminder.button_snooze_tomorrow", RemindSnooze(challenge_id, Snooze.TOMORROW)),
+            choice("reminder.button_pause", RemindPause(challenge_id)),
         ),
     )
+
+
+async def _pledged(turn: Turn, challenge_id: int) -> Challenge:
+    """Every answer needs the member's active pledge first: a forged or old button for
+    another challenge reveals nothing of it and changes nothing. Each answer ends the flow."""
+    pledge = await turn.services.pledges.get(turn.member.id, challenge_id)
+    if pledge is None or not pledge.active:
+        raise NotFound("error.not_pledged")
+    return await turn.services.challenges.get(pledge.challenge_id)
 
 
 class ReminderFlow(Flow):
     """The answers to a reminder's buttons."""
 
-    name = FLOW
+    name = "remind"
     private_only = True
-    unsolicited = frozenset({"done", "notyet", "snooze", "pause", "resume"})
 
-    async def on_choice(self, turn: Turn, action: str, args: list[str]) -> None:
-        """Every answer needs the member's active pledge first: a forged or old button for
-        another challenge reveals nothing of it and changes nothing."""
-        member_id = turn.member.id
-        pledge = await turn.services.pledges.get(member_id, arg_id(args))
-        if pledge is None or not pledge.active:
-            raise NotFound("error.not_pledged")
-        challenge = await turn.services.challenges.get(pledge.challenge_id)
-        reminders = turn.services.reminders
-        match action, args[1:]:
-            case "done", []:
-                await check_in(turn, challenge)
-            case "notyet", []:
-                if challenge.frequency is Frequency.ONCE:
-                    due = await reminders.snooze(member_id, challenge.id, tomorrow=True)
-                    turn.say("reminder.not_yet_once", when=_local(turn, due))
-                else:
-                    turn.say("reminder.not_yet", action=challenge.action)
-            case "snooze", ["1h" | "tmr" as span]:
-                if span == "1h":
-                    due = await reminders.snooze(member_id, challenge.id, hours=SNOOZE_HOURS)
-                else:
-                    due = await reminders.snooze(member_id, challenge.id, tomorrow=True)
-                turn.say("reminder.snoozed", when=_local(turn, due))
-            case "pause", []:
-                await reminders.pause(member_id, challenge.id)
-                resume = turn.choice(turn.t("reminder.button_resume"), "resume", challenge.id)
-                turn.send(turn.t("reminder.paused", title=challenge.title), [[resume]])
-            case "resume", []:
-                resumed = await reminders.schedule(member_id, challenge.id)
-                if resumed is None:
-                    turn.say("reminder.resumed_off")
-                else:
-                    turn.say("reminder.resumed", when=_local(turn, resumed))
-            case _:
-                raise KoomError("engine.stale_choice")
+    @on(RemindDone)
+    async def done(self, turn: Turn, button: RemindDone) -> None:
+        await check_in(turn, await _pledged(turn, button.challenge_id))
+        turn.end()
+
+    @on(RemindNotYet)
+    async def not_yet(self, turn: Turn, button: RemindNotYet) -> None:
+        challenge = await _pledged(turn, button.challenge_id)
+        if challenge.frequency is Frequency.ONCE:
+            due = await turn.services.reminders.snooze(turn.member.id, challenge.id, tomorrow=True)
+            turn.say("reminder.not_yet_once", when=_local(turn, due))
+        else:
+            turn.say("reminder.not_yet", action=challenge.action)
+        turn.end()
+
+    @on(RemindSnooze)
+    async def snooze(self, turn: Turn, button: RemindSnooze) -> None:
+        challenge = await _pledged(turn, button.challenge_id)
+        reminders, member_id = turn.services.reminders, turn.member.id
+        if button.span is Snooze.HOUR:
+            due = await reminders.snooze(member_id, challenge.id, hours=SNOOZE_HOURS)
+        else:
+            due = await reminders.snooze(member_id, challenge.id, tomorrow=True)
+        turn.say("reminder.snoozed", when=_local(turn, due))
+        turn.end()
+
+    @on(RemindPause)
+    async def pause(self, turn: Turn, button: RemindPause) -> None:
+        challenge = await _pledged(turn, button.challenge_id)
+        await turn.services.reminders.pause(turn.member.id, challenge.id)
+        resume = turn.choice(turn.t("reminder.button_resume"), RemindResume(challenge.id))
+        turn.send(turn.t("reminder.paused", title=challenge.title), [[resume]])
+        turn.end()
+
+    @on(RemindResume)
+    async def resume(self, turn: Turn, button: RemindResume) -> None:
+        challenge = await _pledged(turn, button.challenge_id)
+        resumed = await turn.services.reminders.schedule(turn.member.id, challenge.id)
+        if resumed is None:
+            turn.say("reminder.resumed_off")
+        else:
+            turn.say("reminder.resumed", when=_local(turn, resumed))
         turn.end()
 
 

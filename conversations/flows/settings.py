@@ -14,7 +14,33 @@ import re
 from functools import cache, partial
 from zoneinfo import available_timezones
 
-from conversations.flow import CommandSpec, Flow, Option, Turn
+from conversations.flow import CommandSpec, Flow, Option, Turn, on
+from conversations.flows.actions import (
+    SettingsAskHour,
+    SettingsAskQuiet,
+    SettingsAskTimezone,
+    SettingsChangePlace,
+    SettingsData,
+    SettingsDone,
+    SettingsForget,
+    SettingsForgetNo,
+    SettingsForgetYes,
+    SettingsHour,
+    SettingsLanguages,
+    SettingsLink,
+    SettingsLinkNo,
+    SettingsLinkYes,
+    SettingsMenu,
+    SettingsNews,
+    SettingsPickPlace,
+    SettingsPlace,
+    SettingsReminders,
+    SettingsRemovePlace,
+    SettingsRestart,
+    SettingsSetLanguage,
+    SettingsSetReminder,
+    SettingsWeekday,
+)
 from conversations.flows.place_input import picked_location, read_place
 from conversations.flows.settings_screens import (
     back,
@@ -30,7 +56,7 @@ from conversations.flows.settings_screens import (
 from conversations.model import LocationInput, StepInput, TextInput
 from core.errors import Invalid, KoomError
 from core.i18n import SUPPORTED_LOCALES
-from core.models import Location, ReminderPreference
+from core.models import Location
 
 # Both read text whose spaces are collapsed to one, and only short text: no regex here sees
 # more than MAX_TIME_TEXT characters, nor has two unbounded repeats in a row.
@@ -39,8 +65,8 @@ _RANGE_SEPARATOR = re.compile(r" ?(?:[-–—]| (?:to|à) ) ?", re.IGNORECASE)
 MAX_TIME_TEXT = 40
 MAX_ZONE_NAME = 64
 _NO_QUIET_HOURS = frozenset({"off", "none", "aucune", "aucun"})
-_REMINDERS = {pref.value for pref in ReminderPreference}
-_WEEKDAYS = {str(day) for day in range(7)}
+HOURS = range(24)
+WEEKDAYS = range(7)
 
 
 class SettingsFlow(Flow):
@@ -55,8 +81,6 @@ class SettingsFlow(Flow):
     )
     private_only = True  # settings show personal data
     keywords = frozenset({"stop", "STOP", "Stop"})
-    # the Undo under a "STOP" confirmation; the answers to a link request sent on its own
-    unsolicited = frozenset({"restart", "link_ok", "link_no"})
 
     async def on_command(self, turn: Turn, command: str, args: str) -> None:
         if command == "mydata":
@@ -76,78 +100,130 @@ class SettingsFlow(Flow):
     async def on_keyword(self, turn: Turn, keyword: str) -> None:
         """Answer "STOP": no news, broadcast or reminder any more, with a way back."""
         turn.set_member(await turn.services.members.stop(turn.member.id))
-        undo = turn.choice(turn.t("settings.button_restart"), "restart")
+        undo = turn.choice(turn.t("settings.button_restart"), SettingsRestart())
         turn.send(turn.t("settings.stopped"), [[undo]])
         turn.end()
 
-    async def on_choice(self, turn: Turn, action: str, args: list[str]) -> None:
+    @on(SettingsMenu)
+    async def menu(self, turn: Turn, button: SettingsMenu) -> None:
+        await show_menu(turn)
+
+    @on(SettingsLanguages)
+    async def languages(self, turn: Turn, button: SettingsLanguages) -> None:
+        show_languages(turn)
+
+    @on(SettingsSetLanguage)
+    async def set_language(self, turn: Turn, button: SettingsSetLanguage) -> None:
+        if button.locale not in SUPPORTED_LOCALES:
+            raise KoomError("engine.stale_choice")
+        turn.set_member(await turn.services.members.update(turn.member.id, language=button.locale))
+        turn.set_locale(button.locale)
+        await show_menu(turn, note=turn.t("settings.language_set"))
+
+    @on(SettingsReminders)
+    async def reminders(self, turn: Turn, button: SettingsReminders) -> None:
+        show_reminders(turn)
+
+    @on(SettingsSetReminder)
+    async def set_reminder(self, turn: Turn, button: SettingsSetReminder) -> None:
         members = turn.services.members
-        match action, args:
-            case "menu", []:
-                await show_menu(turn)
-            case "lang", []:
-                show_languages(turn)
-            case "lang_set", [code] if code in SUPPORTED_LOCALES:
-                turn.set_member(await members.update(turn.member.id, language=code))
-                turn.set_locale(code)
-                await show_menu(turn, note=turn.t("settings.language_set"))
-            case "rem", []:
-                show_reminders(turn)
-            case "rem_set", [value] if value in _REMINDERS:
-                turn.set_member(await members.update(turn.member.id, reminder=value))
-                show_reminders(turn, note=turn.t("settings.saved"))
-            case "hour", [hour] if hour.isdigit():
-                await _set_time(turn, (int(hour), 0), replaces=True)
-            case "hour_ask", []:
-                turn.ask_text("hour", "settings.hour_ask")
-            case "day", [day] if day in _WEEKDAYS:
-                turn.set_member(await members.update(turn.member.id, reminder_weekday=int(day)))
-                show_reminders(turn, note=turn.t("settings.saved"))
-            case "quiet_ask", []:
-                quiet = quiet_hours(turn.t, turn.member.quiet_start, turn.member.quiet_end)
-                turn.ask_text("quiet", "settings.quiet_ask", quiet=quiet)
-            case "tz_ask", []:
-                turn.ask_text("timezone", "settings.timezone_ask", timezone=turn.member.timezone)
-            case "loc", []:
-                show_location(turn)
-            case "loc_change", []:
-                _ask_place(turn, "settings.location_ask")
-            case "loc_pick", [place]:
-                await _set_place(turn, await picked_location(place))
-            case "loc_del", []:
-                turn.set_member(await members.set_location(turn.member.id, None))
-                show_location(turn, note=turn.t("settings.location_removed"))
-            case "news", ["0" | "1" as flag]:
-                opt_out = flag == "1"
-                turn.set_member(await members.update(turn.member.id, news_opt_out=opt_out))
-                note = "settings.news_stopped" if opt_out else "settings.news_resumed"
-                await show_menu(turn, note=turn.t(note))
-            case "link", []:
-                await _show_link(turn, replaces=True)
-            case "link_ok", [code]:
-                await _confirm_link(turn, code)
-            case "link_no", [code]:
-                await turn.services.links.refuse(turn.member.id, code)
-                turn.send(turn.t("settings.link_refused"), replaces=True)
-                turn.end()
-            case "data", []:
-                await _send_export(turn)
-            case "forget", []:
-                await show_forget(turn, replaces=True)
-            case "forget_yes", [member_id] if member_id == str(turn.member.id):
-                await turn.services.privacy.forget(turn.member.id)
-                turn.send(turn.t("settings.forgotten"), replaces=True)
-                turn.forget_session()
-            case "forget_no", []:
-                await show_menu(turn, note=turn.t("settings.forget_cancelled"))
-            case "done", []:
-                turn.send(turn.t("settings.closed"), replaces=True)
-                turn.end()
-            case "restart", []:
-                turn.set_member(await members.restart(turn.member.id))
-                turn.send(turn.t("settings.restarted"), replaces=True)
-            case _:  # e.g. "forget me" pressed again after forgetting: another member now
-                raise KoomError("engine.stale_choice")
+        turn.set_member(await members.update(turn.member.id, reminder=button.preference))
+        show_reminders(turn, note=turn.t("settings.saved"))
+
+    @on(SettingsHour)
+    async def hour(self, turn: Turn, button: SettingsHour) -> None:
+        if button.hour not in HOURS:
+            raise KoomError("engine.stale_choice")
+        await _set_time(turn, (button.hour, 0), replaces=True)
+
+    @on(SettingsAskHour)
+    async def ask_hour(self, turn: Turn, button: SettingsAskHour) -> None:
+        turn.ask_text("hour", "settings.hour_ask")
+
+    @on(SettingsWeekday)
+    async def weekday(self, turn: Turn, button: SettingsWeekday) -> None:
+        if button.weekday not in WEEKDAYS:
+            raise KoomError("engine.stale_choice")
+        members = turn.services.members
+        turn.set_member(await members.update(turn.member.id, reminder_weekday=button.weekday))
+        show_reminders(turn, note=turn.t("settings.saved"))
+
+    @on(SettingsAskQuiet)
+    async def ask_quiet(self, turn: Turn, button: SettingsAskQuiet) -> None:
+        quiet = quiet_hours(turn.t, turn.member.quiet_start, turn.member.quiet_end)
+        turn.ask_text("quiet", "settings.quiet_ask", quiet=quiet)
+
+    @on(SettingsAskTimezone)
+    async def ask_timezone(self, turn: Turn, button: SettingsAskTimezone) -> None:
+        turn.ask_text("timezone", "settings.timezone_ask", timezone=turn.member.timezone)
+
+    @on(SettingsPlace)
+    async def place(self, turn: Turn, button: SettingsPlace) -> None:
+        show_location(turn)
+
+    @on(SettingsChangePlace)
+    async def change_place(self, turn: Turn, button: SettingsChangePlace) -> None:
+        _ask_place(turn, "settings.location_ask")
+
+    @on(SettingsPickPlace)
+    async def pick_place(self, turn: Turn, button: SettingsPickPlace) -> None:
+        await _set_place(turn, await picked_location(button.place))
+
+    @on(SettingsRemovePlace)
+    async def remove_place(self, turn: Turn, button: SettingsRemovePlace) -> None:
+        turn.set_member(await turn.services.members.set_location(turn.member.id, None))
+        show_location(turn, note=turn.t("settings.location_removed"))
+
+    @on(SettingsNews)
+    async def news(self, turn: Turn, button: SettingsNews) -> None:
+        members = turn.services.members
+        turn.set_member(await members.update(turn.member.id, news_opt_out=button.opt_out))
+        note = "settings.news_stopped" if button.opt_out else "settings.news_resumed"
+        await show_menu(turn, note=turn.t(note))
+
+    @on(SettingsLink)
+    async def link(self, turn: Turn, button: SettingsLink) -> None:
+        await _show_link(turn, replaces=True)
+
+    @on(SettingsLinkYes)
+    async def link_yes(self, turn: Turn, button: SettingsLinkYes) -> None:
+        await _confirm_link(turn, button.code)
+
+    @on(SettingsLinkNo)
+    async def link_no(self, turn: Turn, button: SettingsLinkNo) -> None:
+        await turn.services.links.refuse(turn.member.id, button.code)
+        turn.send(turn.t("settings.link_refused"), replaces=True)
+        turn.end()
+
+    @on(SettingsData)
+    async def data(self, turn: Turn, button: SettingsData) -> None:
+        await _send_export(turn)
+
+    @on(SettingsForget)
+    async def forget(self, turn: Turn, button: SettingsForget) -> None:
+        await show_forget(turn, replaces=True)
+
+    @on(SettingsForgetYes)
+    async def forget_yes(self, turn: Turn, button: SettingsForgetYes) -> None:
+        if button.member_id != turn.member.id:  # pressed again after forgetting: another member
+            raise KoomError("engine.stale_choice")
+        await turn.services.privacy.forget(turn.member.id)
+        turn.send(turn.t("settings.forgotten"), replaces=True)
+        turn.forget_session()
+
+    @on(SettingsForgetNo)
+    async def forget_no(self, turn: Turn, button: SettingsForgetNo) -> None:
+        await show_menu(turn, note=turn.t("settings.forget_cancelled"))
+
+    @on(SettingsDone)
+    async def done(self, turn: Turn, button: SettingsDone) -> None:
+        turn.send(turn.t("settings.closed"), replaces=True)
+        turn.end()
+
+    @on(SettingsRestart)
+    async def restart(self, turn: Turn, button: SettingsRestart) -> None:
+        turn.set_member(await turn.services.members.restart(turn.member.id))
+        turn.send(turn.t("settings.restarted"), replaces=True)
 
     async def on_input(self, turn: Turn, step: str, value: StepInput) -> None:
         members = turn.services.members
@@ -166,7 +242,7 @@ class SettingsFlow(Flow):
                 show_reminders(turn, note=turn.t("settings.saved"), replaces=False)
             case "place", TextInput() | LocationInput():
                 again = partial(_ask_place, turn)
-                place = await read_place(turn, value, "loc_pick", ask_again=again)
+                place = await read_place(turn, value, SettingsPickPlace, ask_again=again)
                 if place is not None:
                     await _set_place(turn, place)
             case _:  # a location where a time or a time zone is awaited
@@ -244,7 +320,7 @@ async def _set_time(turn: Turn, when: tuple[int, int], *, replaces: bool) -> Non
 
 def _ask_place(turn: Turn, key: str, /, **params: object) -> None:
     """Ask for a commune, a postcode or a shared location, with the way back."""
-    skip = back(turn, "loc")
+    skip = back(turn, SettingsPlace())
     turn.ask_location("place", key, skip=skip, button_key="engine.share_location", **params)
 
 

@@ -12,7 +12,32 @@ from typing import Literal
 
 from babel.dates import format_time, get_day_names
 
+from conversations.buttons import Button
 from conversations.flow import Turn
+from conversations.flows.actions import (
+    SettingsAskHour,
+    SettingsAskQuiet,
+    SettingsAskTimezone,
+    SettingsChangePlace,
+    SettingsData,
+    SettingsDone,
+    SettingsForget,
+    SettingsForgetNo,
+    SettingsForgetYes,
+    SettingsHour,
+    SettingsLanguages,
+    SettingsLink,
+    SettingsLinkNo,
+    SettingsLinkYes,
+    SettingsMenu,
+    SettingsNews,
+    SettingsPlace,
+    SettingsReminders,
+    SettingsRemovePlace,
+    SettingsSetLanguage,
+    SettingsSetReminder,
+    SettingsWeekday,
+)
 from conversations.model import Choice
 from core.i18n import SUPPORTED_LOCALES, Translator
 from core.models import ReminderPreference
@@ -29,9 +54,9 @@ def show(
     turn.send(text if note is None else f"{note}\n\n{text}", rows, replaces)
 
 
-def back(turn: Turn, action: str = "menu") -> Choice:
+def back(turn: Turn, to: Button | None = None) -> Choice:
     """The button that returns to the menu (or another screen)."""
-    return turn.choice(turn.t("settings.button_back"), action)
+    return turn.choice(turn.t("settings.button_back"), to or SettingsMenu())
 
 
 def _mark(turn: Turn, label: str, selected: bool) -> str:
@@ -95,21 +120,21 @@ async def show_menu(turn: Turn, *, note: str | None = None, replaces: bool = Tru
         t("settings.menu_accounts", accounts=", ".join(map(str, accounts))),
     ]
     if member.news_opt_out:
-        news = turn.choice(t("settings.button_news_on"), "news", 0)
+        news = turn.choice(t("settings.button_news_on"), SettingsNews(opt_out=False))
     else:
-        news = turn.choice(t("settings.button_news_off"), "news", 1)
+        news = turn.choice(t("settings.button_news_off"), SettingsNews(opt_out=True))
     rows = [
         [
-            turn.choice(t("settings.button_language"), "lang"),
-            turn.choice(t("settings.button_reminders"), "rem"),
+            turn.choice(t("settings.button_language"), SettingsLanguages()),
+            turn.choice(t("settings.button_reminders"), SettingsReminders()),
         ],
-        [turn.choice(t("settings.button_location"), "loc"), news],
-        [turn.choice(t("settings.button_link"), "link")],
+        [turn.choice(t("settings.button_location"), SettingsPlace()), news],
+        [turn.choice(t("settings.button_link"), SettingsLink())],
         [
-            turn.choice(t("settings.button_data"), "data"),
-            turn.choice(t("settings.button_forget"), "forget"),
+            turn.choice(t("settings.button_data"), SettingsData()),
+            turn.choice(t("settings.button_forget"), SettingsForget()),
         ],
-        [turn.choice(t("settings.button_done"), "done")],
+        [turn.choice(t("settings.button_done"), SettingsDone())],
     ]
     show(turn, "\n".join(lines), rows, note=note, replaces=replaces)
 
@@ -119,8 +144,7 @@ def show_languages(turn: Turn) -> None:
     buttons = [
         turn.choice(
             _mark(turn, Translator(code)("common.language_name"), code == turn.locale),
-            "lang_set",
-            code,
+            SettingsSetLanguage(code),
         )
         for code in SUPPORTED_LOCALES
     ]
@@ -150,9 +174,9 @@ def show_reminders(turn: Turn, *, note: str | None = None, replaces: bool = True
         rows.append(_weekday_buttons(turn))
     rows += [
         [
-            turn.choice(t("settings.button_hour_other"), "hour_ask"),
-            turn.choice(t("settings.button_timezone"), "tz_ask"),
-            turn.choice(t("settings.button_quiet"), "quiet_ask"),
+            turn.choice(t("settings.button_hour_other"), SettingsAskHour()),
+            turn.choice(t("settings.button_timezone"), SettingsAskTimezone()),
+            turn.choice(t("settings.button_quiet"), SettingsAskQuiet()),
         ],
         [back(turn)],
     ]
@@ -163,8 +187,7 @@ def _frequency_buttons(turn: Turn) -> list[Choice]:
     return [
         turn.choice(
             _mark(turn, turn.t(f"settings.button_rem_{pref.value}"), pref is turn.member.reminder),
-            "rem_set",
-            pref.value,
+            SettingsSetReminder(pref),
         )
         for pref in ReminderPreference
     ]
@@ -174,7 +197,7 @@ def _hour_buttons(turn: Turn) -> list[Choice]:
     member = turn.member
     current = member.reminder_hour * 60 + member.reminder_minute
     return [
-        turn.choice(_mark(turn, clock(turn.t, h * 60), h * 60 == current), "hour", h)
+        turn.choice(_mark(turn, clock(turn.t, h * 60), h * 60 == current), SettingsHour(h))
         for h in HOUR_BUTTONS
     ]
 
@@ -183,8 +206,7 @@ def _weekday_buttons(turn: Turn) -> list[Choice]:
     return [
         turn.choice(
             _mark(turn, day_name(turn.t, d, "abbreviated"), d == turn.member.reminder_weekday),
-            "day",
-            d,
+            SettingsWeekday(d),
         )
         for d in range(7)
     ]
@@ -193,9 +215,9 @@ def _weekday_buttons(turn: Turn) -> list[Choice]:
 def show_location(turn: Turn, *, note: str | None = None, replaces: bool = True) -> None:
     """The kept place, what is kept and why, and buttons to change or remove it."""
     t = turn.t
-    buttons = [turn.choice(t("settings.button_location_change"), "loc_change")]
+    buttons = [turn.choice(t("settings.button_location_change"), SettingsChangePlace())]
     if turn.member.location is not None:
-        buttons.append(turn.choice(t("settings.button_location_remove"), "loc_del"))
+        buttons.append(turn.choice(t("settings.button_location_remove"), SettingsRemovePlace()))
     text = f"{t('settings.location_current', place=place_label(turn))}\n\n"
     text += t("settings.location_explain")
     show(turn, text, [buttons, [back(turn)]], note=note, replaces=replaces)
@@ -213,8 +235,8 @@ def show_link_request(turn: Turn, code: str, account: str, *, replaces: bool) ->
     t = turn.t
     rows = [
         [
-            turn.choice(t("settings.button_link_ok"), "link_ok", code),
-            turn.choice(t("settings.button_link_no"), "link_no", code),
+            turn.choice(t("settings.button_link_ok"), SettingsLinkYes(code)),
+            turn.choice(t("settings.button_link_no"), SettingsLinkNo(code)),
         ]
     ]
     show(turn, t("settings.link_confirm_ask", account=account), rows, note=None, replaces=replaces)
@@ -225,8 +247,8 @@ async def show_forget(turn: Turn, *, replaces: bool) -> None:
     t = turn.t
     accounts = await turn.services.members.accounts_of(turn.member.id)
     rows = [
-        [turn.choice(t("settings.button_forget_yes"), "forget_yes", turn.member.id)],
-        [turn.choice(t("settings.button_forget_no"), "forget_no")],
+        [turn.choice(t("settings.button_forget_yes"), SettingsForgetYes(turn.member.id))],
+        [turn.choice(t("settings.button_forget_no"), SettingsForgetNo())],
     ]
     text = t("settings.forget_confirm", accounts=", ".join(map(str, accounts)))
     show(turn, text, rows, note=None, replaces=replaces)

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import asyncio
 
-from conversations.flow import Flow, Turn
-from conversations.flows.browse import arg_id, seen, share_link
-from core.errors import KoomError, NotFound
+from conversations.flow import Flow, Turn, on
+from conversations.flows.actions import PictureSize, SharePicture
+from conversations.flows.browse import seen, share_link
+from core.errors import NotFound
 from core.models import ChallengeStatus
 from core.sharing import SQUARE, WIDE, render_share, share_card
 
-SIZES = {"s": SQUARE, "w": WIDE}
+SIZES = {PictureSize.SQUARE: SQUARE, PictureSize.WIDE: WIDE}
 
 
-async def send_share_picture(turn: Turn, challenge_id: int, size: str = "s") -> None:
+async def send_share_picture(
+    turn: Turn, challenge_id: int, size: PictureSize = PictureSize.SQUARE
+) -> None:
     """The member's share picture of a challenge, then a button for the other size."""
     progress = await turn.services.progress.of(challenge_id)  # the picture names no one near
     challenge = progress.challenge
@@ -27,8 +30,8 @@ async def send_share_picture(turn: Turn, challenge_id: int, size: str = "s") -> 
     picture = await asyncio.to_thread(render_share, card, SIZES[size])
     caption = t("sharing.caption", title=challenge.title, link=link)
     turn.image(picture, caption, filename=f"{challenge.slug}-{size}.png")
-    other = "w" if size == "s" else "s"
-    button = turn.choice(t(f"sharing.button_{other}"), "picture", challenge_id, other)
+    other = PictureSize.WIDE if size is PictureSize.SQUARE else PictureSize.SQUARE
+    button = turn.choice(t(f"sharing.button_{other.value}"), SharePicture(challenge_id, other))
     turn.send(t("sharing.other_size"), [[button]])
 
 
@@ -38,8 +41,6 @@ class ShareFlow(Flow):
     name = "share"
     private_only = True
 
-    async def on_choice(self, turn: Turn, action: str, args: list[str]) -> None:
-        size = args[1] if len(args) > 1 else "s"
-        if action != "picture" or size not in SIZES:
-            raise KoomError("engine.stale_choice")
-        await send_share_picture(turn, arg_id(args), size)
+    @on(SharePicture)
+    async def picture(self, turn: Turn, button: SharePicture) -> None:
+        await send_share_picture(turn, button.challenge_id, button.size or PictureSize.SQUARE)

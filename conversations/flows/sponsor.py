@@ -9,17 +9,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from conversations.flow import CommandSpec, Flow, Turn
-from conversations.flows.browse import arg_id
-from conversations.ids import pack
+from conversations.buttons import pack
+from conversations.flow import CommandSpec, Flow, Turn, on
+from conversations.flows.actions import SponsorConfirm, SponsorProof
 from conversations.model import Choice, Message, PictureInput, StepInput, TextInput
 from core.delivery.protocol import Notice
-from core.errors import Invalid, KoomError
+from core.errors import Invalid
 from core.i18n import Translator
 from core.models import EventKind
 from core.services.sponsors import SponsorState, SponsorStatus
 
-FLOW = "sponsor"
 STEP_PROOF = "proof"
 
 
@@ -27,8 +26,8 @@ def sponsor_choices(t: Translator, tier_id: int) -> tuple[tuple[Choice, ...], ..
     """The buttons under a sponsor's notice (built outside a turn: the worker sends it)."""
     return (
         (
-            Choice(pack(FLOW, "confirm", tier_id), t("sponsor.button_confirm")),
-            Choice(pack(FLOW, "proof", tier_id), t("sponsor.button_proof")),
+            Choice(pack(SponsorConfirm(tier_id)), t("sponsor.button_confirm")),
+            Choice(pack(SponsorProof(tier_id)), t("sponsor.button_proof")),
         ),
     )
 
@@ -51,10 +50,9 @@ def sponsor_notice(t: Translator, notice: Notice, title: str) -> Message:
 class SponsorFlow(Flow):
     """The sponsor's answers: confirm the commitment, post the proof, list its tiers."""
 
-    name = FLOW
+    name = "sponsor"
     commands = (CommandSpec("sponsor"),)
     private_only = True
-    unsolicited = frozenset({"confirm", "proof"})
 
     async def on_command(self, turn: Turn, command: str, args: str) -> None:
         found = await turn.services.sponsors.of_member(turn.member.id)
@@ -66,19 +64,17 @@ class SponsorFlow(Flow):
             turn.send(_status_line(turn, status), _buttons(turn, status))
         turn.end()
 
-    async def on_choice(self, turn: Turn, action: str, args: list[str]) -> None:
-        tier_id = arg_id(args)
-        match action:
-            case "confirm":
-                tier = await turn.services.sponsors.confirm(turn.member.id, tier_id)
-                proof = turn.choice(turn.t("sponsor.button_proof"), "proof", tier_id)
-                turn.send(turn.t("sponsor.confirmed", reward=tier.reward), [[proof]])
-                turn.end()
-            case "proof":
-                turn.data["tier_id"] = tier_id
-                turn.ask_text(STEP_PROOF, "sponsor.ask_proof")
-            case _:
-                raise KoomError("engine.stale_choice")
+    @on(SponsorConfirm)
+    async def confirm(self, turn: Turn, button: SponsorConfirm) -> None:
+        tier = await turn.services.sponsors.confirm(turn.member.id, button.tier_id)
+        proof = turn.choice(turn.t("sponsor.button_proof"), SponsorProof(button.tier_id))
+        turn.send(turn.t("sponsor.confirmed", reward=tier.reward), [[proof]])
+        turn.end()
+
+    @on(SponsorProof)
+    async def proof(self, turn: Turn, button: SponsorProof) -> None:
+        turn.data["tier_id"] = button.tier_id
+        turn.ask_text(STEP_PROOF, "sponsor.ask_proof")
 
     async def on_input(self, turn: Turn, step: str, value: StepInput) -> None:
         match value:
@@ -118,7 +114,7 @@ def _status_line(turn: Turn, status: SponsorStatus) -> str:
 def _buttons(turn: Turn, status: SponsorStatus) -> list[list[Choice]]:
     tier_id = status.tier.id
     if status.state is SponsorState.REACHED:
-        return [[turn.choice(turn.t("sponsor.button_confirm"), "confirm", tier_id)]]
+        return [[turn.choice(turn.t("sponsor.button_confirm"), SponsorConfirm(tier_id))]]
     if status.state is SponsorState.CONFIRMED:
-        return [[turn.choice(turn.t("sponsor.button_proof"), "proof", tier_id)]]
+        return [[turn.choice(turn.t("sponsor.button_proof"), SponsorProof(tier_id))]]
     return []

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from conversations.deeplinks import parse_join, parse_payload
-from conversations.flow import CommandSpec, Flow, Option, Turn
+from conversations.flow import CommandSpec, Flow, Option, Turn, on
+from conversations.flows.actions import BrowsePage, StartHelp, StartLanguage, Then
 from conversations.flows.browse import show_card, visible_challenge
 from conversations.flows.groups import introduce
 from conversations.flows.organisations import join
 from core.errors import KoomError, NotFound
 from core.i18n import SUPPORTED_LOCALES, Translator
-
-WELCOME = "w"
-"""The language choice's flag: the welcome follows (first /start)."""
 
 
 class StartFlow(Flow):
@@ -33,28 +31,30 @@ class StartFlow(Flow):
             await introduce(turn)
         elif not turn.member.language_chosen:
             turn.data["payload"] = args.strip()
-            self._ask_language(turn, "start.choose_language", WELCOME)
+            self._ask_language(turn, "start.choose_language", Then.WELCOME)
         else:
             await self._open(turn, args.strip())
 
-    async def on_choice(self, turn: Turn, action: str, args: list[str]) -> None:
-        if action == "help":
-            await _help(turn)
-        elif action == "lang" and args and args[0] in SUPPORTED_LOCALES:
-            member = await turn.services.members.update(turn.member.id, language=args[0])
-            turn.set_member(member)
-            turn.set_locale(args[0])
-            turn.say("start.language_set")
-            if args[1:] == [WELCOME]:
-                await self._open(turn, str(turn.data.get("payload", "")))
-            turn.end()
-        else:
-            raise KoomError("engine.stale_choice")
+    @on(StartHelp)
+    async def help(self, turn: Turn, button: StartHelp) -> None:
+        await _help(turn)
 
-    def _ask_language(self, turn: Turn, key: str, *flags: str) -> None:
+    @on(StartLanguage)
+    async def language(self, turn: Turn, button: StartLanguage) -> None:
+        if button.locale not in SUPPORTED_LOCALES:
+            raise KoomError("engine.stale_choice")
+        member = await turn.services.members.update(turn.member.id, language=button.locale)
+        turn.set_member(member)
+        turn.set_locale(button.locale)
+        turn.say("start.language_set")
+        if button.then is Then.WELCOME:
+            await self._open(turn, str(turn.data.get("payload", "")))
+        turn.end()
+
+    def _ask_language(self, turn: Turn, key: str, then: Then | None = None) -> None:
         """Offer each language under its own name."""
         row = [
-            turn.choice(Translator(locale)("common.language_name"), "lang", locale, *flags)
+            turn.choice(Translator(locale)("common.language_name"), StartLanguage(locale, then))
             for locale in SUPPORTED_LOCALES
         ]
         turn.send(turn.t(key), [row])
@@ -91,8 +91,8 @@ class StartFlow(Flow):
         else:
             totals = t("start.no_challenges")
         text = "\n\n".join((t("start.welcome", name=turn.member.display_name), totals))
-        browse = turn.choice(t("start.button_browse"), "page", 0, flow="browse")
-        help_ = turn.choice(t("start.button_help"), "help")
+        browse = turn.choice(t("start.button_browse"), BrowsePage(0))
+        help_ = turn.choice(t("start.button_help"), StartHelp())
         turn.send(text, [[browse, help_]])
 
 
