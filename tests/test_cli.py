@@ -132,6 +132,24 @@ def test_the_console_chat_loads_the_demo_once(koom: CliRunner) -> None:
     assert koom.invoke(app, ["stats"], env=demo).stdout.count("trier-dechets-lyon") == 1
 
 
+def test_the_demo_challenge_speaks_the_reader_s_language(koom: CliRunner) -> None:
+    """The demo's title, action, description and rewards in English for an English reader;
+    the French original for a French one."""
+    demo = {"KOOM_LOAD_DEMO": "true"}
+    steps = "/start trier-dechets-lyon\n1\n/pledge trier-dechets-lyon\n"
+    english = koom.invoke(app, ["chat", "--as", "ann", "--lang", "en"], input=steps, env=demo)
+    assert english.exit_code == 0, english.output
+    for text in ("Sort my waste in Lyon", "a local reuse", "gives €1,000", "sort my waste"):
+        assert text in english.stdout, text
+    for text in ("Trier mes déchets", "trier mes déchets", "donne 1 000 €", "association locale"):
+        assert text not in english.stdout, text
+    french = koom.invoke(app, ["chat", "--as", "bea", "--lang", "fr"], input=steps, env=demo)
+    assert french.exit_code == 0, french.output
+    for text in ("Trier mes déchets à Lyon", "donne 1 000 €", "trier mes déchets"):
+        assert text in french.stdout, text
+    assert "Sort my waste" not in french.stdout
+
+
 def test_db_upgrade_prints_the_revision(koom: CliRunner) -> None:
     result = invoke(koom, "db", "upgrade")
     assert result.exit_code == 0, result.output

@@ -282,6 +282,13 @@ async def test_the_fake_refuses_what_discord_refuses(bot: Bot, server: Where) ->
 # --- a member's journey ---------------------------------------------------------------------
 
 
+DEMO_TEXTS = {
+    "fr": ("Trier mes déchets à Lyon", "trier mes déchets"),
+    "en": ("Sort my waste in Lyon", "sort my waste"),
+}
+"""The demo challenge's title and action in each language."""
+
+
 @pytest.mark.parametrize("lang", ["fr", "en"])
 async def test_a_full_pledge_by_command_select_and_buttons(bot: Bot, lang: str) -> None:
     t, locale = Translator(lang), LOCALES[lang]
@@ -297,15 +304,14 @@ async def test_a_full_pledge_by_command_select_and_buttons(bot: Bot, lang: str) 
     assert select["type"] == 3 and len(select["options"]) == 5
     assert nav_row["components"][0]["type"] == 2  # the next page stays a button
 
-    card = await bot.choose(alice, dm, page, "Trier mes déchets à Lyon", locale)
+    title, action = DEMO_TEXTS[lang]
+    card = await bot.choose(alice, dm, page, title, locale)
     card_message = bot.last(card)
-    assert "Trier mes déchets à Lyon" in card_message["content"]
+    assert title in card_message["content"]
     confirm = await bot.press(alice, dm, card_message, t("browse.button_pledge"), locale)
-    assert bot.texts(confirm) == [
-        t("pledge.confirm", action="trier mes déchets", title="Trier mes déchets à Lyon")
-    ]
+    assert bot.texts(confirm) == [t("pledge.confirm", action=action, title=title)]
     consent = await bot.press(alice, dm, bot.last(confirm), t("pledge.button_yes"), locale)
-    thanks = t("pledge.thanks", name="Alice", action="trier mes déchets")
+    thanks = t("pledge.thanks", name="Alice", action=action)
     assert bot.texts(consent) == [thanks, t("pledge.location_consent")]
     reminder = await bot.press(alice, dm, bot.last(consent), t("pledge.button_skip"), locale)
     assert bot.texts(reminder) == [t("pledge.ask_reminder")]

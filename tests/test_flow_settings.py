@@ -561,6 +561,29 @@ async def test_forget_me_erases_and_keeps_the_count(services: Services, lang: st
     assert t("settings.menu_location", place=t("settings.place_none")) in person.last_texts()[0]
 
 
+async def test_forget_me_forgets_the_language_chosen_too(services: Services) -> None:
+    """Who chose French in an English app and forgot themselves starts afresh: their app's
+    language, and the language question again at /start."""
+    en, fr = Translator("en"), Translator("fr")
+    chat = ChatHarness(services)
+    ann = chat.person("telegram:7", name="Ann", lang="en")
+    await ann.command("/language")
+    await ann.press(fr("common.language_name"))
+    chosen = await services.members.find(AccountRef.parse("telegram:7"))
+    assert chosen is not None and (chosen.language, chosen.language_chosen) == ("fr", True)
+    await ann.command("/forgetme")
+    await ann.press(fr("settings.button_forget_yes"))
+    assert ann.last_texts() == [fr("settings.forgotten")]
+    erased = await services.members.get(chosen.id)
+    assert (erased.language, erased.language_chosen) == (None, False)
+
+    await ann.command("/start")
+    assert ann.last_texts() == [en("start.choose_language")]
+    fresh = await services.members.find(AccountRef.parse("telegram:7"))
+    assert fresh is not None and fresh.id != chosen.id
+    assert (fresh.language, fresh.language_chosen) == ("en", False)
+
+
 async def test_settings_are_refused_in_a_group(services: Services) -> None:
     chat = harness(services)
     group = ChatRef(Platform.TELEGRAM, "-100", is_group=True)

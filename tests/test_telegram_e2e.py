@@ -278,7 +278,7 @@ async def test_a_deep_link_with_a_referrer(bot: Bot, services: Services) -> None
 
     await bot.say(BOB, f"/start {make_payload(DEMO, alice.id)}")
     card = await bot.press(BOB, "English")
-    assert "Trier mes déchets à Lyon" in card
+    assert "Sort my waste in Lyon" in card
     await bot.press(BOB, "🤝")
     await bot.press(BOB, "✅")
     await bot.press(BOB, "Skip")
@@ -356,17 +356,17 @@ async def test_a_group_added_followed_by_an_admin_refused_to_others(
 
     # The admin's list of challenges is seen by all: a press counts only from an admin.
     await bot.say(BOB, "/unfollow", CLUB)
-    assert "administrators" in await bot.press(CAROL, "Trier mes déchets", CLUB["id"])
+    assert "administrators" in await bot.press(CAROL, "Sort my waste", CLUB["id"])
     fake.set_status(CLUB["id"], BOB.id, "member")  # demoted meanwhile: refused now
-    assert "administrators" in await bot.press(BOB, "Trier mes déchets", CLUB["id"])
+    assert "administrators" in await bot.press(BOB, "Sort my waste", CLUB["id"])
     fake.set_status(CLUB["id"], BOB.id, "creator")
-    assert "no longer follows" in await bot.press(BOB, "Trier mes déchets", CLUB["id"])
+    assert "no longer follows" in await bot.press(BOB, "Sort my waste", CLUB["id"])
 
     # Progress for everyone, with the way to pledge in private.
     await bot.say(BOB, f"/follow {DEMO}", CLUB)
     await bot.say(CAROL, "/progress", CLUB)
     card = bot.last(CLUB["id"])
-    assert "Trier mes déchets à Lyon" in (card.text or "")
+    assert "Sort my waste in Lyon" in (card.text or "")
     assert card.buttons[:1] == [
         {"text": "🤝 Pledge (in private)", "url": f"https://t.me/koom_test_bot?start={DEMO}"}
     ]
@@ -383,7 +383,7 @@ async def test_a_migrated_group_keeps_its_follows_and_a_removed_one_is_unreachab
     await bot.say(BOB, f"/follow {DEMO}", CLUB)
     await bot.send(fake.migration(BOB, CLUB, -1001))
     supergroup = group(-1001, "Climate club", "supergroup")
-    assert "Trier mes déchets à Lyon" in await bot.say(CAROL, "/following", supergroup)
+    assert "Sort my waste in Lyon" in await bot.say(CAROL, "/following", supergroup)
 
     await bot.send(fake.member_change(BOB, supergroup, "member", "left"))
     async with services.db.read() as conn:
@@ -399,9 +399,9 @@ async def test_inline_mode_offers_challenge_cards(
     await bot.send(fake.inline(BOB, "tri"))
     (answer,) = fake.inline_answers.values()
     (article,) = answer["results"]
-    assert article["title"] == "Trier mes déchets à Lyon"
-    assert article["description"] == "Nobody yet: be the first! · trier mes déchets"  # not 0 %
-    assert "Trier mes déchets à Lyon" in article["input_message_content"]["message_text"]
+    assert article["title"] == "Sort my waste in Lyon"
+    assert article["description"] == "Nobody yet: be the first! · sort my waste"  # not 0 %
+    assert "Sort my waste in Lyon" in article["input_message_content"]["message_text"]
     button = article["reply_markup"]["inline_keyboard"][0][0]
     assert button == {
         "text": "🌱 Open in climat-koom",
