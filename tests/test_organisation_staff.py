@@ -12,7 +12,7 @@ import pytest
 from conversations.flow import CommandSpec, Flow, Turn
 from conversations.flows.broadcast import BroadcastFlow
 from conversations.flows.organiser import OrganiserFlow
-from conversations.model import Capabilities
+from conversations.model import Capabilities, Choice
 from conversations.testing import ChatHarness, Person, choices
 from core.drafts import ChallengeDraft
 from core.errors import Forbidden
@@ -78,11 +78,8 @@ class Bait(Flow):
         self.ids = ids
 
     async def on_command(self, turn: Turn, command: str, args: str) -> None:
-        rows = []
-        for choice_id in self.ids:
-            action, *rest = choice_id.split(":")
-            rows.append([turn.choice(choice_id, action, *rest, flow=self.flow)])
-        turn.send("bait", rows)
+        # the ids as they are, even malformed: typed buttons could not say them
+        turn.send("bait", [[Choice(f"{self.flow}:{c}", c)] for c in self.ids])
 
 
 async def pressed_bait(person: Person, label: str) -> list[str]:
