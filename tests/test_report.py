@@ -8,11 +8,12 @@ from html import escape
 from io import BytesIO
 from pathlib import Path
 
-from conversations.ids import pack
 from pypdf import PdfReader
 from typer.testing import CliRunner
 
 from bots.report import report_html
+from conversations.buttons import pack
+from conversations.flows.actions import ManageReport
 from conversations.model import Document
 from conversations.testing import ChatHarness
 from core.clock import FakeClock
@@ -139,7 +140,7 @@ async def test_the_report_button_sends_the_pdf_to_the_challenges_organisers_only
     [document] = [r for r in lyon_owner.last_replies() if isinstance(r, Document)]
     assert "0 engagements pour un objectif de 10" in pdf_text(document.data)
 
-    await acme_owner.press_id(pack("orga", "report", challenge.id))
+    await acme_owner.press_id(pack(ManageReport(challenge_id=challenge.id)))
     assert not [r for r in acme_owner.last_replies() if isinstance(r, Document)]
     # Someone taken off Lyon's staff after the panel was shown is refused by its button.
     await services.organisations.set_role(Actor.administrator(), lyon.id, ali.id, Role.ORGANISER)
