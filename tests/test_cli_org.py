@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -80,3 +83,34 @@ def test_org_refusals_are_translated_and_change_nothing(koom: CliRunner) -> None
     assert "No organisation is called “nope”." in unknown.stderr
     french = koom.invoke(app, ["org", "staff", "nope"], env={"LC_ALL": "fr_FR.UTF-8"})
     assert "Aucune organisation ne s'appelle « nope »." in french.stderr
+
+
+def test_org_makes_a_challenge_private_and_invites_members(koom: CliRunner, tmp_path: Path) -> None:
+    assert invoke(
+        koom, "org", "create", "acme", "--name", "Acme", "--kind", "company",
+        "--owner", "telegram:1",
+    ).exit_code == 0  # fmt: skip
+    assert invoke(koom, "challenge", "import", write(tmp_path, VALID)).exit_code == 0
+
+    def visibility() -> str:
+        with closing(sqlite3.connect(tmp_path / "koom.db")) as db:
+            row = db.execute(
+                "SELECT visibility FROM challenges WHERE slug = 'velo-au-travail'"
+            ).fetchone()
+        return str(row[0])
+
+    assert visibility() == "public"
+    private = invoke(koom, "org", "challenge", "acme", "velo-au-travail", "--visibility", "members")
+    assert private.exit_code == 0, private.output
+    assert "members only" in private.stdout
+    assert visibility() == "members"
+
+    invited = invoke(koom, "org", "invite", "acme")
+    assert invited.exit_code == 0, invited.output
+    code = re.search(r"Members' code of Acme: (\S+)", invited.stdout)
+    assert code is not None, invited.stdout
+    assert invoke(koom, "org", "invite", "nobody").exit_code == 1
+
+    public = invoke(koom, "org", "challenge", "acme", "velo-au-travail", "--visibility", "public")
+    assert public.exit_code == 0, public.output
+    assert visibility() == "public"
