@@ -114,3 +114,38 @@ def test_org_makes_a_challenge_private_and_invites_members(koom: CliRunner, tmp_
     public = invoke(koom, "org", "challenge", "acme", "velo-au-travail", "--visibility", "public")
     assert public.exit_code == 0, public.output
     assert visibility() == "public"
+
+
+def test_yaml_import_names_the_organisation_and_visibility(koom: CliRunner, tmp_path: Path) -> None:
+    assert invoke(
+        koom, "org", "create", "acme", "--name", "Acme", "--kind", "company",
+        "--owner", "telegram:1",
+    ).exit_code == 0  # fmt: skip
+    orphan = (
+        "- slug: staff-velo\n  title: Vélo\n  action: venir à vélo\n"
+        "  goal: 50\n  deadline: 2099-01-01\n"
+    )
+    refused = invoke(
+        koom, "challenge", "import", write(tmp_path, orphan + "  visibility: members\n")
+    )
+    assert refused.exit_code != 0
+    assert "Only a challenge run by an organisation" in refused.output
+    unknown = invoke(
+        koom, "challenge", "import", write(tmp_path, orphan + "  organisation: nobody\n")
+    )
+    assert unknown.exit_code != 0
+    assert "nobody" in unknown.output
+    with closing(sqlite3.connect(tmp_path / "koom.db")) as db:
+        assert db.execute("SELECT count(*) FROM challenges").fetchone()[0] == 0
+
+    done = invoke(
+        koom, "challenge", "import",
+        write(tmp_path, orphan + "  organisation: acme\n  visibility: members\n"),
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
+    with closing(sqlite3.connect(tmp_path / "koom.db")) as db:
+        row = db.execute(
+            "SELECT c.visibility, o.slug FROM challenges c JOIN organisations o"
+            " ON o.id = c.organisation_id WHERE c.slug = 'staff-velo'"
+        ).fetchone()
+    assert row == ("members", "acme")
