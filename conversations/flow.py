@@ -310,8 +310,14 @@ class Flow:
                 cls.handlers[kind] = method
 
     async def on_button(self, turn: Turn, button: Button) -> None:
-        """Run the handler of `button` (the engine checked this flow has one)."""
+        """Run the handler of `button` (the engine checked this flow has one), once
+        `authorise` let it through."""
+        await self.authorise(turn, button)
         await self.handlers[type(button)](self, turn, button)
+
+    async def authorise(self, turn: Turn, button: Button) -> None:
+        """Raise `Forbidden` when this person may not press `button`; every button passes
+        unless a flow says otherwise, in one place rather than in each handler."""
 
     async def on_command(self, turn: Turn, command: str, args: str) -> None:
         """Handle `/command args`."""

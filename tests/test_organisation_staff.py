@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from conversations.buttons import Button, pack
 from conversations.flow import CommandSpec, Flow, Turn
 from conversations.flows.broadcast import BroadcastFlow
 from conversations.flows.organiser import OrganiserFlow
@@ -86,6 +87,19 @@ async def pressed_bait(person: Person, label: str) -> list[str]:
     await person.command("/bait")
     await person.press(label)
     return person.last_texts()
+
+
+def every_button_naming(challenge_id: int) -> list[Button]:
+    """One button of each type the organiser's flow handles that names a challenge, naming
+    `challenge_id` (its other values valid): forged, they must all be refused alike."""
+    other_values = {"field": "title", "locale": "en", "tier_id": 1}
+    buttons = []
+    for kind in OrganiserFlow.handlers:
+        names = [arg.name for arg in kind._args]
+        if "challenge_id" in names:
+            values = {n: challenge_id if n == "challenge_id" else other_values[n] for n in names}
+            buttons.append(kind(**values))
+    return buttons
 
 
 def labels(person: Person) -> list[str]:
@@ -182,10 +196,9 @@ async def test_staff_create_for_their_organisation_and_manage_only_its_challenge
     for slug in ("velo-acme", "public"):
         await carla.command(f"/manage {slug}")
         assert carla.last_texts() == [refused], slug
-    forged = [
-        f"{action}:{w.staff.id}" for action in ("open", "publish", "close", "shut", "stats", "edit")
-    ]
-    forged += [f"field:{w.staff.id}:title", f"lang:{w.staff.id}:en", f"org:{w.acme.id}"]
+    forged = [pack(button).removeprefix("orga:") for button in every_button_naming(w.staff.id)]
+    assert len(forged) >= 15  # every /manage action, not a sample
+    forged.append(f"org:{w.acme.id}")
     chat = ChatHarness(services, [OrganiserFlow(), Bait("orga", forged)], FORMS)
     carla = chat.person("console:carla", name="Carla", lang=lang)
     for choice_id in forged:

@@ -3,13 +3,14 @@ ones. Accounts named in KOOM_ORGANISERS reach every challenge; the staff of an o
 only its own (every button with a challenge id is checked); the engine refuses everyone else.
 
 Its buttons are the `New*` (creation) and `Manage*` types of `conversations.flows.actions`;
-every handler of a button with a challenge id checks the person may manage that challenge.
+`authorise` checks, before any handler, that the person may manage the challenge a button names.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from conversations.buttons import Button
 from conversations.flow import CommandSpec, Flow, Option, Turn, on
 from conversations.flows import organiser_changes as changes
 from conversations.flows import organiser_manage as manage
@@ -66,6 +67,13 @@ class OrganiserFlow(Flow):
     )
     organiser_only = True
 
+    async def authorise(self, turn: Turn, button: Button) -> None:
+        """Every button naming a challenge is checked before its handler runs: the person
+        must be allowed to manage that challenge (an organisation's staff only their own)."""
+        challenge_id = getattr(button, "challenge_id", None)
+        if isinstance(challenge_id, int):
+            await _check(turn, challenge_id)
+
     async def on_command(self, turn: Turn, command: str, args: str) -> None:
         if command == "new":
             await new.start(turn)
@@ -110,77 +118,62 @@ class OrganiserFlow(Flow):
 
     @on(ManageOpen)
     async def open(self, turn: Turn, button: ManageOpen) -> None:
-        await _check(turn, button.challenge_id)
         await manage.open_panel(turn, button.challenge_id)
 
     @on(ManagePublish)
     async def publish(self, turn: Turn, button: ManagePublish) -> None:
-        await _check(turn, button.challenge_id)
         await manage.publish(turn, button.challenge_id)
 
     @on(ManageDiscard)
     async def discard(self, turn: Turn, button: ManageDiscard) -> None:
-        await _check(turn, button.challenge_id)
         await manage.discard(turn, button.challenge_id)
 
     @on(ManageEdit)
     async def edit(self, turn: Turn, button: ManageEdit) -> None:
-        await _check(turn, button.challenge_id)
         await changes.ask_field(turn, button.challenge_id)
 
     @on(ManageField)
     async def field(self, turn: Turn, button: ManageField) -> None:
-        await _check(turn, button.challenge_id)
         await changes.ask_edit(turn, button.challenge_id, button.field)
 
     @on(ManageTranslate)
     async def translate(self, turn: Turn, button: ManageTranslate) -> None:
-        await _check(turn, button.challenge_id)
         await translate.ask(turn, button.challenge_id, button.locale)
 
     @on(ManageAddTier)
     async def add_tier(self, turn: Turn, button: ManageAddTier) -> None:
-        await _check(turn, button.challenge_id)
         await changes.ask_stretch(turn, button.challenge_id)
 
     @on(ManageKept)
     async def kept(self, turn: Turn, button: ManageKept) -> None:
-        await _check(turn, button.challenge_id)
         await changes.ask_kept(turn, button.challenge_id)
 
     @on(ManageKeep)
     async def keep(self, turn: Turn, button: ManageKeep) -> None:
-        await _check(turn, button.challenge_id)
         await changes.ask_proof(turn, button.challenge_id, button.tier_id)
 
     @on(ManageClose)
     async def close(self, turn: Turn, button: ManageClose) -> None:
-        await _check(turn, button.challenge_id)
         await manage.confirm_close(turn, button.challenge_id)
 
     @on(ManageShut)
     async def shut(self, turn: Turn, button: ManageShut) -> None:
-        await _check(turn, button.challenge_id)
         await manage.close(turn, button.challenge_id)
 
     @on(ManageMakePrivate)
     async def make_private(self, turn: Turn, button: ManageMakePrivate) -> None:
-        await _check(turn, button.challenge_id)
         await manage.make_private(turn, button.challenge_id)
 
     @on(ManageMakePublic)
     async def make_public(self, turn: Turn, button: ManageMakePublic) -> None:
-        await _check(turn, button.challenge_id)
         await manage.make_public(turn, button.challenge_id)
 
     @on(ManageReport)
     async def report(self, turn: Turn, button: ManageReport) -> None:
-        await _check(turn, button.challenge_id)
         await manage.send_report(turn, button.challenge_id)
 
     @on(ManageStats)
     async def stats(self, turn: Turn, button: ManageStats) -> None:
-        await _check(turn, button.challenge_id)
         await manage.show_stats(turn, button.challenge_id)
 
     async def on_input(self, turn: Turn, step: str, value: StepInput) -> None:
