@@ -55,6 +55,9 @@ BOT_USER = {
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 WAIT = 10
 """Seconds a test waits for the bot before failing (never a measure of speed)."""
+STARTUP = 60
+"""Seconds a `koom run` process may take to start (imports, migrations) before its first
+request, on a machine busy with other test processes."""
 COMMAND = re.compile(r"^[a-z0-9_]{1,32}$")
 # Parameters sent as plain strings; every other one is JSON (as python-telegram-bot sends).
 RAW = frozenset(

@@ -40,7 +40,7 @@ from core.models import Challenge, ChallengeStatus, Location, Member
 from core.pacing import Limit, Limits, Pacer
 from core.services import Services
 from core.settings import Settings
-from tests.fake_telegram import TOKEN, WAIT, FakeTelegram, Person, Sent, group
+from tests.fake_telegram import STARTUP, TOKEN, WAIT, FakeTelegram, Person, Sent, group
 
 ALICE = Person(1, "Alice", "fr")
 BOB = Person(2, "Bob", "en")
@@ -618,7 +618,7 @@ async def test_koom_run_serves_telegram_until_stopped(fake: FakeTelegram, tmp_pa
         sys.executable, "-m", "bots.cli", "run", cwd=tmp_path, env=env, stderr=PIPE
     )
     try:
-        await fake.wait_until(lambda: bool(fake.calls_of("getUpdates")))
+        await fake.wait_until(lambda: bool(fake.calls_of("getUpdates")), seconds=STARTUP)
         await fake.deliver(fake.text(ALICE, f"/start {DEMO}"))
         await fake.wait_until(lambda: bool(fake.sent(ALICE.id)))
         assert [b["text"] for b in fake.sent(ALICE.id)[0].buttons] == ["Français", "English"]
