@@ -48,7 +48,7 @@ from core.errors import Forbidden, KoomError, Misconfigured, NotFound
 from core.i18n import SUPPORTED_LOCALES, Translator, resolve_locale
 from core.models import Challenge
 from core.services import Services
-from core.services.broadcasts import Audience, BroadcastProgress
+from core.services.broadcasts import Audience, Broadcast, BroadcastProgress
 from core.services.organisations import Actor
 from core.settings import Settings
 
@@ -351,7 +351,7 @@ def broadcast(
 ) -> None:
     settings = load_settings()
     t = translator(settings, lang.value if lang else None)
-    writing = bool(audience or challenge or org or message or file or at or preview)
+    writing = bool(audience or challenge or message or file or at or preview)
     if (status is not None) + (cancel is not None) + writing > 1:
         usage_error(t("broadcast.cli.one_action"))
     if status is None and cancel is None:
@@ -360,9 +360,9 @@ def broadcast(
         command = BroadcastCommand(runner, runner.run(open_services(settings)), t)
         try:
             if status is not None:
-                code = command.status(status)
+                code = command.status(status, org)
             elif cancel is not None:
-                code = command.cancel(cancel, yes)
+                code = command.cancel(cancel, yes, org)
             else:
                 code = command.write(audiences, text, challenge, at, yes, preview, follow, org)
         except KoomError as error:
@@ -476,16 +476,29 @@ class BroadcastCommand:
                 "broadcast.cli.org_challenge", slug=challenge.slug, org=organisation.name
             )
 
-    def status(self, broadcast_id: int) -> int:
-        """Print where a broadcast stands."""
+    def check_broadcast_of(self, slug: str, found: Broadcast) -> None:
+        """Forbidden unless the broadcast is the organisation's: written to the pledgers or
+        groups of one of its challenges (as `check_organisation` lets it write)."""
+        organisations = self.services.organisations
+        organisation = self.run(organisations.by_slug(slug))
+        own = self.run(organisations.challenges(Actor.administrator(), organisation.id))
+        if Audience.MEMBERS in found.audiences or all(c.id != found.challenge_id for c in own):
+            raise Forbidden("broadcast.cli.org_broadcast", id=str(found.id), org=organisation.name)
+
+    def status(self, broadcast_id: int, org: str | None = None) -> int:
+        """Print where a broadcast stands; with `org`, only one of that organisation's."""
         progress = self.run(self.services.broadcasts.progress(broadcast_id))
+        if org is not None:
+            self.check_broadcast_of(org, progress.broadcast)
         typer.echo(progress_text(self.t, progress, self.timezone))
         return 0
 
-    def cancel(self, broadcast_id: int, yes: bool) -> int:
-        """Cancel a broadcast after confirmation."""
+    def cancel(self, broadcast_id: int, yes: bool, org: str | None = None) -> int:
+        """Cancel a broadcast after confirmation; with `org`, only one of that organisation's."""
         t, broadcasts = self.t, self.services.broadcasts
-        self.run(broadcasts.get(broadcast_id))
+        found = self.run(broadcasts.get(broadcast_id))
+        if org is not None:
+            self.check_broadcast_of(org, found)
         if not (yes or confirmed(t("broadcast.cancel_confirm", id=str(broadcast_id)))):
             return 1
         cancelled = self.run(broadcasts.cancel(broadcast_id))

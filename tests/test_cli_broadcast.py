@@ -259,3 +259,39 @@ def test_org_writes_only_to_its_own_challenges(koom: CliRunner, seeded: str) -> 
     sent = invoke(koom, *SEND, "--org", "lyon", "--yes", "--no-follow")
     assert sent.exit_code == 0, sent.output
     assert set(rows(seeded)) == {"1", "2"}
+
+
+def test_org_status_and_cancel_refuse_another_organisations_broadcast(
+    koom: CliRunner, seeded: str
+) -> None:
+    async def organise(services: Services) -> None:
+        admin = Actor.administrator()
+        owner = await member(services, "carla")
+        for slug, name in (("lyon", "Ville de Lyon"), ("acme", "Acme")):
+            await services.organisations.create(admin, slug, name, OrganisationKind.CITY, owner.id)
+        lyon = await services.organisations.by_slug("lyon")
+        challenge = await services.challenges.by_slug("tri-lyon")
+        await services.organisations.attach_challenge(admin, lyon.id, challenge.id)
+
+    with_services(seeded, organise)
+    assert invoke(koom, *SEND, "--org", "lyon", "--yes", "--no-follow").exit_code == 0
+    assert invoke(koom, "-a", "members", "-m", "Hi", "--yes", "--no-follow").exit_code == 0
+    for args in (("--status", "1"), ("--cancel", "1", "--yes"), ("--status", "2")):
+        number = args[1]
+        refused = invoke(koom, *args, "--org", "acme" if number == "1" else "lyon")
+        assert refused.exit_code == 1, refused.output
+        owner = "Acme" if number == "1" else "Ville de Lyon"
+        assert refused.stderr.strip() == (
+            f"Broadcast #{number} is not one of {owner}'s: "
+            "with --org, --status and --cancel act on its broadcasts only."
+        )
+        assert refused.stdout == ""
+    assert set(rows(seeded).values()) == {"pending"}  # nothing cancelled
+    assert [b.status for b in broadcasts(seeded)] == [BroadcastStatus.SENDING] * 2
+    shown = invoke(koom, "--status", "1", "--org", "lyon")
+    assert shown.exit_code == 0 and "📣 Broadcast #1: sending" in shown.stdout
+    cancelled = invoke(koom, "--cancel", "1", "--org", "lyon", "--yes")
+    assert cancelled.exit_code == 0, cancelled.output
+    assert "Broadcast #1 is cancelled" in cancelled.stdout
+    unknown = invoke(koom, "--status", "1", "--org", "nowhere")
+    assert unknown.exit_code == 1 and unknown.stderr.count("\n") == 1
