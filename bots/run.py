@@ -65,7 +65,7 @@ def build_adapters(
     if "Discord" in platforms:
         from bots.discord.app import DiscordAdapter
 
-        adapters.append(DiscordAdapter(services, settings))
+        adapters.append(DiscordAdapter(services, settings, (budgets or {}).get(Platform.DISCORD)))
     return adapters
 
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -58,12 +59,13 @@ from conversations.model import (
     Sender,
 )
 from conversations.registry import default_flows
+from core.clock import SystemClock
 from core.delivery.protocol import DeliveryResult, Notice, Outcome
 from core.errors import Misconfigured
 from core.i18n import Translator, reading_in
 from core.identity import AccountRef, ChatRef, Platform
 from core.models import Challenge, Group
-from core.pacing import Pacer
+from core.pacing import DISCORD_LIMITS, Budget, Pacer
 from core.services import Services
 from core.settings import Settings
 
@@ -84,6 +86,9 @@ FORM_BUDGET = 2.0
 """Seconds to read an awaited form before Discord's 3 s are at risk."""
 START_TIMEOUT = 60.0
 STOP_GRACE = 10.0
+DM_CHANNELS_KEPT = 100_000
+"""Members' DM channel ids kept (the least recently used forgotten): a broadcast to members
+already written to costs one request each, not two (discord.py keeps 128)."""
 GONE_CODES = frozenset({50007, 50001, 50013, 10003, 10013})
 """Refusals for good: DMs closed, missing access or permissions, unknown channel or user."""
 
@@ -175,15 +180,21 @@ class DiscordAdapter:
 
     name = "Discord"
     platform = Platform.DISCORD
-    pacer: Pacer | None = None  # the worker paces deliveries; interaction replies are apart
 
-    def __init__(self, services: Services, settings: Settings) -> None:
+    def __init__(
+        self, services: Services, settings: Settings, budget: Budget | None = None
+    ) -> None:
+        """`budget` holds Discord's limits for every request the bot makes outside
+        interactions (shared by several instances; else this process's own); answers to
+        interactions are apart, as Discord counts them apart."""
         self.services = services
         self.settings = settings
+        self.pacer: Budget = budget or Pacer(DISCORD_LIMITS, SystemClock())
         self.engine = Engine(services, default_flows(), CAPABILITIES)
         self.client = make_client(self, settings)
         self._connection: asyncio.Task[None] | None = None
         self._busy: set[asyncio.Task[Any]] = set()
+        self._dm_channels: OrderedDict[int, int] = OrderedDict()  # user id -> DM channel id
         services.membership.register(Platform.DISCORD.value, self._in_group)
 
     # --- lifecycle ------------------------------------------------------------------------
@@ -440,6 +451,9 @@ class DiscordAdapter:
         try:
             answer = await self.engine.answer(envelope)
             for outgoing in render(answer.replies, Translator(answer.locale), Component):
+                # A reply counts against the limits as a delivery does, and goes before them.
+                wait = await self.pacer.take(account.external_id, group=False, bulk=False)
+                await asyncio.sleep(wait.total_seconds())
                 await message.channel.send(**outgoing.send_kwargs())
         except Exception:
             log.exception("Discord: DM message %s failed", message.id)
@@ -468,15 +482,29 @@ class DiscordAdapter:
         member's DMs. Short rate limits are waited out (per route, by discord.py); closed DMs
         and channels out of reach are GONE, longer rate limits, network errors and 5xx are
         RETRY (transient), other refusals FAILED. Nothing is marked here: the delivery
-        worker does it."""
+        worker does it.
+
+        The worker's send time covers the first request; each further one (opening the DMs
+        the first time, a second message) takes its own from the budget, since Discord's
+        global limit counts requests, not deliveries."""
+        first = True
+
+        async def paced() -> None:
+            nonlocal first
+            if not first:
+                wait = await self.pacer.take(chat.chat_id, group=chat.is_group, bulk=True)
+                await asyncio.sleep(wait.total_seconds())
+            first = False
+
         try:
             if chat.is_group:
                 channel: discord.abc.Messageable = self.client.get_partial_messageable(
                     int(chat.chat_id)
                 )
             else:
-                channel = await self.client.create_dm(discord.Object(int(chat.chat_id)))
+                channel = await self._dm_channel(int(chat.chat_id), paced)
             for outgoing in render(replies, t, Component):
+                await paced()
                 await channel.send(**outgoing.send_kwargs())
         except discord.RateLimited as error:
             delay = timedelta(seconds=error.retry_after)
@@ -494,6 +522,22 @@ class DiscordAdapter:
         except (aiohttp.ClientError, OSError, TimeoutError) as error:
             return DeliveryResult(Outcome.RETRY, detail=repr(error))
         return DeliveryResult(Outcome.SENT)
+
+    async def _dm_channel(
+        self, user_id: int, paced: Callable[[], Awaitable[None]]
+    ) -> discord.abc.Messageable:
+        """The member's DM channel: known (a member's never changes), or opened (a request,
+        `paced` first) and kept."""
+        channel_id = self._dm_channels.get(user_id)
+        if channel_id is None:
+            await paced()
+            channel_id = (await self.client.create_dm(discord.Object(user_id))).id
+            self._dm_channels[user_id] = channel_id
+            if len(self._dm_channels) > DM_CHANNELS_KEPT:
+                self._dm_channels.popitem(last=False)
+        else:
+            self._dm_channels.move_to_end(user_id)
+        return self.client.get_partial_messageable(channel_id, type=discord.ChannelType.private)
 
     # --- words ----------------------------------------------------------------------------
 
