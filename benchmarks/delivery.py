@@ -35,9 +35,7 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -54,8 +52,9 @@ from core.pacing import BULK_SHARE
 from core.services import Services
 from core.services.broadcasts import Audience
 from core.settings import Settings
-from tests.factories import add_telegram_members
+from tests.factories import add_members
 from tests.fake_telegram import TOKEN, FakeTelegram, Person, Sent
+from tests.instances import fresh_database, koom_env, statuses
 
 FIRST_ID = 100_000
 CHATTER = Person(42, "Chatty", "fr")
@@ -178,16 +177,12 @@ def serve(scale: int) -> None:
 async def start_bot(
     fake: FakeTelegram, url: str, redis: str | None, scale: int, folder: Path, log: IO[bytes]
 ) -> asyncio.subprocess.Process:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DISCORD_"))}
-    env |= {
-        "TELEGRAM_TOKEN": TOKEN,
-        "TELEGRAM_BASE_URL": fake.base_url,
-        "DATABASE_URL": url,
-        "KOOM_LOAD_DEMO": "0",
-        "KOOM_DEFAULT_LOCALE": "fr",
-        "KOOM_DELIVERY_LEASE_SECONDS": str(LEASE),
-        "PYTHONPATH": str(Path.cwd()),
-    }
+    env = koom_env(
+        url,
+        TELEGRAM_TOKEN=TOKEN,
+        TELEGRAM_BASE_URL=fake.base_url,
+        KOOM_DELIVERY_LEASE_SECONDS=str(LEASE),
+    )
     if redis:
         env["KOOM_REDIS_URL"] = redis
     return await asyncio.create_subprocess_exec(
@@ -224,7 +219,7 @@ async def prepare(url: str, people: list[Person]) -> int:
             status=ChallengeStatus.OPEN,
         )
     )
-    await add_telegram_members(db, people)
+    await add_members(db, people)
     draft = await services.broadcasts.create(None, {Audience.MEMBERS}, TEXT, challenge.id)
     await services.broadcasts.confirm(draft.id)
     await db.dispose()
@@ -240,16 +235,6 @@ async def sent_at(db: Database, broadcast_id: int) -> dict[int, float]:
             )
         )
         return {int(r.chat_id): r.sent_at.timestamp() for r in rows}
-
-
-async def row_statuses(db: Database, broadcast_id: int) -> dict[str, str]:
-    async with db.read() as conn:
-        rows = await conn.execute(
-            select(deliveries.c.chat_id, deliveries.c.status).where(
-                deliveries.c.broadcast_id == broadcast_id
-            )
-        )
-        return {r.chat_id: r.status for r in rows}
 
 
 async def pending(db: Database, broadcast_id: int) -> int:
@@ -284,21 +269,6 @@ async def chat(fake: FakeTelegram, replies: asyncio.Queue[Sent], every: float, r
 # --- one run ----------------------------------------------------------------------------
 
 
-@contextlib.asynccontextmanager
-async def fresh_postgres(server: str) -> AsyncIterator[str]:
-    """The URL of a new PostgreSQL database on `server` (a database URL), dropped at the end."""
-    name = f"koom_bench_{uuid.uuid4().hex[:10]}"
-    admin = Database(server, isolation_level="AUTOCOMMIT")
-    async with admin.engine.connect() as conn:
-        await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield server.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        async with admin.engine.connect() as conn:
-            await conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.dispose()
-
-
 async def measure(
     members: int,
     scale: int,
@@ -312,7 +282,7 @@ async def measure(
     if instances == 1:
         url = f"sqlite+aiosqlite:///{folder / ('killed.db' if killed else 'clean.db')}"
         return await _measure(members, scale, every, killed, folder, 1, url, None)
-    async with fresh_postgres(postgres) as url:
+    async with fresh_database(postgres, "koom_bench") as url:
         return await _measure(members, scale, every, killed, folder, instances, url, redis)
 
 
@@ -361,9 +331,9 @@ async def _measure(
             await victim.wait()
             await asyncio.sleep(0.5)  # a request already on its way still lands
             before = fake.received(ids)
-            statuses = await row_statuses(db, broadcast_id)
+            at_kill = await statuses(db, broadcast_id)
             run.in_flight = sum(
-                1 for c, s in statuses.items() if s == "pending" and int(c) in before
+                1 for c, s in at_kill.items() if s == "pending" and int(c) in before
             )
             if instances == 1:  # started again; with several, the others take over
                 polls = len(fake.calls_of("getUpdates"))
@@ -389,7 +359,7 @@ async def _measure(
                 child.send_signal(signal.SIGTERM)
             await child.wait()
         await fake.close()
-    run.statuses = Counter((await row_statuses(db, broadcast_id)).values())
+    run.statuses = Counter((await statuses(db, broadcast_id)).values())
     marked = await sent_at(db, broadcast_id)
     await db.dispose()
     sends = [send for send in fake.accepted if send.chat_id in ids]

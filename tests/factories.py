@@ -67,8 +67,9 @@ async def all_broadcasts(services: Services) -> list[Broadcast]:
     return [await services.broadcasts.get(i) for i in ids]
 
 
-async def add_telegram_members(db: Database, people: Sequence[Person]) -> None:
-    """One member with one Telegram account per person, written in bulk."""
+async def add_members(db: Database, people: Sequence[Person], platform: str = "telegram") -> None:
+    """One member with one account on `platform` (its id the person's) per person, written
+    in bulk."""
     now = datetime.now(UTC)
     async with db.write() as conn:
         # Ids from the database (not chosen here), so that later members get fresh ones on
@@ -91,7 +92,7 @@ async def add_telegram_members(db: Database, people: Sequence[Person]) -> None:
             insert(accounts),
             [
                 {
-                    "platform": "telegram",
+                    "platform": platform,
                     "external_id": str(p.id),
                     "member_id": member_id,
                     "created_at": now,

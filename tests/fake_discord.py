@@ -9,10 +9,20 @@ Errors: 400 code 50035 (invalid form body, from the same limits Discord checks),
 (the member's DMs are closed), 403 code 50001 (no access to a channel), and 429 with
 `retry_after` when a test asks for it.
 
-Gateway: HELLO, IDENTIFY (a bad token closes with 4004, a privileged intent with 4014),
-READY, GUILD_CREATE, heartbeats and their ACK, RESUME (RESUMED for a session it knows,
-else INVALID_SESSION), and the
-dispatch of INTERACTION_CREATE and MESSAGE_CREATE by the test.
+Gateway: HELLO, IDENTIFY (a bad token closes with 4004, a privileged intent with 4014, a
+shard id out of its total with 4010), READY, GUILD_CREATE, heartbeats and their ACK, RESUME
+(RESUMED for a session it knows, else INVALID_SESSION), and the dispatch of
+INTERACTION_CREATE and MESSAGE_CREATE by the test. Several shards may connect (IDENTIFY's
+`shard: [id, total]`): each guild's events go to shard `(guild_id >> 22) % total` only, DMs
+to shard 0, as Discord routes them; guild ids are snowflakes of successive milliseconds, so
+successive guilds fall on successive shards.
+
+Limits: every REST request outside interactions (their callbacks and webhooks are apart, as
+on Discord) counts against the global 50 a second, and a message posted in a channel also
+against that channel's route, 5 per 5 s, both times an integer `scale`. Counted always (in
+`counted`: `limit_violations` tells the windows that held too many), they are enforced only
+when asked (`enforce_limits`): a request beyond one is answered 429 with Discord's
+`retry_after` and `global`, is kept in `refused` and not counted.
 
 Tests act as members through `slash`, `press`, `choose`, `submit`, `autocomplete` and `type`,
 which dispatch an event and return the record of what the bot did with it.
@@ -25,12 +35,14 @@ import itertools
 import json
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import WSMsgType, web
+
+from tests.fake_telegram import window_peak
 
 TOKEN = "fake-discord-token"
 BOT_ID = 1_000_000_000_000_000_001
@@ -55,6 +67,44 @@ LOCALES = {
     "th", "zh-CN", "ja", "zh-TW", "ko",
 }  # fmt: skip
 COMMAND_NAME = re.compile(r"^[-_'\w]{1,32}$")
+GUILD_EPOCH_MS = 1_200_000_000_000_000_000 >> 22
+"""The milliseconds of the first guild's snowflake (beyond every other id of the fake)."""
+GLOBAL, CHANNEL = "global", "channel"
+"""The limits the fake counts: the bot's requests overall, and messages per channel."""
+
+
+def shard_of(guild_id: int | None, total: int) -> int:
+    """The shard Discord sends a guild's events to; DMs (no guild) go to shard 0."""
+    return 0 if guild_id is None else (guild_id >> 22) % total
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    """Discord's limits, as (requests, seconds) windows, every count times `scale`."""
+
+    scale: int = 1
+
+    def window(self, kind: str) -> tuple[int, float]:
+        count, per = {GLOBAL: (50, 1.0), CHANNEL: (5, 5.0)}[kind]
+        return count * self.scale, per
+
+
+@dataclass(frozen=True)
+class Counted:
+    """A request that counts against the limits: when, and the channel it posted in."""
+
+    at: float
+    path: str
+    channel_id: int | None
+
+
+@dataclass(frozen=True)
+class Limited:
+    """A request answered 429 by an enforced limit (GLOBAL or CHANNEL)."""
+
+    at: float
+    path: str
+    limit: str
 
 
 def snowflakes(start: int) -> Iterator[int]:
@@ -69,6 +119,9 @@ def json_response(
     response = web.Response(body=json.dumps(body).encode(), status=status, headers=headers)
     response.content_type = "application/json"
     return response
+
+
+CHANNEL_MESSAGES = re.compile(r"^/api/v10/channels/(\d+)/messages$")
 
 
 def now_iso() -> str:
@@ -179,10 +232,18 @@ class FakeDiscord:
         """The bodies of every message the bot posted, follow-ups included."""
         self.identify: list[dict[str, Any]] = []
         self.heartbeats = 0
-        self.sessions: set[str] = set()
+        self.sessions: dict[str, int] = {}  # session id -> its shard
         self.resumes = 0
-        self.socket: web.WebSocketResponse | None = None
-        self.sequence = 0
+        self.sockets: dict[int, web.WebSocketResponse] = {}  # shard id -> its connection
+        self.sequences: dict[int, int] = {}
+        self.shard_count = 1
+        self.dispatched: list[tuple[int, str]] = []
+        """(shard, event) of every event dispatched, in order."""
+        self._guild_ms = itertools.count(GUILD_EPOCH_MS)
+        self.limits: RateLimits | None = None
+        """The enforced limits; None (the default) lets every request through."""
+        self.counted: list[Counted] = []
+        self.refused: list[Limited] = []
         self._runner: web.AppRunner | None = None
         self._port = 0
         self.uploads: dict[str, bytes] = {}
@@ -218,8 +279,9 @@ class FakeDiscord:
         self._port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
 
     async def close(self) -> None:
-        if self.socket is not None and not self.socket.closed:
-            await self.socket.close()
+        for socket in list(self.sockets.values()):
+            if not socket.closed:
+                await socket.close()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -231,12 +293,17 @@ class FakeDiscord:
     def gateway_url(self) -> str:
         return f"ws://127.0.0.1:{self._port}/gateway"
 
+    @property
+    def socket(self) -> web.WebSocketResponse | None:
+        """The connection of shard 0 (the only one of an unsharded bot)."""
+        return self.sockets.get(0)
+
     # --- the world ------------------------------------------------------------------------
 
     async def add_guild(self, name: str, channel_name: str = "general") -> Where:
         """A guild the bot joins (GUILD_CREATE when it is connected), with one text channel;
         where its members act."""
-        guild_id, channel_id = next(self.ids), next(self.ids)
+        guild_id, channel_id = next(self._guild_ms) << 22, next(self.ids)
         channel = {
             "id": str(channel_id),
             "type": 0,
@@ -290,15 +357,15 @@ class FakeDiscord:
             "premium_tier": 0,
             "system_channel_flags": 0,
         }
-        if self.socket is not None and not self.socket.closed:
-            await self.dispatch("GUILD_CREATE", self.guilds[guild_id])
+        if self._connected(shard_of(guild_id, self.shard_count)):
+            await self.dispatch("GUILD_CREATE", self.guilds[guild_id], guild_id=guild_id)
         return Where(channel_id, guild_id)
 
     async def remove_guild(self, where: Where) -> None:
         """The bot is removed from a guild (GUILD_DELETE)."""
         assert where.guild_id is not None
         del self.guilds[where.guild_id]
-        await self.dispatch("GUILD_DELETE", {"id": str(where.guild_id)})
+        await self.dispatch("GUILD_DELETE", {"id": str(where.guild_id)}, guild_id=where.guild_id)
 
     def dm(self, user_id: int) -> Where:
         """The DM channel of a member with the bot (created on first use)."""
@@ -474,7 +541,7 @@ class FakeDiscord:
             interaction_id, Interaction(interaction_id, token, kind, payload, time.perf_counter())
         )
         record.answered.clear()
-        await self.dispatch("INTERACTION_CREATE", payload)
+        await self.dispatch("INTERACTION_CREATE", payload, guild_id=where.guild_id)
         await asyncio.wait_for(record.answered.wait(), 5)
         return record
 
@@ -531,19 +598,34 @@ class FakeDiscord:
 
     # --- gateway --------------------------------------------------------------------------
 
-    async def dispatch(self, event: str, data: dict[str, Any]) -> None:
-        """Send one DISPATCH event to the connected bot."""
-        assert self.socket is not None and not self.socket.closed, "no bot is connected"
-        self.sequence += 1
-        await self.socket.send_str(json.dumps({"op": 0, "t": event, "s": self.sequence, "d": data}))
+    async def dispatch(
+        self,
+        event: str,
+        data: dict[str, Any],
+        *,
+        guild_id: int | None = None,
+        shard: int | None = None,
+    ) -> None:
+        """Send one DISPATCH event to the shard of `guild_id` (DMs: shard 0), or to `shard`."""
+        if shard is None:
+            shard = shard_of(guild_id, self.shard_count)
+        socket = self.sockets.get(shard)
+        assert socket is not None and not socket.closed, f"no bot is connected on shard {shard}"
+        self.sequences[shard] = sequence = self.sequences.get(shard, 0) + 1
+        self.dispatched.append((shard, event))
+        await socket.send_str(json.dumps({"op": 0, "t": event, "s": sequence, "d": data}))
 
-    async def wait_connected(self) -> None:
-        """Wait until a bot has identified on the gateway."""
+    def _connected(self, shard: int) -> bool:
+        socket = self.sockets.get(shard)
+        return socket is not None and not socket.closed
+
+    async def wait_connected(self, shard: int = 0) -> None:
+        """Wait until a bot has identified on the gateway (as `shard`)."""
         for _ in range(500):
-            if self.socket is not None and not self.socket.closed:
+            if self._connected(shard):
                 return
             await asyncio.sleep(0.01)
-        raise TimeoutError("no bot identified on the gateway")
+        raise TimeoutError(f"no bot identified on the gateway as shard {shard}")
 
     async def _gateway_socket(self, request: web.Request) -> web.WebSocketResponse:
         socket = web.WebSocketResponse()
@@ -560,17 +642,19 @@ class FakeDiscord:
                 await self._identified(socket, data["d"])
             elif data["op"] == 6:
                 await self._resume(socket, data["d"])
-        if self.socket is socket:
-            self.socket = None
+        for shard, connected in list(self.sockets.items()):
+            if connected is socket:
+                del self.sockets[shard]
         return socket
 
     async def _resume(self, socket: web.WebSocketResponse, resume: dict[str, Any]) -> None:
-        if resume.get("token") != self.token or resume.get("session_id") not in self.sessions:
+        shard = self.sessions.get(resume.get("session_id", ""))
+        if resume.get("token") != self.token or shard is None:
             await socket.send_json({"op": 9, "d": False})
             return
-        self.socket = socket
+        self.sockets[shard] = socket
         self.resumes += 1
-        await self.dispatch("RESUMED", {})
+        await self.dispatch("RESUMED", {}, shard=shard)
 
     async def _identified(self, socket: web.WebSocketResponse, identify: dict[str, Any]) -> None:
         self.identify.append(identify)
@@ -580,24 +664,32 @@ class FakeDiscord:
         if identify.get("intents", 0) & PRIVILEGED_INTENTS:
             await socket.close(code=4014, message=b"Disallowed intent(s).")
             return
-        self.socket, self.sequence = socket, 0
+        shard, total = identify.get("shard") or (0, 1)
+        if not 0 <= shard < total:
+            await socket.close(code=4010, message=b"Invalid shard.")
+            return
+        self.shard_count = total
+        self.sockets[shard], self.sequences[shard] = socket, 0
         session = f"session-{next(self.ids)}"
-        self.sessions.add(session)
+        self.sessions[session] = shard
+        mine = [g for g in self.guilds.values() if shard_of(int(g["id"]), total) == shard]
         await self.dispatch(
             "READY",
             {
                 "v": 10,
                 "user": BOT_USER,
-                "guilds": [{"id": g["id"], "unavailable": True} for g in self.guilds.values()],
+                "guilds": [{"id": g["id"], "unavailable": True} for g in mine],
+                "shard": [shard, total],
                 "session_id": session,
                 "resume_gateway_url": self.gateway_url,
                 "application": {"id": str(APPLICATION_ID), "flags": 0},
                 "private_channels": [],
                 "relationships": [],
             },
+            shard=shard,
         )
-        for guild in self.guilds.values():
-            await self.dispatch("GUILD_CREATE", guild)
+        for guild in mine:
+            await self.dispatch("GUILD_CREATE", guild, shard=shard)
 
     # --- REST -----------------------------------------------------------------------------
 
@@ -617,10 +709,92 @@ class FakeDiscord:
             if fault.times and fault.method == request.method and fault.path.search(path):
                 fault.times -= 1
                 return json_response(fault.body, status=fault.status, headers=fault.headers)
+        if not open_route:
+            refusal = self._count(request)
+            if refusal is not None:
+                return refusal
         try:
             return await handler(request)
         except DiscordError as error:
             return json_response(error.body, status=error.status)
+
+    # --- limits ---------------------------------------------------------------------------
+
+    def enforce_limits(self, scale: int = 1) -> RateLimits:
+        """From now on, answer 429 to requests beyond Discord's limits times `scale`."""
+        self.limits = RateLimits(scale)
+        return self.limits
+
+    def _count(self, request: web.Request) -> web.Response | None:
+        """Count a request against the limits; the 429 that refuses it, if one is enforced."""
+        now = time.monotonic()
+        posting = request.method == "POST" and CHANNEL_MESSAGES.match(request.path)
+        channel_id = int(posting.group(1)) if posting else None
+        if self.limits is not None:
+            windows = [(GLOBAL, self._recent(now, self.limits.window(GLOBAL)[1]))]
+            if channel_id is not None:
+                per = self.limits.window(CHANNEL)[1]
+                here = [c for c in self._recent(now, per) if c.channel_id == channel_id]
+                windows.append((CHANNEL, here))
+            for kind, recent in windows:
+                count, per = self.limits.window(kind)
+                if len(recent) >= count:
+                    retry_after = round(recent[len(recent) - count].at + per - now, 3)
+                    self.refused.append(Limited(now, request.path, kind))
+                    body = {
+                        "message": "You are being rate limited.",
+                        "retry_after": retry_after,
+                        "global": kind == GLOBAL,
+                        "code": 0,
+                    }
+                    headers = {
+                        "Retry-After": str(max(1, round(retry_after))),
+                        "X-RateLimit-Scope": "user" if kind == GLOBAL else "shared",
+                    }
+                    if kind == GLOBAL:
+                        headers["X-RateLimit-Global"] = "true"
+                    return json_response(body, status=429, headers=headers)
+        self.counted.append(Counted(now, request.path, channel_id))
+        return None
+
+    def _recent(self, now: float, per: float) -> list[Counted]:
+        """The counted requests of the last `per` seconds, oldest first."""
+        first = len(self.counted)
+        while first > 0 and self.counted[first - 1].at > now - per:
+            first -= 1
+        return self.counted[first:]
+
+    def window_peaks(self, limits: RateLimits | None = None) -> dict[str, int]:
+        """The most counted requests any window held: overall, and in one channel."""
+        limits = limits or self.limits or RateLimits()
+        by_channel: dict[int, list[float]] = {}
+        for c in self.counted:
+            if c.channel_id is not None:
+                by_channel.setdefault(c.channel_id, []).append(c.at)
+        overall = window_peak([c.at for c in self.counted], limits.window(GLOBAL)[1])
+        per = limits.window(CHANNEL)[1]
+        return {
+            GLOBAL: overall,
+            CHANNEL: max((window_peak(t, per) for t in by_channel.values()), default=0),
+        }
+
+    def limit_violations(self, limits: RateLimits | None = None) -> dict[str, tuple[int, int]]:
+        """The windows that held more counted requests than `limits` allow (the enforced
+        ones by default): kind -> (peak, allowed). Empty when every window was kept."""
+        limits = limits or self.limits or RateLimits()
+        peaks = self.window_peaks(limits)
+        allowed = {kind: limits.window(kind)[0] for kind in peaks}
+        return {k: (peaks[k], allowed[k]) for k in peaks if peaks[k] > allowed[k]}
+
+    def received(self, user_ids: Iterable[int]) -> dict[int, list[str]]:
+        """The contents of the messages in each member's DMs (of those with any)."""
+        wanted = {self.dm_channels[u]: u for u in user_ids if u in self.dm_channels}
+        found: dict[int, list[str]] = {}
+        for message in self.messages.values():
+            user = wanted.get(int(message["channel_id"]))
+            if user is not None and message["author"]["id"] == str(BOT_ID):
+                found.setdefault(user, []).append(message["content"])
+        return found
 
     async def _gateway(self, request: web.Request) -> web.Response:
         return json_response({"url": self.gateway_url})

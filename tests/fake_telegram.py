@@ -481,7 +481,7 @@ class FakeTelegram:
             by_chat.setdefault((kind, send.chat_id), []).append(send.at)
         peaks = {OVERALL: 0, PRIVATE_CHAT: 0, GROUP: 0}
         for (kind, _), times in by_chat.items():
-            peaks[kind] = max(peaks[kind], _peak(times, limits.window(kind)[1]))
+            peaks[kind] = max(peaks[kind], window_peak(times, limits.window(kind)[1]))
         return peaks
 
     def limit_violations(self, limits: Limits | None = None) -> dict[str, tuple[int, int]]:
@@ -934,7 +934,7 @@ class FakeTelegram:
         return data
 
 
-def _peak(times: list[float], per: float) -> int:
+def window_peak(times: list[float], per: float) -> int:
     """The most times (sorted) that lie in one window (t - per, t]."""
     peak, first = 0, 0
     for last, t in enumerate(times):

@@ -9,25 +9,21 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO
 
 import pytest
-from sqlalchemy import select
 
 from core.db.database import Database
 from core.db.migrate import upgrade
-from core.db.tables import deliveries
 from core.delivery.worker import BATCH
 from core.services import Services
 from core.services.broadcasts import Audience
 from core.settings import Settings
-from tests.factories import add_telegram_members, open_challenge
+from tests.factories import add_members, open_challenge
 from tests.fake_telegram import TOKEN, FakeTelegram, Person
+from tests.instances import koom_env, koom_run, statuses
 
-ROOT = Path(__file__).resolve().parent.parent
 MEMBERS = 300
 """At Telegram's real pace (the worker keeps bulk sends to 24 a second) about 13 s of sends."""
 FIRST_ID = 20_000
@@ -35,31 +31,6 @@ TEXT = "Grande collecte de vêtements dimanche : apportez ce qui dort dans vos p
 WITHIN = 45.0
 """Seconds allowed to each phase (never a measure of speed)."""
 POLL = 0.2
-
-
-async def statuses(db: Database, broadcast_id: int) -> dict[str, str]:
-    """chat id -> status of each delivery row of the broadcast."""
-    async with db.read() as conn:
-        rows = await conn.execute(
-            select(deliveries.c.chat_id, deliveries.c.status).where(
-                deliveries.c.broadcast_id == broadcast_id
-            )
-        )
-        return {r.chat_id: r.status for r in rows}
-
-
-async def koom_run(env: dict[str, str], cwd: Path, log: IO[bytes]) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bots.cli",
-        "run",
-        cwd=cwd,
-        env=env,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=log,
-        stderr=log,
-    )
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="the OS has no SIGKILL")
@@ -77,19 +48,11 @@ async def test_a_broadcast_killed_half_way_is_finished_after_a_restart_repeating
     people = [Person(FIRST_ID + i, f"Member {i}", "fr") for i in range(MEMBERS)]
     ids = {p.id for p in people}
     fake.know(*people)
-    await add_telegram_members(db, people)
+    await add_members(db, people)
     draft = await services.broadcasts.create(None, {Audience.MEMBERS}, TEXT, challenge.id)
     broadcast = await services.broadcasts.confirm(draft.id)  # the sweep launches it
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DISCORD_"))}
-    env |= {
-        "TELEGRAM_TOKEN": TOKEN,
-        "TELEGRAM_BASE_URL": fake.base_url,
-        "DATABASE_URL": url,
-        "KOOM_LOAD_DEMO": "0",
-        "KOOM_DEFAULT_LOCALE": "fr",
-        "PYTHONPATH": str(ROOT),
-    }
+    env = koom_env(url, TELEGRAM_TOKEN=TOKEN, TELEGRAM_BASE_URL=fake.base_url)
 
     def received() -> int:
         return sum(1 for send in fake.accepted if send.chat_id in ids)

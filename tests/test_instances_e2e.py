@@ -9,39 +9,36 @@ Needs KOOM_TEST_POSTGRES_URL and KOOM_TEST_REDIS_URL (`.ci/run` sets both); skip
 from __future__ import annotations
 
 import asyncio
-import os
 import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from pydantic import SecretStr
-from redis.asyncio import Redis
-from sqlalchemy import func, select
 
 from bots.telegram.app import TelegramAdapter
-from core.clock import SystemClock
-from core.db.database import Database
-from core.db.tables import deliveries, outbox
-from core.delivery.worker import DeliveryWorker
 from core.identity import ChatRef, Platform
-from core.pacing import TELEGRAM_LIMITS, Limit, Limits
+from core.pacing import Budget
 from core.services import Services
 from core.services.broadcasts import Audience
 from core.settings import Settings
-from core.shared_budget import RedisBudget
 from tests.conftest import POSTGRES_URL
-from tests.factories import add_telegram_members, member, open_challenge
+from tests.factories import add_members, member, open_challenge
 from tests.fake_telegram import TOKEN, FakeTelegram, Person, group
 from tests.fake_telegram import Limits as FakeLimits
-
-REDIS_URL = os.environ.get("KOOM_TEST_REDIS_URL")
-pytestmark = pytest.mark.skipif(
-    not (POSTGRES_URL and REDIS_URL), reason="needs KOOM_TEST_POSTGRES_URL and KOOM_TEST_REDIS_URL"
+from tests.instances import (
+    Instance,
+    all_sent,
+    instances,
+    needs_postgres_and_redis,
+    on_schema,
+    rows_per_chat,
+    until,
 )
+
+pytestmark = needs_postgres_and_redis
 SCALE = 8
 """Telegram's limits times this, at the fake and in the budget: 240 messages/s overall."""
 MEMBERS = 2_000
@@ -50,23 +47,6 @@ FIRST_ID = 300_000
 TEXT = "Grande marche pour le climat samedi à 14 h, place Bellecour : venez nombreux !"
 WITHIN = 120.0
 """Seconds a test waits for the broadcast to finish (never a measure of speed)."""
-POLL = 0.2
-
-
-def scaled(limits: Limits, scale: int) -> Limits:
-    def times(limit: Limit) -> Limit:
-        return Limit(limit.count * scale, limit.per)
-
-    return Limits(times(limits.overall), times(limits.private_chat), times(limits.group))
-
-
-@dataclass
-class Instance:
-    """One `koom run` as far as deliveries go."""
-
-    services: Services
-    adapter: TelegramAdapter
-    worker: DeliveryWorker
 
 
 @dataclass
@@ -79,56 +59,43 @@ class Cluster:
         return self.instances[0].services
 
 
+def telegram_settings(fake: FakeTelegram, lease: int = 60) -> Settings:
+    """Settings of instances that send through `fake` (with this delivery lease)."""
+    assert POSTGRES_URL is not None
+    return Settings(
+        _env_file=None,
+        DATABASE_URL=POSTGRES_URL,
+        KOOM_LOAD_DEMO="0",
+        KOOM_DELIVERY_LEASE_SECONDS=str(lease),
+    ).model_copy(update={"telegram_token": SecretStr(TOKEN), "telegram_base_url": fake.base_url})
+
+
 @asynccontextmanager
 async def cluster(
     schema: str, count: int, *, lease: int = 60, chat: bool = False, **server: str
 ) -> AsyncIterator[Cluster]:
     """`count` instances on `schema`; with `chat`, the first also long-polls for updates.
     `server` adds PostgreSQL settings to every instance's connections."""
-    assert POSTGRES_URL is not None and REDIS_URL is not None
     fake = FakeTelegram()
     await fake.start()
-    settings = Settings(
-        _env_file=None,
-        DATABASE_URL=POSTGRES_URL,
-        KOOM_LOAD_DEMO="0",
-        KOOM_DELIVERY_LEASE_SECONDS=str(lease),
-    ).model_copy(update={"telegram_token": SecretStr(TOKEN), "telegram_base_url": fake.base_url})
-    prefix = f"koom-test:{uuid.uuid4().hex[:12]}"
-    limits = scaled(TELEGRAM_LIMITS, SCALE)
-    instances: list[Instance] = []
-    async with AsyncExitStack() as stack:
-        stack.push_async_callback(fake.close)
-        stack.push_async_callback(_drop_keys, prefix)
-        for i in range(count):
-            db = Database(
-                POSTGRES_URL,
-                connect_args={"server_settings": {"search_path": schema, **server}},
-            )
-            stack.push_async_callback(db.dispose)
-            redis = Redis.from_url(REDIS_URL)
-            stack.push_async_callback(redis.aclose)
-            services = Services(db=db, settings=settings, clock=SystemClock())
-            budget = RedisBudget(redis, prefix, limits)
-            adapter = TelegramAdapter(services, settings, webhook_listen="127.0.0.1", budget=budget)
-            if chat and i == 0:
-                await adapter.start()
-            else:  # deliveries only: connected, not polling
-                await adapter.application.initialize()
-            stack.push_async_callback(adapter.stop)
-            worker = DeliveryWorker(services, {Platform.TELEGRAM: adapter})
-            stack.push_async_callback(worker.stop)
-            instances.append(Instance(services, adapter, worker))
-        yield Cluster(instances, fake)
+    settings = telegram_settings(fake, lease)
 
+    async def telegram(
+        n: int, services: Services, budgets: Mapping[Platform, Budget]
+    ) -> list[TelegramAdapter]:
+        budget = budgets[Platform.TELEGRAM]
+        adapter = TelegramAdapter(services, settings, webhook_listen="127.0.0.1", budget=budget)
+        if chat and n == 0:
+            await adapter.start()
+        else:  # deliveries only: connected, not polling
+            await adapter.application.initialize()
+        return [adapter]
 
-async def _drop_keys(prefix: str) -> None:
-    assert REDIS_URL is not None
-    redis = Redis.from_url(REDIS_URL)
-    keys = [key async for key in redis.scan_iter(f"{prefix}:*")]
-    if keys:
-        await redis.delete(*keys)
-    await redis.aclose()
+    try:
+        async with instances(schema, count, settings, telegram, scale=SCALE, **server) as made:
+            yield Cluster(made, fake)
+    finally:
+        await fake.close()
 
 
 async def broadcast_and_announcements(c: Cluster) -> tuple[list[Person], list[dict[str, Any]]]:
@@ -145,7 +112,7 @@ async def broadcast_and_announcements(c: Cluster) -> tuple[list[Person], list[di
             ChatRef(Platform.TELEGRAM, str(club["id"]), is_group=True), club["title"]
         )
         await services.groups.follow(registered.id, challenge.id)
-    await add_telegram_members(services.db, people)
+    await add_members(services.db, people)
     for n in range(4):  # 50 %, and the tier at 4
         pledger = await member(services, str(FIRST_ID + n), "telegram")
         await services.pledges.pledge(pledger.id, challenge.id)
@@ -153,34 +120,6 @@ async def broadcast_and_announcements(c: Cluster) -> tuple[list[Person], list[di
     await services.broadcasts.confirm(draft.id)
     await services.broadcasts.launch_due()
     return people, clubs
-
-
-async def until(done: Callable[[], Awaitable[bool]], seconds: float = WITHIN) -> None:
-    for _ in range(int(seconds / POLL)):
-        if await done():
-            return
-        await asyncio.sleep(POLL)
-    raise TimeoutError(f"not done within {seconds} s")
-
-
-async def all_sent(services: Services) -> bool:
-    async with services.db.read() as conn:
-        unfanned = (
-            await conn.execute(select(func.count()).where(outbox.c.fanned_out_at.is_(None)))
-        ).scalar_one()
-        pending = (
-            await conn.execute(select(func.count()).where(deliveries.c.status == "pending"))
-        ).scalar_one()
-    return unfanned == 0 and pending == 0
-
-
-async def rows_per_chat(services: Services) -> dict[int, list[str]]:
-    async with services.db.read() as conn:
-        rows = await conn.execute(select(deliveries.c.chat_id, deliveries.c.status))
-        found: dict[int, list[str]] = {}
-        for row in rows:
-            found.setdefault(int(row.chat_id), []).append(row.status)
-        return found
 
 
 def check_once_each(c: Cluster, people: list[Person], rows: dict[int, list[str]]) -> None:
@@ -202,7 +141,7 @@ async def test_instances_share_a_broadcast_and_announcements_once_each_within_th
         people, clubs = await broadcast_and_announcements(c)
         for instance in c.instances:
             await instance.worker.start()
-        await until(lambda: all_sent(c.services))
+        await until(lambda: all_sent(c.services), WITHIN)
         for instance in c.instances:
             await instance.worker.stop()
         rows = await rows_per_chat(c.services)
@@ -227,16 +166,13 @@ async def test_deliveries_locked_for_30_s_mid_broadcast_lose_and_repeat_nothing(
     """Every write to the deliveries table fails for 30 s (a lock held elsewhere; the
     instances give up waiting for it after 1 s): marks of sends already made are kept and
     written afterwards, nothing is sent twice, nothing is lost."""
-    assert POSTGRES_URL is not None
     async with cluster(pg_schema, 2, lock_timeout="1s") as c:
         people, _ = await broadcast_and_announcements(c)
         ids = {p.id for p in people}
         for instance in c.instances:
             await instance.worker.start()
         await c.fake.wait_until(lambda: len(c.fake.received(ids)) >= MEMBERS // 4, seconds=WITHIN)
-        locker = Database(
-            POSTGRES_URL, connect_args={"server_settings": {"search_path": pg_schema}}
-        )
+        locker = on_schema(pg_schema)
         kept = 0
         try:
             async with locker.write() as conn:
@@ -249,7 +185,7 @@ async def test_deliveries_locked_for_30_s_mid_broadcast_lose_and_repeat_nothing(
                 during = len(c.fake.received(ids)) - at_lock
         finally:
             await locker.dispose()
-        await until(lambda: all_sent(c.services))
+        await until(lambda: all_sent(c.services), WITHIN)
         for instance in c.instances:
             await instance.worker.stop()
         assert kept > 0  # sends were made that the database could not record
@@ -275,7 +211,7 @@ async def test_people_chatting_during_a_broadcast_get_every_reply(pg_schema: str
         talkers = [Person(50_000 + i, f"Talker {i}", "fr") for i in range(CHATTERS)]
         c.fake.know(*people, *talkers)
         challenge = await open_challenge(services, goal=8)
-        await add_telegram_members(services.db, people)
+        await add_members(services.db, people)
         draft = await services.broadcasts.create(None, {Audience.MEMBERS}, TEXT, challenge.id)
         await services.broadcasts.confirm(draft.id)
         await services.broadcasts.launch_due()
@@ -294,7 +230,7 @@ async def test_people_chatting_during_a_broadcast_get_every_reply(pg_schema: str
 
         await asyncio.gather(*(talk(person) for person in talkers))
         broadcasting = len(c.fake.received(ids)) < BUSY_MEMBERS
-        await until(lambda: all_sent(services))
+        await until(lambda: all_sent(services), WITHIN)
         for instance in c.instances:
             await instance.worker.stop()
         for person in talkers:

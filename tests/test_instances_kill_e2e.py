@@ -1,19 +1,20 @@
-"""Two `koom run` processes on one PostgreSQL database (sharing Telegram's limits in Redis)
-send a broadcast through the fake Bot API; one is killed with SIGKILL half way. The other takes
-over the dead one's leases once they run out: every member gets the message, and the only
-repeats allowed are the sends that the killed one had in flight (sent, not yet marked).
+"""Two `koom run` processes on one PostgreSQL database (sharing the platform's limits in Redis)
+send a broadcast through the fake Telegram Bot API, or the fake Discord (each process running
+one of its two shards); one is killed with SIGKILL half way. The other takes over the dead
+one's leases once they run out: every member gets the message, the only repeats allowed are
+the sends that the killed one had in flight (sent, not yet marked), and the platform's limits
+(unscaled) are kept by both together.
 
 Needs KOOM_TEST_POSTGRES_URL and KOOM_TEST_REDIS_URL; skipped without."""
 
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import time
-import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,15 +23,25 @@ from core.db.migrate import upgrade
 from core.services import Services
 from core.services.broadcasts import Audience
 from core.settings import Settings
+from tests import fake_discord, fake_telegram
 from tests.conftest import POSTGRES_URL
-from tests.factories import add_telegram_members, open_challenge
-from tests.fake_telegram import TOKEN, FakeTelegram, Person
-from tests.test_delivery_crash_e2e import ROOT, koom_run, statuses
-
-REDIS_URL = os.environ.get("KOOM_TEST_REDIS_URL")
-pytestmark = pytest.mark.skipif(
-    not (POSTGRES_URL and REDIS_URL), reason="needs KOOM_TEST_POSTGRES_URL and KOOM_TEST_REDIS_URL"
+from tests.factories import add_members, open_challenge
+from tests.fake_discord import FakeDiscord
+from tests.fake_telegram import FakeTelegram, Person
+from tests.instances import (
+    REDIS_URL,
+    fresh_database,
+    kill,
+    koom_env,
+    koom_run,
+    needs_postgres_and_redis,
+    statuses,
+    stop_all,
+    until,
+    until_sent,
 )
+
+pytestmark = needs_postgres_and_redis
 MEMBERS = 300
 FIRST_ID = 40_000
 LEASE = 5
@@ -45,87 +56,98 @@ instances have been seen sending at 6 messages/s)."""
 async def database_url() -> AsyncIterator[str]:
     """A fresh PostgreSQL database of the test's own (its URL), dropped at the end."""
     assert POSTGRES_URL is not None
-    name = f"koom_t_{uuid.uuid4().hex[:12]}"
-    admin = Database(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    async with admin.engine.connect() as conn:
-        await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        async with admin.engine.connect() as conn:
-            await conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.dispose()
+    async with fresh_database(POSTGRES_URL) as url:
+        yield url
 
 
-@pytest.mark.slow
-async def test_one_of_two_instances_killed_mid_broadcast_its_leases_are_taken_over(
-    database_url: str, tmp_path: Path
-) -> None:
-    assert REDIS_URL is not None
+@dataclass
+class Connected:
+    """The fake a platform's instances talk to, and what each instance is told of it."""
+
+    fake: Any
+    token: str
+    settings: list[dict[str, str]]
+    """Per instance."""
+    received: Callable[[set[int]], dict[int, int]]
+    """Messages each member got."""
+
+
+async def telegram(people: list[Person]) -> Connected:
     fake = FakeTelegram()
     await fake.start()
     fake.enforce_limits()  # Telegram's real limits, for both instances together
+    fake.know(*people)
+    where = {"TELEGRAM_TOKEN": fake_telegram.TOKEN, "TELEGRAM_BASE_URL": fake.base_url}
+    return Connected(fake, fake_telegram.TOKEN, [where, where], fake.received)
+
+
+async def discord(people: list[Person]) -> Connected:
+    fake = FakeDiscord()
+    await fake.start()
+    fake.enforce_limits()  # Discord's real limits, for both instances together
+    where = {
+        "DISCORD_TOKEN": fake_discord.TOKEN,
+        "DISCORD_API_BASE_URL": fake.api_url,
+        "DISCORD_GATEWAY_URL": fake.gateway_url,
+    }
+    shards = [where | {"KOOM_DISCORD_SHARDS": f"{n}/2"} for n in range(2)]
+
+    def received(ids: set[int]) -> dict[int, int]:
+        return {user: len(texts) for user, texts in fake.received(ids).items()}
+
+    return Connected(fake, fake_discord.TOKEN, shards, received)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("connect", [telegram, discord], ids=["telegram", "discord"])
+async def test_one_of_two_instances_killed_mid_broadcast_its_leases_are_taken_over(
+    database_url: str, tmp_path: Path, connect: Callable[[list[Person]], Any]
+) -> None:
+    assert REDIS_URL is not None
+    people = [Person(FIRST_ID + i, f"Member {i}", "fr") for i in range(MEMBERS)]
+    ids = {p.id for p in people}
+    platform: Connected = await connect(people)
+    fake = platform.fake
     db = Database(database_url)
     await upgrade(db)
     services = Services(db=db, settings=Settings(_env_file=None, DATABASE_URL=database_url))
     challenge = await open_challenge(services, slug="repair-cafe")
-    people = [Person(FIRST_ID + i, f"Member {i}", "fr") for i in range(MEMBERS)]
-    ids = {p.id for p in people}
-    fake.know(*people)
-    await add_telegram_members(db, people)
+    await add_members(db, people, connect.__name__)
     draft = await services.broadcasts.create(None, {Audience.MEMBERS}, TEXT, challenge.id)
     broadcast = await services.broadcasts.confirm(draft.id)  # a sweep launches it
+    lease = {"KOOM_REDIS_URL": REDIS_URL, "KOOM_DELIVERY_LEASE_SECONDS": str(LEASE)}
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DISCORD_"))}
-    env |= {
-        "TELEGRAM_TOKEN": TOKEN,
-        "TELEGRAM_BASE_URL": fake.base_url,
-        "DATABASE_URL": database_url,
-        "KOOM_REDIS_URL": REDIS_URL,
-        "KOOM_DELIVERY_LEASE_SECONDS": str(LEASE),
-        "KOOM_LOAD_DEMO": "0",
-        "KOOM_DEFAULT_LOCALE": "fr",
-        "PYTHONPATH": str(ROOT),
-    }
-
-    def received() -> int:
-        return sum(1 for send in fake.accepted if send.chat_id in ids)
+    def received() -> set[int]:
+        return set(platform.received(ids))
 
     logs = [tmp_path / "one.log", tmp_path / "two.log"]
     children = []
     try:
-        for path in logs:
+        for path, settings in zip(logs, platform.settings, strict=True):
             with path.open("wb") as log:
+                env = koom_env(database_url, **lease, **settings)
                 children.append(await koom_run(env, tmp_path, log))
         victim, survivor = children
-        await fake.wait_until(lambda: received() >= MEMBERS // 2, seconds=WITHIN)
-        os.kill(victim.pid, signal.SIGKILL)
+
+        async def half_way() -> bool:
+            return len(received()) >= MEMBERS // 2
+
+        await until(half_way, WITHIN)
         killed_at = time.monotonic()
-        await asyncio.wait_for(victim.wait(), WITHIN)
-        await asyncio.sleep(0.5)  # a request already on its way still lands
-        before = fake.received(ids)
-        after_kill = await statuses(db, broadcast.id)
-        in_flight = [c for c, s in after_kill.items() if s == "pending" and int(c) in before]
-        for _ in range(int(WITHIN / 0.2)):
-            if "pending" not in (await statuses(db, broadcast.id)).values():
-                break
-            await asyncio.sleep(0.2)
+        in_flight = await kill(victim, db, broadcast.id, received, WITHIN)
+        await until_sent(db, broadcast.id, WITHIN)
         finished_after = time.monotonic() - killed_at
         await asyncio.sleep(1.0)  # for a late repeat to show
     finally:
-        for child in children:
-            if child.returncode is None:
-                child.send_signal(signal.SIGINT)
-        for child in children:
-            await asyncio.wait_for(child.wait(), WITHIN)
+        await stop_all(children, WITHIN)
         await fake.close()
 
     final = await statuses(db, broadcast.id)
     await db.dispose()
-    counts = fake.received(ids)
+    counts = platform.received(ids)
     duplicates = sum(n - 1 for n in counts.values() if n > 1)
     print(
-        f"in flight at the kill {len(in_flight)}, duplicates {duplicates}, "
+        f"{connect.__name__}: in flight at the kill {len(in_flight)}, duplicates {duplicates}, "
         f"done {finished_after:.1f} s after the kill, 429s {len(fake.refused)}"
     )
     assert set(final.values()) == {"sent"}, sorted(set(final.values()))
@@ -136,4 +158,4 @@ async def test_one_of_two_instances_killed_mid_broadcast_its_leases_are_taken_ov
     assert survivor.returncode == 0, logs[1].read_text()
     assert "Traceback" not in logs[1].read_text()
     for path in logs:
-        assert TOKEN not in path.read_text()
+        assert platform.token not in path.read_text()

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -15,12 +14,12 @@ import pytest
 from core.app import open_services
 from core.clock import FakeClock
 from core.db import database
-from core.db.database import Database
 from core.db.migrate import current_revision, head_revision
 from core.scheduler import claim_tick
 from core.services import Services
 from core.settings import Settings
 from tests.conftest import POSTGRES_URL
+from tests.instances import fresh_database
 
 BACKENDS = ["sqlite"] + (["postgres"] if POSTGRES_URL else [])
 
@@ -32,16 +31,8 @@ async def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
         yield f"sqlite+aiosqlite:///{tmp_path / 'koom.db'}"
         return
     assert POSTGRES_URL is not None
-    name = f"koom_t_{uuid.uuid4().hex[:12]}"
-    admin = Database(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    async with admin.engine.connect() as conn:
-        await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        async with admin.engine.connect() as conn:
-            await conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
-        await admin.dispose()
+    async with fresh_database(POSTGRES_URL) as url:
+        yield url
 
 
 async def test_two_instances_starting_at_once_on_an_empty_database_both_come_up(
