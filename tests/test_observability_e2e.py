@@ -15,6 +15,7 @@ from typing import IO, Any
 import aiohttp
 
 from tests.fake_telegram import TOKEN, FakeTelegram, Person, Sent
+from tests.instances import koom_run
 from tests.test_startup_errors import environment
 from tests.test_web import free_port
 
@@ -96,17 +97,7 @@ async def test_a_running_bot_logs_each_update_and_exposes_its_metrics(tmp_path: 
     try:
         with log_path.open("wb") as log:
             assert await koom(env, tmp_path, "demo") == 0
-            bot = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "bots.cli",
-                "run",
-                cwd=tmp_path,
-                env=env,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-            )
+            bot = await koom_run(env, tmp_path, log)
             try:
                 base = f"http://127.0.0.1:{metrics_port}"
                 async with aiohttp.ClientSession() as http:
