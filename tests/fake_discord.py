@@ -67,6 +67,8 @@ LOCALES = {
     "th", "zh-CN", "ja", "zh-TW", "ko",
 }  # fmt: skip
 COMMAND_NAME = re.compile(r"^[-_'\w]{1,32}$")
+CHANNEL_MESSAGES = re.compile(r"^/api/v10/channels/(\d+)/messages$")
+"""The route that posts a message in a channel (limited per channel)."""
 GUILD_EPOCH_MS = 1_200_000_000_000_000_000 >> 22
 """The milliseconds of the first guild's snowflake (beyond every other id of the fake)."""
 GLOBAL, CHANNEL = "global", "channel"
@@ -119,9 +121,6 @@ def json_response(
     response = web.Response(body=json.dumps(body).encode(), status=status, headers=headers)
     response.content_type = "application/json"
     return response
-
-
-CHANNEL_MESSAGES = re.compile(r"^/api/v10/channels/(\d+)/messages$")
 
 
 def now_iso() -> str:
