@@ -5,14 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection
 
 from core.db.database import Database
-from core.db.migrate import current_revision, head_revision, upgrade
-from core.db.tables import challenges, members, metadata
+from core.db.migrate import alembic_config, current_revision, head_revision, upgrade
+from core.db.tables import challenges, members, metadata, reminders
+from core.services import Services
+from tests.factories import member, open_challenge
 
 
 def _differences(sync_conn: Connection) -> list[Any]:
@@ -62,3 +65,38 @@ async def test_upgrade_keeps_rows_and_is_idempotent(db: Database) -> None:
         row = (await conn.execute(select(challenges))).one()
         assert (row.slug, row.pledge_count, row.created_by) == ("velo", 7, member_id)
         assert await conn.run_sync(_differences) == []
+
+
+async def _downgrade(db: Database, revision: str) -> None:
+    def run(sync_conn: Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = sync_conn
+        command.downgrade(config, revision)
+
+    await db.transaction(run)
+
+
+async def test_pledges_reminded_before_0018_keep_the_members_rhythm(
+    db: Database, services: Services
+) -> None:
+    """A database with reminders from before per-pledge rhythms: upgraded, its rows are kept
+    and follow the member's settings (weekly on Thursday here), as before."""
+    alice = await member(services, "alice", "telegram")
+    await services.members.update(alice.id, reminder="weekly", reminder_weekday=3)
+    challenge = await open_challenge(services)
+    await services.pledges.pledge(alice.id, challenge.id)
+    thursday = datetime(2026, 3, 12, 17, 0, tzinfo=UTC)
+    assert await services.reminders.schedule(alice.id, challenge.id) == thursday
+    await _downgrade(db, "0017")
+    assert await current_revision(db) == "0017"
+
+    await upgrade(db)
+
+    async with db.read() as conn:
+        row = (await conn.execute(select(reminders))).one()
+    assert (row.member_id, row.challenge_id, row.next_due_at) == (alice.id, challenge.id, thursday)
+    assert (row.rhythm, row.weekday) == (None, None)
+    [(reminder_id, shown)] = (await services.reminders.of_member(alice.id)).items()
+    assert reminder_id == challenge.id and not shown.own
+    await services.members.update(alice.id, reminder_weekday=4)
+    assert await services.reminders.due_at(alice.id, challenge.id) == thursday + timedelta(days=1)

@@ -318,6 +318,10 @@ reminders = Table(
     Column("last_due_at", UTCDateTime),
     Column("paused", Boolean, nullable=False, server_default="0"),
     Column("created_at", UTCDateTime, nullable=False),
+    # This pledge's own rhythm (daily, weekly) and the day of its weekly reminders (0 =
+    # Monday); NULL follows the member's settings.
+    Column("rhythm", String(6)),
+    Column("weekday", Integer),
 )
 
 broadcasts = Table(

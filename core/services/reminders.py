@@ -1,15 +1,18 @@
 """Per-member reminders: one row per pledge, swept every minute when due.
 
-A reminder row holds only the next due moment; the rule (local time, weekday, quiet hours)
-comes from the member's settings and the challenge's frequency, so a change of settings
-reschedules every row of the member at once. The sweep reads due rows by index, writes one
-delivery row per reminder (its dedupe key is the reminder and its due moment) and moves the
-row to its next moment in the same transaction: a restart neither loses nor repeats one.
+A reminder row holds the next due moment and the pledge's own rhythm (daily or weekly, and the
+day of weekly reminders; NULL follows the member's settings). The rule combines them with the
+member's time, time zone and quiet hours and the challenge's frequency (`core.reminder_rhythm`),
+so a change of settings reschedules every row of the member at once. The sweep reads due rows
+by index, writes one delivery row per reminder (its dedupe key is the reminder and its due
+moment) and moves the row to its next moment in the same transaction: a restart neither loses
+nor repeats one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,6 +27,7 @@ from core.db.upsert import CHUNK, insert_all_new, insert_for
 from core.errors import NotFound
 from core.identity import PUSH_PLATFORMS
 from core.models import Frequency, ReminderPreference
+from core.reminder_rhythm import Rhythm, check_choice, rhythm_of
 from core.reminder_times import QuietHours, ReminderRule, catch_up, next_due, snooze
 from core.services.challenges import OPEN_FOR_PLEDGES
 
@@ -44,18 +48,33 @@ _RULE_COLUMNS = (
     members.c.quiet_end,
     members.c.timezone,
 )
+_OWN_COLUMNS = (reminders.c.rhythm, reminders.c.weekday)
 
 
-def rule_for(member: Any, frequency: Frequency) -> ReminderRule | None:
-    """The reminder rule of a member (a row with the rule columns) for a challenge's
-    frequency; None when the member wants no reminders."""
-    preference = ReminderPreference(member.reminder)
-    if preference is ReminderPreference.NONE:
-        return None
-    weekly = frequency is Frequency.WEEKLY or preference is ReminderPreference.WEEKLY
-    return _member_rule(
-        member, member.reminder_weekday if weekly and frequency is not Frequency.ONCE else None
-    )
+@dataclass(frozen=True, slots=True)
+class PledgeReminder:
+    """How one pledge is reminded, as its member sees it in /mypledges."""
+
+    rhythm: Rhythm | None
+    """None: not reminded (paused, or the member switched reminders off)."""
+    paused: bool
+    own: bool
+    """Whether the pledge chose its rhythm (else it follows the member's settings)."""
+
+
+def _rhythm(row: Any, frequency: Frequency) -> Rhythm | None:
+    """The rhythm of a row with the member's rule columns and the pledge's own columns."""
+    own = None if row.rhythm is None else ReminderPreference(row.rhythm)
+    member = ReminderPreference(row.reminder)
+    return rhythm_of(frequency, member, row.reminder_weekday, own, row.weekday)
+
+
+def rule_for(row: Any, frequency: Frequency) -> ReminderRule | None:
+    """The reminder rule of a pledge (a row with the member's rule columns and the pledge's
+    own `rhythm` and `weekday`) for a challenge's frequency; None when the member wants no
+    reminders."""
+    rhythm = _rhythm(row, frequency)
+    return None if rhythm is None else _member_rule(row, rhythm.weekday)
 
 
 def _member_rule(member: Any, weekday: int | None = None) -> ReminderRule:
@@ -91,6 +110,7 @@ def reschedule_member(conn: Connection, member_id: int, now: datetime) -> None:
             challenges.c.frequency,
             challenges.c.starts_at,
             *_RULE_COLUMNS,
+            *_OWN_COLUMNS,
         )
         .join(challenges, challenges.c.id == reminders.c.challenge_id)
         .join(members, members.c.id == reminders.c.member_id)
@@ -127,9 +147,18 @@ class ReminderService:
 
         def unit(conn: Connection) -> datetime | None:
             row = conn.execute(
-                select(*_RULE_COLUMNS, challenges.c.frequency, challenges.c.starts_at)
+                select(
+                    *_RULE_COLUMNS, *_OWN_COLUMNS, challenges.c.frequency, challenges.c.starts_at
+                )
                 .select_from(members)
                 .join(challenges, challenges.c.id == challenge_id)
+                .outerjoin(
+                    reminders,
+                    and_(
+                        reminders.c.member_id == members.c.id,
+                        reminders.c.challenge_id == challenges.c.id,
+                    ),
+                )
                 .where(members.c.id == member_id)
             ).first()
             if row is None:
@@ -172,6 +201,70 @@ class ReminderService:
             _set(conn, member_id, challenge_id, next_due_at=None, paused=True)
 
         await self.db.transaction(unit)
+
+    async def set_rhythm(
+        self,
+        member_id: int,
+        challenge_id: int,
+        preference: ReminderPreference,
+        weekday: int | None = None,
+    ) -> tuple[PledgeReminder, bool]:
+        """This pledge's own reminder choice: none pauses it (the member's other pledges keep
+        theirs); daily or weekly (on `weekday`, else the member's day) becomes its rhythm and
+        restarts it from its next moment. A choice while reminders are switched off for all
+        switches them on, with that choice as the default. (how it is reminded now, whether
+        that switched reminders on); Invalid for a choice the challenge's frequency does not
+        allow."""
+        now = self.clock.now()
+
+        def unit(conn: Connection) -> tuple[PledgeReminder, bool]:
+            row = _rule_row(conn, member_id, challenge_id)
+            frequency = Frequency(row.frequency)
+            check_choice(frequency, preference, weekday)
+            if preference is ReminderPreference.NONE:
+                _set(conn, member_id, challenge_id, next_due_at=None, paused=True)
+                return PledgeReminder(None, paused=True, own=row.rhythm is not None), False
+            own = {"rhythm": preference.value, "weekday": weekday, "paused": False}
+            _set(conn, member_id, challenge_id, **own)
+            switched_on = ReminderPreference(row.reminder) is ReminderPreference.NONE
+            if switched_on:  # the pledges that follow the default come back with it
+                conn.execute(
+                    update(members)
+                    .where(members.c.id == member_id)
+                    .values(reminder=preference.value)
+                )
+                reschedule_member(conn, member_id, now)
+            fresh = _rule_row(conn, member_id, challenge_id)
+            rule = rule_for(fresh, frequency)
+            due = first_due(rule, frequency, fresh.starts_at, now)
+            _set(conn, member_id, challenge_id, next_due_at=due)
+            return PledgeReminder(_rhythm(fresh, frequency), paused=False, own=True), switched_on
+
+        return await self.db.transaction(unit)
+
+    async def of_member(self, member_id: int) -> dict[int, PledgeReminder]:
+        """How each of the member's pledges is reminded, by challenge id."""
+        async with self.db.read() as conn:
+            rows = await conn.execute(
+                select(
+                    reminders.c.challenge_id,
+                    reminders.c.paused,
+                    challenges.c.frequency,
+                    *_RULE_COLUMNS,
+                    *_OWN_COLUMNS,
+                )
+                .join(members, members.c.id == reminders.c.member_id)
+                .join(challenges, challenges.c.id == reminders.c.challenge_id)
+                .where(reminders.c.member_id == member_id)
+            )
+            return {
+                r.challenge_id: PledgeReminder(
+                    rhythm=None if r.paused else _rhythm(r, Frequency(r.frequency)),
+                    paused=r.paused,
+                    own=r.rhythm is not None,
+                )
+                for r in rows
+            }
 
     async def is_paused(self, member_id: int, challenge_id: int) -> bool:
         """Whether the member paused this pledge's reminders."""
@@ -226,6 +319,7 @@ class ReminderService:
                 members.c.erased_at,
                 members.c.stopped_at,
                 *_RULE_COLUMNS,
+                *_OWN_COLUMNS,
             )
             .join(members, members.c.id == reminders.c.member_id)
             .join(challenges, challenges.c.id == reminders.c.challenge_id)
@@ -302,7 +396,7 @@ class ReminderService:
 
 def _rule_row(conn: Connection, member_id: int, challenge_id: int) -> Any:
     row = conn.execute(
-        select(*_RULE_COLUMNS, challenges.c.frequency)
+        select(*_RULE_COLUMNS, *_OWN_COLUMNS, challenges.c.frequency, challenges.c.starts_at)
         .select_from(reminders)
         .join(members, members.c.id == reminders.c.member_id)
         .join(challenges, challenges.c.id == reminders.c.challenge_id)
