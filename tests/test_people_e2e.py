@@ -13,6 +13,7 @@ from core.app import load_demo
 from core.delivery.fanout import fan_out
 from core.i18n import Translator
 from core.identity import AccountRef, Platform
+from core.models import Challenge
 from core.services import Services
 from core.services.broadcasts import Audience
 from core.settings import Settings
@@ -159,6 +160,37 @@ async def test_a_pledge_is_made_at_yes_and_its_reminder_choice_is_its_own(
     pledge_row = await services.pledges.get(member.id, first.id)
     assert pledge_row is not None and pledge_row.active  # no answer to the place question
     assert (await services.challenges.get(first.id)).pledge_count == 2
+
+
+async def test_weekly_reminders_for_a_second_pledge_leave_the_first_one_daily(
+    platforms: Platforms,
+) -> None:
+    """Emma picks daily reminders for her first pledge on Telegram and weekly ones for her
+    second: over eight days the first reminds her every day, the second on Monday only."""
+    services, telegram, bot = platforms.services, platforms.telegram, platforms.telegram_bot
+    velo = await open_challenge(services, slug="velo-lyon", goal=100, tiers=(), days=60)
+    tri = await open_challenge(services, slug="tri-lyon", goal=100, tiers=(), days=60)
+    for challenge, reminder in ((velo, "pledge.reminder_daily"), (tri, "pledge.reminder_weekly")):
+        await bot.say(EMMA, f"/pledge {challenge.slug}")
+        await bot.press(EMMA, en("pledge.button_yes"))
+        await bot.press(EMMA, en("pledge.button_skip"))
+        await bot.press(EMMA, en(reminder))
+    await bot.say(EMMA, "/mypledges")
+    listing = telegram.texts(EMMA.id)[-1]
+    assert en("rhythm.daily", time="6:00\u202fPM") in listing
+    assert en("rhythm.weekly", day="Monday", time="6:00\u202fPM") in listing
+
+    for _ in range(8):  # from Tuesday 10 March, at 18:00 in Paris
+        platforms.clock.set(platforms.clock.now().replace(hour=17, minute=0))
+        await services.reminders.sweep()
+        await deliver_all(platforms)
+        platforms.clock.advance(timedelta(days=1))
+
+    def reminded(challenge: Challenge) -> int:
+        text = en("reminder.text_daily", title=challenge.title, action=challenge.action)
+        return telegram.texts(EMMA.id).count(text)
+
+    assert (reminded(velo), reminded(tri)) == (8, 1)
 
 
 async def test_announcements_come_once_and_in_order(platforms: Platforms) -> None:

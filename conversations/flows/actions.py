@@ -132,6 +132,20 @@ class MineKeep(Button, flow="mine", action="keep"):
     challenge_id: int
 
 
+class MineReminder(Button, flow="mine", action="remind"):
+    """Open one pledge's reminder choices."""
+
+    challenge_id: int
+
+
+class MineSetReminder(Button, flow="mine", action="remind_set"):
+    """Set one pledge's reminder rhythm (weekly: on `weekday`, else the member's day)."""
+
+    challenge_id: int
+    preference: ReminderPreference
+    weekday: int | None = None
+
+
 # --- share, map, groups -------------------------------------------------------------------
 
 

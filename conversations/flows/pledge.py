@@ -30,6 +30,7 @@ from conversations.flows.browse import (
 )
 from conversations.flows.cards import near_line
 from conversations.flows.place_input import picked_location, read_place
+from conversations.flows.pledge_rhythm import rhythm_buttons, rhythm_line
 from conversations.model import StepInput
 from core.delivery.latest import send_latest
 from core.errors import Conflict, KoomError, NotFound
@@ -97,11 +98,11 @@ class PledgeFlow(Flow):
 
     @on(PledgeKeepPlace)
     async def keep_place(self, turn: Turn, button: PledgeKeepPlace) -> None:
-        self._ask_reminder(turn, _current(turn, button.challenge_id))
+        await self._ask_reminder(turn, _current(turn, button.challenge_id))
 
     @on(PledgeSkipPlace)
     async def skip_place(self, turn: Turn, button: PledgeSkipPlace) -> None:
-        self._ask_reminder(turn, _current(turn, button.challenge_id))
+        await self._ask_reminder(turn, _current(turn, button.challenge_id))
 
     @on(PledgeRemind)
     async def remind(self, turn: Turn, button: PledgeRemind) -> None:
@@ -128,7 +129,7 @@ class PledgeFlow(Flow):
             turn.say("pledge.place_saved", place=location.name)
         else:
             turn.say("pledge.area_saved")
-        self._ask_reminder(turn, challenge_id)
+        await self._ask_reminder(turn, challenge_id)
 
     async def _begin(self, turn: Turn, challenge: Challenge, referrer_id: int | None) -> None:
         """Confirm the action, unless the member already takes part."""
@@ -163,17 +164,11 @@ class PledgeFlow(Flow):
         skip = turn.choice(t("pledge.button_skip"), PledgeSkipPlace(challenge_id))
         turn.send(t("pledge.location_consent"), [[give], [skip]])
 
-    def _ask_reminder(self, turn: Turn, challenge_id: int) -> None:
-        t = turn.t
-        row = [
-            turn.choice(t(f"pledge.reminder_{pref}"), PledgeRemind(challenge_id, pref))
-            for pref in (
-                ReminderPreference.NONE,
-                ReminderPreference.DAILY,
-                ReminderPreference.WEEKLY,
-            )
-        ]
-        turn.send(t("pledge.ask_reminder"), [row])
+    async def _ask_reminder(self, turn: Turn, challenge_id: int) -> None:
+        """This pledge's reminders: the choices its action's frequency allows."""
+        frequency = (await turn.services.challenges.get(challenge_id)).frequency
+        row = rhythm_buttons(turn, frequency, partial(PledgeRemind, challenge_id))
+        turn.send(turn.t("pledge.ask_reminder"), [row])
 
     async def _pledge(self, turn: Turn, challenge_id: int) -> bool:
         """Pledge, then thank with what this pledge unlocked; False when the member had
@@ -200,20 +195,23 @@ class PledgeFlow(Flow):
         return True
 
     async def _remind(self, turn: Turn, challenge_id: int, preference: ReminderPreference) -> None:
-        """This pledge's reminders: none pauses them (the others keep theirs); daily or weekly
-        sets the member's rhythm and starts them. Then who acts with them (near their place,
-        now known) and the link to share."""
-        services = turn.services
-        if preference is ReminderPreference.NONE:
-            await services.reminders.pause(turn.member.id, challenge_id)
-        else:
-            if turn.member.reminder is not preference:
-                turn.set_member(await services.members.update(turn.member.id, reminder=preference))
-            await services.reminders.schedule(turn.member.id, challenge_id)
+        """This pledge's own reminders: none pauses them, daily or weekly (on the member's
+        day) becomes its rhythm; the member's other pledges keep theirs. Then who acts with
+        them (near their place, now known) and the link to share."""
+        services, member_id = turn.services, turn.member.id
+        reminder, switched_on = await services.reminders.set_rhythm(
+            member_id, challenge_id, preference
+        )
+        if switched_on:
+            turn.set_member(await services.members.get(member_id))
+        lines = [rhythm_line(turn.t, turn.member, reminder)]
+        if switched_on and len(await services.pledges.of_member(member_id)) > 1:
+            lines.append(turn.t("pledge.reminders_switched_on"))
+        lines.append("")
         progress = await services.progress.of(challenge_id, turn.member)
         challenge = progress.challenge
         t = turn.t
-        lines = [
+        lines += [
             _social_norm(turn, progress),
             "",
             t("pledge.share", link=share_link(turn, challenge.slug)),

@@ -19,11 +19,10 @@ from conversations.flows.actions import (
     RemindSnooze,
     Snooze,
 )
-from conversations.flows.mine import check_in
+from conversations.flows.mine import active_pledge, check_in
 from conversations.model import Choice
-from core.errors import NotFound
 from core.i18n import Translator
-from core.models import Challenge, Frequency
+from core.models import Frequency
 
 SNOOZE_HOURS = 1
 
@@ -47,15 +46,6 @@ def reminder_choices(t: Translator, challenge_id: int) -> tuple[tuple[Choice, ..
     )
 
 
-async def _pledged(turn: Turn, challenge_id: int) -> Challenge:
-    """Every answer needs the member's active pledge first: a forged or old button for
-    another challenge reveals nothing of it and changes nothing. Each answer ends the flow."""
-    pledge = await turn.services.pledges.get(turn.member.id, challenge_id)
-    if pledge is None or not pledge.active:
-        raise NotFound("error.not_pledged")
-    return await turn.services.challenges.get(pledge.challenge_id)
-
-
 class ReminderFlow(Flow):
     """The answers to a reminder's buttons."""
 
@@ -64,12 +54,12 @@ class ReminderFlow(Flow):
 
     @on(RemindDone)
     async def done(self, turn: Turn, button: RemindDone) -> None:
-        await check_in(turn, await _pledged(turn, button.challenge_id))
+        await check_in(turn, await active_pledge(turn, button.challenge_id))
         turn.end()
 
     @on(RemindNotYet)
     async def not_yet(self, turn: Turn, button: RemindNotYet) -> None:
-        challenge = await _pledged(turn, button.challenge_id)
+        challenge = await active_pledge(turn, button.challenge_id)
         if challenge.frequency is Frequency.ONCE:
             due = await turn.services.reminders.snooze(turn.member.id, challenge.id, tomorrow=True)
             turn.say("reminder.not_yet_once", when=_local(turn, due))
@@ -79,7 +69,7 @@ class ReminderFlow(Flow):
 
     @on(RemindSnooze)
     async def snooze(self, turn: Turn, button: RemindSnooze) -> None:
-        challenge = await _pledged(turn, button.challenge_id)
+        challenge = await active_pledge(turn, button.challenge_id)
         reminders, member_id = turn.services.reminders, turn.member.id
         if button.span is Snooze.HOUR:
             due = await reminders.snooze(member_id, challenge.id, hours=SNOOZE_HOURS)
@@ -90,7 +80,7 @@ class ReminderFlow(Flow):
 
     @on(RemindPause)
     async def pause(self, turn: Turn, button: RemindPause) -> None:
-        challenge = await _pledged(turn, button.challenge_id)
+        challenge = await active_pledge(turn, button.challenge_id)
         await turn.services.reminders.pause(turn.member.id, challenge.id)
         resume = turn.choice(turn.t("reminder.button_resume"), RemindResume(challenge.id))
         turn.send(turn.t("reminder.paused", title=challenge.title), [[resume]])
@@ -98,7 +88,7 @@ class ReminderFlow(Flow):
 
     @on(RemindResume)
     async def resume(self, turn: Turn, button: RemindResume) -> None:
-        challenge = await _pledged(turn, button.challenge_id)
+        challenge = await active_pledge(turn, button.challenge_id)
         resumed = await turn.services.reminders.schedule(turn.member.id, challenge.id)
         if resumed is None:
             turn.say("reminder.resumed_off")

@@ -57,6 +57,7 @@ from conversations.model import LocationInput, StepInput, TextInput
 from core.errors import Invalid, KoomError
 from core.i18n import SUPPORTED_LOCALES
 from core.models import Location
+from core.reminder_rhythm import WEEKDAYS
 
 # Both read text whose spaces are collapsed to one, and only short text: no regex here sees
 # more than MAX_TIME_TEXT characters, nor has two unbounded repeats in a row.
@@ -66,7 +67,6 @@ MAX_TIME_TEXT = 40
 MAX_ZONE_NAME = 64
 _NO_QUIET_HOURS = frozenset({"off", "none", "aucune", "aucun"})
 HOURS = range(24)
-WEEKDAYS = range(7)
 
 
 class SettingsFlow(Flow):
