@@ -17,7 +17,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import Select, and_, bindparam, select, update
 from sqlalchemy.engine import Connection
 
 from core.clock import Clock
@@ -104,18 +104,7 @@ def first_due(
 def reschedule_member(conn: Connection, member_id: int, now: datetime) -> None:
     """Recompute every unpaused reminder of a member after a change of settings, inside
     the caller's unit of work."""
-    rows = conn.execute(
-        select(
-            reminders.c.challenge_id,
-            challenges.c.frequency,
-            challenges.c.starts_at,
-            *_RULE_COLUMNS,
-            *_OWN_COLUMNS,
-        )
-        .join(challenges, challenges.c.id == reminders.c.challenge_id)
-        .join(members, members.c.id == reminders.c.member_id)
-        .where(reminders.c.member_id == member_id, reminders.c.paused.is_(False))
-    ).all()
+    rows = conn.execute(_reminders_of(member_id).where(reminders.c.paused.is_(False))).all()
     for row in rows:
         frequency = Frequency(row.frequency)
         due = first_due(rule_for(row, frequency), frequency, row.starts_at, now)
@@ -127,6 +116,24 @@ def reschedule_member(conn: Connection, member_id: int, now: datetime) -> None:
             )
             .values(next_due_at=due)
         )
+
+
+def _reminders_of(member_id: int) -> Select[Any]:
+    """Every reminder of a member, with its challenge's frequency and start, the member's
+    rule columns and the pledge's own."""
+    return (
+        select(
+            reminders.c.challenge_id,
+            reminders.c.paused,
+            challenges.c.frequency,
+            challenges.c.starts_at,
+            *_RULE_COLUMNS,
+            *_OWN_COLUMNS,
+        )
+        .join(challenges, challenges.c.id == reminders.c.challenge_id)
+        .join(members, members.c.id == reminders.c.member_id)
+        .where(reminders.c.member_id == member_id)
+    )
 
 
 def _clock_time(minutes: int) -> time:
@@ -245,18 +252,7 @@ class ReminderService:
     async def of_member(self, member_id: int) -> dict[int, PledgeReminder]:
         """How each of the member's pledges is reminded, by challenge id."""
         async with self.db.read() as conn:
-            rows = await conn.execute(
-                select(
-                    reminders.c.challenge_id,
-                    reminders.c.paused,
-                    challenges.c.frequency,
-                    *_RULE_COLUMNS,
-                    *_OWN_COLUMNS,
-                )
-                .join(members, members.c.id == reminders.c.member_id)
-                .join(challenges, challenges.c.id == reminders.c.challenge_id)
-                .where(reminders.c.member_id == member_id)
-            )
+            rows = await conn.execute(_reminders_of(member_id))
             return {
                 r.challenge_id: PledgeReminder(
                     rhythm=None if r.paused else _rhythm(r, Frequency(r.frequency)),
