@@ -203,7 +203,7 @@ def test_a_full_pledge_piped_through_the_console(tmp_path: Path) -> None:
             "1",  # ✅ Oui, je m'engage
             "1",  # 📍 Indiquer ma commune ou ma position
             "Villeurbanne",
-            "3",  # Chaque semaine
+            "2",  # Chaque semaine (the demo is weekly: no daily choice)
             "2",  # 📋 Mes engagements (after 🖼 Image à partager)
             "1",  # ✅ Je l'ai fait
             "/challenge trier-dechets-lyon",
@@ -226,7 +226,7 @@ def test_a_full_pledge_piped_through_the_console(tmp_path: Path) -> None:
             "1",  # ✅ Yes, I commit
             "1",  # 📍 Give my town or location
             "45.76,4.84",
-            "2",  # Every day
+            "2",  # Every week
         ],
     )
     assert "Thank you, bob" in bob
