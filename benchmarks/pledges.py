@@ -2,12 +2,15 @@
 challenge card's.
 
 Run: .venv/bin/python -m benchmarks.pledges [--pledges 5000] [--members 100000]
-     [--postgres postgresql+asyncpg://user@host/db]
-Baselines on the same kind of database, at the same durability (SQLite WAL, synchronous=FULL):
-`raw_batched` is rows inserted by 50 tasks through one connection, each committing, so one
-COMMIT takes every row pending by then (batches); `raw_per_row` is one transaction per row,
-one after another. Targets (2-core machine): ratio = pledges / raw_batched >= 0.8, pledges
->= 3x raw_per_row, a lone pledge no slower than before, card p95 < 50 ms.
+     [--rounds 5] [--postgres postgresql+asyncpg://user@host/db]
+Baselines on the same kind of database, at the same durability (SQLite WAL, synchronous=FULL,
+checked on both connections): `raw_batched` is rows inserted by 50 tasks through one
+connection, each committing, so one COMMIT takes every row pending by then (batches);
+`raw_per_row` is one transaction per row, one after another. The baselines and the pledges
+are measured in turn within each round, on fresh databases; each figure is the median of
+its rounds, and the ratios are ratios of medians. Targets (2-core machine): ratio = pledges /
+raw_batched >= 0.8, pledges >= 3x raw_per_row, a lone pledge no slower than before, card p95
+< 50 ms.
 The last line is `key=value` pairs for scripts.
 """
 
@@ -20,6 +23,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,6 +31,7 @@ from typing import Any
 import aiosqlite
 import asyncpg
 from sqlalchemy import insert, update
+from sqlalchemy.engine import Connection
 
 from core.clock import SystemClock
 from core.db.database import Database
@@ -40,6 +45,9 @@ from core.settings import Settings
 CONCURRENCY = 50
 LONE = 300
 """Pledges timed one at a time, with nothing else running."""
+PER_ROW_MAX = 1000
+"""Rows of the one-transaction-per-row baseline per round: its rate is per row, and each
+row waits for its own fsync."""
 RAW_TABLE = (
     "CREATE TABLE raw_pledges (member_id INTEGER, challenge_id INTEGER, created_at TEXT,"
     " PRIMARY KEY (member_id, challenge_id))"
@@ -56,7 +64,7 @@ class Backend:
 
     async def database(self, name: str) -> Database:
         if self.postgres is None:
-            return Database(f"sqlite+aiosqlite:///{self.folder / name}.db")
+            return Database(f"sqlite+aiosqlite:///{self.folder / name}_{uuid.uuid4().hex[:8]}.db")
         schema = f"bench_{name}_{uuid.uuid4().hex[:8]}"
         self.schemas.append(schema)
         conn = await asyncpg.connect(_dsn(self.postgres))
@@ -149,6 +157,8 @@ async def bench_services(backend: Backend, n: int, *, places: bool) -> float:
     services = await _services(backend, name)
     challenge_id = await _challenge(services, name, goal=n)
     member_ids = await _bulk_members(services, n, areas=500 if places else 0)
+    if backend.postgres is None:
+        assert await services.db.transaction(_writer_durability) == SQLITE_DURABILITY
 
     async def pledge(member_id: int) -> None:
         await services.pledges.pledge(member_id, challenge_id)
@@ -173,35 +183,36 @@ async def bench_lone(backend: Backend) -> list[float]:
     return timings
 
 
-async def raw_sqlite(folder: Path, n: int) -> tuple[float, float]:
-    """Rows/s inserted by 50 tasks over one connection, and one transaction per row."""
+async def raw_sqlite(folder: Path, n: int, *, batched: bool) -> float:
+    """Rows/s through one aiosqlite connection at the services' durability: by 50 tasks
+    each committing (one COMMIT takes every row pending by then), or one transaction per
+    row, one after another."""
     now = datetime.now(UTC).isoformat()
-    rates = []
-    for name, concurrent in (("batched", True), ("per_row", False)):
-        async with aiosqlite.connect(folder / f"raw_{name}.db") as conn:
-            await conn.execute("PRAGMA journal_mode=WAL")
-            await conn.execute("PRAGMA synchronous=FULL")
-            await conn.execute(RAW_TABLE)
+    path = folder / f"raw_{uuid.uuid4().hex[:8]}.db"
+    async with aiosqlite.connect(path) as conn:
+        await conn.execute("PRAGMA journal_mode=WAL")
+        await conn.execute("PRAGMA synchronous=FULL")
+        await conn.execute(RAW_TABLE)
+        await conn.commit()
+        assert await _durability(conn) == SQLITE_DURABILITY
+
+        async def insert_one(member_id: int) -> None:
+            await conn.execute("INSERT INTO raw_pledges VALUES (?, ?, ?)", (member_id, 1, now))
             await conn.commit()
 
-            async def insert_one(member_id: int, conn: aiosqlite.Connection = conn) -> None:
-                await conn.execute("INSERT INTO raw_pledges VALUES (?, ?, ?)", (member_id, 1, now))
-                await conn.commit()
-
-            ids = list(range(1, n + 1))
-            if concurrent:
-                elapsed = await _run_concurrently(ids, insert_one)
-            else:
-                started = time.perf_counter()
-                for member_id in ids:
-                    await insert_one(member_id)
-                elapsed = time.perf_counter() - started
-        rates.append(n / elapsed)
-    return rates[0], rates[1]
+        ids = list(range(1, n + 1))
+        if batched:
+            elapsed = await _run_concurrently(ids, insert_one)
+        else:
+            started = time.perf_counter()
+            for member_id in ids:
+                await insert_one(member_id)
+            elapsed = time.perf_counter() - started
+    return n / elapsed
 
 
-async def raw_postgres(url: str, n: int) -> tuple[float, float]:
-    """Rows/s through one asyncpg connection: in transactions of 50 rows, and one per row."""
+async def raw_postgres(url: str, n: int, *, batched: bool) -> float:
+    """Rows/s through one asyncpg connection: in transactions of 50 rows, or one per row."""
     conn = await asyncpg.connect(_dsn(url))
     schema = f"bench_raw_{uuid.uuid4().hex[:8]}"
     await conn.execute(f'CREATE SCHEMA "{schema}"')
@@ -211,20 +222,37 @@ async def raw_postgres(url: str, n: int) -> tuple[float, float]:
     sql = "INSERT INTO raw_pledges VALUES ($1, $2, $3)"
     try:
         started = time.perf_counter()
-        for start in range(1, n + 1, CONCURRENCY):
-            async with conn.transaction():
-                await conn.executemany(
-                    sql, [(i, 1, now) for i in range(start, min(start + CONCURRENCY, n + 1))]
-                )
-        batched = n / (time.perf_counter() - started)
-        started = time.perf_counter()
-        for i in range(1, n + 1):
-            await conn.execute(sql, i, 2, now)
-        per_row = n / (time.perf_counter() - started)
+        if batched:
+            for start in range(1, n + 1, CONCURRENCY):
+                async with conn.transaction():
+                    await conn.executemany(
+                        sql, [(i, 1, now) for i in range(start, min(start + CONCURRENCY, n + 1))]
+                    )
+        else:
+            for i in range(1, n + 1):
+                await conn.execute(sql, i, 1, now)
+        return n / (time.perf_counter() - started)
     finally:
         await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
         await conn.close()
-    return batched, per_row
+
+
+async def _durability(conn: aiosqlite.Connection) -> tuple[str, int]:
+    async with (
+        conn.execute("PRAGMA journal_mode") as mode,
+        conn.execute("PRAGMA synchronous") as sync,
+    ):
+        return (await mode.fetchone())[0], (await sync.fetchone())[0]  # type: ignore[index]
+
+
+SQLITE_DURABILITY = ("wal", 2)
+"""journal_mode=WAL, synchronous=FULL: what the services' writer and the raw baselines use."""
+
+
+def _writer_durability(conn: Connection) -> tuple[str, int]:
+    """Unit: the journal mode and synchronous level the single writer commits with."""
+    mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar_one()
+    return mode, conn.exec_driver_sql("PRAGMA synchronous").scalar_one()
 
 
 async def bench_card(backend: Backend, n: int, areas: int, samples: int) -> list[float]:
@@ -274,40 +302,76 @@ def _p(values: list[float], percent: int) -> float:
     return statistics.quantiles(values, n=100)[percent - 1]
 
 
-async def main(pledge_count: int, member_count: int, areas: int, postgres: str | None) -> None:
+@dataclass
+class Rounds:
+    """Each measure's rate, one per round."""
+
+    pledges: list[float] = field(default_factory=list)
+    placed: list[float] = field(default_factory=list)
+    raw_batched: list[float] = field(default_factory=list)
+    raw_per_row: list[float] = field(default_factory=list)
+
+
+async def measure_rounds(
+    backend: Backend, folder: Path, n: int, rounds: int, postgres: str | None
+) -> Rounds:
+    """The four rates, measured in turn within each round, so a machine whose load changes
+    moves the baselines and the pledges alike; each round on fresh databases."""
+    measured = Rounds()
+    per_row = min(n, PER_ROW_MAX)
+
+    async def raw(count: int, *, batched: bool) -> float:
+        if postgres is None:
+            return await raw_sqlite(folder, count, batched=batched)
+        return await raw_postgres(postgres, count, batched=batched)
+
+    for _ in range(rounds):
+        measured.raw_batched.append(await raw(n, batched=True))
+        measured.pledges.append(await bench_services(backend, n, places=False))
+        measured.placed.append(await bench_services(backend, n, places=True))
+        measured.raw_per_row.append(await raw(per_row, batched=False))
+    return measured
+
+
+async def main(
+    pledge_count: int, member_count: int, areas: int, rounds: int, postgres: str | None
+) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         backend = Backend(Path(tmp), postgres)
         try:
-            rate = await bench_services(backend, pledge_count, places=False)
-            placed = await bench_services(backend, pledge_count, places=True)
+            measured = await measure_rounds(backend, Path(tmp), pledge_count, rounds, postgres)
             lone = await bench_lone(backend)
-            if postgres is None:
-                batched, per_row = await raw_sqlite(Path(tmp), pledge_count)
-            else:
-                batched, per_row = await raw_postgres(postgres, pledge_count)
             card = await bench_card(backend, member_count, areas, samples=300)
         finally:
             await backend.drop()
     where = "PostgreSQL" if postgres else "SQLite"
     raw = "asyncpg" if postgres else "aiosqlite"
+    rate, placed = statistics.median(measured.pledges), statistics.median(measured.placed)
+    batched = statistics.median(measured.raw_batched)
+    per_row = statistics.median(measured.raw_per_row)
     ratio = rate / batched
-    print(f"{where}, {CONCURRENCY} members pledging at once")
+    print(f"{where}, {CONCURRENCY} members pledging at once; medians of {rounds} rounds")
+    for name, values in vars(measured).items():
+        print(f"  {name} per round: " + ", ".join(f"{v:,.0f}" for v in values) + " /s")
     print(f"services: {rate:,.0f} pledges/s; members with a place: {placed:,.0f} pledges/s")
     print(
         f"raw {raw}, batched commits: {batched:,.0f} rows/s; a transaction per row: {per_row:,.0f}"
     )
-    print(f"ratio to batched: {ratio:.2f}; to per row: {rate / per_row:.1f}x")
+    print(
+        f"ratio to batched: {ratio:.2f} (placed {placed / batched:.2f}); "
+        f"to per row: {rate / per_row:.1f}x"
+    )
     print(f"a lone pledge: p50 {statistics.median(lone):.2f} ms, p99 {_p(lone, 99):.2f} ms")
     print(
         f"challenge card with {member_count:,} pledgers: "
         f"p50 {statistics.median(card):.2f} ms, p95 {_p(card, 95):.2f} ms"
     )
     print(
-        f"pledges_per_s={rate:.0f} placed_pledges_per_s={placed:.0f} "
+        f"rounds={rounds} pledges_per_s={rate:.0f} placed_pledges_per_s={placed:.0f} "
         f"raw_batched_per_s={batched:.0f} raw_per_row_per_s={per_row:.0f} ratio={ratio:.2f} "
-        f"per_row_ratio={rate / per_row:.1f} lone_p50_ms={statistics.median(lone):.2f} "
-        f"lone_p99_ms={_p(lone, 99):.2f} card_p50_ms={statistics.median(card):.2f} "
-        f"card_p95_ms={_p(card, 95):.2f}"
+        f"placed_ratio={placed / batched:.2f} per_row_ratio={rate / per_row:.1f} "
+        f"lone_p50_ms={statistics.median(lone):.2f} lone_p99_ms={_p(lone, 99):.2f} "
+        f"card_p50_ms={statistics.median(card):.2f} card_p95_ms={_p(card, 95):.2f}"
     )
 
 
@@ -316,6 +380,7 @@ if __name__ == "__main__":
     parser.add_argument("--pledges", type=int, default=5000)
     parser.add_argument("--members", type=int, default=100_000)
     parser.add_argument("--areas", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--postgres", metavar="URL", help="measure on PostgreSQL instead")
     args = parser.parse_args()
-    asyncio.run(main(args.pledges, args.members, args.areas, args.postgres))
+    asyncio.run(main(args.pledges, args.members, args.areas, args.rounds, args.postgres))
