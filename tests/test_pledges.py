@@ -219,3 +219,25 @@ async def test_in_one_batch_a_refused_pledge_leaves_the_others_counted(
     assert not outcomes[9].created and outcomes[9].count == 6
     assert (await services.challenges.get(open_one.id)).pledge_count == 6
     assert (await services.challenges.get(closing.id)).pledge_count == 0
+
+
+async def test_pledges_committed_together_share_the_check_that_follows_them(
+    services: Services,
+) -> None:
+    challenge = await open_challenge(services, goal=100)
+    people = [await member(services, f"m{i}") for i in range(30)]
+    seen: list[int] = []  # the count each check read, in the order they finished
+
+    async def check(challenge_id: int) -> None:
+        seen.append((await services.challenges.get(challenge_id)).pledge_count)
+
+    services.pledges.after_pledge[:] = [check]
+
+    async def pledge(person_id: int) -> None:
+        result = await services.pledges.pledge(person_id, challenge.id)
+        # Returned only after a check that saw this pledge.
+        assert seen and max(seen) >= result.count
+
+    await asyncio.gather(*(pledge(p.id) for p in people))
+    assert len(seen) < 10  # one per batch, not one per pledge
+    assert seen[-1] == 30

@@ -26,6 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from core.clock import Clock
+from core.coalesce import Coalesced
 from core.db.database import Database
 from core.db.tables import area_counts, challenges, members, milestones, pledges, tiers
 from core.db.types import UTCDateTime
@@ -398,7 +399,9 @@ class PledgeService:
         self.db = db
         self.clock = clock
         self.after_pledge: list[Callable[[int], Awaitable[object]]] = []
-        """Called with the challenge once a new pledge is committed (conditional pledges)."""
+        """Called with the challenge once a new pledge is committed (conditional pledges);
+        pledges committed together share one call."""
+        self._after = Coalesced(self._run_after)
 
     async def pledge(
         self, member_id: int, challenge_id: int, referrer_id: int | None = None
@@ -411,7 +414,7 @@ class PledgeService:
             await self._after(challenge_id)
         return result
 
-    async def _after(self, challenge_id: int) -> None:
+    async def _run_after(self, challenge_id: int) -> None:
         """Run what follows a pledge; its failure is logged and left to the sweeps, never
         the pledger's (their pledge is committed)."""
         for then in self.after_pledge:
