@@ -162,9 +162,6 @@ async def test_a_batch_of_pledges_crosses_each_threshold_at_its_exact_count(
     lyon, bron = Location("Lyon", 45.76, 4.84), Location("Bron", 45.74, 4.91)
     for i, person in enumerate(people):
         await services.members.set_location(person.id, lyon if i % 3 else bron)
-    # The conditional pledges' check after each pledge is a read, but on PostgreSQL reads
-    # share the writer's engine and end with a COMMIT: count the pledges' batches only.
-    services.pledges.after_pledge.clear()
     commits: list[int] = []
     event.listen(services.db.writer_engine, "commit", lambda _conn: commits.append(1))
     results = await asyncio.gather(*(services.pledges.pledge(p.id, challenge.id) for p in people))

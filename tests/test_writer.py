@@ -64,6 +64,22 @@ async def test_a_unit_alone_is_committed_before_its_caller_hears(db: Database) -
     assert found == [member_id]
 
 
+async def test_a_read_ends_with_a_rollback_not_a_commit(db: Database) -> None:
+    # On PostgreSQL reads share the writers' engine: a COMMIT would be a round trip for
+    # nothing, and counted among the writes.
+    ended: list[str] = []
+    for name in ("commit", "rollback"):
+        event.listen(db.engine.sync_engine, name, lambda _conn, name=name: ended.append(name))
+    await db.transaction(add_member, "written")
+    ended.clear()
+    assert await names(db) == ["written"]
+    with pytest.raises(ValueError):
+        async with db.read() as conn:
+            await conn.execute(select(members.c.id))
+            raise ValueError("a read that fails")
+    assert ended == ["rollback", "rollback"]
+
+
 async def test_a_caller_writing_again_as_soon_as_answered_is_written(db: Database) -> None:
     # Answered before its writer has stopped, the caller's next unit must still be picked up.
     for i in range(5):
