@@ -170,6 +170,52 @@ async def test_a_large_set_runs_in_pieces_of_at_most_max_set(
     assert max(statements) <= 7 and sum(statements) == 30
 
 
+def add_many_or_fail(conn: Connection, batch: Sequence[str]) -> list[int | Exception]:
+    """Members one statement each: a name starting with '!' fails its statement, and with
+    it the whole set."""
+    return [add_member(conn, n) if not n.startswith("!") else add_then_fail(conn, n) for n in batch]
+
+
+ADD_MANY_OR_FAIL: SetBased[str, int] = SetBased(add_many_or_fail)
+
+
+def written_statements(db: Database) -> list[str]:
+    seen: list[str] = []
+    event.listen(
+        db.writer_engine, "before_cursor_execute", lambda *args: seen.append(args[2].split()[0])
+    )
+    return seen
+
+
+async def test_a_batch_of_one_set_or_one_unit_takes_no_savepoint(db: Database) -> None:
+    seen = written_statements(db)
+    await db.transaction(add_member, "alone")
+    ids = await asyncio.gather(*(db.transaction(ADD_MANY, f"m{i}") for i in range(20)))
+    assert len(set(ids)) == 20
+    assert "SAVEPOINT" not in seen and "RELEASE" not in seen
+    assert len(await names(db)) == 21
+
+
+async def test_a_lone_unit_that_fails_is_undone_and_the_next_is_written(db: Database) -> None:
+    with pytest.raises(ValueError, match="refused lone"):
+        await db.transaction(add_then_fail, "lone")
+    assert await db.transaction(add_member, "next") > 0
+    assert await names(db) == ["next"]
+
+
+@pytest.mark.parametrize("with_other_units", [False, True])
+async def test_a_set_failing_as_a_whole_is_written_again_one_by_one(
+    db: Database, with_other_units: bool
+) -> None:
+    calls = [db.transaction(ADD_MANY_OR_FAIL, n) for n in ("a", "b", "!c", "d")]
+    if with_other_units:
+        calls.append(db.transaction(add_member, "e"))
+    outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    assert [str(o) for o in outcomes if isinstance(o, Exception)] == ["refused !c"]
+    expected = ["a", "b", "d"] + (["e"] if with_other_units else [])
+    assert sorted(await names(db)) == expected
+
+
 async def test_a_unit_may_use_what_services_wrote(services: Services) -> None:
     alice = await member(services, "alice")
 

@@ -2,9 +2,10 @@
 
 Units that arrive while a batch is being written form the next batch (no timer: under no
 load a batch is one unit). Each unit runs in a SAVEPOINT, so a unit that fails is undone
-alone and the others still commit; its caller gets its exception. Every caller is answered
-only after the batch's COMMIT returned; a failed COMMIT answers every caller with
-`CommitFailed` and stores nothing of the batch.
+alone and the others still commit; its caller gets its exception. A batch of one unit or of
+one set (below) needs none: what fails there is rolled back with the transaction. Every
+caller is answered only after the batch's COMMIT returned; a failed COMMIT answers every
+caller with `CommitFailed` and stores nothing of the batch.
 
 A `SetBased` unit kind runs all its calls of one batch at once (`many`), as a few statements
 for the whole set instead of a few per call.
@@ -64,13 +65,19 @@ Outcome = Any  # a unit's result, or the exception it raised
 
 def write_batch(conn: Connection, jobs: Sequence[Job]) -> list[Outcome]:
     """Run every job's unit in one transaction and commit it; one outcome per job, in order.
+    (A batch of one group, the usual one of pledges, is `_write_group_alone`.)
 
     Raises when the batch as a whole fails (CommitFailed for its COMMIT): nothing is stored.
     """
+    groups = _groups(jobs)
+    if len(groups) == 1:
+        alone = _write_group_alone(conn, jobs, *groups[0])
+        if alone is not None:
+            return alone
     outcomes: list[Outcome] = [None] * len(jobs)
     transaction = conn.begin()
     try:
-        for unit, indexes in _groups(jobs):
+        for unit, indexes in groups:
             if isinstance(unit, SetBased) and len(indexes) > 1:
                 for start in range(0, len(indexes), MAX_SET):
                     _run_set(conn, unit, jobs, indexes[start : start + MAX_SET], outcomes)
@@ -80,13 +87,44 @@ def write_batch(conn: Connection, jobs: Sequence[Job]) -> list[Outcome]:
     except BaseException:
         transaction.rollback()
         raise
+    _commit(conn, transaction, len(jobs))
+    return outcomes
+
+
+def _write_group_alone(
+    conn: Connection, jobs: Sequence[Job], unit: Callable[..., Any], indexes: list[int]
+) -> list[Outcome] | None:
+    """A batch of one unit, or of one set that fits in one run: no SAVEPOINT, since nothing
+    else shares the transaction (two statements fewer per batch). A lone unit that raises
+    is rolled back and answered with its error; a set that fails as a whole gives None, and
+    the batch is written again with a SAVEPOINT per call."""
+    many = unit.many if isinstance(unit, SetBased) and len(indexes) > 1 else None
+    if len(indexes) > MAX_SET or (len(indexes) > 1 and many is None):
+        return None
+    transaction = conn.begin()
+    try:
+        if many is None:
+            job = jobs[indexes[0]]
+            outcomes: list[Outcome] = [job.unit(conn, *job.args, **job.kwargs)]
+        else:
+            outcomes = list(many(conn, [jobs[i].args[0] for i in indexes]))
+    except Exception as error:
+        transaction.rollback()
+        return [error] if len(indexes) == 1 else None
+    except BaseException:
+        transaction.rollback()
+        raise
+    _commit(conn, transaction, len(jobs))
+    return outcomes
+
+
+def _commit(conn: Connection, transaction: Any, units: int) -> None:
     try:
         transaction.commit()
     except Exception as error:
         # A connection whose COMMIT failed may still hold the transaction: replace it.
         conn.invalidate()
-        raise CommitFailed(f"the COMMIT of {len(jobs)} unit(s) failed: {error}") from error
-    return outcomes
+        raise CommitFailed(f"the COMMIT of {units} unit(s) failed: {error}") from error
 
 
 def _groups(jobs: Sequence[Job]) -> list[tuple[Callable[..., Any], list[int]]]:
