@@ -233,6 +233,8 @@ class PledgeResult:
     created: bool
     count: int
     events: tuple[OutboxEvent, ...] = ()
+    awaited: bool = False
+    """Conditional pledges were waiting on the challenge as this pledge was written."""
 
 
 @dataclass(frozen=True, slots=True)

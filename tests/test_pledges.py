@@ -10,7 +10,7 @@ from sqlalchemy import event, func, select, update
 
 from core.db.tables import area_counts, challenges, milestones, outbox
 from core.errors import Conflict, NotFound
-from core.models import ChallengeStatus, EventKind, Location
+from core.models import ChallengeStatus, ConditionScope, EventKind, Location
 from core.services import Services
 from tests.factories import events_for, member, open_challenge
 
@@ -222,6 +222,8 @@ async def test_pledges_committed_together_share_the_check_that_follows_them(
     services: Services,
 ) -> None:
     challenge = await open_challenge(services, goal=100)
+    waiter = await member(services, "waiter")
+    await services.conditional.make(waiter.id, challenge.id, ConditionScope.CHALLENGE, 90)
     people = [await member(services, f"m{i}") for i in range(30)]
     seen: list[int] = []  # the count each check read, in the order they finished
 
@@ -238,3 +240,19 @@ async def test_pledges_committed_together_share_the_check_that_follows_them(
     await asyncio.gather(*(pledge(p.id) for p in people))
     assert len(seen) < 10  # one per batch, not one per pledge
     assert seen[-1] == 30
+
+
+async def test_a_pledge_nobody_waits_on_is_followed_by_no_check(services: Services) -> None:
+    challenge = await open_challenge(services, goal=100)
+    alice, bob, waiter = [await member(services, n) for n in ("alice", "bob", "waiter")]
+    checked: list[int] = []
+
+    async def check(challenge_id: int) -> None:
+        checked.append(challenge_id)
+
+    services.pledges.after_pledge[:] = [check]
+    assert not (await services.pledges.pledge(alice.id, challenge.id)).awaited
+    assert checked == []  # no conditional pledge: no read after the commit
+    await services.conditional.make(waiter.id, challenge.id, ConditionScope.CHALLENGE, 90)
+    assert (await services.pledges.pledge(bob.id, challenge.id)).awaited
+    assert checked == [challenge.id]

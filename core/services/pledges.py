@@ -16,6 +16,7 @@ from sqlalchemy import (
     bindparam,
     cast,
     column,
+    exists,
     null,
     select,
     tuple_,
@@ -28,7 +29,15 @@ from sqlalchemy.engine import Connection
 from core.clock import Clock
 from core.coalesce import Coalesced
 from core.db.database import Database
-from core.db.tables import area_counts, challenges, members, milestones, pledges, tiers
+from core.db.tables import (
+    area_counts,
+    challenges,
+    conditional_pledges,
+    members,
+    milestones,
+    pledges,
+    tiers,
+)
 from core.db.types import UTCDateTime
 from core.db.upsert import frozen, insert_for
 from core.db.writer import SetBased
@@ -97,6 +106,13 @@ _CHALLENGES = (
         challenges.c.pledge_count,
         challenges.c.next_threshold,
         challenges.c.area_goal,
+        # Whether a pledge must be followed by the conditional pledges' check.
+        exists()
+        .where(
+            conditional_pledges.c.challenge_id == challenges.c.id,
+            conditional_pledges.c.activated_at.is_(None),
+        )
+        .label("awaited"),
     )
     .where(challenges.c.id.in_(bindparam("ids", expanding=True)))
     .order_by(challenges.c.id)
@@ -166,7 +182,10 @@ def pledge_many(
                 events[index] += crossed
     for index, count in count_of.items():
         row = created[(requests[index].member_id, requests[index].challenge_id)]
-        outcomes[index] = PledgeResult(pledge_from_row(row), True, count, tuple(events[index]))
+        awaited = bool(found[requests[index].challenge_id].awaited)
+        outcomes[index] = PledgeResult(
+            pledge_from_row(row), True, count, tuple(events[index]), awaited
+        )
     waiting = [i for i, outcome in enumerate(outcomes) if outcome is None]
     if waiting:
         keys = {(requests[i].member_id, requests[i].challenge_id) for i in waiting}
@@ -399,8 +418,9 @@ class PledgeService:
         self.db = db
         self.clock = clock
         self.after_pledge: list[Callable[[int], Awaitable[object]]] = []
-        """Called with the challenge once a new pledge is committed (conditional pledges);
-        pledges committed together share one call."""
+        """Called with the challenge once a new pledge is committed while conditional
+        pledges wait on it (the pledge's own transaction saw them; a condition made at the
+        same moment is the sweep's); pledges committed together share one call."""
         self._after = Coalesced(self._run_after)
 
     async def pledge(
@@ -410,7 +430,7 @@ class PledgeService:
         What waited on this pledge (conditional pledges) is done before it returns."""
         request = PledgeRequest(member_id, challenge_id, referrer_id, self.clock.now())
         result = await self.db.transaction(PLEDGE, request)
-        if result.created:
+        if result.created and result.awaited:
             await self._after(challenge_id)
         return result
 
