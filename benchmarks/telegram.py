@@ -10,6 +10,8 @@ fetched to the moment its reply reaches the server. Each bot runs in its own pro
 the same python-telegram-bot set-up (concurrent updates, rate limits off: the fake has none).
 
 CPU time per update is the bot process's own (Linux /proc), counted over the load only.
+With KOOM_BENCH_PROFILE=FILE, climat-koom's process runs under cProfile and writes its
+statistics to FILE when it stops (read them with `python -m pstats FILE`).
 
 Run: .venv/bin/python -m benchmarks.telegram [--members 200] [--updates 10]
 Target: climat-koom's p99 <= 2x the echo bot's, no reply lost or duplicated.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import os
 import signal
 import statistics
@@ -27,7 +30,8 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +52,7 @@ JOURNEY: tuple[tuple[str, int], ...] = (
 )
 """Each step and the number of messages that answer it."""
 APOLOGY = "Désolé"
+PROFILE_SWITCH = "KOOM_BENCH_PROFILE"
 SETTLE_SECONDS = 1.0
 """How long to wait after the last reply for late or duplicated ones."""
 
@@ -136,9 +141,25 @@ async def serve_koom(base_url: str, database: Path) -> None:
     services = await open_services(settings, demo=True)
     adapter = TelegramAdapter(services, settings, rate_limiter=unlimited())
     await adapter.start()
-    await stopped()
+    with profiled(os.environ.get(PROFILE_SWITCH)):  # the load only, not the start
+        await stopped()
     await adapter.stop()
     await services.db.dispose()
+
+
+@contextmanager
+def profiled(path: str | None) -> Iterator[None]:
+    """Run the block under cProfile and dump its statistics to `path` (no path: as is)."""
+    if not path:
+        yield
+        return
+    profile = cProfile.Profile(time.process_time)  # CPU time: waits for a core do not count
+    profile.enable()
+    try:
+        yield
+    finally:
+        profile.disable()
+        profile.dump_stats(path)
 
 
 def unlimited() -> Any:
