@@ -20,6 +20,11 @@ from core.db.writer import Job, answer, fail, write_batch
 _WRITE = "koom_write"
 POSTGRES_WRITERS = 4
 """Batches written at once on PostgreSQL, each on its own connection."""
+SQLITE_READERS = 40
+"""Read connections kept open on SQLite: as many as reads can be under way at once (updates
+handled together and the delivery worker), so that none is opened, configured and closed
+again for one read (the pool's default of 5, plus overflow closed on return, reopened
+about one connection every second read under load)."""
 BUSY_TIMEOUT_MS = 10_000
 """How long a SQLite write waits for another process's lock before it fails."""
 P = ParamSpec("P")
@@ -49,6 +54,8 @@ class Database:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         else:
             kwargs.setdefault("module", inline_dbapi())  # reads in place: see inline_sqlite
+            if "poolclass" not in kwargs:
+                kwargs.setdefault("pool_size", SQLITE_READERS)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self._writer_engine: Engine | None = None
