@@ -43,6 +43,8 @@ from conversations.state import (
     ConversationStore,
     PendingForm,
     SessionKey,
+    Write,
+    write_all,
 )
 from core.errors import KoomError
 from core.i18n import Translator, read_in, reading_in, resolve_locale, supported_locale
@@ -101,30 +103,37 @@ class Engine:
         """Run one input through its session and return the replies, fitted to the platform."""
         return (await self.answer(envelope)).replies
 
-    async def answer(self, envelope: Envelope) -> Answer:
+    async def answer(self, envelope: Envelope, *, also: Sequence[Write] = ()) -> Answer:
         """Run one input through its session: the replies, fitted to the platform, and the
         language they speak (the turn's last: a language change speaks the new one).
+
+        `also` (the adapter's writes, such as marking the platform's update handled) is
+        written with the turn's state in one unit of work, or alone when the turn saves
+        nothing; whatever the turn's outcome, before this returns.
 
         Never raises (unless `reraise`): a KoomError becomes its translated message, anything
         else is logged and becomes an apology.
         """
         with reading_in(None):  # the turn's language, for challenges too, stays in the turn
-            return await self._turn(envelope)
+            return await self._turn(envelope, list(also))
 
-    async def _turn(self, envelope: Envelope) -> Answer:
+    async def _turn(self, envelope: Envelope, writes: list[Write]) -> Answer:
+        """One turn; `writes` are written with its state (the list is emptied once they are
+        taken), else alone at the end."""
         sender = envelope.sender
         started = time.perf_counter()
         flow = None
-        async with self._locks.hold(SessionKey.of(envelope)):
+        key = SessionKey.of(envelope)
+        async with self._locks.hold(key):
             t = Translator(self.locale_of(None, sender))
             try:
-                member = await self.services.members.find(sender.account)
+                member, state = await self.store.load_with_member(key, sender.account)
                 if _starts_in_private(envelope):  # the one way back after a block
                     await self.services.members.set_reachable(sender.account, True)
                 if member is not None and (app := supported_locale(sender.language_code)):
                     member = await self.services.members.note_app_language(member, app)
                 t = Translator(self.locale_of(member, sender))
-                replies, flow, t = await self._run(envelope, member, t)
+                replies, flow, t = await self._run(envelope, member, state, t, writes)
                 return Answer(fit(replies, self.capabilities), t.locale)
             except KoomError as error:
                 refusal = Message(t(error.key, **error.params), personal=True)
@@ -139,6 +148,8 @@ class Engine:
                     raise
                 return Answer([Message(t("engine.internal_error"))], t.locale)
             finally:
+                if writes:  # no state saved took them
+                    await self.services.db.transaction(write_all, writes)
                 _handled(envelope, flow, time.perf_counter() - started)
 
     def described(self) -> list[tuple[CommandSpec, bool]]:
@@ -176,12 +187,17 @@ class Engine:
         return self.locale_of(await self.services.members.find(sender.account), sender)
 
     async def _run(
-        self, envelope: Envelope, member: Member | None, t: Translator
+        self,
+        envelope: Envelope,
+        member: Member | None,
+        loaded: ConversationState,
+        t: Translator,
+        writes: list[Write],
     ) -> tuple[list[Reply], str, Translator]:
         """The replies to one input, the name of the flow that handled it, and the language
-        the turn ended in."""
+        the turn ended in. The turn's writes join `writes`, taken (emptied) by its state's."""
         key = SessionKey.of(envelope)
-        state = loaded = await self.store.load(key)
+        state = loaded
         value = envelope.input
         if _longest_text(value) > MAX_INPUT_LENGTH:
             return [Message(t("error.text_too_long", limit=MAX_INPUT_LENGTH))], ENGINE_FLOW, t
@@ -210,15 +226,18 @@ class Engine:
             flow_name=state.flow,
             data=dict(state.data),
         )
-        if await self._dispatch(turn, state, value, expired) and not turn.forgotten:
+        saving = await self._dispatch(turn, state, value, expired)
+        writes.extend(turn.writes)
+        if saving and not turn.forgotten:
             outcome = _outcome(turn, state)
             changed: list[tuple[SessionKey, ConversationState]] = []
             if outcome.active or _differs(outcome, loaded):
                 changed.append((key, outcome))
             if envelope.chat.is_group and outcome.offered != loaded.offered:
                 changed.append(await self._share_offered(envelope, turn))
-            if changed:  # the turn's states in one write
-                await self.store.save_all(changed, at=now)
+            if changed:  # the turn's states and writes in one unit
+                await self.store.save_all(changed, at=now, writes=writes)
+                writes.clear()
         if envelope.chat.is_group and not turn.forgotten:  # "N people of this group" counts
             await self.services.groups.seen(envelope.chat, member.id)  # who acts here
         return turn.replies, self._handler(value, state), turn.t

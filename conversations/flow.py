@@ -24,7 +24,7 @@ from conversations.model import (
     Sender,
     StepInput,
 )
-from conversations.state import PendingForm
+from conversations.state import PendingForm, Write
 from core.errors import KoomError
 from core.i18n import Translator, read_in
 from core.identity import ChatRef
@@ -84,7 +84,13 @@ class Turn:
         self.form: PendingForm | None = None
         self.ended = False
         self.forgotten = False
+        self.writes: list[Write] = []
         self.set_locale(locale)
+
+    def write_later(self, write: Write) -> None:
+        """Write `write` (a unit of work whose result the replies do not need) with the
+        turn's state, in one unit, once the flow is done; dropped if the turn is refused."""
+        self.writes.append(write)
 
     async def is_organiser(self) -> bool:
         """Whether the person may use the organiser flows (asked once, only when needed)."""

@@ -3,20 +3,29 @@ account), so a flow survives a restart."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, bindparam, delete, literal, select, true
 from sqlalchemy.engine import Connection
 
 from conversations.model import Envelope, FormField
 from core.db.database import Database
 from core.db.tables import conversations
 from core.db.upsert import insert_for
+from core.identity import AccountRef
+from core.models import Member
+from core.services.members import MEMBER_OF_ACCOUNT, account_parameters, member_from_row
+
+log = logging.getLogger(__name__)
 
 MAX_OFFERED = 200
+Write = Callable[[Connection], object]
+"""A write whose result nobody waits for: a unit of work already given its arguments."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,27 +119,40 @@ class ConversationStore:
         """The stored state, or an empty one."""
         async with self.db.read() as conn:
             row = (await conn.execute(select(conversations).where(*_match(key)))).first()
-        if row is None:
-            return ConversationState()
-        form = row.data.get("form")
-        return ConversationState(
-            flow=row.flow,
-            step=row.step,
-            data=row.data.get("flow", {}),
-            form=None if form is None else PendingForm.from_json(form),
-            offered=tuple(row.offered),
-            updated_at=row.updated_at,
-        )
+        return ConversationState() if row is None else _state(row)
+
+    async def load_with_member(
+        self, key: SessionKey, account: AccountRef
+    ) -> tuple[Member | None, ConversationState]:
+        """The member behind `account` (None for a newcomer) and the session's state, in one
+        statement: a turn's first read."""
+        parameters = account_parameters(account) | {
+            "state_platform": key.platform,
+            "state_chat_id": key.chat_id,
+            "state_account_id": key.account_id,
+        }
+        async with self.db.read() as conn:
+            row = (await conn.execute(_MEMBER_AND_STATE, parameters)).one()
+        found = None if row.id is None else member_from_row(row)
+        if row.state_platform is None:
+            return found, ConversationState()
+        values = {c.name: getattr(row, f"state_{c.name}") for c in conversations.c}
+        return found, _state(SimpleNamespace(**values))
 
     async def save(self, key: SessionKey, state: ConversationState, *, at: datetime) -> None:
         """Store `state` as of `at`, keeping the last MAX_OFFERED offered choice ids."""
         await self.save_all([(key, state)], at=at)
 
     async def save_all(
-        self, states: Sequence[tuple[SessionKey, ConversationState]], *, at: datetime
+        self,
+        states: Sequence[tuple[SessionKey, ConversationState]],
+        *,
+        at: datetime,
+        writes: Sequence[Write] = (),
     ) -> None:
-        """Store several sessions' states in one write (a turn in a group saves two)."""
-        await self.db.transaction(_save, [(key, _row(state, at)) for key, state in states])
+        """Store several sessions' states (a turn in a group saves two) and the turn's other
+        `writes` in one unit of work."""
+        await self.db.transaction(_save, [(key, _row(state, at)) for key, state in states], writes)
 
     async def clear(self, key: SessionKey) -> None:
         """Forget the conversation entirely, offered choices included."""
@@ -150,7 +172,60 @@ def _row(state: ConversationState, at: datetime) -> dict[str, Any]:
     }
 
 
-def _save(conn: Connection, rows: Sequence[tuple[SessionKey, dict[str, Any]]]) -> None:
+def _member_and_state() -> Select[Any]:
+    """One row: the member's columns (all None for a newcomer) beside the session's, named
+    `state_...` (all None without a stored state)."""
+    member = MEMBER_OF_ACCOUNT.subquery()
+    session = (
+        select(*(c.label(f"state_{c.name}") for c in conversations.c))
+        .where(
+            conversations.c.platform == bindparam("state_platform"),
+            conversations.c.chat_id == bindparam("state_chat_id"),
+            conversations.c.account_id == bindparam("state_account_id"),
+        )
+        .subquery()
+    )
+    one = select(literal(1).label("one")).subquery()
+    return select(member, session).select_from(
+        one.outerjoin(member, true()).outerjoin(session, true())
+    )
+
+
+_MEMBER_AND_STATE = _member_and_state()
+"""Built once (building it costs more than running it; its compiled form is cached)."""
+
+
+def _state(row: Any) -> ConversationState:
+    form = row.data.get("form")
+    return ConversationState(
+        flow=row.flow,
+        step=row.step,
+        data=row.data.get("flow", {}),
+        form=None if form is None else PendingForm.from_json(form),
+        offered=tuple(row.offered),
+        updated_at=row.updated_at,
+    )
+
+
+def write_all(conn: Connection, writes: Sequence[Write]) -> None:
+    """A unit of work: each write in a SAVEPOINT of its own, so that one that fails (logged)
+    takes none of the others, nor the turn's state, with it."""
+    for write in writes:
+        savepoint = conn.begin_nested()
+        try:
+            write(conn)
+        except Exception:
+            savepoint.rollback()
+            log.exception("a write of a conversation turn failed: %r", write)
+        else:
+            savepoint.commit()
+
+
+def _save(
+    conn: Connection,
+    rows: Sequence[tuple[SessionKey, dict[str, Any]]],
+    writes: Sequence[Write] = (),
+) -> None:
     for key, values in rows:
         statement = insert_for(conn, conversations).values(
             platform=key.platform, chat_id=key.chat_id, account_id=key.account_id, **values
@@ -160,6 +235,7 @@ def _save(conn: Connection, rows: Sequence[tuple[SessionKey, dict[str, Any]]]) -
                 index_elements=["platform", "chat_id", "account_id"], set_=values
             )
         )
+    write_all(conn, writes)
 
 
 def _clear(conn: Connection, key: SessionKey) -> None:

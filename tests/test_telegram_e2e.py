@@ -246,6 +246,23 @@ async def test_full_pledge_by_buttons_with_a_shared_location(
     assert (await demo(services)).pledge_count == 1
 
 
+async def test_a_button_press_is_answered_by_its_first_bot_api_call(
+    bot: Bot, fake: FakeTelegram
+) -> None:
+    """On the critical path of a press, the first call the bot makes is the answer the person
+    sees (the edit or the message); the spinner's answerCallbackQuery comes after it."""
+    await onboard(bot, ALICE)
+    await bot.say(ALICE, "/challenges")
+    for label in ("Trier mes déchets", "🤝 Je m'engage", "✅ Oui, je m'engage", "Passer"):
+        before = len(fake.calls)
+        assert await bot.press(ALICE, label)
+        methods = [c.method for c in fake.calls[before:] if c.method != "getUpdates"]
+        assert methods[0] in ("editMessageText", "sendMessage"), (label, methods)
+        assert methods.count("answerCallbackQuery") == 1, (label, methods)
+        assert methods[-1] == "answerCallbackQuery", (label, methods)
+        assert set(methods[:-1]) <= {"editMessageText", "sendMessage"}, (label, methods)
+
+
 async def test_a_check_in(bot: Bot, services: Services) -> None:
     await onboard(bot, ALICE)
     await pledge_by_buttons(bot, ALICE)

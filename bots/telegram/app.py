@@ -75,6 +75,7 @@ from conversations.flow import CommandSpec
 from conversations.flows.cards import card_text
 from conversations.model import Capabilities, Reply, Sender
 from conversations.registry import default_flows
+from conversations.state import Write
 from core.clock import SystemClock
 from core.delivery.protocol import DeliveryResult, Notice, Outcome
 from core.errors import Misconfigured, NotFound, port_taken
@@ -435,11 +436,12 @@ class TelegramAdapter:
             return
         try:
             await updates.take_turn(platform, key)
-            await self._handle(update)
+            marked = await self._handle(update, updates.marking_done(platform, key))
         except Exception:  # a failed update is apologised for, not handled again
             await updates.done(platform, key)
             raise
-        await updates.done(platform, key)
+        if not marked:
+            await updates.done(platform, key)
 
     def _update_key(self, update: Update) -> str:
         return f"{self.me.id}:{update.update_id}"
@@ -460,10 +462,13 @@ class TelegramAdapter:
             self._unfinished.add(update.update_id)
         return claim
 
-    async def _handle(self, update: Update) -> None:
+    async def _handle(self, update: Update, done: Write) -> bool:
+        """Handle the update; True when `done` (marking it handled) was written with the
+        conversation turn it was."""
         match parse(update, self.me):
             case Incoming() as incoming:
-                await self._converse(incoming)
+                await self._converse(incoming, done)
+                return True
             case Blocked(account=account):
                 await self.services.members.set_reachable(account, False)
             case RemovedFromGroup(chat=chat):
@@ -473,16 +478,18 @@ class TelegramAdapter:
                     await self.services.groups.migrate(chat, new_chat_id)
             case InlineSearch() as search:
                 await self._inline(search)
+        return False
 
-    async def _converse(self, incoming: Incoming) -> None:
-        """Run one input through the engine and show the replies; answer a pressed button."""
+    async def _converse(self, incoming: Incoming, done: Write) -> None:
+        """Run one input through the engine (the update marked handled with the turn's state)
+        and show the replies; then answer a pressed button."""
         envelope = incoming.envelope
         sender, chat = envelope.sender, envelope.chat
         try:
             if chat.is_group:
                 admin = incoming.anonymous_admin or await self._is_admin(incoming.chat_id, sender)
                 envelope = replace(envelope, sender=replace(sender, is_chat_admin=admin))
-            answer = await self.engine.answer(envelope)
+            answer = await self.engine.answer(envelope, also=[done])
             await self._show(incoming, answer.replies, Translator(answer.locale))
         finally:
             if incoming.callback_id is not None:

@@ -32,7 +32,7 @@ from conversations.flows.cards import near_line
 from conversations.flows.place_input import picked_location, read_place
 from conversations.flows.pledge_rhythm import rhythm_buttons, rhythm_line
 from conversations.model import StepInput
-from core.delivery.latest import send_latest
+from core.delivery.latest import latest_write
 from core.errors import Conflict, KoomError, NotFound
 from core.models import (
     Challenge,
@@ -185,8 +185,8 @@ class PledgeFlow(Flow):
             turn.say("pledge.already", title=challenge.title)
             turn.end()
             return False
-        await services.reminders.schedule(turn.member.id, challenge_id)
-        await send_latest(services, challenge_id, member_id=turn.member.id)
+        turn.write_later(services.reminders.scheduling(turn.member.id, challenge_id))
+        turn.write_later(latest_write(services, challenge_id, member_id=turn.member.id))
         lines = [
             t("pledge.thanks", name=turn.member.display_name, action=challenge.action),
             *_celebrations(turn, result.events),

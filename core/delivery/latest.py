@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -36,12 +38,25 @@ async def send_latest(
     False when there is none or they cannot be reached. The row's dedupe key is the
     fan-out's, so nobody hears one announcement twice."""
     return await services.db.transaction(
+        latest_write(services, challenge_id, member_id=member_id, group_id=group_id)
+    )
+
+
+def latest_write(
+    services: Services,
+    challenge_id: int,
+    *,
+    member_id: int | None = None,
+    group_id: int | None = None,
+) -> Callable[[Connection], bool]:
+    """`send_latest` as a unit of work, for a caller that writes it with others."""
+    return partial(
         _queue_latest,
-        challenge_id,
-        member_id,
-        group_id,
-        services.clock.now(),
-        services.settings.default_locale,
+        challenge_id=challenge_id,
+        member_id=member_id,
+        group_id=group_id,
+        now=services.clock.now(),
+        default_locale=services.settings.default_locale,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
 from core.clock import Clock
@@ -261,6 +261,22 @@ class MemberService:
                 )
             ).first()
         return row is not None and row.unreachable_at is None
+
+
+MEMBER_OF_ACCOUNT = (
+    select(members)
+    .join(accounts, accounts.c.member_id == members.c.id)
+    .where(
+        accounts.c.platform == bindparam("account_platform"),
+        accounts.c.external_id == bindparam("account_external_id"),
+    )
+)
+"""The member row behind the account of `account_parameters`, built once: a turn reads it."""
+
+
+def account_parameters(account: AccountRef) -> dict[str, str]:
+    """The parameters of MEMBER_OF_ACCOUNT for `account`."""
+    return {"account_platform": account.platform.value, "account_external_id": account.external_id}
 
 
 def _by_account(account: AccountRef) -> Any:

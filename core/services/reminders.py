@@ -11,9 +11,10 @@ nor repeats one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -150,39 +151,13 @@ class ReminderService:
 
     async def schedule(self, member_id: int, challenge_id: int) -> datetime | None:
         """Start (or restart, unpaused) the reminders of a pledge; the first due moment."""
-        now = self.clock.now()
+        return await self.db.transaction(self.scheduling(member_id, challenge_id))
 
-        def unit(conn: Connection) -> datetime | None:
-            row = conn.execute(
-                select(
-                    *_RULE_COLUMNS, *_OWN_COLUMNS, challenges.c.frequency, challenges.c.starts_at
-                )
-                .select_from(members)
-                .join(challenges, challenges.c.id == challenge_id)
-                .outerjoin(
-                    reminders,
-                    and_(
-                        reminders.c.member_id == members.c.id,
-                        reminders.c.challenge_id == challenges.c.id,
-                    ),
-                )
-                .where(members.c.id == member_id)
-            ).first()
-            if row is None:
-                raise NotFound("error.challenge_not_found")
-            frequency = Frequency(row.frequency)
-            due = first_due(rule_for(row, frequency), frequency, row.starts_at, now)
-            values = {"next_due_at": due, "paused": False}
-            conn.execute(
-                insert_for(conn, reminders)
-                .values(member_id=member_id, challenge_id=challenge_id, created_at=now, **values)
-                .on_conflict_do_update(
-                    index_elements=[reminders.c.member_id, reminders.c.challenge_id], set_=values
-                )
-            )
-            return due
-
-        return await self.db.transaction(unit)
+    def scheduling(
+        self, member_id: int, challenge_id: int
+    ) -> Callable[[Connection], datetime | None]:
+        """`schedule` as a unit of work, for a caller that writes it with others."""
+        return partial(_schedule, member_id, challenge_id, self.clock.now())
 
     async def snooze(
         self, member_id: int, challenge_id: int, *, hours: int | None = None, tomorrow: bool = False
@@ -451,3 +426,34 @@ def _first_accounts(conn: Connection, member_ids: set[int]) -> dict[int, tuple[s
         for row in rows:
             found.setdefault(row.member_id, (row.platform, row.external_id))
     return found
+
+
+def _schedule(
+    member_id: int, challenge_id: int, now: datetime, conn: Connection
+) -> datetime | None:
+    row = conn.execute(
+        select(*_RULE_COLUMNS, *_OWN_COLUMNS, challenges.c.frequency, challenges.c.starts_at)
+        .select_from(members)
+        .join(challenges, challenges.c.id == challenge_id)
+        .outerjoin(
+            reminders,
+            and_(
+                reminders.c.member_id == members.c.id,
+                reminders.c.challenge_id == challenges.c.id,
+            ),
+        )
+        .where(members.c.id == member_id)
+    ).first()
+    if row is None:
+        raise NotFound("error.challenge_not_found")
+    frequency = Frequency(row.frequency)
+    due = first_due(rule_for(row, frequency), frequency, row.starts_at, now)
+    values = {"next_due_at": due, "paused": False}
+    conn.execute(
+        insert_for(conn, reminders)
+        .values(member_id=member_id, challenge_id=challenge_id, created_at=now, **values)
+        .on_conflict_do_update(
+            index_elements=[reminders.c.member_id, reminders.c.challenge_id], set_=values
+        )
+    )
+    return due

@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.engine import Connection
@@ -79,7 +81,12 @@ class UpdateLog:
 
     async def done(self, platform: str, update_key: str) -> None:
         """Mark a claimed update handled: its copies are skipped from now on."""
-        await self.db.transaction(_done, platform, update_key[:64])
+        await self.db.transaction(self.marking_done(platform, update_key))
+
+    def marking_done(self, platform: str, update_key: str) -> Callable[[Connection], None]:
+        """`done` as a unit of work, for a caller that writes it with others (a conversation
+        turn writes it with its state: both or neither)."""
+        return partial(_done, platform, update_key[:64])
 
     async def wait_done(self, platform: str, update_key: str, seconds: float) -> bool:
         """Whether an update in flight elsewhere is done within `seconds`."""
@@ -173,7 +180,7 @@ def _turn(conn: Connection, platform: str, update_key: str, now: datetime, anywa
     return True
 
 
-def _done(conn: Connection, platform: str, update_key: str) -> None:
+def _done(platform: str, update_key: str, conn: Connection) -> None:
     conn.execute(
         update(log_table)
         .where(_row_of(platform, update_key))
