@@ -9,7 +9,7 @@ Needs KOOM_TEST_POSTGRES_URL; skipped without.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from bots.telegram.app import TelegramAdapter
 from conversations.engine import Engine
 from conversations.model import Answer, Envelope
+from conversations.state import Write
 from core.clock import SystemClock
 from core.db.database import Database
 from core.db.tables import processed_updates
@@ -49,14 +50,14 @@ class Handled:
     def record(self, name: str, engine: Engine) -> None:
         answer = engine.answer
 
-        async def recorded(envelope: Envelope) -> Answer:
+        async def recorded(envelope: Envelope, *, also: Sequence[Write] = ()) -> Answer:
             text = getattr(envelope.input, "text", "")
             self.starts.append((name, text))
             self.events.append(f"+{text}")
             if text == "1":
                 await self.gate.wait()
             try:
-                return await answer(envelope)
+                return await answer(envelope, also=also)
             finally:
                 self.events.append(f"-{text}")
 
