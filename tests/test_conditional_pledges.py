@@ -338,3 +338,121 @@ async def test_pledge_if_offers_my_groups_and_organisations(services: Services) 
     await services.groups.seen(room, other.id)
     await services.pledges.pledge(other.id, challenge.id)
     assert await services.pledges.get(found.id, challenge.id) is None  # 1 of 2
+
+
+async def test_joining_a_group_activates_at_once_and_cascades(services: Services) -> None:
+    """A pledger first seen in a group completes its condition in the unit that notes them:
+    no sweep, and what that activation completes (a condition in all) follows."""
+    challenge = await open_challenge(services, goal=100, tiers=())
+    waiter, member_, newcomer, later = await people(services, "w", "g", "n", "l")
+    room = ChatRef(Platform.TELEGRAM, "-900", is_group=True)
+    group = await in_group(services, "-900", waiter, member_)
+    await services.conditional.make(waiter.id, challenge.id, ConditionScope.GROUP, 2, key=group)
+    await services.conditional.make(later.id, challenge.id, ConditionScope.CHALLENGE, 3)
+    await services.pledges.pledge(member_.id, challenge.id)
+    await services.pledges.pledge(newcomer.id, challenge.id)  # 2 in all, 1 in the group
+    assert await count(services, challenge.id) == 2 and await messages(services) == {}
+
+    await services.groups.seen(room, newcomer.id)  # the group's second pledger
+    assert await services.pledges.get(waiter.id, challenge.id) is not None
+    assert await services.pledges.get(later.id, challenge.id) is not None  # 3 in all now
+    assert await count(services, challenge.id) == 4
+    assert await messages(services) == {waiter.id: 1, later.id: 1}
+    assert await services.conditional.sweep() == []
+    assert await count(services, challenge.id) == 4
+
+
+async def test_joining_without_a_pledge_or_a_waiting_condition_activates_nothing(
+    services: Services,
+) -> None:
+    challenge = await open_challenge(services, goal=100, tiers=())
+    waiter, member_, idle, outsider = await people(services, "w", "g", "i", "o")
+    group = await in_group(services, "-901", waiter, member_)
+    await services.conditional.make(waiter.id, challenge.id, ConditionScope.GROUP, 2, key=group)
+    await services.pledges.pledge(member_.id, challenge.id)
+    await services.pledges.pledge(outsider.id, challenge.id)
+    await services.groups.seen(ChatRef(Platform.TELEGRAM, "-901", is_group=True), idle.id)
+    await in_group(services, "-902", outsider)  # another group: not the condition's
+    assert await services.pledges.get(waiter.id, challenge.id) is None
+    assert await count(services, challenge.id) == 2 and await messages(services) == {}
+
+
+async def test_joining_an_organisation_activates_at_once(services: Services) -> None:
+    """Every way in (a members' code, a staff code, being made staff) activates the
+    conditions the newcomer's pledge completes, before the join returns."""
+    challenge = await open_challenge(services, goal=100, tiers=())
+    boss, waiter, fan, staff, added = await people(services, "boss", "w", "fan", "st", "ad")
+    acme = await organisation_of(services, "acme", boss, waiter)
+    await services.conditional.make(
+        waiter.id, challenge.id, ConditionScope.ORGANISATION, 1, key=acme
+    )
+    await services.conditional.make(boss.id, challenge.id, ConditionScope.ORGANISATION, 3, key=acme)
+    for who in (fan, staff, added):
+        await services.pledges.pledge(who.id, challenge.id)
+    assert await count(services, challenge.id) == 3 and await messages(services) == {}
+
+    members_code = await services.organisations.invite(ADMIN, acme, Role.MEMBER)
+    await services.organisations.join(fan.id, members_code)  # Acme's first pledger
+    assert await services.pledges.get(waiter.id, challenge.id) is not None
+    assert await services.pledges.get(boss.id, challenge.id) is None  # 2 of 3
+    assert await messages(services) == {waiter.id: 1}
+    await services.organisations.join(fan.id, members_code)  # again: nothing new
+    staff_code = await services.organisations.invite(ADMIN, acme, Role.ORGANISER)
+    await services.organisations.join(staff.id, staff_code)  # fan, waiter, staff: the boss
+    assert await services.pledges.get(boss.id, challenge.id) is not None
+    assert await messages(services) == {waiter.id: 1, boss.id: 1}
+    await services.organisations.set_role(ADMIN, acme, added.id, Role.ORGANISER)
+    assert await count(services, challenge.id) == 5  # fan, staff, added, waiter, boss
+    assert await services.conditional.sweep() == []
+    assert await messages(services) == {waiter.id: 1, boss.id: 1}
+
+
+async def test_joining_by_code_in_the_chat_activates_and_says_so_once(services: Services) -> None:
+    """`/org join CODE` and the invitation link `/start join_CODE`: the waiting person is
+    told in their own language, once."""
+    challenge = await open_challenge(services, slug="tri-lyon", goal=100, tiers=())
+    boss, waiter = await people(services, "boss", "w")
+    await services.members.update(waiter.id, language="en")
+    acme = await organisation_of(services, "acme", boss, waiter)
+    await services.conditional.make(
+        waiter.id, challenge.id, ConditionScope.ORGANISATION, 2, key=acme
+    )
+    code = await services.organisations.invite(ADMIN, acme, Role.MEMBER)
+    harness = ChatHarness(services)
+    first = harness.person("telegram:501", name="First", lang="fr")
+    second = harness.person("telegram:502", name="Second", lang="en")
+    for name, lang in (("501", "fr"), ("502", "en")):
+        pledger = await member(services, name, "telegram")
+        await services.members.update(pledger.id, language=lang)
+        await services.pledges.pledge(pledger.id, challenge.id)
+    await first.command(f"/org join {code}")
+    assert await services.pledges.get(waiter.id, challenge.id) is None  # 1 of 2
+    await second.command(f"/start join_{code}")
+    assert "Acme" in second.all_text()
+    assert await services.pledges.get(waiter.id, challenge.id) is not None
+    assert await messages(services) == {waiter.id: 1}
+    async with services.db.read() as conn:
+        [locale] = (
+            await conn.execute(
+                select(deliveries.c.locale).where(deliveries.c.kind == CONDITIONAL_KIND)
+            )
+        ).scalars()
+    assert locale == "en"
+
+
+async def test_concurrent_joins_activate_each_condition_once(services: Services) -> None:
+    challenge = await open_challenge(services, goal=100, tiers=())
+    boss, *waiters = await people(services, "boss", "w1", "w2", "w3")
+    acme = await organisation_of(services, "acme", boss, *waiters)
+    for i, who in enumerate(waiters):
+        await services.conditional.make(
+            who.id, challenge.id, ConditionScope.ORGANISATION, 1 + i, key=acme
+        )
+    newcomers = await people(services, "n1", "n2", "n3", "n4")
+    for who in newcomers:
+        await services.pledges.pledge(who.id, challenge.id)
+    code = await services.organisations.invite(ADMIN, acme, Role.MEMBER)
+    await asyncio.gather(*(services.organisations.join(who.id, code) for who in newcomers))
+    assert await count(services, challenge.id) == 7
+    assert await messages(services) == {who.id: 1 for who in waiters}
+    assert await services.conditional.sweep() == []

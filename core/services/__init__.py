@@ -48,7 +48,11 @@ class Services:
         self.membership = MembershipService(self.db, self.clock)
         self.sponsors = SponsorService(self.db, self.clock)
         self.conditional = ConditionalPledgeService(
-            self.db, self.clock, self.pledges, self.settings.default_locale
+            self.db,
+            self.clock,
+            self.pledges,
+            self.settings.default_locale,
+            joins=(self.groups, self.organisations),
         )
         self.reports = ReportService(
             self.db, self.clock, self.progress, self.sponsors, self.conditional

@@ -8,11 +8,14 @@ holds it becomes a real pledge through the pledge unit, is marked active once, a
 gets a message. Activation repeats in one unit until nothing more is due (a fixpoint), so
 conditions that depend on each other cascade; a member is counted once whatever happens,
 because pledging is idempotent and the mark is set once. It runs right after every pledge
-and every new condition; a sweep repeats it as a safety net.
+and every new condition, and in the very unit that records someone joining a group or an
+organisation (their pledges may complete a condition of that scope); a sweep repeats it as a
+safety net.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +43,7 @@ from core.models import ConditionScope, Unlock, Waiting
 from core.places import stored_location
 from core.services.challenges import OPEN_FOR_PLEDGES
 from core.services.groups import group_people
+from core.services.joins import Joinable
 from core.services.organisations import organisation_people, organisations_of_person
 from core.services.pledges import PledgeRequest, PledgeService, pledge_many
 
@@ -199,17 +203,58 @@ def mark_active(
     return True
 
 
+def activate_joined(
+    conn: Connection,
+    now: datetime,
+    default_locale: str,
+    scope: ConditionScope,
+    key: int,
+    member_id: int,
+) -> list[int]:
+    """Unit part: the member just joined the group or organisation `key` (`scope`), so their
+    active pledges now count for the conditions of that scope: activate, to the fixpoint, in
+    each challenge where such a condition waits (one query when none does); the members
+    activated."""
+    challenge_ids = conn.execute(
+        select(conditional_pledges.c.challenge_id)
+        .join(pledges, pledges.c.challenge_id == conditional_pledges.c.challenge_id)
+        .where(
+            pledges.c.member_id == member_id,
+            pledges.c.withdrawn_at.is_(None),
+            conditional_pledges.c.activated_at.is_(None),
+            conditional_pledges.c.scope == scope.value,
+            conditional_pledges.c.scope_key == str(key),
+        )
+        .distinct()
+    ).scalars()
+    activated: list[int] = []
+    for challenge_id in sorted(challenge_ids):
+        activated += activate_due(conn, now, default_locale, challenge_id)
+    return activated
+
+
 class ConditionalPledgeService:
     """Make, cancel and activate conditional pledges; tell how many wait."""
 
     def __init__(
-        self, db: Database, clock: Clock, pledges: PledgeService, default_locale: str
+        self,
+        db: Database,
+        clock: Clock,
+        pledges: PledgeService,
+        default_locale: str,
+        joins: Sequence[Joinable] = (),
     ) -> None:
         self.db = db
         self.clock = clock
         self.pledges = pledges
         self.default_locale = default_locale
         pledges.after_pledge.append(self.activate)
+        for service in joins:
+            service.on_join.append(self.joined)
+
+    def joined(self, conn: Connection, scope: ConditionScope, key: int, member_id: int) -> None:
+        """Unit part, in the unit of a join: activate what the newcomer's pledges complete."""
+        activate_joined(conn, self.clock.now(), self.default_locale, scope, key, member_id)
 
     async def make(
         self,
@@ -269,7 +314,8 @@ class ConditionalPledgeService:
 
     async def sweep(self) -> list[int]:
         """Activate what is due in every open challenge with waiting conditional pledges:
-        the safety net after what no pledge triggers (a place given, a group joined)."""
+        the safety net for what nothing triggers (a place given after the pledge) and for
+        an activation that failed after its pledge was committed."""
         async with self.db.read() as conn:
             ids = (
                 await conn.execute(

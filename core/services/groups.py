@@ -13,8 +13,9 @@ from core.db.tables import challenges, deliveries, group_follows, group_members,
 from core.db.upsert import insert_for, insert_ignore
 from core.errors import NotFound
 from core.identity import PUSH_PLATFORMS, ChatRef
-from core.models import Challenge, Group
+from core.models import Challenge, ConditionScope, Group
 from core.services.challenges import load_challenges
+from core.services.joins import JoinHook, joined
 
 SEEN_CACHE = 100_000
 """(group, member) pairs remembered as noted, so a busy group is not written at each input."""
@@ -32,6 +33,8 @@ class GroupService:
         self.db = db
         self.clock = clock
         self._seen: set[tuple[str, str, int]] = set()
+        self.on_join: list[JoinHook] = []
+        """Run in the unit that first notes a member in a group (conditional pledges)."""
 
     async def register(self, chat: ChatRef, title: str, language: str | None = None) -> Group:
         """The group for this chat, created or renamed."""
@@ -56,7 +59,8 @@ class GroupService:
 
     async def seen(self, chat: ChatRef, member_id: int) -> None:
         """Note that the member acts in this (registered) group: "N people of this group"
-        counts them. Once per group and member; an unregistered chat notes nothing."""
+        counts them from now on, and what their pledges complete is activated in the same
+        unit. Once per group and member; an unregistered chat notes nothing."""
         if (chat.platform.value, chat.chat_id, member_id) in self._seen:
             return
 
@@ -65,7 +69,8 @@ class GroupService:
             if found is None:
                 return False
             now = self.clock.now()
-            insert_ignore(conn, group_members, group_id=found, member_id=member_id, seen_at=now)
+            if insert_ignore(conn, group_members, group_id=found, member_id=member_id, seen_at=now):
+                joined(self.on_join, conn, ConditionScope.GROUP, found, member_id)
             return True
 
         if await self.db.transaction(unit):

@@ -33,7 +33,7 @@ from core.db.tables import (
 from core.db.upsert import insert_for
 from core.drafts import ChallengeDraft
 from core.errors import Conflict, Forbidden, Invalid, NotFound
-from core.models import Challenge, Group, Visibility
+from core.models import Challenge, ConditionScope, Group, Visibility
 from core.services.challenges import (
     OPEN_FOR_PLEDGES,
     create_challenge,
@@ -41,6 +41,7 @@ from core.services.challenges import (
     load_challenges,
 )
 from core.services.groups import group_from_row
+from core.services.joins import JoinHook, joined
 
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{1,39}")
 COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
@@ -208,6 +209,8 @@ class OrganisationService:
     def __init__(self, db: Database, clock: Clock) -> None:
         self.db = db
         self.clock = clock
+        self.on_join: list[JoinHook] = []
+        """Run in the unit that makes someone one of its people (conditional pledges)."""
 
     async def create(
         self,
@@ -416,6 +419,8 @@ class OrganisationService:
                     set_={"role": role.value},
                 )
             )
+            if current is None:
+                joined(self.on_join, conn, ConditionScope.ORGANISATION, organisation_id, member_id)
 
         await self.db.transaction(unit)
 
@@ -502,6 +507,9 @@ class OrganisationService:
                         set_={"role": role.value},
                     )
                 )
+                if current is None:
+                    scope = ConditionScope.ORGANISATION
+                    joined(self.on_join, conn, scope, invite.organisation_id, member_id)
             row = conn.execute(
                 select(organisations).where(organisations.c.id == invite.organisation_id)
             ).one()
