@@ -3,11 +3,12 @@ for a board or the press: it prints well and opens offline."""
 
 from __future__ import annotations
 
+import base64
 from enum import StrEnum
 from html import escape
 
 from core.i18n import Translator
-from core.services.report import ChallengeReport, Day
+from core.services.report import ChallengeReport, Day, proof_line
 
 
 class ReportFormat(StrEnum):
@@ -25,6 +26,7 @@ table { border-collapse: collapse; width: 100%; margin: 1rem 0; }
 th, td { border-bottom: 1px solid #ddd; padding: .3rem .5rem; text-align: left; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; }
 svg { width: 100%; height: auto; background: #f7faf7; }
+img.proof { display: block; max-width: 20rem; max-height: 20rem; margin: .5rem 0 1rem; }
 """
 
 
@@ -74,10 +76,27 @@ def report_html(report: ChallengeReport, t: Translator) -> str:
                 f"<td>{escape(t(f'report.state.{status.state.value}'))}</td></tr>"
             )
         parts.append("</table>")
+        parts += _proofs(report, t)
     if report.waiting.count:
         parts.append(f"<p>{escape(t.plural('report.waiting', report.waiting.count))}</p>")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _proofs(report: ChallengeReport, t: Translator) -> list[str]:
+    """Each kept promise's proof, and its picture embedded (the file stays self-contained)."""
+    parts: list[str] = []
+    for status in report.sponsors:
+        line = proof_line(t, status)
+        if line is None:
+            continue
+        parts.append(f"<p>{escape(line)}</p>")
+        picture = report.pictures.get(status.tier.id)
+        if picture is not None:
+            alt = escape(t("web.sponsor.proof_picture", sponsor=status.tier.sponsor))
+            data = base64.b64encode(picture).decode("ascii")
+            parts.append(f'<img class="proof" src="data:image/jpeg;base64,{data}" alt="{alt}">')
+    return parts
 
 
 def _chart(days: tuple[Day, ...], t: Translator) -> str:

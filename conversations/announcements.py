@@ -50,6 +50,13 @@ def announcement_text(t: Translator, notice: Notice, title: str) -> str:
             return t("announce.succeeded", title=title, count=p["count"], goal=p["goal"])
         case EventKind.EXPIRED:
             return t("announce.expired", title=title, count=p["count"], goal=p["goal"])
+        case EventKind.PROMISE_KEPT if not p.get("proof"):  # a picture without a caption
+            return t(
+                "announce.promise_kept_picture",
+                sponsor=p["sponsor"],
+                reward=p["reward"],
+                title=title,
+            )
         case EventKind.PROMISE_KEPT:
             return t(
                 "announce.promise_kept",

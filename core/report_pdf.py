@@ -4,16 +4,19 @@ press."""
 
 from __future__ import annotations
 
+from io import BytesIO
+
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from core.fonts import EMOJI_FILE, TEXT_FILES, font_path
 from core.i18n import Translator
-from core.services.report import ChallengeReport, Day
+from core.services.report import ChallengeReport, Day, proof_line
 
 FAMILY, EMOJI = "DejaVu", "NotoEmoji"
 LINE = 6.0  # mm
 CHART_HEIGHT = 45.0  # mm
+PICTURE_WIDTH = 70.0  # mm, a proof picture
 GREEN = (34, 170, 119)
 
 
@@ -79,6 +82,7 @@ def report_pdf(report: ChallengeReport, t: Translator) -> bytes:
                 for s in report.sponsors
             ],
         )
+        _proofs(pdf, report, t)
     return bytes(pdf.output())
 
 
@@ -108,6 +112,20 @@ def _table(pdf: FPDF, head: list[str] | None, rows: list[list[str]]) -> None:
             row = table.row()
             for value in values:
                 row.cell(value, align="R" if value.isdigit() else "L")
+
+
+def _proofs(pdf: FPDF, report: ChallengeReport, t: Translator) -> None:
+    """Each kept promise's proof, and its picture below."""
+    for status in report.sponsors:
+        line = proof_line(t, status)
+        if line is None:
+            continue
+        _para(pdf, line)
+        picture = report.pictures.get(status.tier.id)
+        if picture is not None:
+            alt = t("web.sponsor.proof_picture", sponsor=status.tier.sponsor)
+            pdf.image(BytesIO(picture), w=PICTURE_WIDTH, alt_text=alt)
+            pdf.ln(2)
 
 
 def _chart(pdf: FPDF, days: tuple[Day, ...]) -> None:

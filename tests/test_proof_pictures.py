@@ -4,17 +4,21 @@ in the console. The platforms' own ways in are tested end to end in test_organis
 
 from __future__ import annotations
 
+import base64
 import io
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from PIL import Image
+from pypdf import PdfReader
 
 from bots.console.render import Expect, Screen, parse_line
+from bots.report import report_html
 from bots.web import create_app
 from conversations.announcements import announcement_replies
 from conversations.model import Image as ImageReply
@@ -27,11 +31,13 @@ from core.i18n import Translator
 from core.identity import Platform
 from core.models import Challenge, Member
 from core.pictures import MAX_BYTES, clean_picture
+from core.report_pdf import report_pdf
 from core.services import Services
 from core.services.organisations import Actor
-from core.services.sponsors import PICTURE_PROOF, SponsorState
+from core.services.sponsors import SponsorState
 from tests.factories import member, open_challenge
 from tests.test_delivery import FakeDeliverer
+from tests.test_report import pdf_text
 from tests.test_web import FAST
 
 
@@ -116,6 +122,8 @@ async def test_a_picture_proof_reaches_every_pledger_once_as_a_picture(
     assert isinstance(words, Message) and "Paid on 3 April" in words.text
     assert isinstance(picture, ImageReply) and picture.data == stored
     assert picture.filename == "proof.jpg" and "Acme" in picture.caption
+    report = report_html(await services.reports.of(challenge.id), Translator("fr"))
+    assert "<p>Preuve de Acme : Paid on 3 April</p>" in report and "data:image/jpeg" in report
 
 
 async def test_the_sponsor_sends_the_picture_in_the_chat(services: Services) -> None:
@@ -134,7 +142,7 @@ async def test_the_sponsor_sends_the_picture_in_the_chat(services: Services) -> 
     await sponsor.send(PictureInput("", loader(photo())))  # still awaited: no caption needed
     assert "the proof is posted" in sponsor.all_text()
     kept = (await services.challenges.get(challenge.id)).tiers[0]
-    assert kept.proof == PICTURE_PROOF and kept.kept_at is not None
+    assert kept.proof is None and kept.kept_at is not None  # no text: each reader's own line
     assert await services.sponsors.picture(tier.id) is not None
 
     other = harness.person("telegram:1", name="One", lang="en")  # a picture nobody asked for
@@ -168,3 +176,44 @@ async def test_the_console_sends_a_picture_file_by_its_path(tmp_path: Path) -> N
     assert await found.load() == receipt.read_bytes()
     missing = parse_line(str(tmp_path / "none.jpg"), screen)
     assert not isinstance(missing, PictureInput)
+
+
+async def test_a_picture_without_caption_gets_each_readers_line(services: Services) -> None:
+    """No text is stored for it: the pledgers' message, the web page and the report each say,
+    in the reader's language, that the proof is the picture, and show it."""
+    challenge, acme, _ = await reached(services)
+    [tier] = challenge.tiers
+    await services.sponsors.post_picture(acme.id, tier.id, photo(), "  ")
+    assert (await services.challenges.get(challenge.id)).tiers[0].proof is None
+    stored = await services.sponsors.picture(tier.id)
+    assert stored is not None
+
+    telegram = FakeDeliverer(Platform.TELEGRAM)
+    await fan_out(services)
+    await DeliveryWorker(services, {Platform.TELEGRAM: telegram}).run_once()
+    notice = next(n for _, ns in telegram.calls for n in ns if n.kind == "promise_kept")
+    for locale, line in (
+        ("en", "Proof: the picture below."),
+        ("fr", "Preuve : la photo ci-dessous."),
+    ):
+        words, picture = await announcement_replies(services, [replace(notice, locale=locale)])
+        assert isinstance(words, Message) and words.text.endswith(line)
+        assert "None" not in words.text
+        assert isinstance(picture, ImageReply) and picture.data == stored
+
+    async with TestClient(TestServer(create_app(services, FAST))) as client:
+        state = await (await client.get(f"/c/{challenge.slug}/state.json?lang=fr")).json()
+        assert state["tiers"][0]["proof"] == "une photo envoyée par Acme"
+        assert state["tiers"][0]["proof_url"] is None
+        page = await (await client.get(f"/c/{challenge.slug}?lang=en")).text()
+        assert "<span data-proof-text>a picture sent by Acme</span>" in page
+        assert f'src="/c/{challenge.slug}/proof/{tier.id}.jpg"' in page
+
+    made = await services.reports.of(challenge.id)
+    assert made.pictures == {tier.id: stored}
+    html = report_html(made, Translator("en"))
+    assert "<p>Proof of Acme: the picture below.</p>" in html
+    assert f'src="data:image/jpeg;base64,{base64.b64encode(stored).decode()}"' in html
+    pdf = report_pdf(made, Translator("fr"))
+    assert "Preuve de Acme : la photo ci-dessous." in pdf_text(pdf)
+    assert sum(len(page.images) for page in PdfReader(io.BytesIO(pdf)).pages) == 1

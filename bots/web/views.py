@@ -130,19 +130,21 @@ def _sponsor(
     t: Translator, slug: str, tier: Tier, promise: SponsorStatus | None
 ) -> dict[str, str | None]:
     """Where the tier's promise stands (promised, reached, confirmed, kept) in words, and
-    once kept its proof: the text, its first http(s) link, the picture's address."""
+    once kept its proof: the text (for a picture without a caption, a line saying whose
+    picture it is), its first http(s) link, the picture's address."""
     state = promise.state if promise is not None else state_of(tier, confirmed=False)
     kept = state is SponsorState.KEPT
+    picture = kept and promise is not None and promise.picture
     proof = tier.proof if kept else None
     link = _URL.search(proof) if proof else None
+    if picture and not proof:
+        proof = t("web.sponsor.proof_picture_only", sponsor=tier.sponsor)
     return {
         "sponsor_state": state.value,
         "sponsor_state_text": t(f"web.sponsor.{state.value}", sponsor=tier.sponsor),
         "proof": proof,
         "proof_url": link.group(0).rstrip(".,;:!?)") if link else None,
-        "proof_picture": (
-            f"/c/{slug}/proof/{tier.id}.jpg" if kept and promise and promise.picture else None
-        ),
+        "proof_picture": f"/c/{slug}/proof/{tier.id}.jpg" if picture else None,
         "proof_picture_alt": t("web.sponsor.proof_picture", sponsor=tier.sponsor),
     }
 

@@ -429,11 +429,11 @@ def check_proof(proof: str) -> str:
 
 
 def keep_promise(
-    conn: Connection, clock: Clock, tier_id: int, proof: str, picture: bool = False
+    conn: Connection, clock: Clock, tier_id: int, proof: str | None, picture: bool = False
 ) -> Tier:
     """Unit: an unlocked tier's promise is kept, with its proof and the event every pledger,
     group and organiser hears once (with `picture`, its deliveries carry the tier's proof
-    picture)."""
+    picture, and the proof may have no text)."""
     row = conn.execute(select(tiers).where(tiers.c.id == tier_id)).first()
     if row is None:
         raise NotFound("error.tier_not_found")

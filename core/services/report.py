@@ -1,9 +1,10 @@
 """The organiser's report of a challenge: counts over time, areas (never under the minimum),
-check-ins, estimated impact, sponsors' status and conditional pledges waiting."""
+check-ins, estimated impact, sponsors' status and proofs, and conditional pledges waiting."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import accumulate
 
@@ -13,11 +14,12 @@ from core.areas import AreaTotal
 from core.clock import Clock
 from core.db.database import Database
 from core.db.tables import checkins, pledges
+from core.i18n import Translator
 from core.models import Challenge, Waiting
 from core.services.challenges import load_challenge
 from core.services.conditional import ConditionalPledgeService
 from core.services.progress import ProgressService
-from core.services.sponsors import SponsorService, SponsorStatus
+from core.services.sponsors import SponsorService, SponsorState, SponsorStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,19 @@ class ChallengeReport:
     impact: float | None
     sponsors: tuple[SponsorStatus, ...]
     waiting: Waiting
+    pictures: Mapping[int, bytes] = field(default_factory=dict)
+    """The proof pictures of the kept promises, by tier id."""
+
+
+def proof_line(t: Translator, status: SponsorStatus) -> str | None:
+    """The report's line for a kept promise: its proof, or (a picture without a caption)
+    that the picture follows; None while it is not kept."""
+    tier = status.tier
+    if status.state is not SponsorState.KEPT:
+        return None
+    if tier.proof:
+        return t("report.proof", sponsor=tier.sponsor, proof=tier.proof)
+    return t("report.proof_picture", sponsor=tier.sponsor) if status.picture else None
 
 
 class ReportService:
@@ -94,12 +109,19 @@ class ReportService:
             if challenge.impact_per_action is None
             else challenge.impact_per_action * challenge.checkin_count
         )
+        statuses = tuple(await self.sponsors.statuses(challenge_id))
+        pictures = {
+            s.tier.id: data
+            for s in statuses
+            if s.picture and (data := await self.sponsors.picture(s.tier.id)) is not None
+        }
         return ChallengeReport(
             challenge,
             self.clock.now(),
             days,
             tuple(await self.progress.areas(challenge_id)),
             impact,
-            tuple(await self.sponsors.statuses(challenge_id)),
+            statuses,
             await self.conditional.waiting(challenge_id),
+            pictures,
         )

@@ -35,8 +35,6 @@ from core.services.challenge_reminders import forecast
 from core.services.challenges import check_proof, keep_promise, tier_from_row
 from core.services.organisations import Actor, may_manage_challenge
 
-PICTURE_PROOF = "📷"
-"""The proof's text when a picture comes without a caption (the same in every language)."""
 REMIND_AFTER = timedelta(days=3)
 """How long an unconfirmed commitment waits before its sponsor is reminded (and again)."""
 FORECAST_SHARE = (3, 4)
@@ -292,9 +290,10 @@ class SponsorService:
         self, member_id: int, tier_id: int, data: bytes, caption: str = ""
     ) -> Tier:
         """The sponsor posts a picture (with an optional caption) as the proof: checked and
-        re-encoded (see `core.pictures`), kept, and carried by every pledger's message."""
+        re-encoded (see `core.pictures`), kept, and carried by every pledger's message.
+        Without a caption the proof has no text: each reader gets a line in their language."""
         picture = await asyncio.to_thread(clean_picture, data)
-        proof = check_proof(caption) if caption.strip() else PICTURE_PROOF
+        proof = check_proof(caption) if caption.strip() else None
 
         def unit(conn: Connection) -> Tier:
             row = _sponsored_tier(conn, member_id, tier_id)
