@@ -8,12 +8,12 @@ from typing import Any
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from core.db.database import Database
 from core.db.migrate import alembic_config, current_revision, head_revision, upgrade
-from core.db.tables import challenges, members, metadata, reminders
+from core.db.tables import challenges, members, metadata, proof_pictures, reminders, tiers
 from core.services import Services
 from tests.factories import member, open_challenge
 
@@ -100,3 +100,32 @@ async def test_pledges_reminded_before_0018_keep_the_members_rhythm(
     assert reminder_id == challenge.id and not shown.own
     await services.members.update(alice.id, reminder_weekday=4)
     assert await services.reminders.due_at(alice.id, challenge.id) == thursday + timedelta(days=1)
+
+
+async def test_caption_less_proof_pictures_lose_their_placeholder_text(
+    services: Services,
+) -> None:
+    """Revision 0019: a picture proof stored with the text "📷" (no caption) keeps no text;
+    a "📷" typed as the text of a proof without a picture stays."""
+    challenge = await open_challenge(
+        services, goal=8, tiers=((1, "Acme", "gives"), (2, "Beta", "plants"))
+    )
+    for name in ("p", "q"):  # both tiers reached
+        await services.pledges.pledge((await member(services, name)).id, challenge.id)
+    acme, beta = (tier.id for tier in challenge.tiers)
+    now = services.clock.now()
+    async with services.db.write() as conn:
+        await conn.execute(update(tiers).values(kept_at=now, proof="📷"))
+        await conn.execute(
+            insert(proof_pictures).values(
+                tier_id=acme, data=b"\xff\xd8", content_type="image/jpeg", created_at=now
+            )
+        )
+    await _downgrade(services.db, "0018")
+    await upgrade(services.db)
+    proofs = {t.id: t.proof for t in (await services.challenges.get(challenge.id)).tiers}
+    assert proofs == {acme: None, beta: "📷"}
+    await _downgrade(services.db, "0018")
+    proofs = {t.id: t.proof for t in (await services.challenges.get(challenge.id)).tiers}
+    assert proofs == {acme: "📷", beta: "📷"}
+    await upgrade(services.db)
