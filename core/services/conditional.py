@@ -314,8 +314,8 @@ class ConditionalPledgeService:
 
     async def sweep(self) -> list[int]:
         """Activate what is due in every open challenge with waiting conditional pledges:
-        the safety net for what nothing triggers (a place given after the pledge) and for
-        an activation that failed after its pledge was committed."""
+        the safety net for an activation that failed once its pledge was committed (a join's
+        activation is part of the join's unit: it cannot fail apart from it)."""
         async with self.db.read() as conn:
             ids = (
                 await conn.execute(
