@@ -299,7 +299,8 @@ def _count_areas(
             located.setdefault((request.challenge_id, area_key), []).append(index)
     if not located:
         return
-    labels = _labels(conn, {requests[i].member_id for ix in located.values() for i in ix})
+    # An area is labelled by the place of its last pledger: read only those places.
+    labels = _labels(conn, {requests[ix[-1]].member_id for ix in located.values()})
     params: dict[str, object] = {}
     # One row per area (no row hit twice by one ON CONFLICT), in key order.
     for i, ((challenge_id, area_key), indexes) in enumerate(sorted(located.items())):
