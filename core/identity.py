@@ -17,6 +17,10 @@ class Platform(StrEnum):
 PUSH_PLATFORMS = (Platform.TELEGRAM.value, Platform.DISCORD.value)
 """Platforms where the bot can speak first (the console only answers)."""
 
+MENU_PLATFORMS = (Platform.TELEGRAM.value,)
+"""Platforms where each person has a command menu of their own (Telegram's chat scopes):
+organisation staff get the organisers' commands there."""
+
 
 @dataclass(frozen=True, slots=True)
 class AccountRef:

@@ -861,12 +861,19 @@ class FakeTelegram:
                 raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
             if not 1 <= len(command.get("description", "")) <= 256:
                 raise ApiError(400, "Bad Request: command description is empty or too long")
+        self.commands[self._scope_key(params)] = commands
+        return True
+
+    async def _api_deleteMyCommands(self, params: dict[str, Any]) -> Any:
+        self.commands.pop(self._scope_key(params), None)
+        return True
+
+    def _scope_key(self, params: dict[str, Any]) -> tuple[str, str]:
+        """The scope and language of a set/deleteMyCommands call; a chat must be known."""
         scope = params.get("scope") or {"type": "default"}
         if scope.get("type") == "chat" and scope.get("chat_id") not in self._chats:
             raise ApiError(400, "Bad Request: chat not found")
-        key = (json.dumps(scope, sort_keys=True), params.get("language_code") or "")
-        self.commands[key] = commands
-        return True
+        return json.dumps(scope, sort_keys=True), params.get("language_code") or ""
 
     async def _api_deleteMessage(self, params: dict[str, Any]) -> Any:
         message = self._editable(params)
@@ -881,6 +888,13 @@ class FakeTelegram:
             if json.loads(scope)["type"] == scope_type and code == language:
                 return [c["command"] for c in commands]
         return []
+
+    def chat_menu(self, chat_id: int, language: str = "") -> list[str] | None:
+        """The commands set for one chat and language ("" for the default); None when the
+        chat has no menu of its own (it sees its scope's)."""
+        key = (json.dumps({"type": "chat", "chat_id": chat_id}, sort_keys=True), language)
+        commands = self.commands.get(key)
+        return None if commands is None else [c["command"] for c in commands]
 
     def _writable(self, params: dict[str, Any]) -> int:
         chat_id = params.get("chat_id")

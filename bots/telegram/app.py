@@ -79,14 +79,15 @@ from conversations.state import Write
 from core.clock import SystemClock
 from core.delivery.protocol import DeliveryResult, Notice, Outcome
 from core.errors import Misconfigured, NotFound, port_taken
-from core.i18n import SUPPORTED_LOCALES, Translator, reading_in
-from core.identity import ChatRef, Platform
+from core.i18n import SUPPORTED_LOCALES, Translator, reading_in, resolve_locale
+from core.identity import AccountRef, ChatRef, Platform
 from core.instance import instance_id
 from core.keyed_locks import KeyedLocks
 from core.models import Group, Progress
 from core.pacing import TELEGRAM_LIMITS, Budget, Pacer
 from core.roles import hold_role, release_role
 from core.services import Services
+from core.services.menus import MENU_KIND
 from core.services.progress import progress_of
 from core.services.updates import Claim
 from core.settings import Settings
@@ -126,6 +127,8 @@ TOKEN_LOGGERS = (
 )
 """Loggers whose records may hold the token (a logger's filter sees only its own records)."""
 CHAT_NOT_FOUND = "chat not found"
+MENU_ROUNDS = 3
+"""Times a person's menu is set again while their roles keep changing under it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,6 +307,10 @@ class TelegramAdapter:
         if self._engine is None:
             raise RuntimeError("the Telegram adapter is not started")
         return self._engine
+
+    @property
+    def _menus(self) -> Menus:
+        return Menus.of(self.engine.described())
 
     @property
     def me(self) -> User:
@@ -572,14 +579,19 @@ class TelegramAdapter:
     # --- deliveries -------------------------------------------------------------------
 
     async def deliver(self, chat: ChatRef, notices: list[Notice]) -> DeliveryResult:
-        """Send the notices as one batch of messages to a group or a private chat; Telegram's
-        answer says whether it went, never will, or may later."""
-        replies = await announcement_replies(self.services, notices)
+        """Send the notices as one batch of messages to a group or a private chat (a request
+        for the person's command menu sets it); Telegram's answer says whether it went, never
+        will, or may later."""
+        messages = [n for n in notices if n.kind != MENU_KIND]
+        replies = await announcement_replies(self.services, messages) if messages else []
         t = Translator(notices[0].locale if notices else self.settings.default_locale)
         calls = plan(replies, t, private=not chat.is_group).calls
         token = unthrottled.set(True)
         try:
-            await execute(self.application.bot, int(chat.chat_id), calls)
+            if len(messages) < len(notices):
+                await self._follow_roles(AccountRef(Platform.TELEGRAM, chat.chat_id))
+            if calls:
+                await execute(self.application.bot, int(chat.chat_id), calls)
         except RetryAfter as error:
             wait = error.retry_after
             delay = wait if isinstance(wait, timedelta) else timedelta(seconds=wait)
@@ -633,27 +645,58 @@ class TelegramAdapter:
     # --- start-up ---------------------------------------------------------------------
 
     async def _set_commands(self) -> None:
-        """The command menus in each language: private chats (organisers get theirs too),
-        groups, and group administrators."""
-        menus = Menus.of(self.engine.described())
+        """The command menus in each language: private chats, groups, group administrators,
+        and the organisers' own (administrators and every organisation's staff)."""
+        menus = self._menus
         scopes: list[tuple[BotCommandScope, Sequence[str]]] = [
             (BotCommandScopeAllPrivateChats(), menus.private),
             (BotCommandScopeAllGroupChats(), menus.group),
             (BotCommandScopeAllChatAdministrators(), menus.admin),
         ]
-        for account in self.settings.organisers:
-            if account.platform is Platform.TELEGRAM and account.external_id.isdigit():
-                organiser = BotCommandScopeChat(int(account.external_id))
-                scopes.append((organiser, menus.organiser))
         bot = self.application.bot
         for scope, names in scopes:
+            for language in (None, *SUPPORTED_LOCALES):
+                commands = self._commands(names, language or self.settings.default_locale)
+                await bot.set_my_commands(commands, scope=scope, language_code=language)
+        admins = [a for a in self.settings.organisers if a.platform is Platform.TELEGRAM]
+        staff = await self.services.organisations.staff_accounts(Platform.TELEGRAM)
+        for account in dict.fromkeys([*admins, *staff]):
             try:
-                for language in (None, *SUPPORTED_LOCALES):
-                    t = Translator(language or self.settings.default_locale)
-                    commands = [BotCommand(n, t(f"telegram.command.{n}")) for n in names]
-                    await bot.set_my_commands(commands, scope=scope, language_code=language)
+                await self._follow_roles(account)
             except BadRequest as error:  # e.g. an organiser who never wrote to the bot
-                log.warning("command menu for %s not set: %s", scope.to_json(), error.message)
+                log.warning("command menu for %s not set: %s", account, error.message)
+
+    def _commands(self, names: Sequence[str], locale: str) -> list[BotCommand]:
+        t = Translator(locale)
+        return [BotCommand(name, t(f"telegram.command.{name}")) for name in names]
+
+    async def _follow_roles(self, account: AccountRef) -> None:
+        """Give the person the menu their roles call for: the organisers' to administrators
+        and organisation staff (in each language, the person's own by default), else the
+        private chats' (their own menu deleted). Their roles are read again after each change
+        until they hold: another instance may have set the other menu meanwhile."""
+        if not account.external_id.lstrip("-").isdigit():
+            return
+        scope = BotCommandScopeChat(int(account.external_id))
+        bot = self.application.bot
+        applied: bool | None = None
+        for _ in range(MENU_ROUNDS):
+            organises = account in self.settings.organisers or (
+                await self.services.organisations.is_staff(account)
+            )
+            if organises == applied:
+                return
+            own = await self.services.members.find(account)
+            default = resolve_locale(
+                own.language if own else None, None, self.settings.default_locale
+            )
+            for language in (None, *SUPPORTED_LOCALES):
+                if organises:
+                    commands = self._commands(self._menus.organiser, language or default)
+                    await bot.set_my_commands(commands, scope=scope, language_code=language)
+                else:
+                    await bot.delete_my_commands(scope=scope, language_code=language)
+            applied = organises
 
     async def _start_webhook(self, url: str) -> None:
         """Serve the webhook on TELEGRAM_WEBHOOK_PORT and tell Telegram where it is."""

@@ -37,14 +37,16 @@ class Services:
     clock: Clock = field(default_factory=SystemClock)
 
     def __post_init__(self) -> None:
-        self.members = MemberService(self.db, self.clock, self.settings.default_timezone)
+        self.members = MemberService(
+            self.db, self.clock, self.settings.default_timezone, self.settings.default_locale
+        )
         self.links = LinkService(self.db, self.clock, self.settings.default_locale)
         self.challenges = ChallengeService(self.db, self.clock, self.settings.map_min_count)
         self.pledges = PledgeService(self.db, self.clock)
         self.checkins = CheckInService(self.db, self.clock)
         self.progress = ProgressService(self.db, self.clock, self.settings.map_min_count)
         self.groups = GroupService(self.db, self.clock)
-        self.organisations = OrganisationService(self.db, self.clock)
+        self.organisations = OrganisationService(self.db, self.clock, self.settings.default_locale)
         self.membership = MembershipService(self.db, self.clock)
         self.sponsors = SponsorService(self.db, self.clock)
         self.conditional = ConditionalPledgeService(

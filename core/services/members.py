@@ -18,6 +18,8 @@ from core.errors import Invalid, NotFound
 from core.identity import AccountRef
 from core.models import Location, Member, ReminderPreference
 from core.places import stored_location
+from core.services.menus import ask_menus
+from core.services.organisations import staff_organisation_ids
 from core.services.reminders import REMINDER_KIND, reschedule_member
 from core.settings import is_time_zone
 
@@ -66,10 +68,13 @@ def member_from_row(row: Any) -> Member:
 class MemberService:
     """Finds, creates and updates members."""
 
-    def __init__(self, db: Database, clock: Clock, default_timezone: str) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, default_timezone: str, default_locale: str
+    ) -> None:
         self.db = db
         self.clock = clock
         self.default_timezone = default_timezone
+        self.default_locale = default_locale
 
     async def ensure(
         self, account: AccountRef, display_name: str, language: str | None = None
@@ -235,17 +240,22 @@ class MemberService:
         return await self.db.transaction(unit)
 
     async def set_reachable(self, account: AccountRef, reachable: bool) -> None:
-        """Mark an account reachable again (it wrote to us) or not (blocked, DMs closed)."""
+        """Mark an account reachable again (it wrote to us) or not (blocked, DMs closed). An
+        organisation's staff writing to us asks for their menu: one set before they ever
+        wrote to the bot could not be."""
 
         def unit(conn: Connection) -> None:
-            conn.execute(
+            member_id = conn.execute(
                 update(accounts)
                 .where(
                     accounts.c.platform == account.platform.value,
                     accounts.c.external_id == account.external_id,
                 )
                 .values(unreachable_at=None if reachable else self.clock.now())
-            )
+                .returning(accounts.c.member_id)
+            ).scalar_one_or_none()
+            if reachable and member_id is not None and staff_organisation_ids(conn, member_id):
+                ask_menus(conn, member_id, self.clock.now(), self.default_locale)
 
         await self.db.transaction(unit)
 

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from core.clock import Clock
 from core.db.database import Database
 from core.db.tables import (
+    accounts,
     challenges,
     group_follows,
     groups,
@@ -33,6 +34,7 @@ from core.db.tables import (
 from core.db.upsert import insert_for
 from core.drafts import ChallengeDraft
 from core.errors import Conflict, Forbidden, Invalid, NotFound
+from core.identity import AccountRef, Platform
 from core.models import Challenge, ConditionScope, Group, Visibility
 from core.services.challenges import (
     OPEN_FOR_PLEDGES,
@@ -42,6 +44,7 @@ from core.services.challenges import (
 )
 from core.services.groups import group_from_row
 from core.services.joins import JoinHook, joined
+from core.services.menus import ask_menus
 
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{1,39}")
 COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
@@ -206,11 +209,12 @@ def check_header(**header: str | None) -> dict[str, str | None]:
 class OrganisationService:
     """Create organisations, manage their staff, challenges and groups, within their walls."""
 
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, default_locale: str) -> None:
         self.db = db
         self.clock = clock
         self.on_join: list[JoinHook] = []
         """Run in the unit that makes someone one of its people (conditional pledges)."""
+        self.default_locale = default_locale
 
     async def create(
         self,
@@ -248,6 +252,7 @@ class OrganisationService:
                     organisation_id=row.id, member_id=owner_id, role=Role.OWNER, created_at=now
                 )
             )
+            ask_menus(conn, owner_id, now, self.default_locale)
             return organisation_from_row(row)
 
         try:
@@ -316,6 +321,39 @@ class OrganisationService:
     async def staff_of(self, member_id: int) -> list[Organisation]:
         """The organisations the member is an owner or organiser of, by name."""
         return [o for o, role in await self.of_member(member_id) if role in STAFF]
+
+    async def is_staff(self, account: AccountRef) -> bool:
+        """True when the account's member is an owner or organiser of an organisation."""
+
+        def unit(conn: Connection) -> bool:
+            member_id = conn.execute(
+                select(accounts.c.member_id).where(
+                    accounts.c.platform == account.platform.value,
+                    accounts.c.external_id == account.external_id,
+                )
+            ).scalar_one_or_none()
+            return bool(staff_organisation_ids(conn, member_id))
+
+        async with self.db.read() as conn:
+            return await conn.run_sync(unit)
+
+    async def staff_accounts(self, platform: Platform) -> list[AccountRef]:
+        """The reachable accounts on `platform` of every organisation's owners and organisers."""
+        async with self.db.read() as conn:
+            rows = await conn.execute(
+                select(accounts.c.external_id)
+                .join(
+                    organisation_members,
+                    organisation_members.c.member_id == accounts.c.member_id,
+                )
+                .where(
+                    accounts.c.platform == platform.value,
+                    accounts.c.unreachable_at.is_(None),
+                    organisation_members.c.role.in_([r.value for r in STAFF]),
+                )
+                .distinct()
+            )
+            return [AccountRef(platform, row.external_id) for row in rows]
 
     async def may_organise(self, actor: Actor) -> bool:
         """True when the actor may use the organiser surfaces (/new, /manage, /broadcast):
@@ -421,6 +459,7 @@ class OrganisationService:
             )
             if current is None:
                 joined(self.on_join, conn, ConditionScope.ORGANISATION, organisation_id, member_id)
+            ask_menus(conn, member_id, self.clock.now(), self.default_locale)
 
         await self.db.transaction(unit)
 
@@ -440,6 +479,8 @@ class OrganisationService:
                     organisation_members.c.member_id == member_id,
                 )
             )
+            if current in STAFF:
+                ask_menus(conn, member_id, self.clock.now(), self.default_locale)
 
         await self.db.transaction(unit)
 
@@ -510,6 +551,8 @@ class OrganisationService:
                 if current is None:
                     scope = ConditionScope.ORGANISATION
                     joined(self.on_join, conn, scope, invite.organisation_id, member_id)
+                if role in STAFF:
+                    ask_menus(conn, member_id, self.clock.now(), self.default_locale)
             row = conn.execute(
                 select(organisations).where(organisations.c.id == invite.organisation_id)
             ).one()
