@@ -92,7 +92,7 @@ async def pressed_bait(person: Person, label: str) -> list[str]:
 def every_button_naming(challenge_id: int) -> list[Button]:
     """One button of each type the organiser's flow handles that names a challenge, naming
     `challenge_id` (its other values valid): forged, they must all be refused alike."""
-    other_values = {"field": "title", "locale": "en", "tier_id": 1}
+    other_values = {"field": "title", "locale": "en", "tier_id": 1, "visibility": "members"}
     buttons = []
     for kind in OrganiserFlow.handlers:
         names = [arg.name for arg in kind._args]
@@ -182,8 +182,12 @@ async def test_staff_create_for_their_organisation_and_manage_only_its_challenge
     await carla.press(t("organiser.frequency.once"))
     await carla.press(t("organiser.new.tiers_done"))
     await carla.press(t("engine.form_skip"))
+    assert carla.last_texts() == [t("organiser.new.visibility", org="Ville de Lyon")]
+    assert labels(carla) == [t("organiser.action.public"), t("organiser.action.private")]
+    await carla.press(t("organiser.action.private"))
+    assert carla.last_texts()[:2] == [t("organiser.new.preview"), t("org.visibility.members")]
     ours = await services.organisations.challenges(Actor(w.carla.id), w.lyon.id)
-    assert {c.title for c in ours} == {"Challenge tri-lyon", "Compost"}
+    assert {c.title: c.private for c in ours} == {"Challenge tri-lyon": False, "Compost": True}
 
     await carla.command("/manage")
     listed = labels(carla)
@@ -223,12 +227,21 @@ async def test_staff_of_two_organisations_are_asked_which(services: Services) ->
     for label in ("engine.form_skip", "organiser.frequency.once", "organiser.new.tiers_done"):
         await carla.press(t(label))
     await carla.press(t("engine.form_skip"))
+    assert carla.last_texts() == [t("organiser.new.visibility", org="Acme")]
+    await carla.press(t("organiser.action.public"))
     acme = await services.organisations.challenges(Actor(w.bob.id), w.acme.id)
-    assert {c.title for c in acme} == {"Challenge velo-acme", "Bike"}
+    assert {c.title: c.private for c in acme} == {"Challenge velo-acme": False, "Bike": False}
 
     orga = chat.person("console:orga", name="Orga", lang="en")  # an administrator, no staff
     await orga.command("/new")
     assert [r.__class__.__name__ for r in orga.last_replies()] == ["AskForm"]
+    await orga.form(title="Trees", action="plant", description="", goal="20", deadline="2027-01-01")
+    for label in ("engine.form_skip", "organiser.frequency.once", "organiser.new.tiers_done"):
+        await orga.press(t(label))
+    await orga.press(t("engine.form_skip"))  # a deployment-wide challenge: no question
+    assert orga.last_texts()[0] == t("organiser.new.preview")
+    [trees] = [c for c in await services.challenges.list_all() if c.title == "Trees"]
+    assert trees.organisation_id is None and not trees.private
 
 
 @pytest.mark.parametrize("lang", ["fr", "en"])

@@ -10,6 +10,7 @@ import pytest
 
 from conversations.testing import ChatHarness, choices
 from core.errors import Forbidden, Invalid
+from core.i18n import Translator
 from core.identity import ChatRef, Platform
 from core.models import Group, Visibility
 from core.services import Services
@@ -246,8 +247,19 @@ async def test_organisers_switch_visibility_on_the_panel(services: Services) -> 
     await orga.command("/manage")
     await orga.press("Challenge agents-lyon")
     assert "Réservé aux membres de l'organisation" in orga.all_text()
+    t = Translator("fr")
+    await orga.press("Ouvrir à tous")  # first, what it changes
+    assert orga.last_texts() == [
+        t("organiser.visibility.confirm_public", title="Challenge agents-lyon", org="Ville de Lyon")
+    ]
+    await orga.press(t("organiser.visibility.no"))
+    assert (await services.challenges.get(agents.id)).private
     await orga.press("Ouvrir à tous")
+    await orga.press(t("organiser.visibility.yes_public"))
     assert "Ouvert à tous." in orga.all_text()
     assert not (await services.challenges.get(agents.id)).private
     await orga.press("Réserver aux membres")
+    assert "cessent de le suivre" in orga.last_texts()[0]
+    assert not (await services.challenges.get(agents.id)).private
+    await orga.press(t("organiser.visibility.yes_members"))
     assert (await services.challenges.get(agents.id)).private

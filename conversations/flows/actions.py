@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Annotated
 
 from conversations.buttons import Button, MaxLength
-from core.models import AreaKind, ConditionScope, Frequency, ReminderPreference
+from core.models import AreaKind, ConditionScope, Frequency, ReminderPreference, Visibility
 
 Locale = Annotated[str, MaxLength(5)]
 PlaceKey = Annotated[str, MaxLength(20)]
@@ -366,6 +366,12 @@ class NewNoImpact(Button, flow="orga", action="noimpact"):
     pass
 
 
+class NewVisibility(Button, flow="orga", action="vis"):
+    """Who may see an organisation's new challenge (its staff are asked, nobody else)."""
+
+    visibility: Visibility
+
+
 # --- organisers: /manage ------------------------------------------------------------------
 
 
@@ -426,6 +432,13 @@ class ManageMakePrivate(Button, flow="orga", action="private"):
 
 class ManageMakePublic(Button, flow="orga", action="public"):
     challenge_id: int
+
+
+class ManageSetVisibility(Button, flow="orga", action="setvis"):
+    """Confirmed: the challenge becomes open to everyone, or to its members only."""
+
+    challenge_id: int
+    visibility: Visibility
 
 
 class ManageReport(Button, flow="orga", action="report"):

@@ -30,6 +30,7 @@ from conversations.flows.actions import (
     ManageOpen,
     ManagePublish,
     ManageReport,
+    ManageSetVisibility,
     ManageShut,
     ManageStats,
     ManageTranslate,
@@ -39,8 +40,10 @@ from conversations.flows.actions import (
     NewNoImpact,
     NewOrganisation,
     NewTiersDone,
+    NewVisibility,
 )
 from conversations.model import FormInput, StepInput, TextInput
+from core.models import Visibility
 
 _ANSWERS: dict[str, Callable[[Turn, str], Awaitable[None]]] = {
     changes.STEP_EDIT: changes.on_edit,
@@ -110,6 +113,10 @@ class OrganiserFlow(Flow):
     async def no_impact(self, turn: Turn, button: NewNoImpact) -> None:
         await new.on_impact(turn, None)
 
+    @on(NewVisibility)
+    async def visibility(self, turn: Turn, button: NewVisibility) -> None:
+        await new.create(turn, button.visibility)
+
     # --- /manage ---
 
     @on(ManageList)
@@ -162,11 +169,15 @@ class OrganiserFlow(Flow):
 
     @on(ManageMakePrivate)
     async def make_private(self, turn: Turn, button: ManageMakePrivate) -> None:
-        await manage.make_private(turn, button.challenge_id)
+        await manage.confirm_visibility(turn, button.challenge_id, Visibility.MEMBERS)
 
     @on(ManageMakePublic)
     async def make_public(self, turn: Turn, button: ManageMakePublic) -> None:
-        await manage.make_public(turn, button.challenge_id)
+        await manage.confirm_visibility(turn, button.challenge_id, Visibility.PUBLIC)
+
+    @on(ManageSetVisibility)
+    async def set_visibility(self, turn: Turn, button: ManageSetVisibility) -> None:
+        await manage.set_visibility(turn, button.challenge_id, button.visibility)
 
     @on(ManageReport)
     async def report(self, turn: Turn, button: ManageReport) -> None:

@@ -22,12 +22,14 @@ from conversations.flows.actions import (
     ManageOpen,
     ManagePublish,
     ManageReport,
+    ManageSetVisibility,
     ManageShut,
     ManageStats,
     ManageTranslate,
 )
 from conversations.flows.cards import card_text
 from conversations.model import Choice
+from core.errors import Invalid
 from core.i18n import SUPPORTED_LOCALES, Translator
 from core.models import Challenge, ChallengeStatus, Visibility
 from core.report_pdf import report_pdf
@@ -144,17 +146,28 @@ def _translate_button(turn: Turn, challenge_id: int, locale: str) -> Choice:
     )
 
 
-async def make_private(turn: Turn, challenge_id: int) -> None:
-    """Open the challenge to its organisation's members only."""
-    await _set_visibility(turn, challenge_id, Visibility.MEMBERS)
+async def confirm_visibility(turn: Turn, challenge_id: int, visibility: Visibility) -> None:
+    """Say what opening the challenge to everyone, or to its organisation's members only,
+    changes, and ask before doing it."""
+    challenge = await turn.services.challenges.get(challenge_id)
+    organisation = await turn.services.organisations.of_challenge(challenge_id)
+    if organisation is None:
+        raise Invalid("error.org.private_needs_organisation")
+    yes = turn.choice(
+        turn.t(f"organiser.visibility.yes_{visibility.value}"),
+        ManageSetVisibility(challenge_id, visibility),
+    )
+    no = turn.choice(turn.t("organiser.visibility.no"), ManageOpen(challenge_id))
+    text = turn.t(
+        f"organiser.visibility.confirm_{visibility.value}",
+        title=challenge.title,
+        org=organisation.name,
+    )
+    turn.send(text, [[yes, no]])
 
 
-async def make_public(turn: Turn, challenge_id: int) -> None:
-    """Open the challenge to everyone."""
-    await _set_visibility(turn, challenge_id, Visibility.PUBLIC)
-
-
-async def _set_visibility(turn: Turn, challenge_id: int, visibility: Visibility) -> None:
+async def set_visibility(turn: Turn, challenge_id: int, visibility: Visibility) -> None:
+    """Open the challenge to everyone, or to its organisation's members only (confirmed)."""
     actor = await turn.actor()
     challenge = await turn.services.organisations.set_visibility(actor, challenge_id, visibility)
     turn.say(f"org.visibility.{visibility.value}")

@@ -3,7 +3,8 @@ publishes, edits or discards it.
 
 Steps: the organisation running it, when the person may choose -> the form (title, action,
 description, goal, deadline) -> area (optional) and its kind -> frequency -> sponsor tiers, one
-per message -> impact per action (optional) -> the preview, a draft challenge invisible to
+per message -> impact per action (optional) -> for an organisation's challenge, who may see it
+(everyone, or its members only) -> the preview, a draft challenge invisible to
 members. Answers so far live in `turn.data` as JSON.
 """
 
@@ -21,6 +22,7 @@ from conversations.flows.actions import (
     NewNoImpact,
     NewOrganisation,
     NewTiersDone,
+    NewVisibility,
 )
 from conversations.flows.organiser_input import (
     DETAILS,
@@ -36,7 +38,7 @@ from conversations.flows.organiser_manage import short, show_panel
 from conversations.model import FormInput
 from core.drafts import ChallengeDraft, slugify
 from core.errors import Forbidden, NotFound
-from core.models import AreaKind, Frequency
+from core.models import AreaKind, Frequency, Visibility
 
 MAX_TIERS = 20
 STEP_DETAILS = "details"
@@ -179,21 +181,41 @@ def ask_impact(turn: Turn) -> None:
 
 
 async def on_impact(turn: Turn, text: str | None) -> None:
-    """Read the impact (None: skipped), then create the draft and show its preview."""
+    """Read the impact (None: skipped); then ask an organisation's staff who may see the
+    challenge, or create the deployment's own at once."""
     try:
         impact, unit = (None, None) if text is None else parse_impact(turn.t, text)
-        draft = _draft(turn, impact, unit)
+        _draft(turn, impact, unit)
     except BadAnswer as bad:
         turn.send(bad.message)
         ask_impact(turn)
         return
+    turn.data.update(impact=impact, unit=unit)
+    organisation_id = turn.data.get("org")
+    if organisation_id is None:
+        await create(turn, Visibility.PUBLIC)
+        return
+    organisation = await turn.services.organisations.by_id(organisation_id)
+    row = [
+        turn.choice(turn.t("organiser.action.public"), NewVisibility(Visibility.PUBLIC)),
+        turn.choice(turn.t("organiser.action.private"), NewVisibility(Visibility.MEMBERS)),
+    ]
+    turn.send(turn.t("organiser.new.visibility", org=organisation.name), [row])
+
+
+async def create(turn: Turn, visibility: Visibility) -> None:
+    """Create the draft challenge as answered and show its preview."""
+    draft = _draft(turn, turn.data.get("impact"), turn.data.get("unit"))
     challenge = await turn.services.organisations.create_challenge(
         await turn.actor(),
         turn.data.get("org"),
         draft.model_copy(update={"slug": await _free_slug(turn, draft.title)}),
         turn.settings.map_min_count,
+        visibility,
     )
     turn.say("organiser.new.preview")
+    if challenge.private:
+        turn.say("org.visibility.members")
     show_panel(turn, challenge)
     turn.end()
 

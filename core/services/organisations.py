@@ -385,14 +385,18 @@ class OrganisationService:
         organisation_id: int | None,
         draft: ChallengeDraft,
         min_count: int = 1,
+        visibility: Visibility = Visibility.PUBLIC,
     ) -> Challenge:
         """A new challenge run by the organisation (None: by the deployment, administrators
-        only), created and attached in one unit; its staff only."""
+        only), created and attached in one unit, open to everyone or (`visibility`) to the
+        organisation's members only; its staff only."""
 
         def unit(conn: Connection) -> Challenge:
             if organisation_id is None:
                 if not actor.is_admin:
                     raise Forbidden("error.org.not_allowed")
+                if visibility is not Visibility.PUBLIC:
+                    raise Invalid("error.org.private_needs_organisation")
             else:
                 require(conn, actor, organisation_id, *STAFF)
             challenge = create_challenge(conn, self.clock, draft, actor.member_id, min_count)
@@ -400,8 +404,9 @@ class OrganisationService:
                 conn.execute(
                     update(challenges)
                     .where(challenges.c.id == challenge.id)
-                    .values(organisation_id=organisation_id)
+                    .values(organisation_id=organisation_id, visibility=visibility.value)
                 )
+                return load_challenge(conn, challenge.id)
             return challenge
 
         return await self.db.transaction(unit)
