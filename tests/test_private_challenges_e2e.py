@@ -156,3 +156,62 @@ async def test_discord_members_see_their_own_private_challenges_only(
     assert await offered(finn, "agents") == []
     assert "Challenge agents-lyon" in " ".join(await slash(eli, "challenges"))
     assert "agents" not in " ".join(await slash(finn, "challenges"))
+
+
+async def test_telegram_members_pass_on_the_invitation_and_a_colleague_joins_through_it(
+    platforms: Platforms,
+) -> None:
+    services, bot = platforms.services, platforms.telegram_bot
+    lyon, _ = await two_organisations(services)
+    code = await services.organisations.invite(ADMIN, lyon.id, Role.MEMBER)
+    await bot.say(ALICE, f"/start join_{code}")
+    await bot.press(ALICE, "Français")
+    await bot.say(ALICE, "/challenge agents-lyon")
+    shared = await bot.press(ALICE, FR("browse.button_share"))
+    link = f"https://t.me/{bot.adapter.username}?start=join_{code}"
+    expected = FR(
+        "browse.share_private",
+        title="Challenge agents-lyon",
+        org="Ville de Lyon",
+        link=link,
+        code=code,
+    )
+    assert shared == expected
+    assert bot.last(ALICE.id).buttons == []  # no picture, no link to the challenge
+
+    # Bob opens the link Alice passed on: he joins Lyon and finds its challenge.
+    await bot.say(BOB, "/start " + link.rpartition("=")[2])
+    await bot.press(BOB, "English")
+    assert "Challenge agents-lyon" in await bot.say(BOB, "/challenges")
+
+
+async def test_discord_members_pass_on_the_invitation_as_a_command(platforms: Platforms) -> None:
+    services, fake, adapter = platforms.services, platforms.discord, platforms.discord_adapter
+    _, acme = await two_organisations(services)
+    code = await services.organisations.invite(ADMIN, acme.id, Role.MEMBER)
+    dana, finn = user_payload(42, "Dana"), user_payload(78, "Finn")
+    joined = await fake.slash(dana, fake.dm(42), "org", "en-GB", code=code)
+    await adapter.idle()
+    assert EN("org.joined_member", name="Acme") in fake.answers(joined)[-1]["content"]
+    done = await fake.slash(dana, fake.dm(42), "challenge", "en-GB", challenge="staff-acme")
+    await adapter.idle()
+    card = fake.messages[done.message_ids[-1]]
+    share = button_id(card, EN("browse.button_share"))
+    pressed = await fake.press(dana, fake.dm(42), card, share, "en-GB")
+    await adapter.idle()
+    [answer] = fake.answers(pressed)
+    assert answer["content"] == EN(
+        "browse.share_private",
+        title="Challenge staff-acme",
+        org="Acme",
+        link=f"/start join_{code}",
+        code=code,
+    )
+    assert answer["components"] == []
+
+    done = await fake.slash(finn, fake.dm(78), "start", "en-GB", challenge=f"join_{code}")
+    await adapter.idle()
+    asked = fake.messages[done.message_ids[-1]]
+    chosen = await fake.press(finn, fake.dm(78), asked, button_id(asked, "English"), "en-GB")
+    await adapter.idle()
+    assert EN("org.joined_member", name="Acme") in fake.answers(chosen)[-1]["content"]

@@ -26,7 +26,7 @@ from bots.web.live import LiveConfig, LiveHub, Snapshot, Watch
 from bots.web.logos import read_logo
 from bots.web.outlines import OutlineCache, parse_bbox, places, warm_up
 from bots.web.streams import StreamGate
-from conversations.deeplinks import parse_payload
+from conversations.deeplinks import parse_join, parse_payload
 from core.drafts import SLUG_PATTERN
 from core.errors import NotFound
 from core.i18n import SUPPORTED_LOCALES, Translator
@@ -518,12 +518,15 @@ async def _organisation(request: web.Request) -> Organisation:
 
 async def organisation_page(request: web.Request) -> web.Response:
     """An organisation's open public challenges; its private ones are never on the web (it
-    has no login to tell its members)."""
+    has no login to tell its members). Opened with `?start=join_CODE` (a member's share from
+    Discord or the console), it shows that members' invitation when it is valid."""
     services = request.app[SERVICES]
     organisation = await _organisation(request)
     found = await services.challenges.public_of(organisation.id, INDEX_LIMIT)
     listed = [(c, progress_of(c, services.clock)) for c in found]
-    body = views.index_page(context(request), listed, organisation)
+    code = parse_join(request.query.get("start", ""))
+    invitation = await services.organisations.members_code(organisation.id, code) if code else None
+    body = views.index_page(context(request), listed, organisation, invitation)
     return web.Response(
         body=body,
         content_type="text/html",

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import segno
 
 from bots.web.live import Snapshot
-from conversations.deeplinks import make_payload
+from conversations.deeplinks import join_payload, make_payload
 from core.i18n import Translator
 from core.sharing import SQUARE, WIDE, render_share, share_card
 from core.sharing.words import progress_summary
@@ -130,6 +130,37 @@ def join_section(t: Translator, links: Links, slug: str, base: str, ref: str | N
         "</div></section>",
     ]
     return "".join(parts)
+
+
+def invitation_section(t: Translator, links: Links, org_slug: str, code: str, base: str) -> str:
+    """An organisation's members' invitation, on its page opened with `?start=join_CODE`
+    (a member shared it from Discord or the console): the Telegram link (else this page)
+    as a QR code, and the commands that join it in any chat."""
+    payload = join_payload(code)
+    telegram = links.telegram(org_slug, payload)
+    target = telegram or f"{base}/o/{org_slug}?start={payload}"
+    scan = t("sharing.join_scan_telegram") if telegram else t("sharing.join_scan_page")
+    commands = f"<code>/start {escape(payload)}</code> <code>/org join {escape(code)}</code>"
+    button = (
+        f'<p><a class="button telegram" href="{escape(telegram)}" rel="noopener">'
+        f"{escape(t('web.org.invitation_telegram'))}</a></p>"
+        if telegram
+        else ""
+    )
+    return "".join(
+        [
+            '<section class="join" aria-labelledby="invitation-title" data-invitation>',
+            f'<h2 id="invitation-title">{escape(t("web.org.invitation_title"))}</h2>',
+            f"<p>{escape(t('web.org.invitation_text'))}</p>",
+            button,
+            '<div class="join-grid">',
+            f'<img class="qr" src="{qr_svg(target)}" width="148" height="148" '
+            f'alt="{escape(t("sharing.qr_alt"))}" data-qr="{escape(target)}">',
+            f"<div><p>{escape(scan)}</p><p>{escape(t('sharing.join_commands'))}</p>",
+            f'<p class="commands">{commands}</p></div>',
+            "</div></section>",
+        ]
+    )
 
 
 def footer(t: Translator, site: Site) -> str:

@@ -691,8 +691,10 @@ def index_page(
     context: PageContext,
     challenges: list[tuple[Challenge, Progress]],
     organisation: Organisation | None = None,
+    invitation: str | None = None,
 ) -> bytes:
-    """The list of open challenges: every public one, or an organisation's (its page)."""
+    """The list of open challenges: every public one, or an organisation's (its page, with
+    the members' `invitation` a member shared, when it is a valid one)."""
     t = context.t
     here = "/" if organisation is None else f"/o/{organisation.slug}"
     if organisation is None:
@@ -727,6 +729,13 @@ def index_page(
         heading=heading,
         intro=t("web.index.intro"),
         cards=Html("".join(cards)),
+        invitation=Html(
+            sharing.invitation_section(
+                t, context.links, organisation.slug, invitation, context.base
+            )
+            if organisation is not None and invitation is not None
+            else ""
+        ),
         footer=Html(sharing.footer(t, site)),
     )
     return _page(t, head_title, t("web.index.intro"), body)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from conversations.deeplinks import make_payload
+from conversations.deeplinks import join_payload, make_payload
 from conversations.flow import CommandSpec, Flow, Option, Turn, on
 from conversations.flows.actions import (
     BrowseOpen,
@@ -30,16 +30,43 @@ def short(text: str, limit: int = LABEL_LENGTH) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def share_link(turn: Turn, slug: str) -> str:
-    """The member's link to `slug`, which credits them for whoever pledges: this platform's
-    own address (Telegram), else the web page's (KOOM_PUBLIC_URL), else the `/start`
-    command to type in the bot's private chat."""
-    payload = make_payload(slug, turn.member.id)
+def bot_link(turn: Turn, payload: str, page: str) -> str:
+    """A link that opens the bot with `payload`: this platform's own address (Telegram),
+    else the web page `page` carrying it (KOOM_PUBLIC_URL), else the `/start` command to
+    type in the bot's private chat."""
     link = turn.capabilities.share_link_template.format(payload=payload)
     public = turn.settings.public_url
     if link.startswith(("https://", "http://")) or not public:
         return link
-    return f"{public}/c/{slug}?start={payload}"
+    return f"{public}{page}?start={payload}"
+
+
+def share_link(turn: Turn, slug: str) -> str:
+    """The member's link to `slug`, which credits them for whoever pledges (see `bot_link`)."""
+    return bot_link(turn, make_payload(slug, turn.member.id), f"/c/{slug}")
+
+
+async def share_offer(turn: Turn, challenge: Challenge, key: str) -> tuple[str, list[Choice]]:
+    """What sharing a challenge offers: a public one's link in the words of `key`, and the
+    share picture's button. A members-only one has neither, since its link and picture
+    would tell outsiders it exists and show them nothing: its organisation's members'
+    invitation instead, for colleagues (or who to ask for one)."""
+    if not challenge.private:
+        picture = turn.choice(turn.t("sharing.button_picture"), SharePicture(challenge.id))
+        return turn.t(key, title=challenge.title, link=share_link(turn, challenge.slug)), [picture]
+    organisations = turn.services.organisations
+    organisation = await organisations.of_challenge(challenge.id)
+    if organisation is None:  # a private challenge always has one; never say it exists
+        raise NotFound("error.challenge_not_found", slug=str(challenge.id))
+    code = await organisations.members_code(organisation.id)
+    if code is None:
+        text = turn.t("browse.share_private_ask", title=challenge.title, org=organisation.name)
+        return text, []
+    link = bot_link(turn, join_payload(code), f"/o/{organisation.slug}")
+    text = turn.t(
+        "browse.share_private", title=challenge.title, org=organisation.name, link=link, code=code
+    )
+    return text, []
 
 
 def accepts_pledges(turn: Turn, challenge: Challenge) -> bool:
@@ -128,9 +155,8 @@ class BrowseFlow(Flow):
     @on(BrowseShare)
     async def share(self, turn: Turn, button: BrowseShare) -> None:
         challenge = await challenge_by_id(turn, button.challenge_id)
-        text = turn.t("browse.share", title=challenge.title, link=share_link(turn, challenge.slug))
-        picture = turn.choice(turn.t("sharing.button_picture"), SharePicture(challenge.id))
-        turn.send(text, [[picture]])
+        text, buttons = await share_offer(turn, challenge, "browse.share")
+        turn.send(text, [buttons] if buttons else [])
 
     async def _page(self, turn: Turn, page: int, *, replaces: bool) -> None:
         """Show page `page` (from 0) of the open challenges, clamped to the last one."""

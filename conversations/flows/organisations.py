@@ -15,6 +15,7 @@ from conversations.flows.actions import (
     OrgRemove,
     OrgStaff,
 )
+from conversations.flows.browse import bot_link
 from core.services.organisations import Organisation, Role
 
 
@@ -67,7 +68,7 @@ class OrganisationFlow(Flow):
         organisations, organisation_id = turn.services.organisations, button.organisation_id
         code = await organisations.invite(await turn.actor(), organisation_id, Role.MEMBER)
         organisation = await organisations.by_id(organisation_id)
-        link = turn.capabilities.share_link_template.format(payload=join_payload(code))
+        link = bot_link(turn, join_payload(code), f"/o/{organisation.slug}")
         turn.say("org.member_invite", name=organisation.name, code=code, link=link)
         turn.end()
 

@@ -17,14 +17,13 @@ from conversations.flows.actions import (
     PledgeRemind,
     PledgeSkipPlace,
     PledgeYes,
-    SharePicture,
 )
 from conversations.flows.browse import (
     PAGE_SIZE,
     accepts_pledges,
     challenge_by_id,
     members_of,
-    share_link,
+    share_offer,
     short,
     visible_challenge,
 )
@@ -211,15 +210,12 @@ class PledgeFlow(Flow):
         progress = await services.progress.of(challenge_id, turn.member)
         challenge = progress.challenge
         t = turn.t
-        lines += [
-            _social_norm(turn, progress),
-            "",
-            t("pledge.share", link=share_link(turn, challenge.slug)),
-        ]
+        share, picture = await share_offer(turn, challenge, "pledge.share")
+        lines += [_social_norm(turn, progress), "", share]
         mine = turn.choice(t("pledge.button_mine"), MineList())
         card = turn.choice(t("pledge.button_card"), BrowseOpen(challenge.id, 0))
-        picture = turn.choice(t("sharing.button_picture"), SharePicture(challenge.id))
-        turn.send("\n".join(lines), [[picture], [mine, card]])
+        rows = [picture, [mine, card]] if picture else [[mine, card]]
+        turn.send("\n".join(lines), rows)
         turn.end()
 
 

@@ -7,7 +7,7 @@ import asyncio
 
 from conversations.flow import Flow, Turn, on
 from conversations.flows.actions import PictureSize, SharePicture
-from conversations.flows.browse import seen, share_link
+from conversations.flows.browse import seen, share_link, share_offer
 from core.errors import NotFound
 from core.models import ChallengeStatus
 from core.sharing import SQUARE, WIDE, render_share, share_card
@@ -25,6 +25,10 @@ async def send_share_picture(
         raise NotFound("error.challenge_not_found", slug=challenge.slug)
     await seen(turn, challenge)
     t = turn.t
+    if challenge.private:  # no picture to post: what Share offers instead
+        text, _ = await share_offer(turn, challenge, "browse.share")
+        turn.send(text)
+        return
     link = share_link(turn, challenge.slug)
     card = share_card(t, progress, link, personal=True)
     picture = await asyncio.to_thread(render_share, card, SIZES[size])

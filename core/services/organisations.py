@@ -510,6 +510,26 @@ class OrganisationService:
         await self.db.transaction(unit)
         return code
 
+    async def members_code(self, organisation_id: int, code: str | None = None) -> str | None:
+        """The organisation's members' invitation still valid the longest (with `code`: that
+        one, when it is a valid members' invitation of this organisation), or None. Shown
+        only to people who see its private challenges: they pass it on to colleagues."""
+        where = [
+            organisation_invites.c.organisation_id == organisation_id,
+            organisation_invites.c.role == Role.MEMBER.value,
+            organisation_invites.c.expires_at > self.clock.now(),
+        ]
+        if code is not None:
+            where.append(organisation_invites.c.code == code.strip().upper())
+        async with self.db.read() as conn:
+            found = await conn.execute(
+                select(organisation_invites.c.code)
+                .where(*where)
+                .order_by(organisation_invites.c.expires_at.desc())
+                .limit(1)
+            )
+            return found.scalar_one_or_none()
+
     async def join(self, member_id: int, code: str) -> tuple[Organisation, Role]:
         """Join an organisation with an invitation code: its staff (the code is then spent),
         or its members (the code stays for the others); nobody loses a higher role."""
