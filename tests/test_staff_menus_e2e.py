@@ -156,3 +156,18 @@ async def test_a_role_changed_while_the_menu_is_set_ends_on_the_right_menu(
         await deliver(bot, services)
         services.organisations.is_staff = reads  # type: ignore[method-assign]
         assert menus_of(fake, BOB) == dict.fromkeys(LANGUAGES)
+
+
+async def test_staff_who_are_forgotten_lose_their_menu(
+    services: Services, settings: Settings, fake: FakeTelegram
+) -> None:
+    fake.know(ALICE, BOB)
+    lyon = await organisation(services, ALICE)
+    bob = await services.members.ensure(account(BOB), "Bob")
+    await services.organisations.set_role(Actor.administrator(), lyon, bob.id, Role.ORGANISER)
+    async with running(services, telegram_settings(settings, fake), fake) as bot:
+        assert menus_of(fake, BOB) == dict.fromkeys(LANGUAGES, organiser_menu(bot))
+        await services.privacy.forget(bob.id)  # /forgetme: his roles and accounts go
+        await deliver(bot, services)
+        assert menus_of(fake, BOB) == dict.fromkeys(LANGUAGES)
+        assert menus_of(fake, ALICE) == dict.fromkeys(LANGUAGES, organiser_menu(bot))

@@ -59,7 +59,7 @@ class Services:
         self.reports = ReportService(
             self.db, self.clock, self.progress, self.sponsors, self.conditional
         )
-        self.privacy = PrivacyService(self.db, self.clock)
+        self.privacy = PrivacyService(self.db, self.clock, self.settings.default_locale)
         self.updates = UpdateLog(self.db, self.clock)
         self.retention = RetentionService(self.db, self.clock, self.settings)
         self.reminders = ReminderService(self.db, self.clock, self.settings.default_locale)

@@ -2,7 +2,8 @@
 staff, each of their accounts on a platform with menus of their own (`MENU_PLATFORMS`) gets a
 delivery row of `MENU_KIND`: its adapter sets the menu the person's roles call for *when it
 sends the row*, so rows sent out of order or twice still end on the right menu, and every
-instance sees the request. The core never calls a platform."""
+instance sees the request. The core never calls a platform. The rows name no member: news
+switched off, STOP or /forgetme (which asks for the menu to go) never cancel them."""
 
 from __future__ import annotations
 

@@ -20,6 +20,8 @@ from core.clock import Clock
 from core.db.database import Database
 from core.db.tables import accounts, challenges, conversations, members, metadata
 from core.errors import NotFound
+from core.services.menus import ask_menus
+from core.services.organisations import staff_organisation_ids
 
 ERASED_NAME = "-"
 ERASED_TIMEZONE = "UTC"
@@ -92,9 +94,10 @@ def _rows(result: Any) -> list[dict[str, Any]]:
 class PrivacyService:
     """What we hold about a member, and how to erase it."""
 
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, default_locale: str) -> None:
         self.db = db
         self.clock = clock
+        self.default_locale = default_locale
 
     async def export(self, member_id: int) -> dict[str, Any]:
         """Every column of every row that refers to the member, as JSON-ready data: their
@@ -138,14 +141,17 @@ class PrivacyService:
         """Erase the member: every row that refers to them is deleted, unlinked or cleared
         of personal columns (pledges stay as anonymous counts), and the member row keeps
         only its id and dates."""
-        await self.db.transaction(forget_member, member_id, self.clock.now())
+        await self.db.transaction(forget_member, member_id, self.clock.now(), self.default_locale)
 
 
-def forget_member(conn: Connection, member_id: int, now: datetime) -> None:
-    """The unit of work of `PrivacyService.forget`."""
+def forget_member(conn: Connection, member_id: int, now: datetime, default_locale: str) -> None:
+    """The unit of work of `PrivacyService.forget`. Someone leaving an organisation's staff
+    this way has their organisers' menu taken off, as any staff leaving."""
     row = conn.execute(select(members.c.erased_at).where(members.c.id == member_id)).first()
     if row is None or row.erased_at is not None:
         raise NotFound("error.member_not_found")
+    if staff_organisation_ids(conn, member_id):
+        ask_menus(conn, member_id, now, default_locale)
     conn.execute(
         delete(conversations).where(
             select(accounts.c.id)
