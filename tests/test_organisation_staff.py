@@ -188,6 +188,10 @@ async def test_staff_create_for_their_organisation_and_manage_only_its_challenge
     assert carla.last_texts()[:2] == [t("organiser.new.preview"), t("org.visibility.members")]
     ours = await services.organisations.challenges(Actor(w.carla.id), w.lyon.id)
     assert {c.title: c.private for c in ours} == {"Challenge tri-lyon": False, "Compost": True}
+    await carla.press(t("organiser.action.publish"))
+    assert carla.last_texts()[0] == t(
+        "organiser.published_private", title="Compost", org="Ville de Lyon", link="/start compost"
+    )
 
     await carla.command("/manage")
     listed = labels(carla)

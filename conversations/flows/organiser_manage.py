@@ -175,10 +175,16 @@ async def set_visibility(turn: Turn, challenge_id: int, visibility: Visibility) 
 
 
 async def publish(turn: Turn, challenge_id: int) -> None:
-    """Open a draft for pledges and give its share link."""
+    """Open a draft for pledges and give its link (a members-only one's, saying that it
+    opens it for the organisation's members only)."""
     challenge = await turn.services.challenges.publish(challenge_id)
     link = turn.capabilities.share_link_template.format(payload=make_payload(challenge.slug))
-    turn.say("organiser.published", title=challenge.title, link=link)
+    organisation = await turn.services.organisations.of_challenge(challenge_id)
+    if challenge.private and organisation is not None:  # its link opens it for members only
+        key, org = "organiser.published_private", organisation.name
+        turn.say(key, title=challenge.title, link=link, org=org)
+    else:
+        turn.say("organiser.published", title=challenge.title, link=link)
     show_panel(turn, challenge)
 
 
