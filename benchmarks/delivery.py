@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
 import itertools
 import os
 import signal
@@ -36,6 +37,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -65,7 +67,31 @@ TIMEOUT = 600.0
 SETTLE = 2.0
 """Seconds to wait after the last row was marked, for late or repeated sends."""
 LEASE = 10
+TARGET_SHARE = 0.93
+"""Of the enforced overall limit, replies included."""
+TARGET_P99_MS = 1000.0
+PROFILE_ENV = "KOOM_BENCH_PROFILE"
+"""Set in a child's environment: `koom run` runs under cProfile, its stats saved to that file."""
 """KOOM_DELIVERY_LEASE_SECONDS of the instances: how long a killed one's claims wait."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """What every run of one benchmark shares."""
+
+    members: int
+    scale: int
+    every: float
+    """Seconds between two /help of the member who chats."""
+    postgres: str
+    """The server on which runs of several instances make their database."""
+    redis: str
+    profile: Path | None = None
+    """A folder: each instance saves its cProfile stats there (`KOOM_BENCH_PROFILE`)."""
+
+
+class Stalled(Exception):
+    """A phase of a run did not end in time, or an instance died on its own."""
 
 
 @dataclass
@@ -93,6 +119,8 @@ class Run:
     downtime: float = 0.0
     received_at_kill: int = 0
     violations: dict[str, tuple[int, int]] = field(default_factory=dict)
+    failure: str | None = None
+    """Why the run is not to be trusted although it ended (an instance died on its own)."""
 
     @property
     def limit(self) -> int:
@@ -171,11 +199,21 @@ def serve(scale: int) -> None:
     sys.argv = ["koom", "run"]
     from bots.cli import main
 
-    main()
+    profile_to = os.environ.get(PROFILE_ENV)
+    if not profile_to:
+        main()
+        return
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        main()
+    finally:  # a SIGTERM stops `koom run` cleanly; a SIGKILL leaves no profile
+        profiler.disable()
+        profiler.dump_stats(profile_to)
 
 
 async def start_bot(
-    fake: FakeTelegram, url: str, redis: str | None, scale: int, folder: Path, log: IO[bytes]
+    fake: FakeTelegram, url: str, options: Options, folder: Path, log: IO[bytes], name: str
 ) -> asyncio.subprocess.Process:
     env = koom_env(
         url,
@@ -183,15 +221,18 @@ async def start_bot(
         TELEGRAM_BASE_URL=fake.base_url,
         KOOM_DELIVERY_LEASE_SECONDS=str(LEASE),
     )
-    if redis:
-        env["KOOM_REDIS_URL"] = redis
+    if not url.startswith("sqlite"):
+        env["KOOM_REDIS_URL"] = options.redis
+    if options.profile is not None:
+        options.profile.mkdir(parents=True, exist_ok=True)
+        env[PROFILE_ENV] = str((options.profile / f"{name}.prof").resolve())
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "benchmarks.delivery",
         "--serve",
         "--scale",
-        str(scale),
+        str(options.scale),
         cwd=folder,
         env=env,
         stdin=asyncio.subprocess.DEVNULL,
@@ -269,65 +310,75 @@ async def chat(fake: FakeTelegram, replies: asyncio.Queue[Sent], every: float, r
 # --- one run ----------------------------------------------------------------------------
 
 
-async def measure(
-    members: int,
-    scale: int,
-    every: float,
-    killed: bool,
-    folder: Path,
-    instances: int,
-    postgres: str,
-    redis: str,
-) -> Run:
+async def measure(options: Options, killed: bool, folder: Path, instances: int) -> Run:
     if instances == 1:
         url = f"sqlite+aiosqlite:///{folder / ('killed.db' if killed else 'clean.db')}"
-        return await _measure(members, scale, every, killed, folder, 1, url, None)
-    async with fresh_database(postgres, "koom_bench") as url:
-        return await _measure(members, scale, every, killed, folder, instances, url, redis)
+        return await _measure(options, killed, folder, 1, url)
+    async with fresh_database(options.postgres, "koom_bench") as url:
+        return await _measure(options, killed, folder, instances, url)
 
 
-async def _measure(
-    members: int,
-    scale: int,
-    every: float,
-    killed: bool,
-    folder: Path,
-    instances: int,
-    url: str,
-    redis: str | None,
-) -> Run:
-    run = Run(members, scale, killed, instances)
+async def _until(
+    fake: FakeTelegram,
+    predicate: Callable[[], bool],
+    children: list[asyncio.subprocess.Process],
+    what: str,
+) -> None:
+    """Wait until `predicate()` holds; Stalled when TIMEOUT passes or an instance dies."""
+
+    def done() -> bool:
+        return predicate() or any(c.returncode is not None for c in children)
+
+    try:
+        await fake.wait_until(done, seconds=TIMEOUT)
+    except TimeoutError:
+        raise Stalled(f"{what}: not after {TIMEOUT:.0f} s") from None
+    if not predicate():
+        raise Stalled(f"{what}: an instance exited ({[c.returncode for c in children]})")
+
+
+async def _measure(options: Options, killed: bool, folder: Path, instances: int, url: str) -> Run:
+    members = options.members
+    run = Run(members, options.scale, killed, instances)
     people = [Person(FIRST_ID + i, f"Member {i}", "fr") for i in range(members)]
     ids = {p.id for p in people}
     stem = f"{'killed' if killed else 'clean'}-{instances}"
     broadcast_id = await prepare(url, people)
     fake = FakeTelegram()
-    fake.enforce_limits(scale)
+    fake.enforce_limits(options.scale)
     fake.know(*people)
     replies: asyncio.Queue[Sent] = asyncio.Queue()
-    fake.on_message = lambda sent: replies.put_nowait(sent) if sent.chat_id == CHATTER.id else None
+    received = 0  # broadcast messages accepted so far (kept here: counting them is O(n))
+
+    def on_message(sent: Sent) -> None:
+        nonlocal received
+        if sent.chat_id == CHATTER.id:
+            replies.put_nowait(sent)
+        elif sent.chat_id in ids:
+            received += 1
+
+    fake.on_message = on_message
     await fake.start()
     db = Database(url)
     logs = [folder / f"{stem}-{n}.log" for n in range(instances + 1)]
     children: list[asyncio.subprocess.Process] = []
+    alive: list[asyncio.subprocess.Process] = []  # those that should not exit on their own
     chatter: asyncio.Task[None] | None = None
     try:
         for n in range(instances):
             with logs[n].open("wb") as log:
-                children.append(await start_bot(fake, url, redis, scale, folder, log))
+                child = await start_bot(fake, url, options, folder, log, f"{stem}-{n}")
+            children.append(child)
+            alive.append(child)
             if n == 0:  # the first one polls
-                await fake.wait_until(lambda: bool(fake.calls_of("getUpdates")), seconds=TIMEOUT)
-        chatter = asyncio.create_task(chat(fake, replies, every, run))
-
-        def received() -> int:
-            return sum(1 for send in fake.accepted if send.chat_id in ids)
-
+                await _until(fake, lambda: bool(fake.calls_of("getUpdates")), alive, "first poll")
+        chatter = asyncio.create_task(chat(fake, replies, options.every, run))
         if killed:
-            await fake.wait_until(lambda: received() >= members // 2, seconds=TIMEOUT)
-            victim = children[-1]  # with several, one that does not poll: the chat goes on
+            await _until(fake, lambda: received >= members // 2, alive, "half the members")
+            victim = alive.pop()  # with several, one that does not poll: the chat goes on
             os.kill(victim.pid, signal.SIGKILL)
             killed_at = time.monotonic()
-            run.received_at_kill = received()
+            run.received_at_kill = received
             await victim.wait()
             await asyncio.sleep(0.5)  # a request already on its way still lands
             before = fake.received(ids)
@@ -338,17 +389,22 @@ async def _measure(
             if instances == 1:  # started again; with several, the others take over
                 polls = len(fake.calls_of("getUpdates"))
                 with logs[-1].open("wb") as log:
-                    children.append(await start_bot(fake, url, redis, scale, folder, log))
-                await fake.wait_until(
-                    lambda: len(fake.calls_of("getUpdates")) > polls, seconds=TIMEOUT
+                    child = await start_bot(fake, url, options, folder, log, f"{stem}-again")
+                children.append(child)
+                alive.append(child)
+                await _until(
+                    fake, lambda: len(fake.calls_of("getUpdates")) > polls, alive, "restart"
                 )
                 run.down = (killed_at, time.monotonic())
-        await fake.wait_until(lambda: received() > 0, seconds=TIMEOUT)
-        for _ in range(int(TIMEOUT / POLL)):
-            if not await pending(db, broadcast_id):
+        await _until(fake, lambda: received > 0, alive, "first send")
+        for _ in range(int(TIMEOUT / POLL)):  # past it, what is left pending counts as lost
+            if not await pending(db, broadcast_id) or any(c.returncode is not None for c in alive):
                 break
             await asyncio.sleep(POLL)
         await asyncio.sleep(SETTLE)
+    except BaseException:
+        _print_logs(logs)
+        raise
     finally:
         if chatter is not None:
             chatter.cancel()
@@ -377,20 +433,31 @@ async def _measure(
     for path in logs:
         if path.exists() and TOKEN in path.read_text(errors="replace"):
             raise AssertionError(f"the token shows in {path.name}")
+    exited = [c.returncode for c in alive if c.returncode not in (0, -signal.SIGTERM)]
+    if exited:
+        _print_logs(logs)
+        run.failure = f"an instance exited with {exited}"
     return run
 
 
+def _print_logs(logs: list[Path], lines: int = 15) -> None:
+    """The end of each instance's log, to tell why a run failed (the token never shows)."""
+    for path in logs:
+        if path.exists():
+            tail = path.read_text(errors="replace").replace(TOKEN, "***").splitlines()[-lines:]
+            print(f"  --- {path.name} ---", *(f"  {line}" for line in tail), sep="\n")
+
+
+def _name(instances: int, killed: bool) -> str:
+    kill = "killed half way and restarted" if instances == 1 else "one killed half way"
+    return f"{instances} instance{'s' if instances > 1 else ''}, {kill if killed else 'clean run'}"
+
+
 def describe(run: Run) -> str:
-    name = (
-        ("killed half way and restarted" if run.instances == 1 else "one killed half way")
-        if run.killed
-        else "clean run"
-    )
-    name = f"{run.instances} instance{'s' if run.instances > 1 else ''}, {name}"
     refused = ", ".join(f"{k} {v}" for k, v in sorted(run.refused.items())) or "none"
     lines = [
-        f"{name}: {len(run.sends)} sends to {run.members} members in {run.seconds:.1f} s"
-        + (f" (+ {run.downtime:.1f} s down)" if run.killed else ""),
+        f"{_name(run.instances, run.killed)}: {len(run.sends)} sends to {run.members} members "
+        f"in {run.seconds:.1f} s" + (f" (+ {run.downtime:.1f} s down)" if run.killed else ""),
         f"  {run.rate:.1f} messages/s = {run.rate / run.limit:.3f} of the enforced overall "
         f"limit ({run.limit}/s; bulk share {BULK_SHARE} = {BULK_SHARE * run.limit:.0f}/s); "
         f"with the replies {run.total_rate:.1f}/s = {run.total_rate / run.limit:.3f}",
@@ -410,33 +477,73 @@ def describe(run: Run) -> str:
             f"  killed at {run.received_at_kill} received; in flight (sent, not marked) "
             f"{run.in_flight}"
         )
+    if run.failure:
+        lines.append(f"  FAILED: {run.failure}")
     return "\n".join(lines)
 
 
-async def main(
-    members: int, scale: int, every: float, instances: list[int], postgres: str, redis: str
-) -> None:
+def figures(run: Run) -> dict[str, object]:
+    """One run's figures as key=value pairs; `targets` says whether it met every target."""
+    share = run.total_rate / run.limit
+    met = (
+        share >= TARGET_SHARE
+        and run.duplicates <= (run.in_flight if run.killed else 0)
+        and run.lost == 0
+        and run.latency_ms(99) < TARGET_P99_MS
+        and run.failure is None
+    )
+    pairs: dict[str, object] = {
+        "rate_per_s": f"{run.rate:.1f}",
+        "fraction": f"{run.rate / run.limit:.3f}",
+        "fraction_with_replies": f"{share:.3f}",
+        "duplicates": run.duplicates,
+        "lost": run.lost,
+        "refused_429": sum(run.refused.values()),
+        "chat_p50_ms": f"{run.latency_ms(50):.0f}",
+        "chat_p99_ms": f"{run.latency_ms(99):.0f}",
+        "mark_lag_p99_ms": f"{run.mark_lag_ms(99):.0f}",
+        "targets": "met" if met else "missed",
+    }
+    if run.killed:
+        pairs["in_flight"] = run.in_flight
+    return pairs
+
+
+def summary(options: Options, instances: int, clean: Run | str, killed: Run | str) -> str:
+    """The key=value line of one number of instances; a failed run gives its error's kind."""
+    pairs: dict[str, object] = {
+        "instances": instances,
+        "members": options.members,
+        "scale": options.scale,
+        "limit_per_s": 30 * options.scale,
+    }
+    for prefix, run in (("", clean), ("killed_", killed)):
+        if isinstance(run, str):
+            pairs[f"{prefix}failed"] = run.split(":", 1)[0]
+        else:
+            pairs |= {prefix + k: v for k, v in figures(run).items()}
+    return " ".join(f"{k}={v}" for k, v in pairs.items())
+
+
+async def main(options: Options, instances: list[int]) -> None:
+    """Each number of instances: a clean run, then a killed one; a run that fails says why
+    and the others still run. The last lines: one key=value summary per number of instances."""
+    summaries = []
     for count in instances:
+        runs: dict[bool, Run | str] = {}
         with tempfile.TemporaryDirectory() as tmp:
-            args = (Path(tmp), count, postgres, redis)
-            clean = await measure(members, scale, every, False, *args)
-            print(describe(clean), flush=True)
-            killed = await measure(members, scale, every, True, *args)
-            print(describe(killed), flush=True)
-        print(
-            f"instances={count} members={members} scale={scale} limit_per_s={clean.limit} "
-            f"rate_per_s={clean.rate:.1f} fraction={clean.rate / clean.limit:.3f} "
-            f"fraction_with_replies={clean.total_rate / clean.limit:.3f} "
-            f"duplicates={clean.duplicates} lost={clean.lost} "
-            f"refused_429={sum(clean.refused.values())} chat_p50_ms={clean.latency_ms(50):.0f} "
-            f"chat_p99_ms={clean.latency_ms(99):.0f} mark_lag_p99_ms={clean.mark_lag_ms(99):.0f} "
-            f"killed_rate_per_s={killed.rate:.1f} "
-            f"killed_fraction={killed.rate / killed.limit:.3f} "
-            f"killed_duplicates={killed.duplicates} killed_in_flight={killed.in_flight} "
-            f"killed_lost={killed.lost} killed_refused_429={sum(killed.refused.values())} "
-            f"killed_chat_p99_ms={killed.latency_ms(99):.0f}",
-            flush=True,
-        )
+            for killed in (False, True):
+                try:
+                    run = await measure(options, killed, Path(tmp), count)
+                except Exception as exc:
+                    runs[killed] = f"{type(exc).__name__}: {exc}"
+                    print(f"{_name(count, killed)}: FAILED, {runs[killed]}", flush=True)
+                else:
+                    runs[killed] = run
+                    print(describe(run), flush=True)
+        summaries.append(summary(options, count, runs[False], runs[True]))
+    for line in summaries:
+        print(line, flush=True)
 
 
 if __name__ == "__main__":
@@ -455,12 +562,16 @@ if __name__ == "__main__":
         help="a PostgreSQL database URL; each run with several instances creates its own",
     )
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    parser.add_argument(
+        "--profile", type=Path, help="a folder: each instance's cProfile stats are saved there"
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(args.scale)
     else:
         counts = [int(n) for n in args.instances.split(",")]
-        asyncio.run(
-            main(args.members, args.scale, args.chat_every, counts, args.postgres, args.redis)
+        options = Options(
+            args.members, args.scale, args.chat_every, args.postgres, args.redis, args.profile
         )
+        asyncio.run(main(options, counts))
