@@ -18,9 +18,15 @@ limits in Redis (`--redis`); the first instance long-polls and answers the chat.
 then kills the last instance for good: the others take over its leases
 (KOOM_DELIVERY_LEASE_SECONDS=LEASE).
 
+A run that stalls (TIMEOUT) or whose instance dies says why, with the end of each instance's
+log, and the other runs still go. `--profile DIR` runs each instance under cProfile and saves
+its stats to DIR (one file per instance, written when it is stopped).
+
 Run: .venv/bin/python -m benchmarks.delivery [--members 10000] [--scale 8] [--instances 1,2]
+    [--profile DIR]
 Targets: >= 0.93 of the enforced overall limit (replies included), no duplicate, no loss,
-chat replies p99 < 1 s. The last line (one per number of instances) is `key=value` pairs.
+chat replies p99 < 1 s. The last lines (one per number of instances, all at the end) are
+`key=value` pairs; `targets=met|missed` says whether a run met them all.
 """
 
 from __future__ import annotations
