@@ -49,6 +49,8 @@ class Database:
         self.is_sqlite = url.startswith("sqlite")
         # Every transaction ends in an explicit commit or rollback, so the pool need not
         # roll back again when a connection comes back (one round trip less per use).
+        if self.is_sqlite and make_url(url).database in (None, "", ":memory:"):
+            raise ValueError("SQLite needs a file: the writer and the readers share it")
         kwargs: dict[str, Any] = {"echo": echo, "pool_reset_on_return": None, **engine_options}
         if not self.is_sqlite:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
@@ -65,8 +67,6 @@ class Database:
         self._draining = 0  # writers at work, counted as they start and stop (not when reaped)
         self._max_writers = 1 if self.is_sqlite else POSTGRES_WRITERS
         if self.is_sqlite:
-            if make_url(url).database in (None, "", ":memory:"):
-                raise ValueError("SQLite needs a file: the writer and the readers share it")
             _configure_sqlite(self.engine.sync_engine)
             self._writer_engine = create_engine(
                 make_url(url).set(drivername="sqlite+pysqlite"),
