@@ -238,17 +238,19 @@ def test_errors_write_nothing(
     assert rows(seeded) == {}
 
 
-def test_org_writes_only_to_its_own_challenges(koom: CliRunner, seeded: str) -> None:
-    async def organise(services: Services) -> None:
-        admin = Actor.administrator()
-        owner = await member(services, "carla")
-        for slug, name in (("lyon", "Ville de Lyon"), ("acme", "Acme")):
-            await services.organisations.create(admin, slug, name, OrganisationKind.CITY, owner.id)
-        lyon = await services.organisations.by_slug("lyon")
-        challenge = await services.challenges.by_slug("tri-lyon")
-        await services.organisations.attach_challenge(admin, lyon.id, challenge.id)
+async def lyon_owns_tri_lyon(services: Services) -> None:
+    """Two organisations, Lyon and Acme; the seeded challenge tri-lyon is Lyon's."""
+    admin = Actor.administrator()
+    owner = await member(services, "carla")
+    for slug, name in (("lyon", "Ville de Lyon"), ("acme", "Acme")):
+        await services.organisations.create(admin, slug, name, OrganisationKind.CITY, owner.id)
+    lyon = await services.organisations.by_slug("lyon")
+    challenge = await services.challenges.by_slug("tri-lyon")
+    await services.organisations.attach_challenge(admin, lyon.id, challenge.id)
 
-    with_services(seeded, organise)
+
+def test_org_writes_only_to_its_own_challenges(koom: CliRunner, seeded: str) -> None:
+    with_services(seeded, lyon_owns_tri_lyon)
     refused = invoke(koom, *SEND, "--org", "acme", "--yes", "--no-follow")
     assert refused.exit_code == 1
     assert "tri-lyon is not a challenge of Acme." in refused.stderr
@@ -264,16 +266,7 @@ def test_org_writes_only_to_its_own_challenges(koom: CliRunner, seeded: str) -> 
 def test_org_status_and_cancel_refuse_another_organisations_broadcast(
     koom: CliRunner, seeded: str
 ) -> None:
-    async def organise(services: Services) -> None:
-        admin = Actor.administrator()
-        owner = await member(services, "carla")
-        for slug, name in (("lyon", "Ville de Lyon"), ("acme", "Acme")):
-            await services.organisations.create(admin, slug, name, OrganisationKind.CITY, owner.id)
-        lyon = await services.organisations.by_slug("lyon")
-        challenge = await services.challenges.by_slug("tri-lyon")
-        await services.organisations.attach_challenge(admin, lyon.id, challenge.id)
-
-    with_services(seeded, organise)
+    with_services(seeded, lyon_owns_tri_lyon)
     assert invoke(koom, *SEND, "--org", "lyon", "--yes", "--no-follow").exit_code == 0
     assert invoke(koom, "-a", "members", "-m", "Hi", "--yes", "--no-follow").exit_code == 0
     for args in (("--status", "1"), ("--cancel", "1", "--yes"), ("--status", "2")):
