@@ -19,7 +19,8 @@ from conversations.model import Capabilities
 from conversations.model import Image as ImageReply
 from conversations.testing import ChatHarness, Person, choices
 from core.i18n import Translator
-from core.models import Visibility
+from core.identity import ChatRef, Platform
+from core.models import Group, Visibility
 from core.services import Services
 from core.services.organisations import Actor, Role
 from core.settings import Settings
@@ -164,3 +165,34 @@ async def test_the_organisation_page_shows_a_valid_members_invitation_only(
         assert answer.status == 200
         assert Page(await answer.text()).having("data-invitation") == []
     assert (await client.get(f"/c/agents-lyon?start=join_{code}")).status == 404
+
+
+async def test_the_invitation_is_for_the_people_let_in_and_never_posted_in_a_group(
+    services: Services,
+) -> None:
+    """Someone who sees the challenge only while in a group the organisation owns gets who to
+    ask, not the code: it would keep them (and anyone they give it to) in after they leave the
+    group. Nor does a group chat get it, even from one of its members."""
+    lyon, _ = await two_organisations(services)
+    room = ChatRef(Platform.CONSOLE, "lyon-agents", True)
+    group = await services.groups.register(room, "Agents")
+    await services.organisations.add_group(Actor.administrator(), lyon.id, group.id)
+
+    async def in_room(group: Group, external_id: str) -> bool | None:
+        return external_id == "gus"
+
+    services.membership.register("console", in_room)
+    code = await services.organisations.invite(Actor.administrator(), lyon.id, Role.MEMBER)
+    chat = ChatHarness(services, capabilities=TELEGRAM)
+    gus = chat.person("console:gus", name="Gus", lang="en")
+    await gus.command("/start")
+    await gus.press("English")
+    assert await shared(gus) == (ASK, [])  # sees it, through the group only
+    assert code not in gus.all_text()
+
+    carla = await carla_on(services, TELEGRAM)  # Lyon's owner, in the group
+    in_group = chat.person("console:carla", name="Carla", lang="en", chat=room)
+    await in_group.command("/challenge agents-lyon")
+    await in_group.press(EN("browse.button_share"))
+    assert in_group.last_texts() == [ASK]
+    assert code in (await shared(carla))[0]  # in her private chat she has it to pass on

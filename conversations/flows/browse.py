@@ -50,7 +50,10 @@ async def share_offer(turn: Turn, challenge: Challenge, key: str) -> tuple[str, 
     """What sharing a challenge offers: a public one's link in the words of `key`, and the
     share picture's button. A members-only one has neither, since its link and picture
     would tell outsiders it exists and show them nothing: its organisation's members'
-    invitation instead, for colleagues (or who to ask for one)."""
+    invitation instead, for colleagues (or who to ask for one). That invitation is shown in a
+    private chat to the people the organisation let in (its staff, its invited members) only:
+    someone who sees the challenge only while in a group it owns, or a group chat, would
+    otherwise get a code that keeps anyone in after leaving that group."""
     if not challenge.private:
         picture = turn.choice(turn.t("sharing.button_picture"), SharePicture(challenge.id))
         return turn.t(key, title=challenge.title, link=share_link(turn, challenge.slug)), [picture]
@@ -58,7 +61,11 @@ async def share_offer(turn: Turn, challenge: Challenge, key: str) -> tuple[str, 
     organisation = await organisations.of_challenge(challenge.id)
     if organisation is None:  # a private challenge always has one; never say it exists
         raise NotFound("error.challenge_not_found", slug=str(challenge.id))
-    code = await organisations.members_code(organisation.id)
+    code = None
+    if not turn.chat.is_group and organisation.id in await turn.services.membership.invited_to(
+        turn.member.id
+    ):
+        code = await organisations.members_code(organisation.id)
     if code is None:
         text = turn.t("browse.share_private_ask", title=challenge.title, org=organisation.name)
         return text, []

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from core.clock import Clock
 from core.db.database import Database
@@ -52,14 +53,7 @@ class MembershipService:
         """The organisations the member belongs to: by a role in it, or by being in one of
         its groups (only organisations with a private challenge are asked for)."""
         async with self.db.read() as conn:
-            direct = {
-                r.organisation_id
-                for r in await conn.execute(
-                    select(organisation_members.c.organisation_id).where(
-                        organisation_members.c.member_id == member_id
-                    )
-                )
-            }
+            direct = await _roles_of(conn, member_id)
             if not self._checks:
                 return frozenset(direct)
             private = (
@@ -94,6 +88,12 @@ class MembershipService:
                     break
         return frozenset(found)
 
+    async def invited_to(self, member_id: int) -> frozenset[int]:
+        """The organisations the member belongs to by a role in it (its staff, or let in with
+        an invitation), not merely by being in one of its groups for now."""
+        async with self.db.read() as conn:
+            return frozenset(await _roles_of(conn, member_id))
+
     async def may_see(self, member_id: int | None, challenge: Challenge) -> bool:
         """Whether the member may see (and join) the challenge: a public one, anyone."""
         if not challenge.private:
@@ -125,3 +125,13 @@ class MembershipService:
             return False
         self._cache[key] = (answer, now + CACHE_SECONDS)
         return answer
+
+
+async def _roles_of(conn: AsyncConnection, member_id: int) -> set[int]:
+    """The organisations where the member has a role (any: staff or member)."""
+    found = await conn.execute(
+        select(organisation_members.c.organisation_id).where(
+            organisation_members.c.member_id == member_id
+        )
+    )
+    return set(found.scalars())
