@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table, TextualSelect, bindparam, text
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.dialects.postgresql.base import PGDialect
-from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 
@@ -40,25 +39,3 @@ def insert_all_new(conn: Connection, table: Table, rows: Sequence[Mapping[str, A
         )
         written += max(result.rowcount, 0)
     return written
-
-
-def frozen(stmt: Any, dialect: str, *columns: Any) -> TextualSelect:
-    """`stmt` compiled once into text with typed parameters and result columns.
-
-    SQLAlchemy compiles a statement with many rows of VALUES again at every execution (it
-    cannot cache one); the text of it is compiled once per engine. Build it once per shape.
-    """
-    compiled = stmt.compile(dialect=_NAMED[dialect]())
-    binds = {name: bindparam(name, type_=bind.type) for bind, name in compiled.bind_names.items()}
-    if len(binds) != len(compiled.binds) or any(
-        b.value is not None for b in compiled.binds.values()
-    ):
-        raise ValueError("frozen statements take named parameters only")
-    return text(str(compiled)).bindparams(*binds.values()).columns(*columns)
-
-
-_NAMED: dict[str, Callable[[], Dialect]] = {
-    "sqlite": lambda: sqlite.dialect(paramstyle="named"),
-    # The base dialect: no casts of its own after each parameter (`:name::INTEGER`).
-    "postgresql": lambda: PGDialect(paramstyle="named"),  # type: ignore[no-untyped-call]
-}

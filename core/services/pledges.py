@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     Integer,
@@ -24,11 +24,12 @@ from sqlalchemy import (
     values,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Dialect
 
 from core.clock import Clock
 from core.coalesce import Coalesced
 from core.db.database import Database
+from core.db.driver import DriverStatement
 from core.db.tables import (
     area_counts,
     challenges,
@@ -39,7 +40,7 @@ from core.db.tables import (
     tiers,
 )
 from core.db.types import UTCDateTime
-from core.db.upsert import frozen, insert_for
+from core.db.upsert import insert_for
 from core.db.writer import SetBased
 from core.errors import Conflict, NotFound
 from core.events import CROSSED_BY, emit, record_event
@@ -97,34 +98,63 @@ class PledgeRequest:
     now: datetime
 
 
-_CHALLENGES = (
-    select(
-        challenges.c.id,
-        challenges.c.title,
-        challenges.c.status,
-        challenges.c.deadline,
-        challenges.c.pledge_count,
-        challenges.c.next_threshold,
-        challenges.c.area_goal,
-        # Whether a pledge must be followed by the conditional pledges' check.
+_ASKED_CHALLENGES = (
+    challenges.c.id,
+    challenges.c.title,
+    challenges.c.status,
+    challenges.c.deadline,
+    challenges.c.pledge_count,
+    challenges.c.next_threshold,
+    challenges.c.area_goal,
+)
+
+
+@lru_cache(maxsize=64)
+def _challenges_read(dialect: Dialect, size: int) -> DriverStatement:
+    """The batch's `size` challenges, with whether conditional pledges wait on each."""
+    awaited = (
         exists()
         .where(
             conditional_pledges.c.challenge_id == challenges.c.id,
             conditional_pledges.c.activated_at.is_(None),
         )
-        .label("awaited"),
+        .label("awaited")
     )
-    .where(challenges.c.id.in_(bindparam("ids", expanding=True)))
-    .order_by(challenges.c.id)
-    # PostgreSQL: the counts read here stay exact until COMMIT, whoever else writes.
-    .with_for_update()
-)
-_ADD_COUNT = (
-    update(challenges)
-    .where(challenges.c.id == bindparam("challenge_id"))
-    .values(pledge_count=challenges.c.pledge_count + bindparam("added", type_=Integer))
-    .returning(challenges.c.pledge_count)
-)
+    ids = [bindparam(f"i{k}", type_=Integer) for k in range(size)]
+    stmt = (
+        select(*_ASKED_CHALLENGES, awaited)
+        .where(challenges.c.id.in_(ids))
+        .order_by(challenges.c.id)
+        # PostgreSQL: the counts read here stay exact until COMMIT, whoever else writes.
+        .with_for_update()
+    )
+    return DriverStatement(stmt, dialect, (*_ASKED_CHALLENGES, awaited))
+
+
+class _Asked(NamedTuple):
+    """A challenge of the batch, as read at its start."""
+
+    id: int
+    title: str
+    status: str
+    deadline: datetime
+    pledge_count: int
+    next_threshold: int | None
+    area_goal: int | None
+    awaited: bool
+
+
+@lru_cache(maxsize=8)
+def _add_count(dialect: Dialect) -> DriverStatement:
+    stmt = (
+        update(challenges)
+        .where(challenges.c.id == bindparam("challenge_id", type_=Integer))
+        .values(pledge_count=challenges.c.pledge_count + bindparam("added", type_=Integer))
+        .returning(challenges.c.pledge_count)
+    )
+    return DriverStatement(stmt, dialect, (challenges.c.pledge_count,))
+
+
 _OPEN = {s.value for s in OPEN_FOR_PLEDGES}
 log = logging.getLogger(__name__)
 
@@ -141,7 +171,10 @@ def pledge_many(
     """
     outcomes: list[PledgeResult | Exception | None] = [None] * len(requests)
     ids = sorted({r.challenge_id for r in requests})
-    found = {row.id: row for row in conn.execute(_CHALLENGES, {"ids": ids})}
+    read = _challenges_read(conn.dialect, len(ids))
+    found = {
+        row[0]: _Asked(*row) for row in read.run(conn, {f"i{k}": i for k, i in enumerate(ids)})
+    }
     first: dict[tuple[int, int], int] = {}  # (member, challenge) -> its first request
     for index, request in enumerate(requests):
         challenge = found.get(request.challenge_id)
@@ -160,9 +193,9 @@ def pledge_many(
     count_of: dict[int, int] = {}
     for challenge_id in sorted(added):
         indexes = added[challenge_id]
-        total = conn.execute(
-            _ADD_COUNT, {"challenge_id": challenge_id, "added": len(indexes)}
-        ).scalar_one()
+        ((total,),) = _add_count(conn.dialect).run(
+            conn, {"challenge_id": challenge_id, "added": len(indexes)}
+        )
         totals[challenge_id] = total
         for offset, index in enumerate(indexes):
             count_of[index] = total - len(indexes) + offset + 1
@@ -181,11 +214,9 @@ def pledge_many(
                 )
                 events[index] += crossed
     for index, count in count_of.items():
-        row = created[(requests[index].member_id, requests[index].challenge_id)]
+        pledge = created[(requests[index].member_id, requests[index].challenge_id)]
         awaited = bool(found[requests[index].challenge_id].awaited)
-        outcomes[index] = PledgeResult(
-            pledge_from_row(row), True, count, tuple(events[index]), awaited
-        )
+        outcomes[index] = PledgeResult(pledge, True, count, tuple(events[index]), awaited)
     waiting = [i for i, outcome in enumerate(outcomes) if outcome is None]
     if waiting:
         keys = {(requests[i].member_id, requests[i].challenge_id) for i in waiting}
@@ -208,9 +239,11 @@ PLEDGE: SetBased[PledgeRequest, PledgeResult] = SetBased(pledge_many)
 """The pledge unit: the pledges of one batch are written together."""
 
 
-def _insert_pledges(conn: Connection, batch: Sequence[PledgeRequest]) -> dict[tuple[int, int], Any]:
+def _insert_pledges(
+    conn: Connection, batch: Sequence[PledgeRequest]
+) -> dict[tuple[int, int], Pledge]:
     """INSERT the pledges, or reactivate withdrawn ones, copying each member's area; active
-    pledges and unknown members are left out. The rows written, by (member, challenge)."""
+    pledges and unknown members are left out. The pledges written, by (member, challenge)."""
     if not batch:
         return {}
     params: dict[str, object] = {}
@@ -218,18 +251,22 @@ def _insert_pledges(conn: Connection, batch: Sequence[PledgeRequest]) -> dict[tu
     for i, r in enumerate(sorted(batch, key=lambda r: (r.member_id, r.challenge_id))):
         params[f"m{i}"], params[f"c{i}"], params[f"t{i}"] = r.member_id, r.challenge_id, r.now
         params[f"r{i}"] = None if r.referrer_id == r.member_id else r.referrer_id
-    stmt = _pledges_upsert(conn.dialect.name, len(batch))
-    return {(row.member_id, row.challenge_id): row for row in conn.execute(stmt, params)}
+    rows = _pledges_upsert(conn.dialect, len(batch)).run(conn, params)
+    return {(row[0], row[1]): Pledge(*row) for row in rows}
+
+
+_PLEDGE_COLUMNS = tuple(pledges.c[name] for name in Pledge.__slots__)
+"""The columns of a Pledge, in the order of its fields."""
 
 
 @lru_cache(maxsize=256)
-def _pledges_upsert(dialect: str, size: int) -> Any:
+def _pledges_upsert(dialect: Dialect, size: int) -> DriverStatement:
     """The INSERT ... SELECT of `size` pledges, built once per size: building SQL constructs
     costs more than running them."""
 
     def typed(value: Any) -> Any:
         # PostgreSQL types a VALUES list from its rows, not from where it goes.
-        return cast(value, value.type) if dialect == "postgresql" else value
+        return cast(value, value.type) if dialect.name == "postgresql" else value
 
     asked = (
         values(
@@ -270,7 +307,7 @@ def _pledges_upsert(dialect: str, size: int) -> Any:
         # SQLite would read ON CONFLICT as part of the join's ON without a WHERE between.
         .where(members.c.id.is_not(None))
     )
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
     stmt = insert(pledges).from_select(
         ["member_id", "challenge_id", "created_at", "referrer_id", "area_key"], source
     )
@@ -278,15 +315,15 @@ def _pledges_upsert(dialect: str, size: int) -> Any:
         index_elements=[pledges.c.member_id, pledges.c.challenge_id],
         set_={"withdrawn_at": null(), "area_key": stmt.excluded.area_key},
         where=pledges.c.withdrawn_at.is_not(None),
-    ).returning(*pledges.c)
-    return frozen(upsert, dialect, *pledges.c)
+    ).returning(*_PLEDGE_COLUMNS)
+    return DriverStatement(upsert, dialect, _PLEDGE_COLUMNS)
 
 
 def _count_areas(
     conn: Connection,
     requests: Sequence[PledgeRequest],
-    created: dict[tuple[int, int], Any],
-    found: dict[int, Any],
+    created: dict[tuple[int, int], Pledge],
+    found: dict[int, _Asked],
     events: dict[int, list[OutboxEvent]],
 ) -> None:
     """Count the new pledges in their areas with one upsert; an area reaching its goal is
@@ -306,20 +343,22 @@ def _count_areas(
     for i, ((challenge_id, area_key), indexes) in enumerate(sorted(located.items())):
         params[f"c{i}"], params[f"a{i}"], params[f"n{i}"] = challenge_id, area_key, len(indexes)
         params[f"l{i}"] = labels.get(requests[indexes[-1]].member_id) or area_key
-    for row in conn.execute(_areas_upsert(conn.dialect.name, len(located)), params):
-        indexes = located[(row.challenge_id, row.area_key)]
-        goal = found[row.challenge_id].area_goal
-        before = row.pledgers - len(indexes)
-        if goal is None or not before < goal <= row.pledgers:
+    for challenge_id, area_key, label, pledgers in _areas_upsert(conn.dialect, len(located)).run(
+        conn, params
+    ):
+        indexes = located[(challenge_id, area_key)]
+        goal = found[challenge_id].area_goal
+        before = pledgers - len(indexes)
+        if goal is None or not before < goal <= pledgers:
             continue
         index = indexes[goal - before - 1]
         reached = record_event(
             conn,
             requests[index].now,
             EventKind.AREA_GOAL,
-            row.challenge_id,
-            f"area_goal:{row.challenge_id}:{row.area_key}",
-            area=row.label,
+            challenge_id,
+            f"area_goal:{challenge_id}:{area_key}",
+            area=label,
             count=goal,
             goal=goal,
         )
@@ -328,9 +367,9 @@ def _count_areas(
 
 
 @lru_cache(maxsize=256)
-def _areas_upsert(dialect: str, size: int) -> Any:
+def _areas_upsert(dialect: Dialect, size: int) -> DriverStatement:
     """The upsert of `size` area counts, built once per size."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
     stmt = insert(area_counts).values(
         [
             {
@@ -355,16 +394,23 @@ def _areas_upsert(dialect: str, size: int) -> Any:
             "label": stmt.excluded.label,
         },
     ).returning(*returned)
-    return frozen(upsert, dialect, *returned)
+    return DriverStatement(upsert, dialect, returned)
 
 
-_PLACES = select(
-    members.c.id,
-    members.c.location_name,
-    members.c.latitude,
-    members.c.longitude,
-    members.c.area_key,
-).where(members.c.id.in_(bindparam("ids", expanding=True)))
+@lru_cache(maxsize=256)
+def _places(dialect: Dialect, size: int) -> DriverStatement:
+    """The places of `size` members."""
+    place = (
+        members.c.id,
+        members.c.location_name,
+        members.c.latitude,
+        members.c.longitude,
+        members.c.area_key,
+    )
+    ids = [bindparam(f"i{k}", type_=Integer) for k in range(size)]
+    return DriverStatement(select(*place).where(members.c.id.in_(ids)), dialect, place)
+
+
 _EXISTING = select(pledges).where(
     tuple_(pledges.c.member_id, pledges.c.challenge_id).in_(bindparam("keys", expanding=True))
 )
@@ -372,11 +418,11 @@ _EXISTING = select(pledges).where(
 
 def _labels(conn: Connection, member_ids: set[int]) -> dict[int, str | None]:
     """What each member's place reads as, by member."""
-    rows = conn.execute(_PLACES, {"ids": sorted(member_ids)})
+    ids = {f"i{k}": member_id for k, member_id in enumerate(sorted(member_ids))}
     labels: dict[int, str | None] = {}
-    for row in rows:
-        location = stored_location(row.location_name, row.latitude, row.longitude, row.area_key)
-        labels[row.id] = None if location is None else location.label
+    for member_id, *place in _places(conn.dialect, len(ids)).run(conn, ids):
+        location = stored_location(*place)
+        labels[member_id] = None if location is None else location.label
     return labels
 
 
