@@ -1,11 +1,17 @@
 """Telegram long polling serves one instance: a second one started on the same database says
 so once and does not poll, instead of the two taking updates from each other in a loop of 409s;
-it takes over once the first one is gone."""
+it takes over once the first one is gone, at once when that one was killed on this host."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
+import subprocess
+import sys
+from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -13,6 +19,7 @@ from bots.telegram import app
 from bots.telegram.app import TelegramAdapter
 from core.app import load_demo
 from core.i18n import Translator
+from core.roles import hold_role
 from core.services import Services
 from core.settings import Settings
 from tests.fake_telegram import FakeTelegram, Person
@@ -89,3 +96,50 @@ async def test_the_poller_role_is_taken_over_after_a_poller_stops(
     finally:
         await second.stop()
         await fake.close()
+
+
+def gone_process() -> str:
+    """The instance id a process of this host had: a poller killed with SIGKILL."""
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], **OUT)
+    return f"{socket.gethostname()[:40]}:{int(child.stdout)}:deadbeef:0000"
+
+
+OUT: dict[str, Any] = {"capture_output": True, "text": True, "check": True}
+
+
+async def test_a_restart_after_a_kill_polls_at_once_without_waiting_out_the_lease(
+    services: Services, settings: Settings
+) -> None:
+    await load_demo(services, replace=False)
+    now = services.clock.now()
+    lease = timedelta(seconds=app.POLLER_LEASE)
+    assert await services.db.transaction(hold_role, app.POLLER_ROLE, gone_process(), now, lease)
+    fake = FakeTelegram()
+    await fake.start()
+    adapter = TelegramAdapter(services, telegram_settings(settings, fake))
+    try:
+        await adapter.start()  # the killed poller's lease (20 s) still runs
+        assert adapter.application.updater is not None and adapter.application.updater.running
+        await fake.push(fake.text(ALICE, "/help"))
+        await fake.wait_until(lambda: any("Voici" in t for t in fake.texts(ALICE.id)), seconds=30)
+    finally:
+        await adapter.stop()
+        await fake.close()
+
+
+@pytest.mark.parametrize(
+    "holder",
+    [
+        pytest.param(lambda: f"{socket.gethostname()[:40]}:{os.getppid()}:0:0", id="alive-here"),
+        pytest.param(lambda: "elsewhere:1:deadbeef:0000", id="other-host"),
+    ],
+)
+async def test_a_role_held_by_a_live_or_unknown_process_waits_for_its_lease(
+    services: Services, holder: Any
+) -> None:
+    now, lease = services.clock.now(), timedelta(seconds=20)
+    held_by = holder()
+    assert await services.db.transaction(hold_role, app.POLLER_ROLE, held_by, now, lease)
+    assert not await services.db.transaction(hold_role, app.POLLER_ROLE, "me:1:2:3", now, lease)
+    later = now + lease
+    assert await services.db.transaction(hold_role, app.POLLER_ROLE, "me:1:2:3", later, lease)
