@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -96,6 +97,41 @@ async def test_the_poller_role_is_taken_over_after_a_poller_stops(
     finally:
         await second.stop()
         await fake.close()
+
+
+async def test_a_second_poller_that_said_so_takes_over_when_the_first_stops_much_later(
+    services: Services, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(app, "POLLER_LEASE", 1.0)
+    monkeypatch.setattr(app, "POLLER_RENEW", 0.25)
+    await load_demo(services, replace=False)
+    fake = FakeTelegram()
+    await fake.start()
+    settings = telegram_settings(settings, fake)
+    first = TelegramAdapter(services, settings, webhook_listen="127.0.0.1")
+    second = TelegramAdapter(services, settings, webhook_listen="127.0.0.1")
+    try:
+        await first.start()
+        await second.start()
+        await eventually(lambda: second.told_second_poller)
+        await asyncio.sleep(1.0)  # well past the patience of a second poller (1.5 leases)
+        await first.stop()  # an hour later, say: the bot must not go deaf
+        assert second.application.updater is not None
+        await eventually(
+            lambda: second.application.updater is not None and second.application.updater.running
+        )
+        await fake.push(fake.text(ALICE, "/help"))
+        await fake.wait_until(lambda: any("Voici" in t for t in fake.texts(ALICE.id)), seconds=30)
+    finally:
+        await second.stop()
+        await fake.close()
+
+
+async def eventually(predicate: Callable[[], bool], seconds: float = 30.0) -> None:
+    """Wait until `predicate()` holds (checked every 50 ms); fails after `seconds`."""
+    async with asyncio.timeout(seconds):
+        while not predicate():  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
 
 
 def gone_process() -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import itertools
 import logging
 import secrets
 from collections.abc import Awaitable, Sequence
@@ -408,15 +409,24 @@ class TelegramAdapter:
                 return
 
     async def _poll_when_free(self) -> None:
-        """Wait for a killed poller's lease to run out, then poll; if another instance keeps
-        polling, say so once and leave it the updates (deliveries go on here)."""
-        for _ in range(int(POLLER_LEASE * 1.5 / POLLER_RENEW) + 1):
+        """Poll once the role is free (a killed poller's lease ran out, or it stopped), however
+        late; if another instance keeps polling past a lease, say so once and leave it the
+        updates meanwhile (deliveries go on here). A database error is retried."""
+        patience = int(POLLER_LEASE * 1.5 / POLLER_RENEW) + 1
+        for tries in itertools.count(1):
             await asyncio.sleep(POLLER_RENEW)
-            if await self._hold_poller():
+            try:
+                held = await self._hold_poller()
+            except Exception as exc:
+                log.warning("the Telegram poller's role could not be asked for: %s", exc)
+                continue
+            if held:
+                log.info("Telegram: this instance now receives the updates (long polling)")
                 await self._poll()
                 return
-        self.told_second_poller = True
-        log.error(Translator(self.settings.default_locale)("telegram.second_poller"))
+            if tries == patience:
+                self.told_second_poller = True
+                log.error(Translator(self.settings.default_locale)("telegram.second_poller"))
 
     def _on_poll_error(self, error: TelegramError) -> None:
         """A failed poll, in one line; a program polling with this token elsewhere (not on
