@@ -9,13 +9,14 @@ from datetime import timedelta
 import pytest
 
 from conversations.announcements import announcement_replies
-from conversations.model import Message
+from conversations.model import Message, OtherInput
 from conversations.testing import ChatHarness, choices
 from core.clock import FakeClock
 from core.delivery.fanout import fan_out
 from core.delivery.protocol import Notice
 from core.delivery.worker import DeliveryWorker
 from core.errors import Forbidden
+from core.i18n import Translator
 from core.identity import Platform
 from core.models import EventKind
 from core.services import Services
@@ -58,6 +59,7 @@ async def test_sponsor_is_told_confirms_posts_proof_and_every_pledger_hears_once
     assert isinstance(message, Message)
     assert "the tier of Acme is reached" in message.text and "gives 1 000 €" in message.text
     assert [c.label for c in choices([message])] == ["I confirm", "Post the proof"]
+    assert "a picture alone is enough" in message.text  # no need to type anything
 
     # Unconfirmed: reminded after REMIND_AFTER, not before, and again later.
     clock.advance(REMIND_AFTER - timedelta(minutes=1))
@@ -85,6 +87,9 @@ async def test_sponsor_is_told_confirms_posts_proof_and_every_pledger_hears_once
     assert await services.sponsors.sweep() == []  # confirmed: no more reminders
 
     await sponsor.press("Post the proof")
+    await sponsor.send(OtherInput())  # a sticker: what counts as proof, a picture included
+    assert sponsor.last_texts() == [Translator("en")("sponsor.type_proof")]
+    assert "picture" in sponsor.last_texts()[0]
     await sponsor.text("Paid on 3 April: https://acme.example/receipt.jpg")
     assert "the proof is posted" in sponsor.all_text()
     assert await states(services, challenge.id) == [SponsorState.KEPT]
