@@ -68,6 +68,7 @@ from bots.telegram.inbound import (
 )
 from bots.telegram.outage import OutageLog
 from bots.telegram.render import TEXT_LIMIT, execute, fit_text, plan
+from bots.telegram.request import AiohttpRequest
 from bots.telegram.sending import RepliesFirst, unthrottled
 from conversations.announcements import announcement_replies
 from conversations.deeplinks import make_payload
@@ -283,6 +284,8 @@ class TelegramAdapter:
             .base_url(settings.telegram_base_url)
             .base_file_url(file_url(settings.telegram_base_url))
             .rate_limiter(rate_limiter or RepliesFirst(self.pacer))
+            .request(AiohttpRequest())
+            .get_updates_request(AiohttpRequest(pool_size=1))
             .concurrent_updates(PerPersonOrder(MAX_CONCURRENT_UPDATES))
             .defaults(Defaults(link_preview_options=LinkPreviewOptions(is_disabled=True)))
             .job_queue(None)
