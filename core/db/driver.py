@@ -33,18 +33,29 @@ class DriverStatement:
         types = {name: bind.type for bind, name in compiled.bind_names.items()}
         self.sql = compiled.string
         self.names = tuple(compiled.positiontup)
-        self._binds = tuple(_bind(types[name], dialect) for name in self.names)
+        self._binds = tuple(
+            (index, convert)
+            for index, name in enumerate(self.names)
+            if (convert := _bind(types[name], dialect)) is not None
+        )
         self._dialect = dialect
         self._types = tuple(column.type for column in columns)
         self._results: tuple[tuple[int, Convert], ...] | None = None
 
-    def run(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-        """Execute with `params` by name; the rows returned, converted."""
-        values = tuple(
-            params[name] if convert is None else convert(params[name])
-            for name, convert in zip(self.names, self._binds, strict=True)
-        )
-        result = conn.exec_driver_sql(self.sql, values)
+    def run(
+        self, conn: Connection, params: Mapping[str, Any] | Sequence[Any]
+    ) -> list[tuple[Any, ...]]:
+        """Execute with `params` by name, or as values in the order of `names`; the rows
+        returned, converted."""
+        if isinstance(params, Mapping):
+            values = [params[name] for name in self.names]
+        elif len(params) == len(self.names):
+            values = list(params)
+        else:
+            raise ValueError(f"{len(self.names)} values expected, not {len(params)}")
+        for index, convert in self._binds:
+            values[index] = convert(values[index])
+        result = conn.exec_driver_sql(self.sql, tuple(values))
         if not result.returns_rows:
             return []
         if self._results is None:  # the driver's own types are known once it has answered

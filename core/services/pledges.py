@@ -246,12 +246,12 @@ def _insert_pledges(
     pledges and unknown members are left out. The pledges written, by (member, challenge)."""
     if not batch:
         return {}
-    params: dict[str, object] = {}
+    values: list[object] = []  # m0, c0, t0, r0, m1, ...: the statement's order
     # In key order: concurrent batches (PostgreSQL) lock rows in the same order.
-    for i, r in enumerate(sorted(batch, key=lambda r: (r.member_id, r.challenge_id))):
-        params[f"m{i}"], params[f"c{i}"], params[f"t{i}"] = r.member_id, r.challenge_id, r.now
-        params[f"r{i}"] = None if r.referrer_id == r.member_id else r.referrer_id
-    rows = _pledges_upsert(conn.dialect, len(batch)).run(conn, params)
+    for r in sorted(batch, key=lambda r: (r.member_id, r.challenge_id)):
+        referrer = None if r.referrer_id == r.member_id else r.referrer_id
+        values += (r.member_id, r.challenge_id, r.now, referrer)
+    rows = _pledges_upsert(conn.dialect, len(batch)).run(conn, values)
     return {(row[0], row[1]): Pledge(*row) for row in rows}
 
 
@@ -316,7 +316,10 @@ def _pledges_upsert(dialect: Dialect, size: int) -> DriverStatement:
         set_={"withdrawn_at": null(), "area_key": stmt.excluded.area_key},
         where=pledges.c.withdrawn_at.is_not(None),
     ).returning(*_PLEDGE_COLUMNS)
-    return DriverStatement(upsert, dialect, _PLEDGE_COLUMNS)
+    statement = DriverStatement(upsert, dialect, _PLEDGE_COLUMNS)
+    if statement.names != tuple(f"{k}{i}" for i in range(size) for k in "mctr"):
+        raise AssertionError("the pledges' values are passed as m0, c0, t0, r0, m1, ...")
+    return statement
 
 
 def _count_areas(
