@@ -17,6 +17,7 @@ from sqlalchemy import (
     cast,
     column,
     exists,
+    func,
     null,
     select,
     tuple_,
@@ -109,9 +110,9 @@ _ASKED_CHALLENGES = (
 )
 
 
-@lru_cache(maxsize=64)
-def _challenges_read(dialect: Dialect, size: int) -> DriverStatement:
-    """The batch's `size` challenges, with whether conditional pledges wait on each."""
+def _challenges_select(size: int) -> Any:
+    """The batch's `size` challenges (i0, i1, ...), with whether conditional pledges wait on
+    each, locked on PostgreSQL: the counts read stay exact until COMMIT, whoever else writes."""
     awaited = (
         exists()
         .where(
@@ -121,14 +122,19 @@ def _challenges_read(dialect: Dialect, size: int) -> DriverStatement:
         .label("awaited")
     )
     ids = [bindparam(f"i{k}", type_=Integer) for k in range(size)]
-    stmt = (
+    return (
         select(*_ASKED_CHALLENGES, awaited)
         .where(challenges.c.id.in_(ids))
         .order_by(challenges.c.id)
-        # PostgreSQL: the counts read here stay exact until COMMIT, whoever else writes.
-        .with_for_update()
+        .with_for_update(of=challenges)
     )
-    return DriverStatement(stmt, dialect, (*_ASKED_CHALLENGES, awaited))
+
+
+@lru_cache(maxsize=64)
+def _challenges_read(dialect: Dialect, size: int) -> DriverStatement:
+    """The batch's challenges, read and locked."""
+    stmt = _challenges_select(size)
+    return DriverStatement(stmt, dialect, stmt.selected_columns)
 
 
 class _Asked(NamedTuple):
@@ -156,6 +162,8 @@ def _add_count(dialect: Dialect) -> DriverStatement:
 
 
 _OPEN = {s.value for s in OPEN_FOR_PLEDGES}
+_OPEN_PARAMS = {f"o{k}": status for k, status in enumerate(sorted(_OPEN))}
+"""The open statuses, as parameters of the statement that checks them."""
 log = logging.getLogger(__name__)
 
 
@@ -163,40 +171,25 @@ def pledge_many(
     conn: Connection, requests: Sequence[PledgeRequest]
 ) -> list[PledgeResult | Exception]:
     """The pledges of one batch as a set: one INSERT ... SELECT for all of them, one counter
-    UPDATE per challenge, one upsert for every area. Each pledge gets the exact count it
-    brought, and the milestones and area goals it crossed are its own events.
+    UPDATE per challenge, one upsert for every area (on PostgreSQL the challenges' lock, the
+    INSERT and the counters are one statement). Each pledge gets the exact count it brought,
+    and the milestones and area goals it crossed are its own events.
 
     Exactly-once rests on the database: an active pledge is not inserted again, and the
     milestone rows and outbox dedupe keys are unique.
     """
-    outcomes: list[PledgeResult | Exception | None] = [None] * len(requests)
-    ids = sorted({r.challenge_id for r in requests})
-    read = _challenges_read(conn.dialect, len(ids))
-    found = {
-        row[0]: _Asked(*row) for row in read.run(conn, {f"i{k}": i for k, i in enumerate(ids)})
-    }
-    first: dict[tuple[int, int], int] = {}  # (member, challenge) -> its first request
-    for index, request in enumerate(requests):
-        challenge = found.get(request.challenge_id)
-        if challenge is None:
-            outcomes[index] = NotFound("error.challenge_not_found", slug=str(request.challenge_id))
-        elif challenge.status not in _OPEN or challenge.deadline <= request.now:
-            outcomes[index] = Conflict("error.challenge_not_open", title=challenge.title)
-        else:
-            first.setdefault((request.member_id, request.challenge_id), index)
-    created = _insert_pledges(conn, [requests[i] for i in first.values()])
+    write = _write_at_once if conn.dialect.name == "postgresql" else _write_in_steps
+    found, created, totals = write(conn, requests)
+    outcomes: list[PledgeResult | Exception | None] = [
+        _refusal(found.get(request.challenge_id), request) for request in requests
+    ]
     added: dict[int, list[int]] = {}  # challenge -> the requests that added a pledge, in order
-    for key, index in first.items():
+    for key, index in _firsts(requests, outcomes).items():
         if key in created:
             added.setdefault(key[1], []).append(index)
-    totals = {challenge_id: row.pledge_count for challenge_id, row in found.items()}
     count_of: dict[int, int] = {}
-    for challenge_id in sorted(added):
-        indexes = added[challenge_id]
-        ((total,),) = _add_count(conn.dialect).run(
-            conn, {"challenge_id": challenge_id, "added": len(indexes)}
-        )
-        totals[challenge_id] = total
+    for challenge_id, indexes in added.items():
+        total = totals[challenge_id]
         for offset, index in enumerate(indexes):
             count_of[index] = total - len(indexes) + offset + 1
     events: dict[int, list[OutboxEvent]] = {index: [] for index in count_of}
@@ -238,6 +231,50 @@ def pledge_many(
 PLEDGE: SetBased[PledgeRequest, PledgeResult] = SetBased(pledge_many)
 """The pledge unit: the pledges of one batch are written together."""
 
+Written = tuple[dict[int, "_Asked"], dict[tuple[int, int], Pledge], dict[int, int]]
+"""A batch's challenges as read at its start, the pledges it wrote by (member, challenge),
+and each challenge's count after it."""
+
+
+def _refusal(challenge: _Asked | None, request: PledgeRequest) -> Exception | None:
+    """Why the request cannot be a pledge, if it cannot."""
+    if challenge is None:
+        return NotFound("error.challenge_not_found", slug=str(request.challenge_id))
+    if challenge.status not in _OPEN or challenge.deadline <= request.now:
+        return Conflict("error.challenge_not_open", title=challenge.title)
+    return None
+
+
+def _firsts(
+    requests: Sequence[PledgeRequest], refused: Sequence[object | None]
+) -> dict[tuple[int, int], int]:
+    """The first request not refused of each (member, challenge), in request order."""
+    first: dict[tuple[int, int], int] = {}
+    for index, request in enumerate(requests):
+        if refused[index] is None:
+            first.setdefault((request.member_id, request.challenge_id), index)
+    return first
+
+
+def _write_in_steps(conn: Connection, requests: Sequence[PledgeRequest]) -> Written:
+    """The challenges read, the pledges inserted, then each challenge's counter."""
+    ids = sorted({r.challenge_id for r in requests})
+    read = _challenges_read(conn.dialect, len(ids))
+    found = {
+        row[0]: _Asked(*row) for row in read.run(conn, {f"i{k}": i for k, i in enumerate(ids)})
+    }
+    refused = [_refusal(found.get(r.challenge_id), r) for r in requests]
+    created = _insert_pledges(conn, [requests[i] for i in _firsts(requests, refused).values()])
+    added: dict[int, int] = {}
+    for _member_id, challenge_id in created:
+        added[challenge_id] = added.get(challenge_id, 0) + 1
+    totals = {challenge_id: row.pledge_count for challenge_id, row in found.items()}
+    for challenge_id in sorted(added):
+        ((totals[challenge_id],),) = _add_count(conn.dialect).run(
+            conn, {"challenge_id": challenge_id, "added": added[challenge_id]}
+        )
+    return found, created, totals
+
 
 def _insert_pledges(
     conn: Connection, batch: Sequence[PledgeRequest]
@@ -263,10 +300,75 @@ _PLEDGE_COLUMNS = tuple(pledges.c[name] for name in Pledge.__slots__)
 def _pledges_upsert(dialect: Dialect, size: int) -> DriverStatement:
     """The INSERT ... SELECT of `size` pledges, built once per size: building SQL constructs
     costs more than running them."""
+    upsert = _pledges_insert(dialect.name, size)
+    statement = DriverStatement(upsert, dialect, _PLEDGE_COLUMNS)
+    if statement.names != tuple(f"{k}{i}" for i in range(size) for k in "mctr"):
+        raise AssertionError("the pledges' values are passed as m0, c0, t0, r0, m1, ...")
+    return statement
+
+
+@lru_cache(maxsize=256)
+def _pledges_at_once(dialect: Dialect, size: int, challenge_count: int) -> DriverStatement:
+    """One PostgreSQL statement for a batch: its challenges locked (in id order, before any
+    of their pledges is written), the pledges to the open ones inserted, the counters
+    raised. A row per challenge and pledge written: the challenge as read, its count after,
+    the pledge (NULL when it has none)."""
+    locked = _challenges_select(challenge_count).cte("locked")
+    written = _pledges_insert(dialect.name, size, locked).cte("written")
+    added = (
+        select(written.c.challenge_id, func.count().label("added"))
+        .group_by(written.c.challenge_id)
+        .cte("added")
+    )
+    counted = (
+        update(challenges)
+        .where(challenges.c.id == added.c.challenge_id)
+        .values(pledge_count=challenges.c.pledge_count + added.c.added)
+        .returning(challenges.c.id, challenges.c.pledge_count)
+        .cte("counted")
+    )
+    columns = (*locked.c, counted.c.pledge_count, *written.c)
+    stmt = select(*columns).select_from(
+        locked.outerjoin(counted, counted.c.id == locked.c.id).outerjoin(
+            written, written.c.challenge_id == locked.c.id
+        )
+    )
+    return DriverStatement(stmt, dialect, columns)
+
+
+def _write_at_once(conn: Connection, requests: Sequence[PledgeRequest]) -> Written:
+    """The batch in one statement (PostgreSQL: one round trip instead of three)."""
+    ids = sorted({r.challenge_id for r in requests})
+    firsts: dict[tuple[int, int], PledgeRequest] = {}
+    for request in requests:
+        firsts.setdefault((request.member_id, request.challenge_id), request)
+    params: dict[str, object] = {f"i{k}": challenge_id for k, challenge_id in enumerate(ids)}
+    params.update(_OPEN_PARAMS)
+    # In key order: concurrent batches lock rows in the same order.
+    for i, key in enumerate(sorted(firsts)):
+        r = firsts[key]
+        params[f"m{i}"], params[f"c{i}"], params[f"t{i}"] = r.member_id, r.challenge_id, r.now
+        params[f"r{i}"] = None if r.referrer_id == r.member_id else r.referrer_id
+    statement = _pledges_at_once(conn.dialect, len(firsts), len(ids))
+    found: dict[int, _Asked] = {}
+    created: dict[tuple[int, int], Pledge] = {}
+    totals: dict[int, int] = {}
+    width = len(_Asked._fields)
+    for row in statement.run(conn, params):
+        challenge = found.setdefault(row[0], _Asked(*row[:width]))
+        totals[challenge.id] = challenge.pledge_count if row[width] is None else row[width]
+        if row[width + 1] is not None:
+            created[(row[width + 1], row[width + 2])] = Pledge(*row[width + 1 :])
+    return found, created, totals
+
+
+def _pledges_insert(dialect: str, size: int, locked: Any = None) -> Any:
+    """The INSERT ... SELECT of `size` pledges (m0, c0, t0, r0, m1, ...) returning them;
+    with `locked`, the challenges read, only of those open at each pledge's moment."""
 
     def typed(value: Any) -> Any:
         # PostgreSQL types a VALUES list from its rows, not from where it goes.
-        return cast(value, value.type) if dialect.name == "postgresql" else value
+        return cast(value, value.type) if dialect == "postgresql" else value
 
     asked = (
         values(
@@ -290,6 +392,16 @@ def _pledges_upsert(dialect: Dialect, size: int) -> DriverStatement:
         .cte("asked")  # a CTE: SQLite names no columns of a VALUES in FROM
     )
     referrers = members.alias("referrers")
+    joined = asked.join(members, members.c.id == asked.c.member_id)
+    if locked is not None:
+        joined = joined.join(
+            locked,
+            and_(
+                locked.c.id == asked.c.challenge_id,
+                locked.c.status.in_([bindparam(name, type_=String) for name in _OPEN_PARAMS]),
+                locked.c.deadline > asked.c.created_at,
+            ),
+        )
     source = (
         select(
             asked.c.member_id,
@@ -299,27 +411,19 @@ def _pledges_upsert(dialect: Dialect, size: int) -> DriverStatement:
             referrers.c.id,
             members.c.area_key,
         )
-        .select_from(
-            asked.join(members, members.c.id == asked.c.member_id).outerjoin(
-                referrers, referrers.c.id == asked.c.referrer_id
-            )
-        )
+        .select_from(joined.outerjoin(referrers, referrers.c.id == asked.c.referrer_id))
         # SQLite would read ON CONFLICT as part of the join's ON without a WHERE between.
         .where(members.c.id.is_not(None))
     )
-    insert = postgresql.insert if dialect.name == "postgresql" else sqlite.insert
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = insert(pledges).from_select(
         ["member_id", "challenge_id", "created_at", "referrer_id", "area_key"], source
     )
-    upsert = stmt.on_conflict_do_update(
+    return stmt.on_conflict_do_update(
         index_elements=[pledges.c.member_id, pledges.c.challenge_id],
         set_={"withdrawn_at": null(), "area_key": stmt.excluded.area_key},
         where=pledges.c.withdrawn_at.is_not(None),
     ).returning(*_PLEDGE_COLUMNS)
-    statement = DriverStatement(upsert, dialect, _PLEDGE_COLUMNS)
-    if statement.names != tuple(f"{k}{i}" for i in range(size) for k in "mctr"):
-        raise AssertionError("the pledges' values are passed as m0, c0, t0, r0, m1, ...")
-    return statement
 
 
 def _count_areas(
