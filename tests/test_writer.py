@@ -9,9 +9,9 @@ from collections.abc import Sequence
 import pytest
 from sqlalchemy import event, func, insert, select, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from core.db import writer
+from core.db import database, writer
 from core.db.database import Database
 from core.db.tables import members
 from core.db.watch import watch_database
@@ -250,3 +250,43 @@ async def test_an_error_in_a_unit_is_counted_for_the_metrics(db: Database) -> No
     with pytest.raises(IntegrityError):
         await db.transaction(no_name)
     assert DATABASE_ERRORS._value.get() == before + 1
+
+
+async def _lone_connection_killed(db: Database) -> int:
+    """The pool left with one connection, whose server process is then ended; its pid."""
+    await db.engine.dispose()
+    async with db.read() as conn:
+        pid = int((await conn.exec_driver_sql("SELECT pg_backend_pid()")).scalar_one())
+    other = Database(db.url)
+    async with other.read() as conn:
+        await conn.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
+    await other.dispose()
+    return pid
+
+
+async def test_a_postgresql_connection_lost_while_idle_is_replaced(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if db.is_sqlite:
+        pytest.skip("PostgreSQL's connection pool")
+    monkeypatch.setattr(database, "PING_AFTER_IDLE_S", 0.0)
+    killed = await _lone_connection_killed(db)
+    assert await db.transaction(add_member, "after") > 0
+    async with db.read() as conn:
+        pid = (await conn.exec_driver_sql("SELECT pg_backend_pid()")).scalar_one()
+    assert pid != killed and await names(db) == ["after"]
+
+
+async def test_a_postgresql_connection_used_just_before_is_not_pinged(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The other side of the trade: a connection lost within PING_AFTER_IDLE_S fails the
+    # one use that meets it (the pool then replaces it).
+    if db.is_sqlite:
+        pytest.skip("PostgreSQL's connection pool")
+    monkeypatch.setattr(database, "PING_AFTER_IDLE_S", 3600.0)
+    await _lone_connection_killed(db)
+    with pytest.raises(DBAPIError):
+        await db.transaction(add_member, "lost")
+    assert await db.transaction(add_member, "after") > 0
+    assert await names(db) == ["after"]

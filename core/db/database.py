@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -11,6 +12,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection as SyncConnection
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
 
@@ -25,6 +27,11 @@ SQLITE_READERS = 40
 handled together and the delivery worker), so that none is opened, configured and closed
 again for one read (the pool's default of 5, plus overflow closed on return, reopened
 about one connection every second read under load)."""
+PING_AFTER_IDLE_S = 1.0
+"""A PostgreSQL connection back from the pool after lying idle this long is pinged first
+(a dead one is replaced); one used within it is trusted. The pool's own pre-ping pinged at
+every checkout, and asyncpg's ping is three round trips (BEGIN, a statement, ROLLBACK): as
+many as a whole batch of pledges."""
 BUSY_TIMEOUT_MS = 10_000
 """How long a SQLite write waits for another process's lock before it fails."""
 P = ParamSpec("P")
@@ -53,12 +60,14 @@ class Database:
             raise ValueError("SQLite needs a file: the writer and the readers share it")
         kwargs: dict[str, Any] = {"echo": echo, "pool_reset_on_return": None, **engine_options}
         if not self.is_sqlite:
-            kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+            kwargs.update(pool_size=10, max_overflow=20)
         else:
             kwargs.setdefault("module", inline_dbapi())  # reads in place: see inline_sqlite
             if "poolclass" not in kwargs:
                 kwargs.setdefault("pool_size", SQLITE_READERS)
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        if not self.is_sqlite:
+            _ping_when_idle(self.engine.sync_engine)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self._writer_engine: Engine | None = None
         self._thread: ThreadPoolExecutor | None = None
@@ -175,6 +184,26 @@ class Database:
         if self._writer_engine is not None:
             self._writer_engine.dispose()
         await self.engine.dispose()
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+        record.info[_RETURNED_AT] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        returned = record.info.get(_RETURNED_AT)
+        if returned is None or time.monotonic() - returned < PING_AFTER_IDLE_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            # The pool replaces the connection and checks out another.
+            raise DisconnectionError(f"connection lost while idle: {error}") from error
+
+
+_RETURNED_AT = "koom_returned_at"
 
 
 def _configure_sqlite(engine: Engine, *, always_immediate: bool = False) -> None:
