@@ -156,16 +156,22 @@ async def pledge_steadily(path: Path, per_second: float, stop: asyncio.Event) ->
         keys = [r.area_key for r in await conn.execute(select_keys())]
     done = 0
     while not stop.is_set():
-        async with db.write() as conn:
+        async with db.write() as conn:  # as a pledge counts: the challenge, then its area
+            version = (
+                await conn.execute(
+                    update(challenges)
+                    .where(challenges.c.slug == SLUG)
+                    .values(
+                        pledge_count=challenges.c.pledge_count + 1,
+                        area_version=challenges.c.area_version + 1,
+                    )
+                    .returning(challenges.c.area_version)
+                )
+            ).scalar_one()
             await conn.execute(
                 update(area_counts)
                 .where(area_counts.c.area_key == random.choice(keys))
-                .values(pledgers=area_counts.c.pledgers + 1)
-            )
-            await conn.execute(
-                update(challenges)
-                .where(challenges.c.slug == SLUG)
-                .values(pledge_count=challenges.c.pledge_count + 1)
+                .values(pledgers=area_counts.c.pledgers + 1, version=version)
             )
         done += 1
         await asyncio.sleep(1 / per_second)

@@ -13,9 +13,20 @@ from sqlalchemy.engine import Connection
 
 from core.db.database import Database
 from core.db.migrate import alembic_config, current_revision, head_revision, upgrade
-from core.db.tables import challenges, members, metadata, proof_pictures, reminders, tiers
+from core.db.tables import (
+    area_counts,
+    challenges,
+    members,
+    metadata,
+    pledges,
+    proof_pictures,
+    reminders,
+    tiers,
+)
+from core.models import NearCount
 from core.services import Services
 from tests.factories import member, open_challenge
+from tests.test_progress_areas import people, pledge_from
 
 
 def _differences(sync_conn: Connection) -> list[Any]:
@@ -126,6 +137,29 @@ async def test_caption_less_proof_pictures_lose_their_placeholder_text(
     proofs = {t.id: t.proof for t in (await services.challenges.get(challenge.id)).tiers}
     assert proofs == {acme: None, beta: "📷"}
     await _downgrade(services.db, "0018")
-    proofs = {t.id: t.proof for t in (await services.challenges.get(challenge.id)).tiers}
+    async with services.db.read() as conn:  # the code of today reads no 0018 challenge
+        proofs = {i: p for i, p in await conn.execute(select(tiers.c.id, tiers.c.proof))}
     assert proofs == {acme: "📷", beta: "📷"}
     await upgrade(services.db)
+
+
+async def test_area_counts_from_before_0020_are_read_and_a_downgrade_keeps_them(
+    services: Services,
+) -> None:
+    """Revision 0020: counts written before it (version 0) are read by the card, the next
+    pledge's change too; going back to 0019 drops the versions in place and keeps every
+    pledge and count (a SQLite batch copy of `challenges` would delete them in cascade)."""
+    challenge = await open_challenge(services, goal=100)
+    first = await people(services, challenge, ("Lyon", 3))
+    await _downgrade(services.db, "0019")
+    await upgrade(services.db)
+    fresh = Services(db=services.db, settings=services.settings, clock=services.clock)
+    lyon = first["Lyon"]
+    assert (await fresh.progress.of(challenge.id, lyon)).near == (NearCount("Lyon", 3, True),)
+    await pledge_from(services, "Lyon-3", challenge, "Lyon")
+    assert (await fresh.progress.of(challenge.id, lyon)).near == (NearCount("Lyon", 4, True),)
+    await _downgrade(services.db, "0019")
+    async with services.db.read() as conn:
+        assert (await conn.execute(select(func.count()).select_from(pledges))).scalar() == 4
+        assert (await conn.execute(select(area_counts.c.pledgers))).scalars().all() == [4]
+        assert (await conn.execute(select(challenges.c.pledge_count))).scalar() == 4

@@ -7,13 +7,13 @@ import random
 
 from sqlalchemy import update
 
+from core.area_counts import CountedAreas
 from core.areas import AreaTotal, near_counts
 from core.db.tables import challenges
 from core.geo import Gazetteer
 from core.models import AreaProgress, Challenge, Location, Member, NearCount
 from core.places import place_location, resolve_place, snap
 from core.services import Services
-from core.services.progress import _rows_near
 from tests.factories import member, open_challenge
 
 LYON, BRON, VILLEURBANNE = "fr:69123", "fr:69029", "fr:69266"
@@ -131,7 +131,10 @@ async def test_the_goal_per_area_counts_each_commune_on_its_own(services: Servic
     assert (await services.progress.of(challenge.id, first["Bron"])).area is None
 
 
-def test_summed_rows_give_the_same_people_near_as_all_rows() -> None:
+def test_counted_areas_kept_up_to_date_give_the_same_people_near_as_all_rows() -> None:
+    """The sums by larger area, built once then changed row by row (rows crossing the
+    minimum both ways, old versions read again late), answer as `near_counts` over the rows
+    as they end."""
     gazetteer = Gazetteer.default()
     rng = random.Random(7)
     places = rng.sample([p for p in gazetteer if p.country in ("FR", "BE", "CA")], 400)
@@ -144,8 +147,21 @@ def test_summed_rows_give_the_same_people_near_as_all_rows() -> None:
     ]
     members = [*rows[:60], *rows[-4:], ("fr:69123", "Lyon", 0)]
     for min_count in (1, 3, 10):
-        for key, label, _ in members:
-            label = "" if key.startswith("cell:") else label
-            assert near_counts(
-                key, label, _rows_near(key, label, rows, min_count), min_count, gazetteer
-            ) == (near_counts(key, label, rows, min_count, gazetteer)), (key, min_count)
+        counted = CountedAreas(min_count)
+        for key, label, count in rows:
+            counted.apply(key, label, count, 1)
+        final = list(rows)
+        for version in range(2, 40):  # the sums exist from the first `near` on
+            index = rng.randrange(len(final))
+            key, label, count = final[index]
+            final[index] = (key, label, max(0, count + rng.choice([-3, -1, 1, 2, 9])))
+            counted.apply(*final[index], version)
+            counted.apply(key, label, count, version - 1)  # a late read of an older version
+            for key, label, _ in members if version % 10 == 0 else ():
+                label = "" if key.startswith("cell:") else label
+                shown = [row for row in final if row[2] > 0]
+                assert counted.near(key, label, gazetteer) == (
+                    near_counts(key, label, shown, min_count, gazetteer)
+                ), (key, min_count, version)
+        assert sorted(counted.rows()) == sorted(row for row in final if row[2] > 0)
+        assert counted.seen == 39

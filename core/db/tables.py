@@ -118,6 +118,8 @@ challenges = Table(
     # The smallest milestone or tier threshold not reached yet: pledges only do milestone
     # work when the count reaches it. NULL when every threshold has been reached.
     Column("next_threshold", Integer),
+    # Numbers the writes of this challenge's area counts (see `area_counts.version`).
+    Column("area_version", Integer, nullable=False, server_default="0"),
     Column("created_by", ForeignKey("members.id", ondelete="SET NULL")),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
@@ -192,6 +194,12 @@ area_counts = Table(
     Column("area_key", String(120), primary_key=True),
     Column("label", String(120), nullable=False),
     Column("pledgers", Integer, nullable=False, server_default="0"),
+    # The challenge's `area_version` of the write that last changed the row: every write
+    # bumps that version first (taking the challenge's row lock until COMMIT), so versions
+    # are committed in order and a reader reads only the rows above the highest it has seen
+    # (core/area_cache.py). Rows are never deleted but with their challenge.
+    Column("version", Integer, nullable=False, server_default="0"),
+    Index("ix_area_counts_challenge_id_version", "challenge_id", "version"),
 )
 
 milestones = Table(

@@ -18,6 +18,7 @@ from sqlalchemy import (
     column,
     exists,
     func,
+    literal_column,
     null,
     select,
     tuple_,
@@ -74,19 +75,37 @@ def pledge_from_row(row: Any) -> Pledge:
     )
 
 
+_NEXT_AREA_VERSION = challenges.c.area_version + literal_column("1")  # no parameter
+"""Every write of a challenge's area counts first bumps its `area_version` (taking the row
+lock until COMMIT) and stamps the rows it changes with it: see `area_counts.version`."""
+
+
 def release_pledge_counts(conn: Connection, challenge_id: int, area_key: str | None) -> None:
     """Give back one pledge from the challenge's counters (withdrawal, merge)."""
-    conn.execute(
+    version = conn.execute(
         update(challenges)
         .where(challenges.c.id == challenge_id)
-        .values(pledge_count=challenges.c.pledge_count - 1)
-    )
+        .values(pledge_count=challenges.c.pledge_count - 1, area_version=_NEXT_AREA_VERSION)
+        .returning(challenges.c.area_version)
+    ).scalar_one()
     if area_key is not None:
         conn.execute(
             update(area_counts)
             .where(area_counts.c.challenge_id == challenge_id, area_counts.c.area_key == area_key)
-            .values(pledgers=area_counts.c.pledgers - 1)
+            .values(pledgers=area_counts.c.pledgers - 1, version=version)
         )
+
+
+def next_area_version(conn: Connection, challenge_id: int) -> int:
+    """Number a write of the challenge's area counts that changes no other counter."""
+    return int(
+        conn.execute(
+            update(challenges)
+            .where(challenges.c.id == challenge_id)
+            .values(area_version=_NEXT_AREA_VERSION)
+            .returning(challenges.c.area_version)
+        ).scalar_one()
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,10 +174,13 @@ def _add_count(dialect: Dialect) -> DriverStatement:
     stmt = (
         update(challenges)
         .where(challenges.c.id == bindparam("challenge_id", type_=Integer))
-        .values(pledge_count=challenges.c.pledge_count + bindparam("added", type_=Integer))
-        .returning(challenges.c.pledge_count)
+        .values(
+            pledge_count=challenges.c.pledge_count + bindparam("added", type_=Integer),
+            area_version=_NEXT_AREA_VERSION,
+        )
+        .returning(challenges.c.pledge_count, challenges.c.area_version)
     )
-    return DriverStatement(stmt, dialect, (challenges.c.pledge_count,))
+    return DriverStatement(stmt, dialect, (challenges.c.pledge_count, challenges.c.area_version))
 
 
 _OPEN = {s.value for s in OPEN_FOR_PLEDGES}
@@ -179,7 +201,7 @@ def pledge_many(
     milestone rows and outbox dedupe keys are unique.
     """
     write = _write_at_once if conn.dialect.name == "postgresql" else _write_in_steps
-    found, created, totals = write(conn, requests)
+    found, created, totals, versions = write(conn, requests)
     outcomes: list[PledgeResult | Exception | None] = [
         _refusal(found.get(request.challenge_id), request) for request in requests
     ]
@@ -193,7 +215,7 @@ def pledge_many(
         for offset, index in enumerate(indexes):
             count_of[index] = total - len(indexes) + offset + 1
     events: dict[int, list[OutboxEvent]] = {index: [] for index in count_of}
-    _count_areas(conn, requests, created, found, events)
+    _count_areas(conn, requests, created, found, versions, events)
     for challenge_id, indexes in added.items():
         next_at = found[challenge_id].next_threshold
         for index in indexes:
@@ -231,9 +253,10 @@ def pledge_many(
 PLEDGE: SetBased[PledgeRequest, PledgeResult] = SetBased(pledge_many)
 """The pledge unit: the pledges of one batch are written together."""
 
-Written = tuple[dict[int, "_Asked"], dict[tuple[int, int], Pledge], dict[int, int]]
+Written = tuple[dict[int, "_Asked"], dict[tuple[int, int], Pledge], dict[int, int], dict[int, int]]
 """A batch's challenges as read at its start, the pledges it wrote by (member, challenge),
-and each challenge's count after it."""
+each challenge's count after it, and the area version of the batch of each challenge whose
+count it raised."""
 
 
 def _refusal(challenge: _Asked | None, request: PledgeRequest) -> Exception | None:
@@ -269,11 +292,12 @@ def _write_in_steps(conn: Connection, requests: Sequence[PledgeRequest]) -> Writ
     for _member_id, challenge_id in created:
         added[challenge_id] = added.get(challenge_id, 0) + 1
     totals = {challenge_id: row.pledge_count for challenge_id, row in found.items()}
+    versions: dict[int, int] = {}
     for challenge_id in sorted(added):
-        ((totals[challenge_id],),) = _add_count(conn.dialect).run(
+        ((totals[challenge_id], versions[challenge_id]),) = _add_count(conn.dialect).run(
             conn, {"challenge_id": challenge_id, "added": added[challenge_id]}
         )
-    return found, created, totals
+    return found, created, totals, versions
 
 
 def _insert_pledges(
@@ -323,11 +347,14 @@ def _pledges_at_once(dialect: Dialect, size: int, challenge_count: int) -> Drive
     counted = (
         update(challenges)
         .where(challenges.c.id == added.c.challenge_id)
-        .values(pledge_count=challenges.c.pledge_count + added.c.added)
-        .returning(challenges.c.id, challenges.c.pledge_count)
+        .values(
+            pledge_count=challenges.c.pledge_count + added.c.added,
+            area_version=_NEXT_AREA_VERSION,
+        )
+        .returning(challenges.c.id, challenges.c.pledge_count, challenges.c.area_version)
         .cte("counted")
     )
-    columns = (*locked.c, counted.c.pledge_count, *written.c)
+    columns = (*locked.c, counted.c.pledge_count, counted.c.area_version, *written.c)
     stmt = select(*columns).select_from(
         locked.outerjoin(counted, counted.c.id == locked.c.id).outerjoin(
             written, written.c.challenge_id == locked.c.id
@@ -353,13 +380,16 @@ def _write_at_once(conn: Connection, requests: Sequence[PledgeRequest]) -> Writt
     found: dict[int, _Asked] = {}
     created: dict[tuple[int, int], Pledge] = {}
     totals: dict[int, int] = {}
+    versions: dict[int, int] = {}
     width = len(_Asked._fields)
     for row in statement.run(conn, params):
         challenge = found.setdefault(row[0], _Asked(*row[:width]))
         totals[challenge.id] = challenge.pledge_count if row[width] is None else row[width]
         if row[width + 1] is not None:
-            created[(row[width + 1], row[width + 2])] = Pledge(*row[width + 1 :])
-    return found, created, totals
+            versions[challenge.id] = row[width + 1]
+        if row[width + 2] is not None:
+            created[(row[width + 2], row[width + 3])] = Pledge(*row[width + 2 :])
+    return found, created, totals, versions
 
 
 def _pledges_insert(dialect: str, size: int, locked: Any = None) -> Any:
@@ -431,6 +461,7 @@ def _count_areas(
     requests: Sequence[PledgeRequest],
     created: dict[tuple[int, int], Pledge],
     found: dict[int, _Asked],
+    versions: dict[int, int],
     events: dict[int, list[OutboxEvent]],
 ) -> None:
     """Count the new pledges in their areas with one upsert; an area reaching its goal is
@@ -450,6 +481,7 @@ def _count_areas(
     for i, ((challenge_id, area_key), indexes) in enumerate(sorted(located.items())):
         params[f"c{i}"], params[f"a{i}"], params[f"n{i}"] = challenge_id, area_key, len(indexes)
         params[f"l{i}"] = labels.get(requests[indexes[-1]].member_id) or area_key
+        params[f"v{i}"] = versions[challenge_id]
     for challenge_id, area_key, label, pledgers in _areas_upsert(conn.dialect, len(located)).run(
         conn, params
     ):
@@ -484,6 +516,7 @@ def _areas_upsert(dialect: Dialect, size: int) -> DriverStatement:
                 "area_key": bindparam(f"a{i}", type_=String),
                 "label": bindparam(f"l{i}", type_=String),
                 "pledgers": bindparam(f"n{i}", type_=Integer),
+                "version": bindparam(f"v{i}", type_=Integer),
             }
             for i in range(size)
         ]
@@ -499,6 +532,7 @@ def _areas_upsert(dialect: Dialect, size: int) -> DriverStatement:
         set_={
             "pledgers": area_counts.c.pledgers + stmt.excluded.pledgers,
             "label": stmt.excluded.label,
+            "version": stmt.excluded.version,
         },
     ).returning(*returned)
     return DriverStatement(upsert, dialect, returned)
@@ -655,6 +689,7 @@ def _follow_place(
     ).first()
     if row is None or row.counted == row.area_key:
         return ()
+    version = next_area_version(conn, challenge_id)  # first: the lock order of a pledge batch
     mine = active_pledge(member_id, challenge_id)
     conn.execute(update(pledges).where(mine).values(area_key=row.area_key))
     if row.counted is not None:
@@ -663,7 +698,7 @@ def _follow_place(
             .where(
                 area_counts.c.challenge_id == challenge_id, area_counts.c.area_key == row.counted
             )
-            .values(pledgers=area_counts.c.pledgers - 1)
+            .values(pledgers=area_counts.c.pledgers - 1, version=version)
         )
     if row.area_key is None:
         return ()
@@ -671,10 +706,16 @@ def _follow_place(
     label = place.label if place else row.area_key
     pledgers = conn.execute(
         insert_for(conn, area_counts)
-        .values(challenge_id=challenge_id, area_key=row.area_key, label=label, pledgers=1)
+        .values(
+            challenge_id=challenge_id,
+            area_key=row.area_key,
+            label=label,
+            pledgers=1,
+            version=version,
+        )
         .on_conflict_do_update(
             index_elements=[area_counts.c.challenge_id, area_counts.c.area_key],
-            set_={"pledgers": area_counts.c.pledgers + 1, "label": label},
+            set_={"pledgers": area_counts.c.pledgers + 1, "label": label, "version": version},
         )
         .returning(area_counts.c.pledgers)
     ).scalar_one()

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from functools import lru_cache
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.areas import CELL_PREFIX, AreaTotal, locate, near_counts, visible_areas
+from core.area_counts import CountedAreas
+from core.areas import CELL_PREFIX, AreaTotal, visible_areas
 from core.clock import Clock
 from core.db.database import Database
 from core.db.tables import area_counts, challenges, pledges
-from core.geo import Gazetteer
 from core.models import (
     AreaProgress,
     Challenge,
@@ -30,10 +30,8 @@ from core.services.challenges import load_challenge, open_and_visible
 from core.services.conditional import waiting_of
 
 TOP_AREAS = 5
-LOCATED_CACHE = 50_000  # area keys whose larger areas are remembered (they never change)
-
-AreaRow = tuple[str, str, int]
-"""(area key, label, pledgers): one `area_counts` row."""
+CACHED_CHALLENGES = 64
+"""Challenges whose area counts a process keeps (the least recently read go first)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,45 +73,26 @@ def progress_of(
     )
 
 
-_AREA_ROWS = select(area_counts.c.area_key, area_counts.c.label, area_counts.c.pledgers).where(
-    area_counts.c.challenge_id == bindparam("challenge_id"), area_counts.c.pledgers > 0
-)  # built once: a card reads thousands of rows, and building SQL costs more than running it
-
-
-async def _area_rows(conn: AsyncConnection, challenge_id: int) -> list[AreaRow]:
-    result = await conn.execute(_AREA_ROWS, {"challenge_id": challenge_id})
-    return [(key, label, pledgers) for key, label, pledgers in result]
-
-
-@lru_cache(maxsize=LOCATED_CACHE)
-def _larger_areas(key: str, label: str) -> frozenset[str] | None:
-    """The keys of the larger areas an area counted under `key` lies in; None when it cannot
-    be placed. Needs the gazetteer loaded (`load_places`)."""
-    located = locate(key, label, Gazetteer.default())
-    return None if located is None else frozenset(parent for parent, _ in located.parents)
-
-
-def _rows_near(key: str, label: str, rows: list[AreaRow], min_count: int) -> list[AreaRow]:
-    """The rows `near_counts` needs for a member counted under `key`, summed up front: the
-    member's own row as it is; every other row shown on the map (`min_count` or more)
-    added to those lying in exactly the same of
-    the member's larger areas, under one of their keys. `near_counts` sums rows by the larger
-    areas they lie in, so it answers the same from these few rows as from all of them, without
-    placing thousands of rows on every card."""
-    own = [row for row in rows if row[0] == key]
-    mine = _larger_areas(key, label)
-    if not mine:
-        return own
-    summed: dict[frozenset[str], AreaRow] = {}
-    for row_key, row_label, pledgers in rows:
-        if pledgers < min_count:
-            continue
-        larger = None if row_key == key else _larger_areas(row_key, row_label)
-        shared = mine & larger if larger else None
-        if shared:
-            first_key, first_label, total = summed.get(shared, (row_key, row_label, 0))
-            summed[shared] = (first_key, first_label, total + pledgers)
-    return own + list(summed.values())
+_CHANGED = (
+    select(
+        challenges.c.created_at,
+        challenges.c.area_goal,
+        area_counts.c.area_key,
+        area_counts.c.label,
+        area_counts.c.pledgers,
+        area_counts.c.version,
+    )
+    .select_from(
+        challenges.outerjoin(
+            area_counts,
+            (area_counts.c.challenge_id == challenges.c.id)
+            & (area_counts.c.version > bindparam("seen")),
+        )
+    )
+    .where(challenges.c.id == bindparam("challenge_id"))
+)  # built once: building SQL costs more than running it
+"""The challenge's goal per area and its area rows changed since version `seen`: none on most
+cards, every row (thousands) the first time."""
 
 
 def _own_area(
@@ -137,6 +116,35 @@ class ProgressService:
         self.db = db
         self.clock = clock
         self.min_count = min_count
+        self._counted: OrderedDict[int, tuple[datetime, CountedAreas]] = OrderedDict()
+        """Area counts of the challenges read lately, by id, with the challenge's creation
+        (SQLite may give a deleted challenge's id to a new one)."""
+
+    async def _areas_of(
+        self, conn: AsyncConnection, challenge_id: int
+    ) -> tuple[CountedAreas, int | None]:
+        """The challenge's area counts brought up to date with the rows changed since this
+        process last read them (one statement), and its goal per area."""
+        cached = self._counted.get(challenge_id)
+        seen = -1 if cached is None else cached[1].seen
+        rows = (await conn.execute(_CHANGED, {"challenge_id": challenge_id, "seen": seen})).all()
+        if not rows:  # no such challenge
+            return CountedAreas(self.min_count), None
+        born = rows[0].created_at
+        if cached is None or cached[0] != born:
+            if cached is not None:  # another challenge now: read all of its rows
+                del self._counted[challenge_id]
+                return await self._areas_of(conn, challenge_id)
+            cached = (born, CountedAreas(self.min_count))
+        counted = cached[1]
+        for row in rows:
+            if row.area_key is not None:
+                counted.apply(row.area_key, row.label, row.pledgers, row.version)
+        self._counted[challenge_id] = cached
+        self._counted.move_to_end(challenge_id)
+        while len(self._counted) > CACHED_CHALLENGES:
+            self._counted.popitem(last=False)
+        return counted, rows[0].area_goal
 
     async def of(self, challenge_id: int, member: Member | None = None) -> Progress:
         """A challenge's progress; with a member who gave a place, the people near them and
@@ -147,18 +155,11 @@ class ProgressService:
             waiting = await conn.run_sync(waiting_of, challenge_id)
             if location is None:
                 return replace(progress_of(challenge, self.clock), waiting=waiting)
-            rows = await _area_rows(conn, challenge_id)
-            area_goal = (
-                await conn.execute(
-                    select(challenges.c.area_goal).where(challenges.c.id == challenge_id)
-                )
-            ).scalar_one()
+            counted, area_goal = await self._areas_of(conn, challenge_id)
         gazetteer = await load_places()
         key, label = location.area_key, location.name or ""  # a ~1 km cell has no name
-        here = sum(pledgers for k, _, pledgers in rows if k == key)
-        found = near_counts(
-            key, label, _rows_near(key, label, rows, self.min_count), self.min_count, gazetteer
-        )
+        here = counted.pledgers(key)
+        found = counted.near(key, label, gazetteer)
         near = tuple(
             NearCount(name, count, own=index == 0 and here >= self.min_count)
             for index, (name, count) in enumerate(found)
@@ -170,7 +171,7 @@ class ProgressService:
         """Where the pledgers are, largest first, as the map shows it: places with at least
         the minimum count; smaller ones are left out."""
         async with self.db.read() as conn:
-            rows = await _area_rows(conn, challenge_id)
+            rows = (await self._areas_of(conn, challenge_id))[0].rows()
         if not rows:
             return []
         gazetteer = await load_places()
@@ -220,7 +221,7 @@ class ProgressService:
                     ).where(of_challenge)
                 )
             ).one()
-            rows = await _area_rows(conn, challenge_id)
+            rows = (await self._areas_of(conn, challenge_id))[0].rows()
         top: list[AreaTotal] = []
         if rows:
             gazetteer = await load_places()
