@@ -543,10 +543,24 @@ async def test_a_form_with_mistakes_is_offered_again(bot: Bot) -> None:
     ]
 
 
-async def test_someone_else_is_refused_the_organiser_commands(bot: Bot) -> None:
+async def test_someone_else_is_refused_the_organiser_commands(bot: Bot, server: Where) -> None:
+    """Discord lists every command to everyone (no per-person menu as on Telegram): the
+    organisers' commands refuse anyone else, in their language and to them alone, and /help
+    names those commands to organisers only."""
     alice, dm = member(42, "Alice"), bot.fake.dm(42)
     refused = await bot.slash(alice, dm, "new")
     assert bot.texts(refused) == [Translator("fr")("error.not_organiser")]
+    en = Translator("en")
+    for name in ("new", "manage", "broadcast"):
+        refused = await bot.slash(alice, server, name, "en-GB")
+        [answer] = bot.fake.answers(refused)
+        assert answer["content"] == en("error.not_organiser")
+        assert answer["flags"] & EPHEMERAL  # not posted to the channel
+    helped = "\n".join(bot.texts(await bot.slash(alice, dm, "help", "en-GB")))
+    assert "/challenges" in helped and "/new" not in helped
+    orga = member(ORGANISER_ID, "Orga")
+    helped = "\n".join(bot.texts(await bot.slash(orga, bot.fake.dm(ORGANISER_ID), "help", "en-GB")))
+    assert en("start.help_organiser") in helped
 
 
 async def test_a_form_button_with_no_form_awaited_says_so(bot: Bot) -> None:
