@@ -2,7 +2,8 @@
 
 httpx's pool (python-telegram-bot's default) checks every pooled connection's socket at each
 request and response: under load that bookkeeping cost more CPU than the rest of the call. aiohttp's
-connector keeps idle connections per host in a queue and parses responses in C.
+connector keeps idle connections per host in a queue and parses responses in C. Parameters go
+as a JSON body (form encoding quoted every character in Python), files as a multipart form.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ class AiohttpRequest(BaseRequest):
         )
         try:
             async with session.request(
-                method, url, data=_body(request_data, files), timeout=timeout
+                method, url, timeout=timeout, **_body(request_data, files)
             ) as response:
                 return response.status, await response.read()
         except TimeoutError as error:
@@ -96,15 +97,16 @@ def _sum(*seconds: float | None) -> float | None:
     return None if any(s is None for s in seconds) else sum(s for s in seconds if s is not None)
 
 
-def _body(request_data: RequestData | None, files: dict[str, Any] | None) -> Any:
-    """The parameters as a form, with the files as multipart parts."""
+def _body(request_data: RequestData | None, files: dict[str, Any] | None) -> dict[str, Any]:
+    """The parameters as JSON (Telegram reads it, and it costs a fraction of form encoding);
+    with files, a multipart form."""
     if request_data is None:
-        return None
+        return {}
     if not files:
-        return request_data.json_parameters or None
+        return {"json": request_data.parameters}
     form = aiohttp.FormData()
     for name, value in request_data.json_parameters.items():
         form.add_field(name, value)
     for name, (filename, content, mimetype) in files.items():
         form.add_field(name, content, filename=filename, content_type=mimetype)
-    return form
+    return {"data": form}
