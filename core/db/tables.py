@@ -127,6 +127,11 @@ challenges = Table(
     Column("organisation_id", ForeignKey("organisations.id", ondelete="SET NULL"), index=True),
     # public, or members: open to the members of its organisation only, invisible to others.
     Column("visibility", String(10), nullable=False, server_default="public"),
+    # A random number drawn again by the database (triggers, revision 0021) whenever the row
+    # changes in anything but its counters (pledge_count, checkin_count, area_version), or one
+    # of its tiers changes: a challenge cached with the same id and revision is still right
+    # (core/services/challenges.py).
+    Column("revision", BigInteger, nullable=False, server_default="0"),
     CheckConstraint("goal > 0", name="goal_positive"),
     CheckConstraint("pledge_count >= 0", name="count_not_negative"),
 )

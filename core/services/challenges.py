@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Collection
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +34,17 @@ EDITABLE = {"title": 120, "description": MAX_TEXT, "action": 200, "category": 40
 OPEN_FOR_PLEDGES = (ChallengeStatus.OPEN, ChallengeStatus.SUCCEEDED)
 SEARCH_SCANNED = 200
 """Open challenges a search looks through (the soonest deadlines)."""
+CACHED_CHALLENGES = 4096
+"""Challenges kept in memory at most: past it, all are forgotten and read again once."""
+_HEAD = (
+    challenges.c.id,
+    challenges.c.revision,
+    challenges.c.pledge_count,
+    challenges.c.checkin_count,
+)
+_cached: dict[int, tuple[int, Challenge]] = {}
+"""Challenges as stored, by id, with their revision (counters as of their reading). Shared by
+the event loop's reads and the writer's thread: each entry is replaced whole, never changed."""
 
 
 def folded(text: str) -> str:
@@ -79,7 +91,12 @@ def tier_from_row(row: Any) -> Tier:
 
 def challenge_from_row(row: Any, tier_rows: tuple[Tier, ...] = ()) -> Challenge:
     """Build a Challenge from a `challenges` row and its tiers, in the reader's language."""
-    challenge = Challenge(
+    return _stored(row, tier_rows).read_in(reader_locale())
+
+
+def _stored(row: Any, tier_rows: tuple[Tier, ...]) -> Challenge:
+    """A Challenge as stored: its original texts, with every translation."""
+    return Challenge(
         id=row.id,
         slug=row.slug,
         title=row.title,
@@ -103,7 +120,6 @@ def challenge_from_row(row: Any, tier_rows: tuple[Tier, ...] = ()) -> Challenge:
         organisation_id=row.organisation_id,
         visibility=Visibility(row.visibility),
     )
-    return challenge.read_in(reader_locale())
 
 
 def visible_where(members_of: Collection[int] = ()) -> Any:
@@ -121,19 +137,53 @@ def open_and_visible(members_of: Collection[int] = ()) -> Any:
 
 
 def load_challenges(conn: Connection, where: Any, *order: Any) -> list[Challenge]:
-    """Challenges matching `where`, each with its tiers (two queries in all); async callers
-    go through `AsyncConnection.run_sync`."""
-    rows = conn.execute(select(challenges).where(where).order_by(*order)).all()
-    if not rows:
-        return []
-    ids = [r.id for r in rows]
-    by_challenge: dict[int, list[Tier]] = {i: [] for i in ids}
+    """Challenges matching `where`, each with its tiers, in the reader's language; async
+    callers go through `AsyncConnection.run_sync`.
+
+    One small statement reads the ids, revisions and counters; only challenges not in memory
+    at that revision are read in full (two more statements). A revision is drawn again by the
+    database at every change but the counters' (revision 0021), whichever instance made it;
+    one drawn in a transaction that rolled back is never read again, so its entry is never used.
+    """
+    heads = conn.execute(select(*_HEAD).where(where).order_by(*order)).all()
+    known = {head.id: _cached.get(head.id) for head in heads}
+    stale = [
+        head.id for head in heads if (kept := known[head.id]) is None or kept[0] != head.revision
+    ]
+    fresh = _read_in_full(conn, stale) if stale else {}
+    locale = reader_locale()
+    found = []
+    for head in heads:
+        if head.id in fresh:
+            challenge = fresh[head.id]
+        elif (kept := known[head.id]) is not None and kept[0] == head.revision:
+            challenge = replace(
+                kept[1], pledge_count=head.pledge_count, checkin_count=head.checkin_count
+            )
+        else:  # deleted between the two reads
+            continue
+        found.append(challenge.read_in(locale))
+    return found
+
+
+def _read_in_full(conn: Connection, ids: list[int]) -> dict[int, Challenge]:
+    """The challenges with these ids as stored, with their tiers (two statements); each kept
+    in memory with the revision read with it."""
+    rows = conn.execute(select(challenges).where(challenges.c.id.in_(ids))).all()
+    by_challenge: dict[int, list[Tier]] = {row.id: [] for row in rows}
     tier_rows = conn.execute(
         select(tiers).where(tiers.c.challenge_id.in_(ids)).order_by(tiers.c.threshold)
     )
     for t in tier_rows:
-        by_challenge[t.challenge_id].append(tier_from_row(t))
-    return [challenge_from_row(r, tuple(by_challenge[r.id])) for r in rows]
+        if t.challenge_id in by_challenge:
+            by_challenge[t.challenge_id].append(tier_from_row(t))
+    if len(_cached) + len(rows) > CACHED_CHALLENGES:
+        _cached.clear()
+    fresh = {}
+    for row in rows:
+        fresh[row.id] = _stored(row, tuple(by_challenge[row.id]))
+        _cached[row.id] = (row.revision, fresh[row.id])
+    return fresh
 
 
 def load_challenge(conn: Connection, challenge_id: int) -> Challenge:
