@@ -136,8 +136,7 @@ class Engine:
                 replies, flow, t = await self._run(envelope, member, state, t, writes)
                 return Answer(fit(replies, self.capabilities), t.locale)
             except KoomError as error:
-                refusal = Message(t(error.key, **error.params), personal=True)
-                return Answer([refusal], t.locale)
+                return Answer(fit([refusal(t, error)], self.capabilities), t.locale)
             except Exception:
                 logger.exception(
                     "conversation turn failed (%s, %s input)",
@@ -530,6 +529,22 @@ def _choices(replies: Sequence[Reply]) -> Iterator[Choice]:
                 yield from row
         elif isinstance(reply, AskLocation) and reply.skip is not None:
             yield reply.skip
+
+
+ECHOED_LENGTH = 120
+"""A refusal's text parameter longer than this (a name pasted or typed wrong, which it says
+back) is cut: titles stay whole (at most 120), a 4,000-character paste is not sent back."""
+
+
+def refusal(t: Translator, error: KoomError) -> Message:
+    """The refusal the person reads, for them alone."""
+    params = {
+        name: value[: ECHOED_LENGTH - 1] + "…"
+        if isinstance(value, str) and len(value) > ECHOED_LENGTH
+        else value
+        for name, value in error.params.items()
+    }
+    return Message(t(error.key, **params), personal=True)
 
 
 def fit(replies: Sequence[Reply], capabilities: Capabilities) -> list[Reply]:

@@ -604,3 +604,20 @@ async def test_the_store_round_trips_and_clears(services: Services, clock: FakeC
     )
     await store.clear(ALICE)
     assert await store.load(ALICE) == ConversationState()
+
+
+@pytest.mark.parametrize("pasted", ["x" * 4000, "🌍" * 3000])
+async def test_a_refusal_never_says_back_a_whole_paste(services: Services, pasted: str) -> None:
+    """A wrong name pasted into a command is named back cut short, and the refusal fits the
+    platform (Discord's 2,000 characters), in the person's language, in a group too."""
+    chat = ChatHarness(services, capabilities=Capabilities(max_text_length=2000))
+    ben = chat.person("telegram:2", name="Ben", lang="en")
+    for command in (f"/challenge {pasted}", f"/pledge {pasted}", f"/map {pasted}"):
+        [answer] = await ben.command(command)
+        assert isinstance(answer, Message) and answer.personal
+        named = pasted[:119] + "…"
+        assert answer.text == EN("error.challenge_not_found", slug=named)
+    room = ChatRef(AccountRef.parse("telegram:2").platform, "-100", is_group=True)
+    ana = chat.person("telegram:1", name="Ana", lang="fr", chat=room, admin=True)
+    [answer] = await ana.command(f"/follow {pasted}")
+    assert isinstance(answer, Message) and len(answer.text) < 300
