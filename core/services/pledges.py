@@ -201,7 +201,7 @@ def pledge_many(
     milestone rows and outbox dedupe keys are unique.
     """
     write = _write_at_once if conn.dialect.name == "postgresql" else _write_in_steps
-    found, created, totals, versions = write(conn, requests)
+    found, created, totals, versions, places = write(conn, requests)
     outcomes: list[PledgeResult | Exception | None] = [
         _refusal(found.get(request.challenge_id), request) for request in requests
     ]
@@ -215,7 +215,7 @@ def pledge_many(
         for offset, index in enumerate(indexes):
             count_of[index] = total - len(indexes) + offset + 1
     events: dict[int, list[OutboxEvent]] = {index: [] for index in count_of}
-    _count_areas(conn, requests, created, found, versions, events)
+    _count_areas(conn, requests, created, found, versions, events, places)
     for challenge_id, indexes in added.items():
         next_at = found[challenge_id].next_threshold
         for index in indexes:
@@ -253,10 +253,19 @@ def pledge_many(
 PLEDGE: SetBased[PledgeRequest, PledgeResult] = SetBased(pledge_many)
 """The pledge unit: the pledges of one batch are written together."""
 
-Written = tuple[dict[int, "_Asked"], dict[tuple[int, int], Pledge], dict[int, int], dict[int, int]]
+Place = tuple[str | None, float | None, float | None, str | None]
+"""A member's place as stored: name, latitude, longitude, area key."""
+Written = tuple[
+    dict[int, "_Asked"],
+    dict[tuple[int, int], Pledge],
+    dict[int, int],
+    dict[int, int],
+    dict[int, Place] | None,
+]
 """A batch's challenges as read at its start, the pledges it wrote by (member, challenge),
-each challenge's count after it, and the area version of the batch of each challenge whose
-count it raised."""
+each challenge's count after it, the area version of the batch of each challenge whose
+count it raised, and the places of those pledgers if they were read with them (None: to be
+read when needed)."""
 
 
 def _refusal(challenge: _Asked | None, request: PledgeRequest) -> Exception | None:
@@ -297,7 +306,7 @@ def _write_in_steps(conn: Connection, requests: Sequence[PledgeRequest]) -> Writ
         ((totals[challenge_id], versions[challenge_id]),) = _add_count(conn.dialect).run(
             conn, {"challenge_id": challenge_id, "added": added[challenge_id]}
         )
-    return found, created, totals, versions
+    return found, created, totals, versions, None
 
 
 def _insert_pledges(
@@ -336,7 +345,7 @@ def _pledges_at_once(dialect: Dialect, size: int, challenge_count: int) -> Drive
     """One PostgreSQL statement for a batch: its challenges locked (in id order, before any
     of their pledges is written), the pledges to the open ones inserted, the counters
     raised. A row per challenge and pledge written: the challenge as read, its count after,
-    the pledge (NULL when it has none)."""
+    the pledge and its pledger's place (NULL when it has none)."""
     locked = _challenges_select(challenge_count).cte("locked")
     written = _pledges_insert(dialect.name, size, locked).cte("written")
     added = (
@@ -354,11 +363,20 @@ def _pledges_at_once(dialect: Dialect, size: int, challenge_count: int) -> Drive
         .returning(challenges.c.id, challenges.c.pledge_count, challenges.c.area_version)
         .cte("counted")
     )
-    columns = (*locked.c, counted.c.pledge_count, counted.c.area_version, *written.c)
+    pledgers = members.alias("pledgers")
+    place = (pledgers.c.location_name, pledgers.c.latitude, pledgers.c.longitude)
+    columns = (
+        *locked.c,
+        counted.c.pledge_count,
+        counted.c.area_version,
+        *written.c,
+        *place,
+        pledgers.c.area_key,
+    )
     stmt = select(*columns).select_from(
-        locked.outerjoin(counted, counted.c.id == locked.c.id).outerjoin(
-            written, written.c.challenge_id == locked.c.id
-        )
+        locked.outerjoin(counted, counted.c.id == locked.c.id)
+        .outerjoin(written, written.c.challenge_id == locked.c.id)
+        .outerjoin(pledgers, pledgers.c.id == written.c.member_id)
     )
     return DriverStatement(stmt, dialect, columns)
 
@@ -381,15 +399,18 @@ def _write_at_once(conn: Connection, requests: Sequence[PledgeRequest]) -> Writt
     created: dict[tuple[int, int], Pledge] = {}
     totals: dict[int, int] = {}
     versions: dict[int, int] = {}
+    places: dict[int, Place] = {}
     width = len(_Asked._fields)
+    pledge_end = width + 2 + len(_PLEDGE_COLUMNS)
     for row in statement.run(conn, params):
         challenge = found.setdefault(row[0], _Asked(*row[:width]))
         totals[challenge.id] = challenge.pledge_count if row[width] is None else row[width]
         if row[width + 1] is not None:
             versions[challenge.id] = row[width + 1]
         if row[width + 2] is not None:
-            created[(row[width + 2], row[width + 3])] = Pledge(*row[width + 2 :])
-    return found, created, totals, versions
+            created[(row[width + 2], row[width + 3])] = Pledge(*row[width + 2 : pledge_end])
+            places[row[width + 2]] = row[pledge_end:]
+    return found, created, totals, versions, places
 
 
 def _pledges_insert(dialect: str, size: int, locked: Any = None) -> Any:
@@ -463,9 +484,11 @@ def _count_areas(
     found: dict[int, _Asked],
     versions: dict[int, int],
     events: dict[int, list[OutboxEvent]],
+    places: dict[int, Place] | None,
 ) -> None:
     """Count the new pledges in their areas with one upsert; an area reaching its goal is
-    the event of the pledge that reached it."""
+    the event of the pledge that reached it. `places`: the pledgers' places if already
+    read."""
     located: dict[tuple[int, str], list[int]] = {}
     for index in events:
         request = requests[index]
@@ -475,7 +498,12 @@ def _count_areas(
     if not located:
         return
     # An area is labelled by the place of its last pledger: read only those places.
-    labels = _labels(conn, {requests[ix[-1]].member_id for ix in located.values()})
+    last = {requests[indexes[-1]].member_id for indexes in located.values()}
+    labels = (
+        _labels(conn, last)
+        if places is None
+        else {member_id: _label(places[member_id]) for member_id in last}
+    )
     params: dict[str, object] = {}
     # One row per area (no row hit twice by one ON CONFLICT), in key order.
     for i, ((challenge_id, area_key), indexes) in enumerate(sorted(located.items())):
@@ -560,11 +588,14 @@ _EXISTING = select(pledges).where(
 def _labels(conn: Connection, member_ids: set[int]) -> dict[int, str | None]:
     """What each member's place reads as, by member."""
     ids = {f"i{k}": member_id for k, member_id in enumerate(sorted(member_ids))}
-    labels: dict[int, str | None] = {}
-    for member_id, *place in _places(conn.dialect, len(ids)).run(conn, ids):
-        location = stored_location(*place)
-        labels[member_id] = None if location is None else location.label
-    return labels
+    rows = _places(conn.dialect, len(ids)).run(conn, ids)
+    return {member_id: _label(tuple(place)) for member_id, *place in rows}
+
+
+def _label(place: Place) -> str | None:
+    """What a stored place reads as."""
+    location = stored_location(*place)
+    return None if location is None else location.label
 
 
 def _withdraw(conn: Connection, member_id: int, challenge_id: int, now: datetime) -> int:
