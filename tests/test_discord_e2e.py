@@ -409,6 +409,22 @@ async def test_personal_commands_answer_privately_in_a_server(bot: Bot, server: 
     assert all(m["flags"] & EPHEMERAL for m in bot.fake.answers(listing))
 
 
+async def test_a_server_manager_sets_the_channels_language(bot: Bot, server: Where) -> None:
+    en = Translator("en")
+    manager_here = Where(server.channel_id, server.guild_id, MEMBER | MANAGE_GUILD)
+    bob, carol = member(7, "Bob"), member(8, "Carol")
+    refused = await bot.slash(carol, server, "language", "en-GB")
+    [refusal] = bot.fake.answers(refused)
+    assert refusal["content"] == en("group.language_admin_only")
+    assert refusal["flags"] & EPHEMERAL
+    asked = await bot.slash(bob, manager_here, "language", "fr")
+    chosen = await bot.press(bob, manager_here, bot.last(asked), "English")
+    assert bot.texts(chosen) == [en("group.language_set")]
+    channel = ChatRef(Platform.DISCORD, str(server.channel_id), is_group=True)
+    found = await bot.services.groups.find(channel)
+    assert found is not None and found.language == "en"
+
+
 async def test_a_server_manager_makes_a_channel_follow_a_challenge(bot: Bot, server: Where) -> None:
     t = Translator("fr")
     manager_here = Where(server.channel_id, server.guild_id, MEMBER | MANAGE_GUILD)

@@ -7,10 +7,13 @@ import pytest
 
 from conversations.model import Capabilities
 from conversations.testing import ChatHarness, choices
+from core.delivery.fanout import fan_out
+from core.delivery.worker import DeliveryWorker
 from core.i18n import Translator
 from core.identity import ChatRef, Platform
 from core.services import Services
 from tests.factories import member, open_challenge
+from tests.test_delivery import FakeDeliverer
 
 GROUP = ChatRef(Platform.TELEGRAM, "-100123", is_group=True, title="Lyon Zéro Déchet")
 TELEGRAM = Capabilities(share_link_template="https://t.me/koombot?start={payload}")
@@ -156,3 +159,43 @@ async def test_buttons_in_a_group_serve_every_admin_and_no_one_elsewhere(
     assert await services.groups.followers(challenge.id) == []
     await cyril.press_id(shown)  # another admin uses Ana's list
     assert cyril.last_texts() == [t("group.followed", title=challenge.title)]
+
+
+async def test_a_groups_administrators_choose_the_language_it_hears(services: Services) -> None:
+    """The group speaks the language of whoever added the bot until one of its administrators
+    picks another with /language; anyone else is told where to choose their own. What the
+    bot then says there on its own (a milestone) is in the group's new language, and /help in
+    a Telegram group says what works there."""
+    en = Translator("en")
+    challenge = await open_challenge(services, goal=4)
+    chat = ChatHarness(services, capabilities=TELEGRAM)
+    ana = chat.person("telegram:1", name="Ana", lang="fr", chat=GROUP, admin=True)
+    ben = chat.person("telegram:2", name="Ben", lang="en", chat=GROUP)
+    await ana.command("/start")
+    await ana.command(f"/follow {challenge.slug}")
+    assert (await services.groups.find(GROUP)).language == "fr"  # type: ignore[union-attr]
+
+    await ben.command("/help")
+    assert ben.last_texts() == [en("group.intro")]
+    assert "/language" in en("group.intro")
+    await ben.command("/language")
+    assert ben.last_texts() == [en("group.language_admin_only")]
+    refused = await ana.command("/language")
+    offered = choices(refused)[1].id  # English
+    await ben.press_id(offered)  # the administrator's button, pressed by Ben
+    assert ben.last_texts() == [en("group.language_admin_only")]
+    assert (await services.groups.find(GROUP)).language == "fr"  # type: ignore[union-attr]
+
+    await ana.press("English")
+    assert ana.last_texts() == [en("group.language_set")]
+    assert (await services.groups.find(GROUP)).language == "en"  # type: ignore[union-attr]
+
+    telegram = FakeDeliverer(Platform.TELEGRAM)
+    worker = DeliveryWorker(services, {Platform.TELEGRAM: telegram})
+    for name in ("a", "b"):  # half the goal: a milestone for the group
+        await services.pledges.pledge((await member(services, name)).id, challenge.id)
+    await fan_out(services)
+    await worker.run_once()
+    [notices] = [n for chat_ref, n in telegram.calls if chat_ref.chat_id == GROUP.chat_id]
+    assert {n.locale for n in notices} == {"en"}
+    assert notices[0].kind == "milestone"

@@ -166,6 +166,10 @@ class GroupUnfollow(Button, flow="group", action="unfollow"):
     challenge_id: int
 
 
+class GroupLanguage(Button, flow="group", action="lang"):
+    locale: Locale
+
+
 # --- reminders (sent by the worker: unsolicited) ------------------------------------------
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from conversations.buttons import Button
 from conversations.deeplinks import make_payload
 from conversations.flow import CommandSpec, Flow, Option, Turn, on
-from conversations.flows.actions import GroupFollow, GroupUnfollow, MapShow
+from conversations.flows.actions import GroupFollow, GroupLanguage, GroupUnfollow, MapShow
 from conversations.flows.browse import (
     challenge_by_id,
     members_of,
@@ -22,6 +22,7 @@ from conversations.flows.browse import (
 from conversations.flows.cards import card_text, summary_line
 from core.delivery.latest import send_latest
 from core.errors import KoomError
+from core.i18n import SUPPORTED_LOCALES, Translator
 from core.models import Challenge, Group
 from core.services.progress import progress_of
 
@@ -79,6 +80,15 @@ class GroupFlow(Flow):
     @on(GroupUnfollow)
     async def unfollow(self, turn: Turn, button: GroupUnfollow) -> None:
         await self._pressed(turn, button.challenge_id, follow=False)
+
+    @on(GroupLanguage)
+    async def language(self, turn: Turn, button: GroupLanguage) -> None:
+        if not turn.chat.is_group or button.locale not in SUPPORTED_LOCALES:
+            raise KoomError("engine.stale_choice")
+        _require_admin(turn, "group.language_admin_only")
+        group = await register_group(turn)
+        await turn.services.groups.set_language(group.id, button.locale)
+        turn.send(Translator(button.locale)("group.language_set"))
 
     async def _pressed(self, turn: Turn, challenge_id: int, *, follow: bool) -> None:
         """A challenge picked to follow or unfollow, by an administrator of the group."""
@@ -156,9 +166,20 @@ def _offer(
     turn.send(turn.t(prompt), rows)
 
 
-def _require_admin(turn: Turn) -> None:
+def ask_language(turn: Turn) -> None:
+    """/language in a group: its administrators choose the language the bot speaks there on
+    its own; anyone else is told where to choose their own."""
+    _require_admin(turn, "group.language_admin_only")
+    row = [
+        turn.choice(Translator(locale)("common.language_name"), GroupLanguage(locale))
+        for locale in SUPPORTED_LOCALES
+    ]
+    turn.send(turn.t("group.language_prompt"), [row])
+
+
+def _require_admin(turn: Turn, refusal: str = "group.admin_only") -> None:
     if not turn.sender.is_chat_admin:
-        raise KoomError("group.admin_only")
+        raise KoomError(refusal)
 
 
 def _group_card(turn: Turn, challenge: Challenge) -> None:

@@ -6,7 +6,7 @@ from conversations.deeplinks import parse_join, parse_payload
 from conversations.flow import CommandSpec, Flow, Option, Turn, on
 from conversations.flows.actions import BrowsePage, StartHelp, StartLanguage, Then
 from conversations.flows.browse import show_card, visible_challenge
-from conversations.flows.groups import introduce
+from conversations.flows.groups import ask_language, introduce
 from conversations.flows.organisations import join
 from core.errors import KoomError, NotFound
 from core.i18n import SUPPORTED_LOCALES, Translator
@@ -25,6 +25,8 @@ class StartFlow(Flow):
     async def on_command(self, turn: Turn, command: str, args: str) -> None:
         if command == "help":
             await _help(turn)
+        elif command == "language" and turn.chat.is_group:
+            ask_language(turn)
         elif command == "language":
             self._ask_language(turn, "start.language_prompt")
         elif turn.chat.is_group:
@@ -97,7 +99,11 @@ class StartFlow(Flow):
 
 
 async def _help(turn: Turn) -> None:
-    """The commands, with the organiser's own for organisers."""
+    """The commands, with the organiser's own for organisers; in a group where personal
+    commands cannot run (Telegram's), what works there."""
+    if turn.chat.is_group and not turn.capabilities.private_in_groups:
+        turn.say("group.intro")
+        return
     turn.say("start.help")
     if await turn.may_organise():
         turn.say("start.help_organiser")

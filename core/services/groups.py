@@ -95,6 +95,14 @@ class GroupService:
             row = (await conn.execute(_by_chat(chat))).first()
         return None if row is None else group_from_row(row)
 
+    async def set_language(self, group_id: int, language: str) -> None:
+        """The language the bot speaks on its own in the group (announcements, digests)."""
+
+        def unit(conn: Connection) -> None:
+            conn.execute(update(groups).where(groups.c.id == group_id).values(language=language))
+
+        await self.db.transaction(unit)
+
     async def set_reachable(self, chat: ChatRef, reachable: bool) -> None:
         """Mark a group reachable (the bot is in it) or not (removed, may not post)."""
 
