@@ -504,14 +504,13 @@ def _count_areas(
         if places is None
         else {member_id: _label(places[member_id]) for member_id in last}
     )
-    params: dict[str, object] = {}
+    values: list[object] = []  # c0, a0, l0, n0, v0, c1, ...: the statement's order
     # One row per area (no row hit twice by one ON CONFLICT), in key order.
-    for i, ((challenge_id, area_key), indexes) in enumerate(sorted(located.items())):
-        params[f"c{i}"], params[f"a{i}"], params[f"n{i}"] = challenge_id, area_key, len(indexes)
-        params[f"l{i}"] = labels.get(requests[indexes[-1]].member_id) or area_key
-        params[f"v{i}"] = versions[challenge_id]
+    for (challenge_id, area_key), indexes in sorted(located.items()):
+        label = labels.get(requests[indexes[-1]].member_id) or area_key
+        values += (challenge_id, area_key, label, len(indexes), versions[challenge_id])
     for challenge_id, area_key, label, pledgers in _areas_upsert(conn.dialect, len(located)).run(
-        conn, params
+        conn, values
     ):
         indexes = located[(challenge_id, area_key)]
         goal = found[challenge_id].area_goal
@@ -563,7 +562,10 @@ def _areas_upsert(dialect: Dialect, size: int) -> DriverStatement:
             "version": stmt.excluded.version,
         },
     ).returning(*returned)
-    return DriverStatement(upsert, dialect, returned)
+    statement = DriverStatement(upsert, dialect, returned)
+    if statement.names != tuple(f"{k}{i}" for i in range(size) for k in "calnv"):
+        raise AssertionError("the areas' values are passed as c0, a0, l0, n0, v0, c1, ...")
+    return statement
 
 
 @lru_cache(maxsize=256)
