@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 import random
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from core.clock import FakeClock
 from core.db.database import Database
@@ -135,3 +136,31 @@ async def test_cards_read_while_two_instances_pledge_end_as_every_row_says(
     finally:
         for services in (one, two, fresh):
             await services.db.dispose()
+
+
+async def test_cards_asking_at_once_wait_for_one_first_read(services: Services) -> None:
+    """A process reads a challenge's rows in full once, even when many cards ask at once
+    (after a restart under load), not once per card."""
+    challenge = await open_challenge(services, goal=100)
+    first = await people(services, challenge, ("Lyon", 3), ("Bron", 3))
+    other = instance(services)
+    full_reads = []
+
+    def count(_c: object, _cur: object, sql: str, params: Any, *_: object) -> None:
+        values = params.values() if isinstance(params, dict) else params
+        if "area_counts.version >" in sql and -1 in tuple(values):
+            full_reads.append(sql)
+
+    event.listen(other.db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        cards = await asyncio.gather(
+            *(near(other, challenge, first[name]) for name in ["Lyon", "Bron"] * 10)
+        )
+        rhone = NearCount("Rhône", 6, own=False)
+        assert set(cards) == {
+            (NearCount("Lyon", 3, own=True), rhone),
+            (NearCount("Bron", 3, own=True), rhone),
+        }
+        assert len(full_reads) == 1
+    finally:
+        await other.db.dispose()

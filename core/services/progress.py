@@ -119,12 +119,25 @@ class ProgressService:
         self._counted: OrderedDict[int, tuple[datetime, CountedAreas]] = OrderedDict()
         """Area counts of the challenges read lately, by id, with the challenge's creation
         (SQLite may give a deleted challenge's id to a new one)."""
+        self._first_reads: dict[int, asyncio.Lock] = {}
 
     async def _areas_of(
         self, conn: AsyncConnection, challenge_id: int
     ) -> tuple[CountedAreas, int | None]:
         """The challenge's area counts brought up to date with the rows changed since this
-        process last read them (one statement), and its goal per area."""
+        process last read them (one statement), and its goal per area. The first read of a
+        challenge reads all of its rows, and cards asking at once wait for it rather than each
+        read them all (after a restart under load)."""
+        if challenge_id in self._counted:
+            return await self._read_changed(conn, challenge_id)
+        async with self._first_reads.setdefault(challenge_id, asyncio.Lock()):
+            found = await self._read_changed(conn, challenge_id)
+        self._first_reads.pop(challenge_id, None)
+        return found
+
+    async def _read_changed(
+        self, conn: AsyncConnection, challenge_id: int
+    ) -> tuple[CountedAreas, int | None]:
         cached = self._counted.get(challenge_id)
         seen = -1 if cached is None else cached[1].seen
         rows = (await conn.execute(_CHANGED, {"challenge_id": challenge_id, "seen": seen})).all()
@@ -134,7 +147,7 @@ class ProgressService:
         if cached is None or cached[0] != born:
             if cached is not None:  # another challenge now: read all of its rows
                 del self._counted[challenge_id]
-                return await self._areas_of(conn, challenge_id)
+                return await self._read_changed(conn, challenge_id)
             cached = (born, CountedAreas(self.min_count))
         counted = cached[1]
         for row in rows:
