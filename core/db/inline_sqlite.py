@@ -103,6 +103,10 @@ class InlineConnection:
     def cursor(self) -> _Cursor:
         return _Cursor(self._conn.cursor())
 
+    def begin(self) -> None:
+        """Begin a deferred transaction, at once (SQLAlchemy's `begin` event is synchronous)."""
+        self._conn.execute("BEGIN")
+
     async def commit(self) -> None:
         self._conn.commit()
 
