@@ -273,3 +273,19 @@ def test_images_are_saved_in_a_private_folder_never_through_a_planted_link(
     assert stat.S_IMODE(first.parent.stat().st_mode) == 0o700
     assert first.parent != shared and first.parent.parent == tmp_path
     _image_folder.cache_clear()
+
+
+async def test_a_number_typed_after_a_refusal_still_answers_the_question(
+    services: Services,
+) -> None:
+    """"Please type a number" asks again: the next number is the answer, not a pick of the
+    choices of an older message still on screen (the welcome's)."""
+    await load_demo(services, replace=False)
+    out = io.StringIO()
+    lines = "/pledgeif trier-dechets-lyon\ntwelve\n12\n"
+    await chat(services, "alice", "en", None, source=io.StringIO(lines), out=out)
+    text = out.getvalue()
+    en = Translator("en")
+    assert en("cond.not_a_number") in text
+    assert "There is no choice" not in text
+    assert en("cond.noted", n=12) in text

@@ -17,12 +17,13 @@ from typing import TextIO
 
 from rich.console import Console
 
-from bots.console.render import Line, NoSuchChoice, Screen, Style, parse_line, render
+from bots.console.render import Expect, Line, NoSuchChoice, Screen, Style, parse_line, render
 from conversations.engine import Engine
 from conversations.model import (
     Capabilities,
     Command,
     Document,
+    End,
     Envelope,
     Image,
     Input,
@@ -122,8 +123,15 @@ class ConsoleChat:
         screen = render(answer.replies, self.t, save_image)
         self.terminal.show([Line(""), *screen.lines] if self.started else screen.lines)
         self.started = True
-        # Replies without choices leave the last ones on screen, and so pickable.
-        self.screen = screen if screen.choices else replace(screen, choices=self.screen.choices)
+        # Replies without choices leave the last ones on screen, and so pickable; a refusal
+        # that asks again ("please type a number") still awaits the same answer.
+        if not screen.choices:
+            asks_again = screen.expect is Expect.ANYTHING and not any(
+                isinstance(reply, End) for reply in answer.replies
+            )
+            expect = self.screen.expect if asks_again else screen.expect
+            screen = replace(screen, choices=self.screen.choices, expect=expect)
+        self.screen = screen
 
     async def receive(self, line: str) -> None:
         """Read one typed line against the last replies and act on it."""
