@@ -278,7 +278,7 @@ def test_images_are_saved_in_a_private_folder_never_through_a_planted_link(
 async def test_a_number_typed_after_a_refusal_still_answers_the_question(
     services: Services,
 ) -> None:
-    """"Please type a number" asks again: the next number is the answer, not a pick of the
+    """A "please type a number" asks again: the next number is the answer, not a pick of the
     choices of an older message still on screen (the welcome's)."""
     await load_demo(services, replace=False)
     out = io.StringIO()
