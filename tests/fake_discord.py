@@ -22,7 +22,8 @@ on Discord) counts against the global 50 a second, and a message posted in a cha
 against that channel's route, 5 per 5 s, both times an integer `scale`. Counted always (in
 `counted`: `limit_violations` tells the windows that held too many), they are enforced only
 when asked (`enforce_limits`): a request beyond one is answered 429 with Discord's
-`retry_after` and `global`, is kept in `refused` and not counted.
+`retry_after` and `global` (and Discord's `Via` header, without which discord.py takes it for
+a ban and waits for nothing), is kept in `refused` and not counted.
 
 Tests act as members through `slash`, `press`, `choose`, `submit`, `autocomplete` and `type`,
 which dispatch an event and return the record of what the bot did with it.
@@ -746,9 +747,10 @@ class FakeDiscord:
                         "global": kind == GLOBAL,
                         "code": 0,
                     }
-                    headers = {
+                    headers = {  # as Discord's: without `Via`, discord.py reads a ban
                         "Retry-After": str(max(1, round(retry_after))),
                         "X-RateLimit-Scope": "user" if kind == GLOBAL else "shared",
+                        "Via": "1.1 google",
                     }
                     if kind == GLOBAL:
                         headers["X-RateLimit-Global"] = "true"

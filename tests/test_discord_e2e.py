@@ -724,6 +724,40 @@ async def test_rate_limits_are_waited_out(bot: Bot, server: Where) -> None:
     assert bot.fake.requests.count(("POST", path)) == 4
 
 
+async def test_a_dm_reply_refused_with_429s_is_waited_out_and_arrives(bot: Bot) -> None:
+    """discord.py gives up on a 429 after 5 tries: the reply then waits as Discord asked and
+    is tried again, instead of an apology."""
+    alice, dm = member(42, "Alice"), bot.fake.dm(42)
+    path = f"/api/v10/channels/{dm.channel_id}/messages"
+    bot.fake.fail("POST", path, 429, 0, "You are being rate limited.", times=6, retry_after=0.05)
+    await bot.fake.type(alice, "/help")
+    await asyncio.sleep(0)  # the message reaches the bot through the gateway
+    await wait_for_messages(bot, dm.channel_id, 2)  # the typed one, the answer
+    [_, answer] = bot.fake.messages_in(dm.channel_id)
+    assert answer["content"].startswith(FR("start.help").split("\n")[0])
+    assert bot.fake.requests.count(("POST", path)) == 7  # 5 by discord.py, then 2 more
+
+
+async def test_a_dm_reply_is_apologised_for_only_when_it_really_fails(bot: Bot) -> None:
+    alice, dm = member(42, "Alice"), bot.fake.dm(42)
+    path = f"/api/v10/channels/{dm.channel_id}/messages"
+    sorry = FR("engine.internal_error")
+    bot.fake.fail("POST", path, 400, 50035, "Invalid Form Body")
+    await bot.fake.type(alice, "/help")
+    await asyncio.sleep(0)
+    await wait_for_messages(bot, dm.channel_id, 2)
+    assert [m["content"] for m in bot.fake.messages_in(dm.channel_id)][1:] == [sorry]
+    assert bot.fake.requests.count(("POST", path)) == 2  # refused for good: not retried
+
+    bot.adapter.reply_deadline = 0.5  # shorter than the 1 s that Discord asks to wait
+    bot.fake.fail("POST", path, 429, 0, "You are being rate limited.", times=5, retry_after=0.05)
+    await bot.fake.type(alice, "/help")
+    await asyncio.sleep(0)
+    await wait_for_messages(bot, dm.channel_id, 4)
+    assert [m["content"] for m in bot.fake.messages_in(dm.channel_id)][3:] == [sorry]
+    assert bot.fake.requests.count(("POST", path)) == 2 + 5 + 1
+
+
 async def test_an_error_is_logged_and_answered_with_an_apology(
     bot: Bot, caplog: pytest.LogCaptureFixture
 ) -> None:

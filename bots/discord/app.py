@@ -19,6 +19,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -45,6 +46,7 @@ from bots.discord.render import (
     form_modal,
     render,
 )
+from bots.discord.sending import REPLY_DEADLINE, retry_after, send_reply
 from conversations.announcements import announcement_replies
 from conversations.engine import Engine
 from conversations.model import (
@@ -91,16 +93,6 @@ DM_CHANNELS_KEPT = 100_000
 already written to costs one request each, not two (discord.py keeps 128)."""
 GONE_CODES = frozenset({50007, 50001, 50013, 10003, 10013})
 """Refusals for good: DMs closed, missing access or permissions, unknown channel or user."""
-
-
-def _retry_after(error: discord.HTTPException) -> timedelta | None:
-    """The wait a 429 asks for (discord.py waits out those it can; this is one it gave up on)."""
-    if error.status != 429:
-        return None
-    try:
-        return timedelta(seconds=float(error.response.headers.get("Retry-After", "")))
-    except ValueError:
-        return None
 
 
 def point_at(api_base_url: str, gateway_url: str) -> None:
@@ -190,6 +182,7 @@ class DiscordAdapter:
         self.services = services
         self.settings = settings
         self.pacer: Budget = budget or Pacer(DISCORD_LIMITS, SystemClock())
+        self.reply_deadline = REPLY_DEADLINE
         self.engine = Engine(services, default_flows(), CAPABILITIES)
         self.client = make_client(self, settings)
         self._connection: asyncio.Task[None] | None = None
@@ -452,9 +445,10 @@ class DiscordAdapter:
             answer = await self.engine.answer(envelope)
             for outgoing in render(answer.replies, Translator(answer.locale), Component):
                 # A reply counts against the limits as a delivery does, and goes before them.
-                wait = await self.pacer.take(account.external_id, group=False, bulk=False)
-                await asyncio.sleep(wait.total_seconds())
-                await message.channel.send(**outgoing.send_kwargs())
+                post = partial(message.channel.send, **outgoing.send_kwargs())
+                await send_reply(
+                    self.pacer, account.external_id, post, deadline=self.reply_deadline
+                )
         except Exception:
             log.exception("Discord: DM message %s failed", message.id)
             try:
@@ -512,7 +506,7 @@ class DiscordAdapter:
         except discord.HTTPException as error:
             if error.code in GONE_CODES:
                 return DeliveryResult(Outcome.GONE, detail=error.text)
-            wait = _retry_after(error)
+            wait = retry_after(error)
             transient = wait is not None or error.status >= 500
             return DeliveryResult(
                 Outcome.RETRY if transient else Outcome.FAILED,
