@@ -56,7 +56,7 @@ from core.db.migrate import upgrade
 from core.db.tables import deliveries
 from core.drafts import ChallengeDraft
 from core.models import ChallengeStatus
-from core.pacing import BULK_SHARE
+from core.pacing import BULK_SHARE, TOLERANCE
 from core.services import Services
 from core.services.broadcasts import Audience
 from core.settings import Settings
@@ -459,13 +459,17 @@ def _name(instances: int, killed: bool) -> str:
     return f"{instances} instance{'s' if instances > 1 else ''}, {kill if killed else 'clean run'}"
 
 
+TOLERANCE_MS = TOLERANCE.total_seconds() * 1000
+
+
 def describe(run: Run) -> str:
     refused = ", ".join(f"{k} {v}" for k, v in sorted(run.refused.items())) or "none"
     lines = [
         f"{_name(run.instances, run.killed)}: {len(run.sends)} sends to {run.members} members "
         f"in {run.seconds:.1f} s" + (f" (+ {run.downtime:.1f} s down)" if run.killed else ""),
         f"  {run.rate:.1f} messages/s = {run.rate / run.limit:.3f} of the enforced overall "
-        f"limit ({run.limit}/s; bulk share {BULK_SHARE} = {BULK_SHARE * run.limit:.0f}/s); "
+        f"limit ({run.limit}/s; bulk share {BULK_SHARE} over windows {TOLERANCE_MS:.0f} ms longer "
+        f"= {int(BULK_SHARE * run.limit) / (1 + TOLERANCE_MS / 1000):.0f}/s); "
         f"with the replies {run.total_rate:.1f}/s = {run.total_rate / run.limit:.3f}",
         f"  duplicates {run.duplicates}, lost {run.lost}, rows {dict(run.statuses)}",
         f"  429s: {sum(run.refused.values())} ({refused}); windows over the limits: "

@@ -1,6 +1,7 @@
 """The platforms' rate limits shared by several instances, in Redis.
 
-The same sliding windows as `core.pacing.Pacer` (overall, bulk share and spacing, per chat),
+The same sliding windows as `core.pacing.Pacer` (`core.pacing.Windows`: overall, bulk share and
+spacing, per chat, each `TOLERANCE` longer than the platform's),
 kept as sorted sets of reserved send times. One Lua script finds the earliest moment that fits
 every window and reserves it, atomically, on Redis's own clock: the instances' budgets add up
 to the platform's limits whatever their number, and no two instances need agree on the time.
@@ -15,7 +16,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from core.identity import Platform
-from core.pacing import BULK_SHARE, DISCORD_LIMITS, TELEGRAM_LIMITS, Budget, Limit, Limits
+from core.pacing import DISCORD_LIMITS, TELEGRAM_LIMITS, Budget, Limits, Windows
 from core.settings import Settings
 
 _MICRO = 1_000_000
@@ -90,10 +91,7 @@ class RedisBudget:
     def __init__(self, redis: Redis, prefix: str, limits: Limits) -> None:
         self._redis = redis
         self._prefix = prefix
-        self._limits = limits
-        bulk_count = max(1, int(limits.overall.count * BULK_SHARE))
-        self._bulk = Limit(bulk_count, limits.overall.per)
-        self._spacing = Limit(1, limits.overall.per / bulk_count)
+        self._limits = Windows.of(limits)
         self._reserve: Any = redis.register_script(_RESERVE)
         self._hold: Any = redis.register_script(_HOLD_OFF)
 
@@ -106,7 +104,7 @@ class RedisBudget:
             (f"{p}:chat:{chat_key}", self._limits.group if group else self._limits.private_chat),
         ]
         if bulk:
-            windows += [(f"{p}:bulk", self._bulk), (f"{p}:spacing", self._spacing)]
+            windows += [(f"{p}:bulk", self._limits.bulk), (f"{p}:spacing", self._limits.spacing)]
         keys = [key for key, _ in windows] + [f"{p}:blocked", f"{p}:block:{chat_key}", f"{p}:seq"]
         args: list[int] = [len(windows)]
         for _, limit in windows:

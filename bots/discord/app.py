@@ -46,7 +46,7 @@ from bots.discord.render import (
     form_modal,
     render,
 )
-from bots.discord.sending import REPLY_DEADLINE, retry_after, send_reply
+from bots.discord.sending import CLOCK, REPLY_DEADLINE, retry_after, send_reply
 from conversations.announcements import announcement_replies
 from conversations.engine import Engine
 from conversations.model import (
@@ -61,13 +61,12 @@ from conversations.model import (
     Sender,
 )
 from conversations.registry import default_flows
-from core.clock import SystemClock
 from core.delivery.protocol import DeliveryResult, Notice, Outcome
 from core.errors import Misconfigured
 from core.i18n import Translator, reading_in
 from core.identity import AccountRef, ChatRef, Platform
 from core.models import Challenge, Group
-from core.pacing import DISCORD_LIMITS, Budget, Pacer
+from core.pacing import DISCORD_LIMITS, Budget, Pacer, wait_for_send_time
 from core.services import Services
 from core.settings import Settings
 
@@ -181,7 +180,7 @@ class DiscordAdapter:
         interactions are apart, as Discord counts them apart."""
         self.services = services
         self.settings = settings
-        self.pacer: Budget = budget or Pacer(DISCORD_LIMITS, SystemClock())
+        self.pacer: Budget = budget or Pacer(DISCORD_LIMITS, CLOCK)
         self.reply_deadline = REPLY_DEADLINE
         self.engine = Engine(services, default_flows(), CAPABILITIES)
         self.client = make_client(self, settings)
@@ -486,8 +485,9 @@ class DiscordAdapter:
         async def paced() -> None:
             nonlocal first
             if not first:
-                wait = await self.pacer.take(chat.chat_id, group=chat.is_group, bulk=True)
-                await asyncio.sleep(wait.total_seconds())
+                await wait_for_send_time(
+                    self.pacer, chat.chat_id, group=chat.is_group, bulk=True, clock=CLOCK
+                )
             first = False
 
         try:

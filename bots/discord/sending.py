@@ -10,11 +10,13 @@ from typing import TypeVar
 
 import discord
 
+from core.clock import SystemClock
 from core.identity import Platform
 from core.metrics import RATE_LIMITED
-from core.pacing import Budget
+from core.pacing import Budget, wait_for_send_time
 
 log = logging.getLogger(__name__)
+CLOCK = SystemClock()
 T = TypeVar("T")
 
 REPLY_DEADLINE = 60.0
@@ -49,8 +51,7 @@ async def send_reply(
     loop = asyncio.get_running_loop()
     give_up = loop.time() + deadline
     while True:
-        wait = await budget.take(chat_key, group=False, bulk=False)
-        await asyncio.sleep(wait.total_seconds())
+        await wait_for_send_time(budget, chat_key, group=False, bulk=False, clock=CLOCK)
         try:
             return await send()
         except discord.RateLimited as error:

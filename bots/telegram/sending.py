@@ -12,11 +12,13 @@ from typing import Any
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
+from core.clock import SystemClock
 from core.identity import Platform
 from core.metrics import RATE_LIMITED
-from core.pacing import Budget
+from core.pacing import Budget, wait_for_send_time
 
 log = logging.getLogger(__name__)
+CLOCK = SystemClock()
 
 REPLY_DEADLINE = 60.0
 """Seconds a reply keeps being tried after 429s before it is given up (and apologised for)."""
@@ -72,8 +74,8 @@ class RepliesFirst(BaseRateLimiter[int]):
         while True:
             if counted:
                 chat = str(chat_id)
-                wait = await self.budget.take(chat, group=_is_group(chat), bulk=False)
-                await asyncio.sleep(wait.total_seconds())
+                group = _is_group(chat)
+                await wait_for_send_time(self.budget, chat, group=group, bulk=False, clock=CLOCK)
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as error:

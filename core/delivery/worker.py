@@ -34,7 +34,14 @@ from core.identity import AccountRef, ChatRef, Platform
 from core.instance import dead_here, instance_id
 from core.metrics import DELIVERY_ATTEMPTS, RATE_LIMITED
 from core.models import ReminderPreference
-from core.pacing import DISCORD_LIMITS, TELEGRAM_LIMITS, Budget, Limits, Pacer
+from core.pacing import (
+    DISCORD_LIMITS,
+    TELEGRAM_LIMITS,
+    Budget,
+    Limits,
+    Pacer,
+    wait_for_send_time,
+)
 from core.services.reminders import REMINDER_KIND
 
 if TYPE_CHECKING:
@@ -187,14 +194,24 @@ class DeliveryWorker:
             # Waited too long for a free slot: too late in the lease to take a send time.
             await self._mark((ids, RELEASED))
             return 0
+        clock = self.services.clock
+        now = clock.now()
+        latest = now + (min(r.lease_until for r in rows) - now) / 2
         try:
-            wait = await pacer.take(chat.chat_id, group=chat.is_group, bulk=bulk)
+            ready = await wait_for_send_time(
+                pacer,
+                chat.chat_id,
+                group=chat.is_group,
+                bulk=bulk,
+                clock=clock,
+                pause=self._pause,
+                latest=latest,
+            )
         except Exception as exc:  # the shared budget is out of reach: send nothing
             log.warning("no send time for %s: %s", platform.value, exc)
             await self._mark((ids, RELEASED))
             return 0
-        lease_left = min(r.lease_until for r in rows) - self.services.clock.now()
-        if wait > lease_left / 2 or await self._pause(wait.total_seconds()):
+        if not ready:
             # Stopping, or too late in the lease to send safely: someone takes it up again.
             await self._mark((ids, RELEASED))
             return 0
