@@ -184,6 +184,9 @@ async def test_two_titles_get_two_slugs(services: Services) -> None:
 
 # --- Bad answers: a clear message, the same question again, nothing stored -----------------
 
+AHEAD = {"year": "2026", "month": "06", "day": "08"}
+"""The example deadline: 90 days after the test clock's 10 March 2026, never a day over."""
+
 
 @pytest.mark.parametrize("lang", LANGS)
 @pytest.mark.parametrize(
@@ -197,12 +200,12 @@ async def test_two_titles_get_two_slugs(services: Services) -> None:
         ("goal", "12.5", "organiser.invalid.not_number", {}),
         ("goal", "1000000000", "organiser.invalid.too_big", {"limit": 100_000_000}),
         ("deadline", "01/03/2026", "organiser.invalid.deadline_past", {}),
-        ("deadline", "31/02/2026", "organiser.invalid.deadline_format", {}),
-        ("deadline", "next summer", "organiser.invalid.deadline_format", {}),
+        ("deadline", "31/02/2026", "organiser.invalid.deadline_format", AHEAD),
+        ("deadline", "next summer", "organiser.invalid.deadline_format", AHEAD),
     ],
 )
 async def test_bad_field_is_asked_again(
-    services: Services, lang: str, field: str, answer: str, key: str, params: dict[str, int]
+    services: Services, lang: str, field: str, answer: str, key: str, params: dict[str, object]
 ) -> None:
     t = T[lang]
     orga = organiser(harness(services), lang)
@@ -238,6 +241,8 @@ async def test_bad_form_asks_only_the_wrong_fields(services: Services, lang: str
     [form] = [r for r in orga.last_replies() if isinstance(r, AskForm)]
     assert form.title == t("organiser.new.fix_title")
     assert [f.name for f in form.fields] == ["title", "goal", "deadline"]
+    example = {"en": "2026-06-08", "fr": "08/06/2026"}[lang]  # a day to come, not one over
+    assert form.fields[-1].placeholder == example
     await nothing_stored(services)
     await orga.form(title=TITLE[lang], goal="50", deadline="2026-12-31")
     await finish_without_extras(orga, t)

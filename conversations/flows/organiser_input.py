@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -53,6 +53,7 @@ MAX_NUMBER_TEXT = 40
 MAX_DAY_TEXT = 20
 MAX_IMPACT_TEXT = 80
 DAY_ENDS = time(23, 59)
+EXAMPLE_AHEAD = timedelta(days=90)
 
 
 class BadAnswer(Exception):
@@ -63,14 +64,22 @@ class BadAnswer(Exception):
         self.message = message
 
 
-def form_fields(t: Translator, names: Sequence[str]) -> list[FormField]:
+def form_fields(t: Translator, names: Sequence[str], now: datetime) -> list[FormField]:
     """The creation form's fields named in `names`, translated, in form order."""
     fields = []
     for name in DETAILS:
         if name in names:
             label, placeholder, long, required, limit = _FORM[name]
-            fields.append(FormField(name, t(label), t(placeholder), long, required, limit))
+            example = t(placeholder, **example_day(now))
+            fields.append(FormField(name, t(label), example, long, required, limit))
     return fields
+
+
+def example_day(now: datetime) -> dict[str, str]:
+    """A deadline to show as an example (three months ahead), as the catalogues write it:
+    an example already over would be refused if typed."""
+    day = (now + EXAMPLE_AHEAD).date()
+    return {"year": f"{day.year:04d}", "month": f"{day.month:02d}", "day": f"{day.day:02d}"}
 
 
 def explain(t: Translator, error: ValidationError) -> dict[str, str]:
@@ -134,7 +143,7 @@ def parse_deadline(t: Translator, text: str, timezone: str, now: datetime) -> da
     """The end of the typed day in the organiser's timezone, in UTC."""
     day = parse_day(text)
     if day is None:
-        raise BadAnswer(t("organiser.invalid.deadline_format"))
+        raise BadAnswer(t("organiser.invalid.deadline_format", **example_day(now)))
     deadline = datetime.combine(day, DAY_ENDS, ZoneInfo(timezone)).astimezone(UTC)
     if deadline <= now:
         raise BadAnswer(t("organiser.invalid.deadline_past", date=day))

@@ -87,7 +87,7 @@ async def _organisations(turn: Turn) -> list[tuple[int, str]]:
 def begin(turn: Turn, organisation_id: int) -> None:
     """Ask for the form of a challenge run by the organisation (0: the deployment)."""
     turn.data.update(raw={}, tiers=[], org=organisation_id or None)
-    turn.ask_form(STEP_DETAILS, "organiser.new.form_title", form_fields(turn.t, DETAILS))
+    turn.ask_form(STEP_DETAILS, "organiser.new.form_title", form_fields(turn.t, DETAILS, turn.clock.now()))
 
 
 def on_details(turn: Turn, form: FormInput) -> None:
@@ -97,7 +97,7 @@ def on_details(turn: Turn, form: FormInput) -> None:
     if problems:
         turn.data["raw"] = {k: v for k, v in raw.items() if k in DETAILS and k not in problems}
         turn.send("\n".join(problems.values()))
-        fields = form_fields(turn.t, list(problems))
+        fields = form_fields(turn.t, list(problems), turn.clock.now())
         turn.ask_form(STEP_DETAILS, "organiser.new.fix_title", fields)
         return
     turn.data["details"] = details
