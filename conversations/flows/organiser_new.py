@@ -87,7 +87,9 @@ async def _organisations(turn: Turn) -> list[tuple[int, str]]:
 def begin(turn: Turn, organisation_id: int) -> None:
     """Ask for the form of a challenge run by the organisation (0: the deployment)."""
     turn.data.update(raw={}, tiers=[], org=organisation_id or None)
-    turn.ask_form(STEP_DETAILS, "organiser.new.form_title", form_fields(turn.t, DETAILS, turn.clock.now()))
+    turn.ask_form(
+        STEP_DETAILS, "organiser.new.form_title", form_fields(turn.t, DETAILS, turn.clock.now())
+    )
 
 
 def on_details(turn: Turn, form: FormInput) -> None:
