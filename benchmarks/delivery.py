@@ -443,6 +443,9 @@ async def _measure(options: Options, killed: bool, folder: Path, instances: int,
     if exited:
         _print_logs(logs)
         run.failure = f"an instance exited with {exited}"
+    elif run.lost:
+        _print_logs(logs)
+        run.failure = f"{run.lost} members never got the message"
     return run
 
 
