@@ -87,6 +87,9 @@ FORM_BUDGET = 2.0
 """Seconds to read an awaited form before Discord's 3 s are at risk."""
 START_TIMEOUT = 60.0
 STOP_GRACE = 10.0
+CLOSE_WAIT = 5.0
+"""Seconds the gateway task gets to end once closed: discord.py retries for ever a shard that
+was still connecting when closed, so it is cancelled after that."""
 DM_CHANNELS_KEPT = 100_000
 """Members' DM channel ids kept (the least recently used forgotten): a broadcast to members
 already written to costs one request each, not two (discord.py keeps 128)."""
@@ -151,6 +154,9 @@ class KoomClient(discord.Client):
     async def on_guild_remove(self, guild: discord.Guild) -> None:
         await self.adapter.on_removed(guild)
 
+    async def on_connect(self) -> None:  # once per shard, at its READY
+        self.adapter.shard_connected()
+
 
 class ShardedKoomClient(KoomClient, discord.AutoShardedClient):
     """The same client running some of the bot's shards (KOOM_DISCORD_SHARDS): Discord sends
@@ -185,6 +191,9 @@ class DiscordAdapter:
         self.engine = Engine(services, default_flows(), CAPABILITIES)
         self.client = make_client(self, settings)
         self._connection: asyncio.Task[None] | None = None
+        self._shards = len(settings.shards[0]) if settings.shards else 1
+        self._connects = 0
+        self._all_connected = asyncio.Event()
         self._busy: set[asyncio.Task[Any]] = set()
         self._dm_channels: OrderedDict[int, int] = OrderedDict()  # user id -> DM channel id
         services.membership.register(Platform.DISCORD.value, self._in_group)
@@ -192,7 +201,9 @@ class DiscordAdapter:
     # --- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Log in, sync the slash commands, connect to the gateway; return once READY."""
+        """Log in, sync the slash commands, connect to the gateway; return once every shard of
+        this instance is READY (Discord lets a bot identify one shard per 5 s: returning after
+        the first left the others' servers unanswered meanwhile)."""
         token = self.settings.discord_token
         assert token is not None, "DISCORD_TOKEN is not set"
         point_at(self.settings.discord_api_base_url, self.settings.discord_gateway_url)
@@ -208,7 +219,7 @@ class DiscordAdapter:
         except BaseException:
             await self.client.close()
             raise
-        ready = asyncio.ensure_future(self.client.wait_for("connect"))
+        ready = asyncio.ensure_future(self._all_connected.wait())
         connection = asyncio.create_task(self.client.connect(reconnect=True))
         self._connection = connection
         done, _ = await asyncio.wait(
@@ -217,8 +228,8 @@ class DiscordAdapter:
         if ready not in done:
             ready.cancel()
             await self.client.close()
-            error = (await asyncio.gather(connection, return_exceptions=True))[0]
-            if isinstance(error, BaseException):
+            error = await self._ended(connection)
+            if error is not None:
                 raise error
             raise TimeoutError(f"no READY from the Discord gateway in {START_TIMEOUT:.0f} s")
         log.info("Discord: connected as %s", self.client.user)
@@ -241,10 +252,25 @@ class DiscordAdapter:
             log.warning("Discord: stopping with %d interactions unanswered", len(self._busy))
         await self.client.close()
         if self._connection is not None:
-            try:
-                await self._connection
-            except Exception:
-                log.exception("Discord: the gateway connection ended with an error")
+            error = await self._ended(self._connection)
+            if error is not None:
+                log.error("Discord: the gateway connection ended with an error", exc_info=error)
+
+    def shard_connected(self) -> None:
+        """One more shard is READY (again, after a new session)."""
+        self._connects += 1
+        if self._connects >= self._shards:
+            self._all_connected.set()
+
+    @staticmethod
+    async def _ended(connection: asyncio.Task[None]) -> BaseException | None:
+        """Once the client is closed: the gateway task's error, if it ended with one."""
+        wait = CLOSE_WAIT
+        while not (await asyncio.wait({connection}, timeout=wait))[0]:
+            connection.cancel()  # again if its retry swallowed it (inside asyncio.wait_for)
+            wait = 0.5
+        error = (await asyncio.gather(connection, return_exceptions=True))[0]
+        return None if isinstance(error, asyncio.CancelledError) else error
 
     async def idle(self) -> None:
         """Wait until no interaction or DM is being handled."""
