@@ -16,7 +16,8 @@ With `--instances 1,2` the runs are made for each number of `koom run` processes
 SQLite file as above, several on a fresh PostgreSQL database (`--postgres`) sharing Telegram's
 limits in Redis (`--redis`); the first instance long-polls and answers the chat. The killed run
 then kills the last instance for good: the others take over its leases
-(KOOM_DELIVERY_LEASE_SECONDS=LEASE).
+(KOOM_DELIVERY_LEASE_SECONDS=LEASE, at once on this host). They are paused (SIGSTOP) for the
+half second it takes to count the dead one's sends in flight, a pause the rate leaves out.
 
 A run that stalls (TIMEOUT) or whose instance dies says why, with the end of each instance's
 log, and the other runs still go. `--profile DIR` runs each instance under cProfile and saves
@@ -55,6 +56,7 @@ from core.db.database import Database
 from core.db.migrate import upgrade
 from core.db.tables import deliveries
 from core.drafts import ChallengeDraft
+from core.identity import AccountRef, Platform
 from core.models import ChallengeStatus
 from core.pacing import BULK_SHARE, TOLERANCE
 from core.services import Services
@@ -62,7 +64,7 @@ from core.services.broadcasts import Audience
 from core.settings import Settings
 from tests.factories import add_members
 from tests.fake_telegram import TOKEN, FakeTelegram, Person, Sent
-from tests.instances import fresh_database, koom_env, statuses
+from tests.instances import fresh_database, kill, koom_env
 
 FIRST_ID = 100_000
 CHATTER = Person(42, "Chatty", "fr")
@@ -185,7 +187,6 @@ def _percentile(values: list[float], p: int) -> float:
 def serve(scale: int) -> None:
     """`koom run`, with the delivery worker paced to Telegram's limits times `scale`."""
     from core.delivery import worker
-    from core.identity import Platform
     from core.pacing import TELEGRAM_LIMITS, Limit, Limits
 
     def scaled(limit: Limit) -> Limit:
@@ -267,6 +268,13 @@ async def prepare(url: str, people: list[Person]) -> int:
         )
     )
     await add_members(db, people)
+    # The member who chats is one too, whose news are off: without this, a /help handled
+    # before the sweep launches the broadcast made them a member who accepts news, one row
+    # more (10,001 for 10,000) and a broadcast message taken for a reply.
+    await add_members(db, [CHATTER])
+    chatter = await services.members.find(AccountRef(Platform.TELEGRAM, str(CHATTER.id)))
+    assert chatter is not None
+    await services.members.update(chatter.id, news_opt_out=True)
     draft = await services.broadcasts.create(None, {Audience.MEMBERS}, TEXT, challenge.id)
     await services.broadcasts.confirm(draft.id)
     await db.dispose()
@@ -282,6 +290,17 @@ async def sent_at(db: Database, broadcast_id: int) -> dict[int, float]:
             )
         )
         return {int(r.chat_id): r.sent_at.timestamp() for r in rows}
+
+
+async def rows_by_status(db: Database, broadcast_id: int) -> Counter[str]:
+    """The broadcast's delivery rows by status: every row, not one per chat."""
+    async with db.read() as conn:
+        rows = await conn.execute(
+            select(deliveries.c.status, func.count().label("n"))
+            .where(deliveries.c.broadcast_id == broadcast_id)
+            .group_by(deliveries.c.status)
+        )
+        return Counter({r.status: r.n for r in rows})
 
 
 async def pending(db: Database, broadcast_id: int) -> int:
@@ -382,16 +401,15 @@ async def _measure(options: Options, killed: bool, folder: Path, instances: int,
         if killed:
             await _until(fake, lambda: received >= members // 2, alive, "half the members")
             victim = alive.pop()  # with several, one that does not poll: the chat goes on
-            os.kill(victim.pid, signal.SIGKILL)
             killed_at = time.monotonic()
             run.received_at_kill = received
-            await victim.wait()
-            await asyncio.sleep(0.5)  # a request already on its way still lands
-            before = fake.received(ids)
-            at_kill = await statuses(db, broadcast_id)
-            run.in_flight = sum(
-                1 for c, s in at_kill.items() if s == "pending" and int(c) in before
+            in_flight = await kill(
+                victim, db, broadcast_id, lambda: set(fake.received(ids)), TIMEOUT, alive
             )
+            run.in_flight = len(in_flight)
+            if instances > 1:  # the others were paused while the victim's sends were counted
+                run.down = (killed_at, time.monotonic())
+                run.downtime = run.down[1] - killed_at
             if instances == 1:  # started again; with several, the others take over
                 polls = len(fake.calls_of("getUpdates"))
                 with logs[-1].open("wb") as log:
@@ -421,7 +439,7 @@ async def _measure(options: Options, killed: bool, folder: Path, instances: int,
                 child.send_signal(signal.SIGTERM)
             await child.wait()
         await fake.close()
-    run.statuses = Counter((await statuses(db, broadcast_id)).values())
+    run.statuses = await rows_by_status(db, broadcast_id)
     marked = await sent_at(db, broadcast_id)
     await db.dispose()
     sends = [send for send in fake.accepted if send.chat_id in ids]
@@ -489,6 +507,11 @@ def describe(run: Run) -> str:
         lines.append(
             f"  killed at {run.received_at_kill} received; in flight (sent, not marked) "
             f"{run.in_flight}"
+            + (
+                f"; first poll {run.down[1] - run.down[0]:.1f} s after the kill"
+                if run.down and run.instances == 1
+                else ""
+            )
         )
     if run.failure:
         lines.append(f"  FAILED: {run.failure}")

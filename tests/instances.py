@@ -209,14 +209,31 @@ async def kill(
     broadcast_id: int,
     received: Callable[[], set[int]],
     within: float,
+    others: Sequence[asyncio.subprocess.Process] = (),
 ) -> set[str]:
-    """SIGKILL `victim` mid-broadcast; the chats it had in flight (sent, row not marked)."""
-    os.kill(victim.pid, signal.SIGKILL)
-    await asyncio.wait_for(victim.wait(), within)
-    await asyncio.sleep(0.5)  # a request already on its way still lands
-    before = received()
-    after_kill = await statuses(db, broadcast_id)
-    return {c for c, s in after_kill.items() if s == "pending" and int(c) in before}
+    """SIGKILL `victim` mid-broadcast; the chats it had in flight (sent, row still claimed by
+    it). The `others` are paused (SIGSTOP) until they are counted: one of them could take over
+    the dead one's leases (at once on this host) and send those rows again before the count,
+    which would then miss them, and its own sends in flight are not the victim's."""
+    for other in others:
+        os.kill(other.pid, signal.SIGSTOP)
+    try:
+        os.kill(victim.pid, signal.SIGKILL)
+        await asyncio.wait_for(victim.wait(), within)
+        await asyncio.sleep(0.5)  # a request already on its way still lands
+        before = received()
+        async with db.read() as conn:
+            rows = await conn.execute(
+                select(deliveries.c.chat_id, deliveries.c.claimed_by).where(
+                    deliveries.c.broadcast_id == broadcast_id, deliveries.c.status == "pending"
+                )
+            )
+            claimed = {r.chat_id: r.claimed_by or "" for r in rows}
+    finally:
+        for other in others:
+            os.kill(other.pid, signal.SIGCONT)
+    pid = str(victim.pid)
+    return {c for c, by in claimed.items() if by.split(":")[1:2] == [pid] and int(c) in before}
 
 
 async def until_sent(db: Database, broadcast_id: int, within: float) -> float:

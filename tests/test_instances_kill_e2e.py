@@ -134,7 +134,7 @@ async def test_one_of_two_instances_killed_mid_broadcast_its_leases_are_taken_ov
 
         await until(half_way, WITHIN)
         killed_at = time.monotonic()
-        in_flight = await kill(victim, db, broadcast.id, received, WITHIN)
+        in_flight = await kill(victim, db, broadcast.id, received, WITHIN, [survivor])
         await until_sent(db, broadcast.id, WITHIN)
         finished_after = time.monotonic() - killed_at
         await asyncio.sleep(1.0)  # for a late repeat to show
