@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from typing import Protocol, TextIO
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from bots.console.app import chat
 from bots.logs import quiet_for_chat
@@ -21,6 +22,7 @@ from bots.web.server import web_server
 from core.app import open_services
 from core.delivery.protocol import Deliverer
 from core.delivery.worker import DeliveryWorker
+from core.errors import Misconfigured
 from core.i18n import Translator
 from core.identity import Platform
 from core.pacing import Budget
@@ -31,6 +33,8 @@ from core.settings import Settings
 from core.shared_budget import shared_budgets
 
 log = logging.getLogger(__name__)
+REDIS_WAIT = 10.0
+"""Seconds KOOM_REDIS_URL's server has to answer at start."""
 
 
 class Adapter(Deliverer, Protocol):
@@ -117,10 +121,15 @@ async def run(
     err = err or sys.stderr
     prepare_process(asyncio.get_running_loop())
     adapters_wanted = bool(configured_platforms(settings))
-    services = await open_services(settings, demo=not adapters_wanted)
+    redis = await reach_redis(settings.redis_url) if settings.redis_url else None
+    try:
+        services = await open_services(settings, demo=not adapters_wanted)
+    except BaseException:
+        if redis is not None:
+            await redis.aclose()
+        raise
     if adapters_wanted and not await services.challenges.list_all():
         print(t("operations.demo_hint"), file=err)
-    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     try:
         budgets = shared_budgets(redis, settings) if redis is not None else {}
         adapters = build_adapters(services, settings, budgets)
@@ -144,6 +153,20 @@ async def run(
         if redis is not None:
             await redis.aclose()
         await services.db.dispose()
+
+
+async def reach_redis(url: str) -> Redis:
+    """A client of the Redis server at `url`, once it answers; Misconfigured when it does not
+    (within REDIS_WAIT): every send would fail to take its time from the shared limits."""
+    redis = Redis.from_url(url)
+    try:
+        async with asyncio.timeout(REDIS_WAIT):
+            await redis.ping()
+    except (RedisError, OSError, TimeoutError) as exc:
+        await redis.aclose()
+        problem = str(exc) or type(exc).__name__  # a timeout says nothing more
+        raise Misconfigured("operations.error.redis_unreachable", problem=problem) from exc
+    return redis
 
 
 @asynccontextmanager

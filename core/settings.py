@@ -318,7 +318,10 @@ class Settings(BaseSettings):
     @classmethod
     def _shards(cls, value: str | None) -> str | None:
         if value is not None:
-            shard_plan(value)
+            try:
+                shard_plan(value)
+            except ValueError as exc:
+                raise invalid("discord_shards", str(exc)) from None
         return value
 
     @cached_property

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import POSTGRES_URL
-from tests.fake_telegram import FakeTelegram
+from tests.fake_telegram import TOKEN, FakeTelegram
 
 ROOT = Path(__file__).resolve().parent.parent
 OURS = ("DATABASE_URL", "TELEGRAM_", "DISCORD_", "KOOM_", "LANG", "LC_")
@@ -81,6 +81,7 @@ def busy_port() -> socket.socket:
         ({"KOOM_DEFAULT_LOCALE": "de"}, ["KOOM_DEFAULT_LOCALE", "fr, en"]),
         ({"TELEGRAM_WEBHOOK_URL": "https://bot.example/hook"}, ["TELEGRAM_WEBHOOK_SECRET"]),
         ({"KOOM_KEEP_DELIVERIES_DAYS": "0"}, ["KOOM_KEEP_DELIVERIES_DAYS", "at least 1"]),
+        ({"KOOM_DISCORD_SHARDS": "2/2"}, ["KOOM_DISCORD_SHARDS", "0,1/4", "below the total"]),
     ],
 )
 def test_a_refused_setting_is_one_line(
@@ -182,6 +183,40 @@ async def test_a_telegram_token_that_telegram_refuses(tmp_path: Path) -> None:
     )
     line = told(result, "TELEGRAM_TOKEN", "@BotFather", only=False)
     assert "abc" not in line
+
+
+async def test_a_redis_server_that_does_not_answer(tmp_path: Path) -> None:
+    fake = FakeTelegram()
+    await fake.start()
+    with busy_port() as closed:  # listening, never answering: then closed, refusing
+        port = closed.getsockname()[1]
+    try:
+        env = environment(
+            tmp_path,
+            TELEGRAM_TOKEN=TOKEN,
+            TELEGRAM_BASE_URL=fake.base_url,
+            KOOM_REDIS_URL=f"redis://127.0.0.1:{port}/0",
+        )
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bots.cli",
+            "run",
+            cwd=tmp_path,
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(process.communicate(), 60)
+    finally:
+        await fake.close()
+    result = subprocess.CompletedProcess[str](
+        [], process.returncode or 0, out.decode(), err.decode()
+    )
+    # Before: the bot said it ran, then every reply failed with a traceback.
+    told(result, "KOOM_REDIS_URL", str(port), only=False)
+    assert not fake.calls_of("getUpdates")
 
 
 # --- help -------------------------------------------------------------------------------
